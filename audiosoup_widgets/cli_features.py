@@ -1,0 +1,106 @@
+"""Feature sub-commands of ``audiosoup``: ``features compute`` and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def _split_names(value: str | list[str] | None) -> list[str] | None:
+    """Accept ``a,b``, ``a b`` (several arguments) or a mix; None means all."""
+    parts = [value] if isinstance(value, str) else list(value or [])
+    names = [n.strip() for part in parts for n in part.split(",") if n.strip()]
+    return names or None
+
+
+def _param_overrides(pairs: list[str] | None) -> dict[str, object]:
+    from .errors import ConfigError
+
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--param expects NAME=VALUE, got {pair!r}")
+        try:
+            num: object = int(value)
+        except ValueError:
+            try:
+                num = float(value)
+            except ValueError:
+                num = value
+        out[key.strip()] = num
+    return out
+
+
+def _params(args: argparse.Namespace):
+    from .errors import ConfigError
+    from .features.engine import FeatureParams
+
+    overrides = _param_overrides(args.param)
+    try:
+        return FeatureParams(**overrides)
+    except TypeError as exc:
+        raise ConfigError(f"unknown feature parameter in {sorted(overrides)}; known: "
+                          f"{', '.join(sorted(FeatureParams().as_dict()))}") from exc
+
+
+def cmd_features_compute(args: argparse.Namespace) -> int:
+    """Compute and store per-sample feature summaries."""
+    from .cli import _progress_bar
+    from .pipeline import compute_dataset
+    from .store import connect
+
+    store = connect(args.db)
+    progress, bar = _progress_bar(f"features {args.dataset}", "clip")
+    try:
+        report = compute_dataset(store, args.dataset, features=_split_names(args.features),
+                                 params=_params(args), workers=args.workers,
+                                 scheduler=args.scheduler, force=args.force,
+                                 progress=progress)
+    finally:
+        bar.close()
+    print(report.summary())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export features of selected samples to a file."""
+    from .pipeline import export_features
+
+    n = export_features(args.dataset, _split_names(args.features), fmt=args.format,
+                        output=args.output, db=args.db, label=args.label, split=args.split,
+                        full=args.full, params=_params(args))
+    print(f"wrote {n} samples to {args.output}")
+    return 0
+
+
+def add_feature_commands(sub, db_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register the ``features`` and ``export`` sub-commands."""
+    p = sub.add_parser("features", help="feature summaries")
+    fsub = p.add_subparsers(dest="features_command", required=True)
+    c = fsub.add_parser("compute", help="compute and store feature summaries for a dataset")
+    c.add_argument("--dataset", required=True)
+    c.add_argument("--features", nargs="*", help="feature ids, space- or comma-separated "
+                                                 "(default: all)")
+    c.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per core)")
+    c.add_argument("--scheduler", default=None,
+                   help="'local' for a Dask LocalCluster, or a Dask scheduler address")
+    c.add_argument("--force", action="store_true", help="recompute samples already done")
+    c.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="engine parameter, e.g. --param n_mels=64 (repeatable)")
+    db_arg(c)
+    c.set_defaults(func=cmd_features_compute)
+
+    e = sub.add_parser("export", help="export features of a dataset to a file")
+    e.add_argument("--dataset", required=True)
+    e.add_argument("--features", required=True, help="comma-separated feature ids")
+    e.add_argument("--format", required=True, choices=["csv", "yaml", "json", "txt", "parquet"])
+    e.add_argument("--output", required=True)
+    e.add_argument("--label")
+    e.add_argument("--split", choices=["train", "validation", "test"])
+    e.add_argument("--full", action="store_true",
+                   help="full matrices (shape and values) instead of summaries")
+    e.add_argument("--param", action="append", metavar="NAME=VALUE")
+    db_arg(e)
+    e.set_defaults(func=cmd_export)

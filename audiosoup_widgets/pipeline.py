@@ -1,0 +1,444 @@
+"""Dataset-wide feature work: compute summaries (locally or on Dask), pull them into pandas, export.
+
+This is where the pure engine (:mod:`audiosoup_widgets.features`), the decoder
+(:mod:`audiosoup_widgets.audio`) and the store meet. Each batch of clips is
+decoded, computed and written by the worker that runs it, so the coordinating
+process only hands out sample ids and counts what comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import AudiosoupError, ConfigError, FeatureError
+
+log = logging.getLogger(__name__)
+
+BATCH = 128
+
+
+@dataclass
+class ComputeReport:
+    """What ``features compute`` did."""
+
+    dataset: str
+    features: list[str]
+    todo: int = 0
+    done: int = 0
+    already: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    scheduler: str = "processes"
+
+    @property
+    def clips_per_s(self) -> float:
+        """Samples computed per second of wall time."""
+        return self.done / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """Return the human summary printed at the end."""
+        lines = [f"features for {self.dataset!r}: {self.done} computed, {self.already} already up "
+                 f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
+                 f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
+        lines += [f"  {f['reason']}  {f['path']}: {f['message']}" for f in self.failed]
+        return "\n".join(lines)
+
+
+def _params(params: Any = None):
+    from .features.engine import FeatureParams
+
+    if params is None:
+        return FeatureParams()
+    if isinstance(params, dict):
+        return FeatureParams(**params)
+    return params
+
+
+def _names(features: Sequence[str] | None) -> list[str]:
+    from .features.registry import FEATURES, get_feature
+
+    if not features:
+        return list(FEATURES)
+    return [get_feature(f).id for f in features]
+
+
+def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[str],
+                  params: dict[str, Any]) -> tuple[int, list[tuple[int, str, str]]]:
+    """Decode, compute and store the summaries of one batch of samples.
+
+    Runs in a worker process or on a Dask worker; it opens its own connection.
+
+    Parameters
+    ----------
+    url : str
+        Database URL.
+    batch : sequence of (sample_id, file)
+        The samples to compute.
+    names : sequence of str
+        Feature ids.
+    params : dict
+        :class:`~audiosoup_widgets.features.engine.FeatureParams` fields.
+
+    Returns
+    -------
+    n_done : int
+        Samples whose summaries were written.
+    failures : list of (sample_id, reason, message)
+    """
+    from .audio import decode
+    from .errors import DecodeError
+    from .features.engine import FeatureParams, compute_features_with_status
+    from .features.summaries import summarize
+    from .store import Store
+
+    fp = FeatureParams(**params)
+    keys = {n: fp.key_for(n) for n in names}
+    groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = defaultdict(list)
+    failures: list[tuple[int, str, str]] = []
+    rows: list[dict[str, Any]] = []
+    for sid, path in batch:
+        try:
+            y, sr = decode(path, mono=True)
+        except DecodeError as exc:
+            failures.append((sid, exc.code, exc.message))
+            continue
+        groups[(sr, len(y))].append((sid, y))
+    for (sr, _n), items in groups.items():
+        ids = [sid for sid, _ in items]
+        try:
+            values, statuses = compute_features_with_status(
+                np.stack([y for _, y in items]), sr, names, params=fp)
+            summaries = summarize(values)
+        except AudiosoupError as exc:
+            failures += [(sid, exc.code, exc.message) for sid in ids]
+            continue
+        for i, sid in enumerate(ids):
+            for name in names:
+                vec = np.asarray(summaries[name][i], dtype="<f4")
+                arr = values[name][i]
+                rows.append({"sample_id": sid, "feature": name, "param_key": keys[name],
+                             "status": statuses[i], "n_rows": int(vec.size // 2),
+                             "n_frames": int(arr.shape[-1]) if arr.ndim else 1,
+                             "data": vec.tobytes()})
+    # A sample that could not be decoded still gets a row per feature, so it is
+    # reported (with its reason) instead of being retried on every run.
+    for sid, reason, _msg in failures:
+        rows += [{"sample_id": sid, "feature": name, "param_key": keys[name],
+                  "status": reason[:16], "n_rows": 0, "n_frames": 0, "data": b""}
+                 for name in names]
+    store = Store(url)
+    try:
+        store.write_summaries(rows)
+    finally:
+        store.dispose()
+    return len(batch) - len(failures), failures
+
+
+def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = None,
+                    params: Any = None, workers: int | None = None,
+                    scheduler: str | None = None, force: bool = False, batch_size: int = BATCH,
+                    progress: Callable[[int, int], None] | None = None) -> ComputeReport:
+    """Compute and store feature summaries for every sample of a dataset that lacks them.
+
+    Parameters
+    ----------
+    store : Store
+        The store holding the dataset.
+    dataset : str
+        Dataset name.
+    features : sequence of str, optional
+        Feature ids (default: all).
+    params : FeatureParams or dict, optional
+        Engine parameters; a changed parameter makes exactly the features it
+        affects stale, and only those are recomputed.
+    workers : int, optional
+        Worker processes (default: one per core).
+    scheduler : str, optional
+        ``None`` for local processes, ``"local"`` for a Dask ``LocalCluster``,
+        or the address of a running Dask scheduler.
+    force : bool
+        Recompute samples that are already done.
+    batch_size : int
+        Samples per task.
+    progress : callable, optional
+        ``progress(done, total)`` after each batch.
+
+    Returns
+    -------
+    ComputeReport
+    """
+    import time
+
+    t0 = time.perf_counter()
+    names = _names(features)
+    fp = _params(params)
+    store.get_dataset(dataset)
+    if force:
+        store.clear_summaries(dataset, names)
+    keys = {n: fp.key_for(n) for n in names}
+    todo = store.samples_needing(dataset, keys)
+    total = store.get_dataset(dataset).n_samples
+    report = ComputeReport(dataset=dataset, features=names, todo=len(todo),
+                           already=total - len(todo),
+                           scheduler="processes" if scheduler is None else f"dask:{scheduler}")
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be 1 or more")
+    workers = workers or os.cpu_count() or 1
+    # Similar lengths in one batch let the engine stack clips; sort by rate then id.
+    todo.sort(key=lambda t: (t[2], t[0]))
+    batches = [[(sid, path) for sid, path, _sr in todo[i:i + batch_size]]
+               for i in range(0, len(todo), batch_size)]
+    paths = {sid: path for sid, path, _ in todo}
+    pdict = fp.as_dict()
+    done = 0
+
+    def collect(n_ok: int, fails: list[tuple[int, str, str]], n_batch: int) -> None:
+        nonlocal done
+        report.done += n_ok
+        report.failed += [{"path": paths.get(sid, str(sid)), "reason": r, "message": m}
+                          for sid, r, m in fails]
+        done += n_batch
+        if progress is not None:
+            progress(done, len(todo))
+
+    if progress is not None:
+        progress(0, len(todo))
+    if batches:
+        if scheduler is None:
+            _run_processes(store.url, batches, names, pdict, workers, collect)
+        else:
+            _run_dask(store.url, batches, names, pdict, workers, scheduler, collect)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_processes(url, batches, names, pdict, workers, collect) -> None:
+    if workers == 1:
+        for b in batches:
+            n_ok, fails = process_batch(url, b, names, pdict)
+            collect(n_ok, fails, len(b))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # forkserver: the parent may hold threads (tqdm, a notebook), fork is unsafe then.
+    ctx = mp.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                             initializer=_init_worker) as pool:
+        futs = {pool.submit(process_batch, url, b, names, pdict): len(b) for b in batches}
+        for fut in as_completed(futs):
+            n_ok, fails = fut.result()
+            collect(n_ok, fails, futs[fut])
+
+
+def _init_worker() -> None:
+    # One BLAS/numba thread per process: the processes already use every core.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def _run_dask(url, batches, names, pdict, workers, scheduler, collect) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise ConfigError("Dask is not installed: pip install 'dask[distributed]'") from exc
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout=10)
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    try:
+        futs = client.map(process_batch, [url] * len(batches), batches,
+                          [list(names)] * len(batches), [pdict] * len(batches), pure=False)
+        sizes = {f.key: len(b) for f, b in zip(futs, batches, strict=True)}
+        for fut in as_completed(futs):
+            n_ok, fails = fut.result()
+            collect(n_ok, fails, sizes[fut.key])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def feature_frame(dataset: str, features: Sequence[str] | None = None, *, db: Any = None,
+                  label: str | None = None, split: str | None = None, params: Any = None):
+    """Return the stored feature summaries of a dataset as a pandas DataFrame.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    features : sequence of str, optional
+        Feature ids (default: all).
+    db : str or Store, optional
+        Database URL or an open store (default: the configured store).
+    label, split : str, optional
+        Keep only samples with this label or in this split.
+    params : FeatureParams or dict, optional
+        Which parameter set's summaries to read (default: the defaults).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sample: ``sample_id``, ``path``, ``label``, ``split``, then
+        one float32 column per summary value named ``<feature>_<stat>_<index>``
+        (``stat`` is ``mean`` or ``std`` over time). Samples not computed yet
+        have NaN.
+    """
+    import pandas as pd
+
+    from .features.summaries import summary_columns
+
+    store = _store(db)
+    names = _names(features)
+    fp = _params(params)
+    base = store.sample_table(dataset, label=label, split=split)
+    ids = np.fromiter((r[0] for r in base), np.int64, len(base))
+    frame = pd.DataFrame({
+        "sample_id": ids,
+        "path": pd.array([r[1] for r in base], dtype="string"),
+        "label": pd.array([r[2] for r in base], dtype="string"),
+        "split": pd.array([r[3] for r in base], dtype="string"),
+    })
+    pos = pd.Index(ids)
+    blocks = []
+    for name in names:
+        fids, values = store.summary_matrix(dataset, name, fp.key_for(name), label=label,
+                                            split=split)
+        if values.size == 0:
+            continue
+        cols = summary_columns(name, values.shape[1] // 2)
+        full = np.full((len(ids), values.shape[1]), np.nan, np.float32)
+        idx = pos.get_indexer(fids)
+        keep = idx >= 0
+        full[idx[keep]] = values[keep]
+        blocks.append(pd.DataFrame(full, columns=cols))
+    if blocks:
+        frame = pd.concat([frame, *blocks], axis=1)
+    return frame
+
+
+def _store(db: Any):
+    from .store import Store, connect
+
+    return db if isinstance(db, Store) else connect(db)
+
+
+def provenance(dataset: str, names: Sequence[str], fp, *, full: bool,
+               filters: dict[str, Any]) -> dict[str, Any]:
+    """Describe an export: parameters, versions, time, selection."""
+    import librosa
+
+    from . import __version__
+
+    return {
+        "dataset": dataset,
+        "features": list(names),
+        "content": "full matrices" if full else "summaries (mean and std over time per row)",
+        "parameters": fp.as_dict(),
+        "param_keys": {n: fp.key_for(n) for n in names},
+        "librosa_version": librosa.__version__,
+        "audiosoup_version": __version__,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "filters": {k: v for k, v in filters.items() if v is not None},
+        "labels": "each sample's label at export time",
+    }
+
+
+def export_features(dataset: str, features: Sequence[str] | None = None, *, fmt: str,
+                    output: str | os.PathLike[str], db: Any = None, label: str | None = None,
+                    split: str | None = None, full: bool = False, params: Any = None,
+                    sample_ids: Sequence[int] | None = None) -> int:
+    """Write selected samples' features to a file; return the number of records.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    features : sequence of str, optional
+        Feature ids (default: all).
+    fmt : str
+        ``csv``, ``yaml``, ``json``, ``txt`` or ``parquet``.
+    output : path-like
+        File to write (replaced atomically).
+    db : str or Store, optional
+        Database URL or open store.
+    label, split : str, optional
+        Keep only samples with this label or in this split.
+    full : bool
+        Full matrices (shape and values) instead of summaries; computed from
+        the audio on demand.
+    params : FeatureParams or dict, optional
+        Engine parameters.
+    sample_ids : sequence of int, optional
+        Export only these samples.
+    """
+    from .features.export import FORMATS, write_export
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    store = _store(db)
+    names = _names(features)
+    fp = _params(params)
+    records = (_full_records(store, dataset, names, fp, label, split, sample_ids) if full
+               else _summary_records(store, dataset, names, fp, label, split, sample_ids))
+    prov = provenance(dataset, names, fp, full=full,
+                      filters={"label": label, "split": split})
+    write_export(records, provenance=prov, fmt=fmt, path=output)
+    return len(records)
+
+
+def _summary_records(store, dataset, names, fp, label, split, sample_ids):
+    frame = feature_frame(dataset, names, db=store, label=label, split=split, params=fp)
+    if sample_ids is not None:
+        frame = frame[frame["sample_id"].isin(list(sample_ids))]
+    records = []
+    value_cols = [c for c in frame.columns if c not in ("sample_id", "path", "label", "split")]
+    meta = frame[["sample_id", "path", "label", "split"]].astype(object).where(
+        frame[["sample_id", "path", "label", "split"]].notna(), None)
+    values = frame[value_cols].to_numpy(dtype=np.float64)
+    for i, (sid, path, lab, spl) in enumerate(meta.itertuples(index=False)):
+        rec = {"sample_id": int(sid), "path": path, "label": lab, "split": spl}
+        rec.update({c: (None if np.isnan(v) else float(v)) for c, v in zip(value_cols, values[i],
+                                                                            strict=True)})
+        records.append(rec)
+    return records
+
+
+def _full_records(store, dataset, names, fp, label, split, sample_ids):
+    from .audio import decode
+    from .features.engine import compute_features
+
+    rows = store.sample_table(dataset, label=label, split=split)
+    if sample_ids is not None:
+        wanted = set(sample_ids)
+        rows = [r for r in rows if r[0] in wanted]
+    records = []
+    for sid, path, lab, spl in rows:
+        rec: dict[str, Any] = {"sample_id": sid, "path": path, "label": lab, "split": spl}
+        try:
+            y, sr = decode(store.sample_file(sid), mono=True)
+            values = compute_features(y, sr, names, params=fp)
+        except (FeatureError, AudiosoupError) as exc:
+            rec["error"] = exc.message
+            records.append(rec)
+            continue
+        for name in names:
+            arr = np.abs(values[name]) if np.iscomplexobj(values[name]) else values[name]
+            rec[name] = {"shape": list(arr.shape), "values": arr.astype(float).tolist()}
+        records.append(rec)
+    return records

@@ -1,0 +1,58 @@
+"""Storage: the only subpackage that talks SQL.
+
+Open a store with :func:`connect`; every method hands back plain records.
+"""
+
+from __future__ import annotations
+
+from .bulk import BulkMixin
+from .engine import BaseStore
+from .queries import SORTS, SPLITS, QueryMixin, SampleQuery
+from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
+from .summaries import SummaryMixin
+
+
+class Store(QueryMixin, BulkMixin, SummaryMixin, BaseStore):
+    """A database of audio datasets (PostgreSQL or SQLite).
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL.
+    """
+
+
+def connect(db: str | None = None, *, upgrade: bool = True) -> Store:
+    """Open the store at ``db``, the environment's URL, or the embedded default.
+
+    Parameters
+    ----------
+    db : str, optional
+        SQLAlchemy URL; falls back to ``AUDIOSOUP_DATABASE_URL``, then to an
+        SQLite file in the user's data folder.
+    upgrade : bool
+        Apply pending migrations first (the default), so a first run just works.
+
+    Returns
+    -------
+    Store
+
+    Raises
+    ------
+    StoreError
+        If the database cannot be reached.
+    """
+    from ..config import resolve_database_url
+
+    store = Store(resolve_database_url(db))
+    if upgrade:
+        store.upgrade()
+    else:
+        store.check()
+    return store
+
+
+__all__ = [
+    "Store", "connect", "SampleQuery", "SORTS", "SPLITS", "DatasetRecord", "EditRecord",
+    "LabelRecord", "LoadRunRecord", "SampleRecord",
+]

@@ -1,0 +1,178 @@
+"""Bulk writes for the loader: datasets, labels, run records and COPY-speed inserts.
+
+On PostgreSQL, samples go through ``COPY`` into a temporary staging table and
+then ``INSERT ... ON CONFLICT DO NOTHING`` into ``samples``: one round trip per
+batch, idempotent against rows already present. SQLite uses ``executemany``
+with ``ON CONFLICT DO NOTHING`` in one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..errors import NotFoundError
+from .models import Dataset, Label, LoadFailure, LoadRun, Sample
+
+SAMPLE_COLUMNS = (
+    "dataset_id", "label_id", "path", "path_bytes", "content_hash", "format", "subtype",
+    "sample_rate", "channels", "frames", "duration", "split", "speaker", "text", "meta",
+    "status", "flags", "peaks", "peak_abs", "rms_db", "load_run_id", "version", "created_at",
+)
+
+
+class BulkMixin:
+    """Loader-side write methods of :class:`audiosoup_widgets.store.Store`."""
+
+    def ensure_dataset(self, name: str, *, root: str, layout: str,
+                       source_url: str | None = None) -> int:
+        """Return the id of dataset ``name``, creating it if needed.
+
+        An existing dataset keeps its root: loading the same name from another
+        folder is refused, because stored paths are relative to that root.
+        """
+        ins = self._insert(Dataset).values(name=name, root=root, layout=layout,
+                                           source_url=source_url,
+                                           created_at=dt.datetime.now(dt.UTC))
+        with self.session() as sess:
+            sess.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
+            return sess.scalar(select(Dataset.id).where(Dataset.name == name))
+
+    def dataset_root(self, name: str) -> str:
+        """Return a dataset's root folder."""
+        with self.session() as sess:
+            root = sess.scalar(select(Dataset.root).where(Dataset.name == name))
+            if root is None:
+                raise NotFoundError(f"no dataset named {name!r}")
+            return root
+
+    def ensure_labels(self, dataset_id: int, names: Iterable[str]) -> dict[str, int]:
+        """Create missing labels and return a name -> id map for all of them."""
+        names = sorted(set(names))
+        with self.session() as sess:
+            if names:
+                now = dt.datetime.now(dt.UTC)
+                sess.execute(
+                    self._insert(Label).values(
+                        [{"dataset_id": dataset_id, "name": n, "created_at": now} for n in names]
+                    ).on_conflict_do_nothing(index_elements=["dataset_id", "name"]))
+            rows = sess.execute(select(Label.name, Label.id)
+                                .where(Label.dataset_id == dataset_id)).all()
+            return {n: i for n, i in rows}
+
+    def existing_paths(self, dataset_id: int) -> set[str]:
+        """Return the relative paths already stored for a dataset."""
+        with self.session() as sess:
+            return set(sess.scalars(select(Sample.path).where(Sample.dataset_id == dataset_id)))
+
+    def dataset_hashes(self, dataset_id: int) -> set[str]:
+        """Return the content hashes already stored for a dataset."""
+        with self.session() as sess:
+            return set(sess.scalars(select(Sample.content_hash)
+                                    .where(Sample.dataset_id == dataset_id)))
+
+    def start_load_run(self, dataset_id: int, *, root: str, layout: str, n_found: int) -> int:
+        """Record the start of a load run and return its id."""
+        with self.session() as sess:
+            # A run still marked "running" was killed: say so rather than leave it open.
+            sess.execute(update(LoadRun).where(LoadRun.dataset_id == dataset_id,
+                                               LoadRun.status == "running")
+                         .values(status="interrupted"))
+            run = LoadRun(dataset_id=dataset_id, root=root, layout=layout, n_found=n_found,
+                          status="running", started_at=dt.datetime.now(dt.UTC))
+            sess.add(run)
+            sess.flush()
+            return run.id
+
+    def record_failures(self, run_id: int, failures: Sequence[tuple[str, str, str]]) -> None:
+        """Store skipped files as ``(path, reason, message)`` for a run."""
+        if not failures:
+            return
+        with self.session() as sess:
+            sess.execute(self._insert(LoadFailure).values(
+                [{"run_id": run_id, "path": p, "reason": r, "message": m}
+                 for p, r, m in failures]))
+
+    def finish_load_run(self, run_id: int, *, status: str, n_loaded: int, n_existing: int,
+                        n_skipped: int) -> None:
+        """Close a load run with its counts."""
+        with self.session() as sess:
+            sess.execute(update(LoadRun).where(LoadRun.id == run_id).values(
+                status=status, n_loaded=n_loaded, n_existing=n_existing, n_skipped=n_skipped,
+                finished_at=dt.datetime.now(dt.UTC)))
+
+    def insert_samples(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert sample rows, ignoring any whose (dataset, path) exists.
+
+        Returns
+        -------
+        int
+            The number of rows actually added.
+        """
+        if not rows:
+            return 0
+        now = dt.datetime.now(dt.UTC)
+        full = [{**{c: None for c in SAMPLE_COLUMNS}, "version": 1, "created_at": now,
+                 "status": "ok", "meta": {}, "flags": [], **r} for r in rows]
+        if self.dialect == "postgresql":
+            return self._copy_samples(full)
+        with self.session() as sess:
+            before = sess.scalar(select(func.count()).select_from(Sample)) or 0
+            sess.execute(sqlite_insert(Sample).on_conflict_do_nothing(
+                index_elements=["dataset_id", "path"]), full)
+            after = sess.scalar(select(func.count()).select_from(Sample)) or 0
+            return after - before
+
+    def _copy_samples(self, rows: Sequence[dict[str, Any]]) -> int:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for r in rows:
+            writer.writerow([_pg_csv(r[c], c) for c in SAMPLE_COLUMNS])
+        buf.seek(0)
+        cols = ", ".join(SAMPLE_COLUMNS)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS samples_stage "
+                        "(LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            cur.copy_expert(f"COPY samples_stage ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+            cur.execute(f"INSERT INTO samples ({cols}) SELECT {cols} FROM samples_stage "
+                        "ON CONFLICT (dataset_id, path) DO NOTHING")
+            added = cur.rowcount
+            raw.commit()
+            return added
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+
+    def _insert(self, table):
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
+
+_NULL = None
+
+
+def _pg_csv(value: Any, column: str) -> Any:
+    """Encode one value for PostgreSQL's CSV COPY (empty unquoted field = NULL)."""
+    if value is None:
+        return _NULL
+    if column in ("meta", "flags"):
+        return json.dumps(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        # COPY reads NUL as end of string; it cannot be stored in PostgreSQL text.
+        return value.replace("\x00", "\ufffd")
+    return value

@@ -1,0 +1,155 @@
+"""Engines, sessions and migrations: how the package opens a database.
+
+A :class:`Store` wraps one SQLAlchemy engine. Each user action opens its own
+short session through :meth:`Store.session` (open, do, commit or roll back), so
+a database error in one action never poisons the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from importlib import resources
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import resolve_database_url
+from ..errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine tuned for this package.
+
+    PostgreSQL gets a small pool per process (a Voila kernel is one user) with
+    ``pool_pre_ping`` so a server restart while a dashboard sits idle costs
+    nothing. SQLite gets WAL journaling, foreign keys and a busy timeout so a
+    loader and a dashboard can share one file.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_size=2,
+        max_overflow=3,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 10, "application_name": "audiosoup"},
+    )
+
+
+def _alembic_config(engine_url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(resources.files("audiosoup_widgets.store") / "migrations")
+    )
+    cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
+    return cfg
+
+
+class BaseStore:
+    """Connection handling shared by every part of the store.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``"postgresql"`` or ``"sqlite"``."""
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """Open a short session: commit on success, roll back on any error.
+
+        Database errors become :class:`StoreError` with a plain message; the
+        details go to the log.
+        """
+        sess = self._sessions()
+        try:
+            yield sess
+            sess.commit()
+        except SQLAlchemyError as exc:
+            sess.rollback()
+            log.exception("database error")
+            raise StoreError(_plain_db_message(exc)) from exc
+        except BaseException:
+            sess.rollback()
+            raise
+        finally:
+            sess.close()
+
+    def check(self) -> None:
+        """Connect once, raising :class:`StoreError` if the database is unreachable."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            raise StoreError(_plain_db_message(exc)) from exc
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the packaged Alembic migrations up to ``revision``."""
+        from alembic import command
+
+        self.check()
+        cfg = _alembic_config(self.url)
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        """Return the schema's Alembic revision, or None on an empty database."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def has_schema(self) -> bool:
+        """Whether the tables exist already."""
+        return inspect(self.engine).has_table("samples")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _plain_db_message(exc: SQLAlchemyError) -> str:
+    """Turn a driver exception into one plain line (no SQL, no traceback)."""
+    if isinstance(exc, OperationalError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        return f"database unreachable or refused the operation: {first}"
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return f"database error: {text[0] if text else type(exc).__name__}"
+
+
+def resolve(db: str | None) -> str:
+    """Resolve a user-supplied URL (see :func:`audiosoup_widgets.config.resolve_database_url`)."""
+    return resolve_database_url(db)

@@ -1,0 +1,206 @@
+"""The relational schema: datasets, labels, samples, load runs, edits, feature summaries.
+
+This module (with the rest of :mod:`audiosoup_widgets.store`) is the only code in
+the package that imports SQLAlchemy. Rows never leave the store as ORM objects:
+queries turn them into plain records (:mod:`audiosoup_widgets.store.records`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Portable JSON: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+# Deterministic constraint names keep Alembic migrations identical on both databases.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MAX_NAME = 200
+MAX_TEXT = 10_000
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Dataset(Base):
+    """A named collection of samples under one root folder."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME), unique=True)
+    root: Mapped[str] = mapped_column(Text)
+    layout: Mapped[str] = mapped_column(String(32))
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Label(Base):
+    """A class name within one dataset."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("dataset_id", "name", name="uq_labels_dataset_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Sample(Base):
+    """One audio file, measured at ingest.
+
+    ``path`` is relative to the dataset root and always valid text; when the file
+    name holds bytes that are not UTF-8, ``path`` shows them escaped and
+    ``path_bytes`` keeps the exact name so the file can still be opened.
+    ``version`` is the optimistic-concurrency counter: a writer holding an older
+    version gets a conflict instead of overwriting.
+    """
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "path", name="uq_samples_dataset_path"),
+        # Keyset pagination: each allow-listed sort column has (dataset, column, id).
+        Index("ix_samples_dataset_id_id", "dataset_id", "id"),
+        Index("ix_samples_dataset_label", "dataset_id", "label_id", "id"),
+        Index("ix_samples_dataset_split", "dataset_id", "split", "id"),
+        Index("ix_samples_dataset_duration", "dataset_id", "duration", "id"),
+        Index("ix_samples_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    label_id: Mapped[int | None] = mapped_column(
+        ForeignKey("labels.id", ondelete="SET NULL"), nullable=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    subtype: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(BigInteger)
+    duration: Mapped[float] = mapped_column(Float)
+    split: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    speaker: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    peaks: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    peak_abs: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rms_db: Mapped[float | None] = mapped_column(Float, nullable=True)
+    load_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("load_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class LoadRun(Base):
+    """One run of the loader over a folder, with its counts."""
+
+    __tablename__ = "load_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    root: Mapped[str] = mapped_column(Text)
+    layout: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    n_found: Mapped[int] = mapped_column(Integer, default=0)
+    n_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    n_existing: Mapped[int] = mapped_column(Integer, default=0)
+    n_skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoadFailure(Base):
+    """A file a load run skipped, with its reason code and message."""
+
+    __tablename__ = "load_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("load_runs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SampleEdit(Base):
+    """One change to one field of a sample: who, when, old and new value."""
+
+    __tablename__ = "sample_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    field: Mapped[str] = mapped_column(String(MAX_NAME))
+    old: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    new: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    undone: Mapped[bool] = mapped_column(default=False)
+
+
+class FeatureSummary(Base):
+    """Per-sample summary of one feature (mean and std over time of each row).
+
+    ``param_key`` hashes exactly the parameters that affect this feature, so
+    changing ``n_mels`` makes the mel rows stale while chroma rows stay valid.
+    ``data`` is little-endian float32: the row means, then the row stds.
+    """
+
+    __tablename__ = "feature_summaries"
+
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    param_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_frames: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_feature_summaries_feature_key", "feature", "param_key"),)

@@ -1,0 +1,440 @@
+"""Reading and editing samples: filters, keyset pages, edits with history.
+
+Every filter and sort column comes from an allow-list checked before any SQL is
+built; every value travels as a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
+from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
+
+#: Columns a user may sort by: name -> (SQL expression builder).
+SORTS = ("id", "path", "label", "duration", "split", "speaker", "sample_rate")
+SPLITS = ("train", "validation", "test")
+STATUSES = ("ok", "flagged")
+MAX_PAGE_SIZE = 200
+MAX_SEARCH = 200
+MAX_META_KEYS = 50
+EDITABLE = ("label", "text", "split", "meta")
+
+
+@dataclass(frozen=True)
+class SampleQuery:
+    """A validated filter and sort over one dataset's samples.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    labels : tuple of str
+        Keep samples with any of these labels (empty: all).
+    split : str, optional
+        ``train``, ``validation`` or ``test``.
+    search : str
+        Case-insensitive text searched in the file path and the free text.
+    status : str, optional
+        ``ok`` or ``flagged`` (a sample with any flag).
+    sort : str
+        One of :data:`SORTS`, optionally prefixed with ``-`` for descending.
+    """
+
+    dataset: str
+    labels: tuple[str, ...] = field(default=())
+    split: str | None = None
+    search: str = ""
+    status: str | None = None
+    sort: str = "id"
+
+    def __post_init__(self) -> None:
+        key = self.sort.lstrip("-")
+        if key not in SORTS:
+            raise ValidationError(f"cannot sort by {self.sort!r}; choose one of {', '.join(SORTS)}")
+        if self.split not in (None, *SPLITS):
+            raise ValidationError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
+        if self.status not in (None, *STATUSES):
+            raise ValidationError(f"unknown status {self.status!r}")
+        if len(self.search) > MAX_SEARCH:
+            raise ValidationError(f"search text longer than {MAX_SEARCH} characters")
+        if not isinstance(self.labels, tuple):
+            object.__setattr__(self, "labels", tuple(self.labels))
+
+
+def _dataset_id(sess: Session, name: str) -> int:
+    ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == name))
+    if ds_id is None:
+        raise NotFoundError(f"no dataset named {name!r}")
+    return ds_id
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(sess: Session, q: SampleQuery) -> list[Any]:
+    ds_id = _dataset_id(sess, q.dataset)
+    conds: list[Any] = [Sample.dataset_id == ds_id]
+    if q.labels:
+        ids = sess.scalars(
+            select(Label.id).where(Label.dataset_id == ds_id, Label.name.in_(q.labels))
+        ).all()
+        if len(ids) != len(set(q.labels)):
+            raise ValidationError("unknown label in filter")
+        conds.append(Sample.label_id.in_(ids))
+    if q.split:
+        conds.append(Sample.split == q.split)
+    if q.search:
+        pat = f"%{_escape_like(q.search.lower())}%"
+        conds.append(or_(func.lower(Sample.path).like(pat, escape="\\"),
+                         func.lower(Sample.text).like(pat, escape="\\")))
+    if q.status == "ok":
+        conds.append(Sample.status == "ok")
+    elif q.status == "flagged":
+        conds.append(Sample.status != "ok")
+    return conds
+
+
+def _order(q: SampleQuery) -> list[Any]:
+    key = q.sort.lstrip("-")
+    desc = q.sort.startswith("-")
+    col = Label.name if key == "label" else getattr(Sample, key)
+    cols = [col.desc() if desc else col.asc()]
+    if key != "id":
+        cols.append(Sample.id.desc() if desc else Sample.id.asc())
+    return cols
+
+
+def _to_record(s: Sample, label: str | None, dataset: str) -> SampleRecord:
+    return SampleRecord(
+        id=s.id, dataset=dataset, path=s.path, label=label, split=s.split, speaker=s.speaker,
+        text=s.text, meta=dict(s.meta or {}), format=s.format, subtype=s.subtype,
+        sample_rate=s.sample_rate, channels=s.channels, frames=s.frames, duration=s.duration,
+        status=s.status, flags=tuple(s.flags or ()), peaks=s.peaks, peak_abs=s.peak_abs,
+        rms_db=s.rms_db, content_hash=s.content_hash, version=s.version,
+        updated_at=s.updated_at, updated_by=s.updated_by,
+    )
+
+
+class QueryMixin:
+    """Read and edit methods of :class:`audiosoup_widgets.store.Store`."""
+
+    def list_datasets(self) -> list[DatasetRecord]:
+        """Return every dataset with its sample count, by name."""
+        with self.session() as sess:
+            counts = dict(sess.execute(
+                select(Sample.dataset_id, func.count()).group_by(Sample.dataset_id)).all())
+            return [DatasetRecord(d.id, d.name, d.root, d.layout, counts.get(d.id, 0))
+                    for d in sess.scalars(select(Dataset).order_by(Dataset.name))]
+
+    def get_dataset(self, name: str) -> DatasetRecord:
+        """Return one dataset, or raise :class:`NotFoundError`."""
+        with self.session() as sess:
+            d = sess.scalar(select(Dataset).where(Dataset.name == name))
+            if d is None:
+                raise NotFoundError(f"no dataset named {name!r}")
+            n = sess.scalar(select(func.count()).where(Sample.dataset_id == d.id)) or 0
+            return DatasetRecord(d.id, d.name, d.root, d.layout, n)
+
+    def list_labels(self, dataset: str) -> list[LabelRecord]:
+        """Return the dataset's labels with their sample counts, by name."""
+        with self.session() as sess:
+            ds_id = _dataset_id(sess, dataset)
+            rows = sess.execute(
+                select(Label.id, Label.name, func.count(Sample.id))
+                .outerjoin(Sample, Sample.label_id == Label.id)
+                .where(Label.dataset_id == ds_id)
+                .group_by(Label.id, Label.name)
+                .order_by(Label.name)
+            ).all()
+            return [LabelRecord(i, n, c) for i, n, c in rows]
+
+    def count_samples(self, query: SampleQuery) -> int:
+        """Count the samples matching ``query``."""
+        with self.session() as sess:
+            return sess.scalar(select(func.count(Sample.id)).where(*_where(sess, query))) or 0
+
+    def page_samples(self, query: SampleQuery, *, page: int = 0,
+                     page_size: int = 24) -> list[SampleRecord]:
+        """Return one page of samples.
+
+        The ids of the page are found first over the covering indexes (cheap
+        even for a deep page), then only those rows are read in full.
+        """
+        if not (1 <= page_size <= MAX_PAGE_SIZE):
+            raise ValidationError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+        if page < 0:
+            raise ValidationError("page must be 0 or more")
+        with self.session() as sess:
+            conds = _where(sess, query)
+            ids_q = select(Sample.id).where(*conds)
+            if query.sort.lstrip("-") == "label":
+                ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
+            ids = sess.scalars(
+                ids_q.order_by(*_order(query)).offset(page * page_size).limit(page_size)
+            ).all()
+            return self._records_by_ids(sess, ids, query.dataset)
+
+    def _records_by_ids(self, sess: Session, ids: Sequence[int],
+                        dataset: str | None = None) -> list[SampleRecord]:
+        if not ids:
+            return []
+        rows = sess.execute(
+            select(Sample, Label.name, Dataset.name)
+            .join(Dataset, Dataset.id == Sample.dataset_id)
+            .outerjoin(Label, Label.id == Sample.label_id)
+            .where(Sample.id.in_(ids))
+        ).all()
+        by_id = {s.id: _to_record(s, lab, ds) for s, lab, ds in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def get_sample(self, sample_id: int, *, dataset: str | None = None) -> SampleRecord:
+        """Return one sample; with ``dataset``, refuse a sample of another dataset."""
+        if not isinstance(sample_id, int) or isinstance(sample_id, bool):
+            raise ValidationError("sample id must be an integer")
+        with self.session() as sess:
+            recs = self._records_by_ids(sess, [sample_id])
+            if not recs or (dataset is not None and recs[0].dataset != dataset):
+                raise NotFoundError(f"no sample with id {sample_id}")
+            return recs[0]
+
+    def sample_file(self, sample_id: int) -> str:
+        """Return the absolute file name of a sample's audio (for playback)."""
+        import os
+
+        with self.session() as sess:
+            row = sess.execute(
+                select(Sample.path, Sample.path_bytes, Dataset.root)
+                .join(Dataset, Dataset.id == Sample.dataset_id).where(Sample.id == sample_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no sample with id {sample_id}")
+            rel = os.fsdecode(row.path_bytes) if row.path_bytes else row.path
+            return os.path.join(row.root, rel)
+
+    # -- edits ---------------------------------------------------------------
+
+    def update_sample(self, sample_id: int, *, version: int, reviewer: str,
+                      label: str | None = None, text: str | None = None,
+                      split: str | None = None, meta: dict[str, Any] | None = None,
+                      create_label: bool = False) -> SampleRecord:
+        """Change a sample's label, text, split or metadata, with history.
+
+        Parameters
+        ----------
+        sample_id : int
+            The sample.
+        version : int
+            The version the writer read. If the row has moved on, nothing is
+            written and :class:`ConflictError` carries both values.
+        reviewer : str
+            Who makes the change (recorded in the history).
+        label, text, split, meta : optional
+            New values; ``None`` leaves a field unchanged. ``text=""`` clears it.
+        create_label : bool
+            Allow a label name the dataset does not have yet.
+
+        Returns
+        -------
+        SampleRecord
+            The sample as stored after the change.
+        """
+        reviewer = validate_reviewer(reviewer)
+        if text is not None and len(text) > MAX_TEXT:
+            raise ValidationError(f"text longer than {MAX_TEXT} characters")
+        if split is not None and split not in SPLITS:
+            raise ValidationError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if meta is not None:
+            meta = validate_meta(meta)
+        if label is not None:
+            label = validate_label_name(label)
+        with self.session() as sess:
+            row = sess.execute(
+                select(Sample, Label.name).outerjoin(Label, Label.id == Sample.label_id)
+                .where(Sample.id == sample_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no sample with id {sample_id}")
+            sample, old_label = row
+            changes: dict[str, tuple[Any, Any]] = {}
+            values: dict[str, Any] = {}
+            if label is not None and label != old_label:
+                label_id = sess.scalar(select(Label.id).where(
+                    Label.dataset_id == sample.dataset_id, Label.name == label))
+                if label_id is None:
+                    if not create_label:
+                        raise ValidationError(f"unknown label {label!r}")
+                    new = Label(dataset_id=sample.dataset_id, name=label)
+                    sess.add(new)
+                    sess.flush()
+                    label_id = new.id
+                values["label_id"] = label_id
+                changes["label"] = (old_label, label)
+            if text is not None and (text or None) != sample.text:
+                values["text"] = text or None
+                changes["text"] = (sample.text, text or None)
+            if split is not None and split != sample.split:
+                values["split"] = split
+                changes["split"] = (sample.split, split)
+            if meta is not None and meta != (sample.meta or {}):
+                values["meta"] = meta
+                changes["meta"] = (sample.meta or {}, meta)
+            if version != sample.version:
+                field_name = next(iter(changes), "label")
+                theirs = {"label": old_label, "text": sample.text, "split": sample.split,
+                          "meta": sample.meta}.get(field_name)
+                mine = {"label": label, "text": text, "split": split, "meta": meta}.get(field_name)
+                raise ConflictError(
+                    f"{sample.updated_by or 'someone'} changed this sample since you opened it; "
+                    "nothing was saved",
+                    field=field_name, mine=mine, theirs=theirs, theirs_by=sample.updated_by)
+            if not changes:
+                return self._records_by_ids(sess, [sample_id])[0]
+            self._write(sess, sample, version, reviewer, values, changes)
+        return self.get_sample(sample_id)
+
+    def _write(self, sess: Session, sample: Sample, version: int, reviewer: str,
+               values: dict[str, Any], changes: dict[str, tuple[Any, Any]]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        # Compare-and-set on the version: the WHERE makes a concurrent writer lose
+        # cleanly even if both read the same version at the same moment.
+        res = sess.execute(
+            update(Sample)
+            .where(Sample.id == sample.id, Sample.version == version)
+            .values(**values, version=version + 1, updated_at=now, updated_by=reviewer)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            sess.rollback()
+            current = self.get_sample(sample.id)
+            field_name = next(iter(changes))
+            raise ConflictError(
+                f"{current.updated_by or 'someone'} changed this sample since you opened it; "
+                "nothing was saved",
+                field=field_name, mine=changes[field_name][1],
+                theirs=getattr(current, field_name, None), theirs_by=current.updated_by)
+        for name, (old, new) in changes.items():
+            sess.add(SampleEdit(sample_id=sample.id, reviewer=reviewer, at=now, field=name,
+                                old=old, new=new, version=version + 1))
+
+    def sample_history(self, sample_id: int) -> list[EditRecord]:
+        """Return the sample's edits, newest first."""
+        with self.session() as sess:
+            rows = sess.scalars(select(SampleEdit).where(SampleEdit.sample_id == sample_id)
+                                .order_by(SampleEdit.id.desc())).all()
+            return [EditRecord(e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new,
+                               e.version, e.undone) for e in rows]
+
+    def undo_last_edit(self, sample_id: int, *, version: int, reviewer: str) -> SampleRecord:
+        """Revert the most recent (not yet undone) edit of a sample.
+
+        The undo is itself a recorded edit; it needs the current ``version``, so
+        undoing over someone else's newer change is a conflict, not a loss.
+        """
+        reviewer = validate_reviewer(reviewer)
+        with self.session() as sess:
+            sample = sess.get(Sample, sample_id)
+            if sample is None:
+                raise NotFoundError(f"no sample with id {sample_id}")
+            last = sess.scalars(
+                select(SampleEdit).where(SampleEdit.sample_id == sample_id,
+                                         SampleEdit.undone.is_(False),
+                                         SampleEdit.field != "undo")
+                .order_by(SampleEdit.version.desc(), SampleEdit.id.desc()).limit(1)).first()
+            if last is None:
+                raise ValidationError("nothing to undo")
+            group = sess.scalars(select(SampleEdit).where(
+                SampleEdit.sample_id == sample_id, SampleEdit.version == last.version,
+                SampleEdit.undone.is_(False))).all()
+            if version != sample.version:
+                raise ConflictError("this sample changed since you opened it; nothing was undone",
+                                    field=last.field, mine=last.old, theirs=last.new,
+                                    theirs_by=sample.updated_by)
+            values: dict[str, Any] = {}
+            changes: dict[str, tuple[Any, Any]] = {}
+            for e in group:
+                if e.field == "label":
+                    lid = None
+                    if e.old is not None:
+                        lid = sess.scalar(select(Label.id).where(
+                            Label.dataset_id == sample.dataset_id, Label.name == e.old))
+                    values["label_id"] = lid
+                elif e.field in ("text", "split", "meta"):
+                    values[e.field] = e.old
+                changes[e.field] = (e.new, e.old)
+                e.undone = True
+            self._write(sess, sample, version, reviewer, values, changes)
+        return self.get_sample(sample_id)
+
+    # -- load runs -------------------------------------------------------------
+
+    def list_load_runs(self, dataset: str) -> list[LoadRunRecord]:
+        """Return the dataset's load runs, newest first, with their skipped files."""
+        with self.session() as sess:
+            ds_id = _dataset_id(sess, dataset)
+            runs = sess.scalars(select(LoadRun).where(LoadRun.dataset_id == ds_id)
+                                .order_by(LoadRun.id.desc())).all()
+            out = []
+            for r in runs:
+                fails = sess.execute(select(LoadFailure.path, LoadFailure.reason,
+                                            LoadFailure.message)
+                                     .where(LoadFailure.run_id == r.id)
+                                     .order_by(LoadFailure.path)).all()
+                out.append(LoadRunRecord(r.id, dataset, r.root, r.layout, r.status,
+                                         r.started_at, r.finished_at, r.n_found, r.n_loaded,
+                                         r.n_existing, r.n_skipped,
+                                         tuple((p, c, m) for p, c, m in fails)))
+            return out
+
+
+def validate_reviewer(name: str) -> str:
+    """Return a cleaned reviewer name or raise :class:`ValidationError`."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("enter your name before editing")
+    name = name.strip()
+    if len(name) > 100:
+        raise ValidationError("reviewer name longer than 100 characters")
+    return name
+
+
+def validate_label_name(name: str) -> str:
+    """Return a cleaned label name or raise :class:`ValidationError`."""
+    if not isinstance(name, str):
+        raise ValidationError("label must be text")
+    name = name.strip()
+    if not name:
+        raise ValidationError("label cannot be empty")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"label longer than {MAX_NAME} characters")
+    if any(ord(c) < 32 for c in name):
+        raise ValidationError("label cannot contain control characters")
+    return name
+
+
+def validate_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Check custom metadata: a flat mapping of short keys to short scalar values."""
+    if not isinstance(meta, dict):
+        raise ValidationError("metadata must be key/value pairs")
+    if len(meta) > MAX_META_KEYS:
+        raise ValidationError(f"at most {MAX_META_KEYS} metadata keys")
+    out: dict[str, Any] = {}
+    for k, v in meta.items():
+        if not isinstance(k, str) or not k.strip() or len(k) > 100:
+            raise ValidationError("metadata keys must be 1 to 100 characters")
+        if v is not None and not isinstance(v, (str, int, float, bool)):
+            raise ValidationError(f"metadata value for {k!r} must be text or a number")
+        if isinstance(v, str) and len(v) > 1000:
+            raise ValidationError(f"metadata value for {k!r} longer than 1000 characters")
+        out[k.strip()] = v
+    return out
+
+
+__all__ = ["SampleQuery", "QueryMixin", "SORTS", "SPLITS"]

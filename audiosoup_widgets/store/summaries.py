@@ -1,0 +1,137 @@
+"""Feature summaries in the database: which samples still need work, and bulk writes.
+
+Summaries are float32 vectors (row means then row stds) keyed by sample, feature
+and the hash of the parameters that shaped that feature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from ..errors import NotFoundError
+from .models import Dataset, FeatureSummary, Label, Sample
+
+
+class SummaryMixin:
+    """Feature-summary methods of :class:`audiosoup_widgets.store.Store`."""
+
+    def samples_needing(self, dataset: str, keys: dict[str, str]) -> list[tuple[int, str, int]]:
+        """Return ``(sample_id, file, sample_rate)`` for samples missing any feature.
+
+        Parameters
+        ----------
+        dataset : str
+            Dataset name.
+        keys : dict
+            feature id -> current parameter key.
+        """
+        import os
+
+        with self.session() as sess:
+            ds = sess.execute(select(Dataset.id, Dataset.root).where(Dataset.name == dataset)).first()
+            if ds is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            rows = sess.execute(select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate)
+                                .where(Sample.dataset_id == ds.id).order_by(Sample.id)).all()
+            done: dict[int, int] = {}
+            for feat, key in keys.items():
+                for (sid,) in sess.execute(
+                    select(FeatureSummary.sample_id).join(Sample, Sample.id == FeatureSummary.sample_id)
+                    .where(Sample.dataset_id == ds.id, FeatureSummary.feature == feat,
+                           FeatureSummary.param_key == key)):
+                    done[sid] = done.get(sid, 0) + 1
+            need = len(keys)
+            return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr)
+                    for sid, p, pb, sr in rows if done.get(sid, 0) < need]
+
+    def clear_summaries(self, dataset: str, features: Sequence[str]) -> int:
+        """Delete stored summaries of ``features`` for a dataset (``--force``)."""
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            ids = select(Sample.id).where(Sample.dataset_id == ds_id)
+            res = sess.execute(delete(FeatureSummary).where(
+                FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))))
+            return res.rowcount or 0
+
+    def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``."""
+        if not rows:
+            return 0
+        now = dt.datetime.now(dt.UTC)
+        full = [{"computed_at": now, **r} for r in rows]
+        ins = self._insert(FeatureSummary)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["sample_id", "feature", "param_key"],
+            set_={"status": ins.excluded.status, "n_rows": ins.excluded.n_rows,
+                  "n_frames": ins.excluded.n_frames, "data": ins.excluded.data,
+                  "computed_at": ins.excluded.computed_at})
+        with self.session() as sess:
+            sess.execute(stmt, full)
+        return len(full)
+
+    def summary_matrix(self, dataset: str, feature: str, key: str, *, label: str | None = None,
+                       split: str | None = None):
+        """Read one feature's summaries for a dataset as arrays.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (n,)
+        values : ndarray of float32, shape (n, 2 * n_rows)
+        """
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            q = (select(FeatureSummary.sample_id, FeatureSummary.data)
+                 .join(Sample, Sample.id == FeatureSummary.sample_id)
+                 .where(Sample.dataset_id == ds_id, FeatureSummary.feature == feature,
+                        FeatureSummary.param_key == key, FeatureSummary.n_rows > 0))
+            if label is not None:
+                q = q.join(Label, Label.id == Sample.label_id).where(Label.name == label)
+            if split is not None:
+                q = q.where(Sample.split == split)
+            rows = sess.execute(q.order_by(FeatureSummary.sample_id)).all()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        blobs = [bytes(r[1]) for r in rows]
+        width = max(len(b) for b in blobs)
+        if all(len(b) == width for b in blobs):
+            values = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rows), -1)
+        else:
+            # Band-limited features adapt their row count to the sample rate:
+            # pad the shorter summaries (means, then stds) with NaN.
+            values = np.full((len(rows), width // 4), np.nan, np.float32)
+            half = width // 8
+            for i, b in enumerate(blobs):
+                v = np.frombuffer(b, dtype="<f4")
+                k = v.size // 2
+                values[i, :k] = v[:k]
+                values[i, half:half + k] = v[k:]
+        return ids, values
+
+    def sample_table(self, dataset: str, *, label: str | None = None,
+                     split: str | None = None) -> list[tuple[int, str, str | None, str | None]]:
+        """Return ``(id, path, label, split)`` of a dataset's samples, by id."""
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            q = (select(Sample.id, Sample.path, Label.name, Sample.split)
+                 .outerjoin(Label, Label.id == Sample.label_id)
+                 .where(Sample.dataset_id == ds_id))
+            if label is not None:
+                q = q.where(Label.name == label)
+            if split is not None:
+                q = q.where(Sample.split == split)
+            return [tuple(r) for r in sess.execute(q.order_by(Sample.id)).all()]
+
+
+__all__ = ["SummaryMixin"]
