@@ -180,6 +180,8 @@ class SampleEdit(Base):
     new: Mapped[Any] = mapped_column(JSONType, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
     undone: Mapped[bool] = mapped_column(default=False)
+    #: "edit" for a user's change, "undo" for the change that reverted one.
+    kind: Mapped[str] = mapped_column(String(16), default="edit")
 
 
 class FeatureSummary(Base):

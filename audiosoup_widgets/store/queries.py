@@ -302,7 +302,8 @@ class QueryMixin:
         return self.get_sample(sample_id)
 
     def _write(self, sess: Session, sample: Sample, version: int, reviewer: str,
-               values: dict[str, Any], changes: dict[str, tuple[Any, Any]]) -> None:
+               values: dict[str, Any], changes: dict[str, tuple[Any, Any]],
+               kind: str = "edit") -> None:
         now = dt.datetime.now(dt.UTC)
         # Compare-and-set on the version: the WHERE makes a concurrent writer lose
         # cleanly even if both read the same version at the same moment.
@@ -323,7 +324,7 @@ class QueryMixin:
                 theirs=getattr(current, field_name, None), theirs_by=current.updated_by)
         for name, (old, new) in changes.items():
             sess.add(SampleEdit(sample_id=sample.id, reviewer=reviewer, at=now, field=name,
-                                old=old, new=new, version=version + 1))
+                                old=old, new=new, version=version + 1, kind=kind))
 
     def sample_history(self, sample_id: int) -> list[EditRecord]:
         """Return the sample's edits, newest first."""
@@ -331,7 +332,7 @@ class QueryMixin:
             rows = sess.scalars(select(SampleEdit).where(SampleEdit.sample_id == sample_id)
                                 .order_by(SampleEdit.id.desc())).all()
             return [EditRecord(e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new,
-                               e.version, e.undone) for e in rows]
+                               e.version, e.undone, e.kind) for e in rows]
 
     def undo_last_edit(self, sample_id: int, *, version: int, reviewer: str) -> SampleRecord:
         """Revert the most recent (not yet undone) edit of a sample.
@@ -347,13 +348,13 @@ class QueryMixin:
             last = sess.scalars(
                 select(SampleEdit).where(SampleEdit.sample_id == sample_id,
                                          SampleEdit.undone.is_(False),
-                                         SampleEdit.field != "undo")
+                                         SampleEdit.kind == "edit")
                 .order_by(SampleEdit.version.desc(), SampleEdit.id.desc()).limit(1)).first()
             if last is None:
                 raise ValidationError("nothing to undo")
             group = sess.scalars(select(SampleEdit).where(
                 SampleEdit.sample_id == sample_id, SampleEdit.version == last.version,
-                SampleEdit.undone.is_(False))).all()
+                SampleEdit.kind == "edit", SampleEdit.undone.is_(False))).all()
             if version != sample.version:
                 raise ConflictError("this sample changed since you opened it; nothing was undone",
                                     field=last.field, mine=last.old, theirs=last.new,
@@ -371,7 +372,7 @@ class QueryMixin:
                     values[e.field] = e.old
                 changes[e.field] = (e.new, e.old)
                 e.undone = True
-            self._write(sess, sample, version, reviewer, values, changes)
+            self._write(sess, sample, version, reviewer, values, changes, kind="undo")
         return self.get_sample(sample_id)
 
     # -- load runs -------------------------------------------------------------

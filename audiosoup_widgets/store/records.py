@@ -74,6 +74,7 @@ class EditRecord:
     new: Any
     version: int
     undone: bool
+    kind: str = "edit"
 
 
 @dataclass(frozen=True)

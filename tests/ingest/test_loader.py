@@ -6,41 +6,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
+from sqlalchemy import text
 from audio_fixtures import make_mixed_folder
+from datasets import make_speech_commands, tone
 
 from audiosoup_widgets.cli import main
 from audiosoup_widgets.ingest import detect_layout, load_dataset
 from audiosoup_widgets.store import SampleQuery, Store
-
-
-def _tone(seconds: float = 1.0, sr: int = 16000, f: float = 440.0) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
-
-
-def make_speech_commands(root: Path) -> None:
-    """A tiny Speech Commands v0.02 tree: word folders, lists, background noise."""
-    speakers = ["0a7c2a8d", "1b2c3d4e", "9f8e7d6c", "c0ffee00"]
-    for w, word in enumerate(("yes", "no", "up")):
-        (root / word).mkdir(parents=True)
-        for s, spk in enumerate(speakers):
-            for n in range(2):
-                sf.write(root / word / f"{spk}_nohash_{n}.wav", _tone(f=200 + 50 * w + 10 * s + n),
-                         16000, subtype="PCM_16")
-    (root / "_background_noise_").mkdir()
-    rng = np.random.default_rng(0)
-    sf.write(root / "_background_noise_" / "white_noise.wav",
-             (0.1 * rng.standard_normal(16000 * 5)).astype(np.float32), 16000)
-    (root / "_background_noise_" / "README.md").write_text("noise clips\n")
-    (root / "validation_list.txt").write_text(
-        "\n".join(f"{w}/1b2c3d4e_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2)))
-    (root / "testing_list.txt").write_text(
-        "\n".join(f"{w}/9f8e7d6c_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2)))
 
 
 def test_speech_commands_layout(store: Store, tmp_path):
@@ -90,7 +65,7 @@ def test_mixed_real_world_folder(store: Store, tmp_path):
 
 def test_format_comes_from_content(store: Store, tmp_path):
     (tmp_path / "d" / "a").mkdir(parents=True)
-    sf.write(tmp_path / "d" / "a" / "really_flac.wav", _tone(), 16000, format="FLAC")
+    sf.write(tmp_path / "d" / "a" / "really_flac.wav", tone(), 16000, format="FLAC")
     load_dataset(store, tmp_path / "d", dataset="d", workers=1)
     rec = store.page_samples(SampleQuery("d"))[0]
     assert rec.format == "FLAC" and rec.label == "a"
@@ -99,7 +74,7 @@ def test_format_comes_from_content(store: Store, tmp_path):
 def test_manifest_layout(store: Store, tmp_path):
     (tmp_path / "clips").mkdir()
     for i in range(3):
-        sf.write(tmp_path / "clips" / f"c{i}.wav", _tone(f=300 + i), 16000)
+        sf.write(tmp_path / "clips" / f"c{i}.wav", tone(f=300 + i), 16000)
     (tmp_path / "manifest.csv").write_text(
         "path,label,split,text\n"
         "clips/c0.wav,dog,train,a bark\n"
@@ -122,7 +97,7 @@ def test_resume_after_lost_rows(store: Store, tmp_path):
     make_speech_commands(tmp_path / "sc")
     first = load_dataset(store, tmp_path / "sc", dataset="sc", workers=1)
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM samples WHERE id % 3 = 0")
+        conn.execute(text("DELETE FROM samples WHERE id % 3 = 0"))
     lost = first.loaded - store.count_samples(SampleQuery("sc"))
     assert lost > 0
     resumed = load_dataset(store, tmp_path / "sc", dataset="sc", workers=1)
@@ -134,7 +109,7 @@ def test_resume_after_lost_rows(store: Store, tmp_path):
 def test_killed_load_resumes_to_the_same_rows(store: Store, tmp_path):
     root = tmp_path / "many" / "tone"
     root.mkdir(parents=True)
-    y = _tone(0.05)
+    y = tone(0.05)
     for i in range(1600):
         sf.write(root / f"{i:05d}.wav", y * (1 + i % 7) / 8, 16000, subtype="PCM_16")
     env = {**os.environ, "AUDIOSOUP_NO_PROGRESS": "1"}
@@ -184,6 +159,7 @@ def test_cli_load_report_and_exit_codes(tmp_path, capsys):
                  "--report", str(report_file)]) == 0
     assert json.loads(report_file.read_text())["loaded"] == 0
     # Fatal errors: one line, non-zero, no traceback.
+    capsys.readouterr()
     assert main(["load", str(tmp_path / "missing"), "--dataset", "x", "--db", db]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "not found" in err

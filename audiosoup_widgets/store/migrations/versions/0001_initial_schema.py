@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:56:31.590784
+Create Date: 2026-11-23 20:16:11.395310
 """
 
 import sqlalchemy as sa
@@ -35,10 +35,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["datasets.id"],
-            name=op.f("fk_labels_dataset_id_datasets"),
-            ondelete="CASCADE",
+            ["dataset_id"], ["datasets.id"], name=op.f("fk_labels_dataset_id_datasets"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labels")),
         sa.UniqueConstraint("dataset_id", "name", name="uq_labels_dataset_name"),
@@ -57,10 +54,7 @@ def upgrade() -> None:
         sa.Column("n_existing", sa.Integer(), nullable=False),
         sa.Column("n_skipped", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["datasets.id"],
-            name=op.f("fk_load_runs_dataset_id_datasets"),
-            ondelete="CASCADE",
+            ["dataset_id"], ["datasets.id"], name=op.f("fk_load_runs_dataset_id_datasets"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_load_runs")),
     )
@@ -72,10 +66,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=32), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["run_id"],
-            ["load_runs.id"],
-            name=op.f("fk_load_failures_run_id_load_runs"),
-            ondelete="CASCADE",
+            ["run_id"], ["load_runs.id"], name=op.f("fk_load_failures_run_id_load_runs"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_load_failures")),
     )
@@ -119,16 +110,10 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["datasets.id"],
-            name=op.f("fk_samples_dataset_id_datasets"),
-            ondelete="CASCADE",
+            ["dataset_id"], ["datasets.id"], name=op.f("fk_samples_dataset_id_datasets"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["label_id"],
-            ["labels.id"],
-            name=op.f("fk_samples_label_id_labels"),
-            ondelete="SET NULL",
+            ["label_id"], ["labels.id"], name=op.f("fk_samples_label_id_labels"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["load_run_id"],
@@ -140,16 +125,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("dataset_id", "path", name="uq_samples_dataset_path"),
     )
     with op.batch_alter_table("samples", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_samples_dataset_duration", ["dataset_id", "duration", "id"], unique=False
-        )
+        batch_op.create_index("ix_samples_dataset_duration", ["dataset_id", "duration", "id"], unique=False)
         batch_op.create_index("ix_samples_dataset_id_id", ["dataset_id", "id"], unique=False)
-        batch_op.create_index(
-            "ix_samples_dataset_label", ["dataset_id", "label_id", "id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_samples_dataset_split", ["dataset_id", "split", "id"], unique=False
-        )
+        batch_op.create_index("ix_samples_dataset_label", ["dataset_id", "label_id", "id"], unique=False)
+        batch_op.create_index("ix_samples_dataset_split", ["dataset_id", "split", "id"], unique=False)
         batch_op.create_index("ix_samples_hash", ["content_hash"], unique=False)
 
     op.create_table(
@@ -168,14 +147,10 @@ def upgrade() -> None:
             name=op.f("fk_feature_summaries_sample_id_samples"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "sample_id", "feature", "param_key", name=op.f("pk_feature_summaries")
-        ),
+        sa.PrimaryKeyConstraint("sample_id", "feature", "param_key", name=op.f("pk_feature_summaries")),
     )
     with op.batch_alter_table("feature_summaries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_feature_summaries_feature_key", ["feature", "param_key"], unique=False
-        )
+        batch_op.create_index("ix_feature_summaries_feature_key", ["feature", "param_key"], unique=False)
 
     op.create_table(
         "sample_edits",
@@ -196,11 +171,9 @@ def upgrade() -> None:
         ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("undone", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
-            ["sample_id"],
-            ["samples.id"],
-            name=op.f("fk_sample_edits_sample_id_samples"),
-            ondelete="CASCADE",
+            ["sample_id"], ["samples.id"], name=op.f("fk_sample_edits_sample_id_samples"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sample_edits")),
     )

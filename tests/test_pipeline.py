@@ -1,0 +1,127 @@
+"""Dataset-wide features: compute (processes and Dask), resumability, invalidation, pandas, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from datasets import make_speech_commands
+
+from audiosoup_widgets import compute_features, export_features, feature_frame
+from audiosoup_widgets.cli import main
+from audiosoup_widgets.features.engine import FeatureParams
+from audiosoup_widgets.features.export import read_export
+from audiosoup_widgets.features.summaries import summarize
+from audiosoup_widgets.ingest import load_dataset
+from audiosoup_widgets.pipeline import compute_dataset
+from audiosoup_widgets.store import SampleQuery, Store
+
+FEATS = ["mel_spectrogram", "chroma", "mfcc", "onset_strength"]
+
+
+@pytest.fixture
+def loaded(store: Store, tmp_path) -> Store:
+    make_speech_commands(tmp_path / "sc")
+    (tmp_path / "sc" / "no" / "deadbeef_nohash_0.wav").write_bytes(b"RIFF broken")
+    load_dataset(store, tmp_path / "sc", dataset="sc", workers=1)
+    return store
+
+
+def test_compute_frame_and_resume(loaded: Store):
+    n = loaded.count_samples(SampleQuery("sc"))
+    rep = compute_dataset(loaded, "sc", features=FEATS, workers=2)
+    assert rep.done == n and rep.failed == [] and rep.already == 0
+    frame = feature_frame("sc", FEATS, db=loaded)
+    assert len(frame) == n and frame["sample_id"].is_unique
+    assert list(frame.columns[:4]) == ["sample_id", "path", "label", "split"]
+    assert "mfcc_mean_0" in frame and "mfcc_std_19" in frame and "chroma_mean_11" in frame
+    assert "onset_strength_mean_0" in frame
+    assert not frame.filter(like="mfcc_").isna().any().any()
+    # Stored summaries equal the engine's on the decoded file.
+    row = frame.iloc[0]
+    y, sr = sf.read(loaded.sample_file(int(row["sample_id"])), dtype="float32")
+    want = summarize(compute_features(y, sr, ["mfcc"]))["mfcc"]
+    got = row.filter(like="mfcc_").to_numpy(dtype=np.float32)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # Resumable: nothing left to do; --force recomputes everything.
+    again = compute_dataset(loaded, "sc", features=FEATS, workers=1)
+    assert again.done == 0 and again.already == n
+    forced = compute_dataset(loaded, "sc", features=["mfcc"], workers=1, force=True)
+    assert forced.done == n
+    # Filters
+    yes = feature_frame("sc", ["mfcc"], db=loaded, label="yes")
+    assert set(yes["label"]) == {"yes"} and len(yes) == 8
+    assert set(feature_frame("sc", ["mfcc"], db=loaded, split="test")["split"]) == {"test"}
+
+
+def test_parameter_change_invalidates_exactly_what_it_affects(loaded: Store):
+    compute_dataset(loaded, "sc", features=FEATS, workers=1)
+    n = loaded.count_samples(SampleQuery("sc"))
+    small = FeatureParams(n_mels=64)
+    stale = [f for f in FEATS if small.key_for(f) != FeatureParams().key_for(f)]
+    assert "mel_spectrogram" in stale and "chroma" not in stale
+    rep = compute_dataset(loaded, "sc", features=["chroma"], params=small, workers=1)
+    assert rep.done == 0  # chroma does not depend on n_mels
+    rep = compute_dataset(loaded, "sc", features=["mel_spectrogram"], params=small, workers=1)
+    assert rep.done == n
+    frame = feature_frame("sc", ["mel_spectrogram"], db=loaded, params=small)
+    assert "mel_spectrogram_mean_63" in frame and "mel_spectrogram_mean_64" not in frame
+
+
+def test_dask_local_cluster_on_postgres(pg_store: Store, tmp_path):
+    make_speech_commands(tmp_path / "sc")
+    load_dataset(pg_store, tmp_path / "sc", dataset="sc", workers=1)
+    n = pg_store.count_samples(SampleQuery("sc"))
+    rep = compute_dataset(pg_store, "sc", features=FEATS, workers=2, scheduler="local",
+                          batch_size=8)
+    assert rep.done == n and rep.scheduler == "dask:local"
+    frame = feature_frame("sc", FEATS, db=pg_store)
+    assert len(frame) == n and not frame.filter(like="chroma_").isna().any().any()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "yaml", "json", "txt", "parquet"])
+def test_export_every_format_parses_back(loaded: Store, tmp_path, fmt):
+    compute_dataset(loaded, "sc", features=["mfcc", "chroma"], workers=1)
+    out = tmp_path / f"out.{fmt}"
+    n = export_features("sc", ["mfcc", "chroma"], fmt=fmt, output=out, db=loaded)
+    prov, records = read_export(out, fmt)
+    assert n == len(records) == loaded.count_samples(SampleQuery("sc"))
+    assert prov["parameters"]["n_mfcc"] == 20 and prov["librosa_version"]
+    assert prov["exported_at"] and prov["dataset"] == "sc"
+    labels = {r.sample_id: r.label for r in loaded.page_samples(SampleQuery("sc"), page_size=200)}
+    for rec in records:
+        assert rec["label"] == labels[int(rec["sample_id"])]
+        assert float(rec["mfcc_mean_0"]) == pytest.approx(float(rec["mfcc_mean_0"]))
+
+
+@pytest.mark.parametrize("fmt", ["json", "parquet", "csv"])
+def test_full_export_has_shapes_and_numbers(loaded: Store, tmp_path, fmt):
+    out = tmp_path / f"full.{fmt}"
+    n = export_features("sc", ["chroma", "onset_strength"], fmt=fmt, output=out, db=loaded,
+                        label="up", full=True)
+    _, records = read_export(out, fmt)
+    assert n == len(records) == 8
+    rec = records[0]
+    chroma = rec["chroma"]
+    assert list(chroma["shape"])[0] == 12
+    assert np.asarray(chroma["values"], dtype=float).size == int(np.prod(chroma["shape"]))
+
+
+def test_cli_features_and_export(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    make_speech_commands(tmp_path / "sc")
+    assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
+    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc,chroma",
+                 "--workers", "1", "--db", db]) == 0
+    assert "25 computed" in capsys.readouterr().out
+    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc", "chroma",
+                 "--workers", "1", "--db", db]) == 0
+    assert "0 computed" in capsys.readouterr().out
+    out = tmp_path / "e.csv"
+    assert main(["export", "--dataset", "sc", "--features", "mfcc", "--format", "csv",
+                 "--output", str(out), "--split", "test", "--db", db]) == 0
+    _, recs = read_export(out, "csv")
+    assert len(recs) == 6 and {r["split"] for r in recs} == {"test"}
+    assert main(["features", "compute", "--dataset", "sc", "--features", "nope", "--db", db]) == 2
+    assert main(["features", "compute", "--dataset", "missing", "--db", db]) == 2
+    assert "Traceback" not in capsys.readouterr().err
