@@ -1,6 +1,13 @@
-"""Audio Soup widgets: review, listen to and curate audio datasets in Jupyter and Voila."""
+"""Audio Soup widgets: review, listen to and curate audio datasets in Jupyter and Voila.
+
+The public API is imported lazily, so a worker process that only decodes audio
+or computes features does not pay for SQLAlchemy or the widget libraries.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AudiosoupError,
@@ -11,11 +18,47 @@ from .errors import (
     StoreError,
     ValidationError,
 )
-from .store import Store, connect
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Store": "store",
+    "connect": "store",
+    "compute_features": "features",
+    "FEATURES": "features",
+    "feature_frame": "pipeline",
+    "export_features": "pipeline",
+    "compute_dataset": "pipeline",
+    "load_dataset": "ingest",
+    "ReviewState": "state",
+    "SampleGrid": "widgets",
+    "MetadataEditor": "widgets",
+    "FeatureExplorer": "widgets",
+    "build_review_app": "app",
+}
+
 __all__ = [
     "AudiosoupError", "ConflictError", "DecodeError", "FeatureError", "NotFoundError",
-    "StoreError", "ValidationError", "Store", "connect", "__version__",
+    "StoreError", "ValidationError", "__version__", *_LAZY,
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import build_review_app
+    from .features import FEATURES, compute_features
+    from .ingest import load_dataset
+    from .pipeline import compute_dataset, export_features, feature_frame
+    from .state import ReviewState
+    from .store import Store, connect
+    from .widgets import FeatureExplorer, MetadataEditor, SampleGrid
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'audiosoup_widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -127,12 +127,10 @@ class PeakAccumulator:
         self.n_bins = n_bins
         self.n_frames = max(0, int(n_frames))
         self.pos = 0
-        self._exact = exact
+        self._done: np.ndarray | None = None
         if exact and self.n_frames >= n_bins:
-            self._starts = (np.arange(n_bins, dtype=np.int64) * self.n_frames) // n_bins
-            self._lo = np.full(n_bins, np.inf, dtype=np.float32)
-            self._hi = np.full(n_bins, -np.inf, dtype=np.float32)
             self._block = 0
+            self._starts: np.ndarray | None = None  # made on the first partial chunk
         else:
             # A short clip (keep every sample, block of 1) or a length that is only
             # an estimate (blocks small enough that bins stay sharp).
@@ -159,6 +157,14 @@ class PeakAccumulator:
         x = x[: max(0, self.n_frames - a)]
         if len(x) == 0:
             return
+        if a == 0 and len(x) == self.n_frames:
+            # The whole clip in one chunk (every short clip): bin it directly.
+            self._done = _bin_minmax(x, x, self.n_bins)
+            return
+        if self._starts is None:
+            self._starts = (np.arange(self.n_bins, dtype=np.int64) * self.n_frames) // self.n_bins
+            self._lo = np.full(self.n_bins, np.inf, dtype=np.float32)
+            self._hi = np.full(self.n_bins, -np.inf, dtype=np.float32)
         b = a + len(x)
         starts = self._starts
         # Bins k0..k1-1 overlap [a, b): k0 holds a, k1 is the first starting at or after b.
@@ -182,6 +188,10 @@ class PeakAccumulator:
     def result(self) -> np.ndarray:
         """Return the peaks, shape ``(2, n_bins)`` float32, of everything added so far."""
         if not self._block:
+            if self._done is not None:
+                return self._done.copy()
+            if self._starts is None:
+                return np.zeros((2, self.n_bins), dtype=np.float32)
             out = np.stack((self._lo, self._hi))
             # Bins never reached (a stream shorter than announced) stay flat.
             out[~np.isfinite(out)] = 0.0
