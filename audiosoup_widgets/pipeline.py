@@ -95,7 +95,7 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
     """
     from .audio import decode
     from .errors import DecodeError
-    from .features.engine import FeatureParams, compute_features_with_status
+    from .features.engine import FeatureParams, compute_features_with_status, unpad
     from .features.summaries import summarize
     from .store import Store
 
@@ -123,7 +123,7 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
         for i, sid in enumerate(ids):
             for name in names:
                 vec = np.asarray(summaries[name][i], dtype="<f4")
-                arr = values[name][i]
+                arr = unpad(values[name][i])  # ragged features are NaN-padded in a batch
                 rows.append({"sample_id": sid, "feature": name, "param_key": keys[name],
                              "status": statuses[i], "n_rows": int(vec.size // 2),
                              "n_frames": int(arr.shape[-1]) if arr.ndim else 1,

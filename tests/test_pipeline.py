@@ -88,7 +88,7 @@ def test_export_every_format_parses_back(loaded: Store, tmp_path, fmt):
     assert n == len(records) == loaded.count_samples(SampleQuery("sc"))
     assert prov["parameters"]["n_mfcc"] == 20 and prov["librosa_version"]
     assert prov["exported_at"] and prov["dataset"] == "sc"
-    labels = {r.sample_id: r.label for r in loaded.page_samples(SampleQuery("sc"), page_size=200)}
+    labels = {r.id: r.label for r in loaded.page_samples(SampleQuery("sc"), page_size=200)}
     for rec in records:
         assert rec["label"] == labels[int(rec["sample_id"])]
         assert float(rec["mfcc_mean_0"]) == pytest.approx(float(rec["mfcc_mean_0"]))

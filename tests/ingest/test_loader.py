@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import soundfile as sf
-from sqlalchemy import text
 from audio_fixtures import make_mixed_folder
 from datasets import make_speech_commands, tone
+from sqlalchemy import text
 
 from audiosoup_widgets.cli import main
 from audiosoup_widgets.ingest import detect_layout, load_dataset

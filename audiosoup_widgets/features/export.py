@@ -1,0 +1,392 @@
+"""Export of per-sample features to files: CSV, plain text, JSON, YAML and Parquet.
+
+This module owns the file formats, not the data: it takes plain records (built by
+the caller from the store or from the engine) and a provenance dict, writes them
+atomically, and reads them back. It touches no database.
+
+A record is a dict with ``sample_id``, ``path``, ``label`` and ``split`` plus either
+summary columns (floats, see :func:`~audiosoup_widgets.features.summaries.summary_row`)
+or full matrices, one per feature, as ``{"shape": [...], "values": [flat floats]}``
+(see :func:`~audiosoup_widgets.features.summaries.full_to_record`; a numpy array is
+converted on the way).
+
+Layout per format:
+
+* ``csv`` and ``txt`` (tab-separated): leading comment lines ``# provenance: {json}``
+  and ``# schema: {json}`` (the type of each column, so values read back with their
+  types), then a header and one row per sample; a matrix is a JSON-encoded cell.
+* ``json`` and ``yaml``: ``{"provenance": {...}, "schema": {...}, "samples": [...]}``;
+  JSON is strict (NaN is written as null and read back as NaN).
+* ``parquet``: one row per sample; a matrix is a list column of flat values plus a
+  ``<feature>__shape`` list column; provenance is in the schema metadata under
+  ``audiosoup.provenance``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FeatureError
+from .summaries import full_to_record
+
+__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "write_export", "read_export"]
+
+FORMATS: tuple[str, ...] = ("csv", "txt", "json", "yaml", "parquet")
+METADATA_FIELDS: tuple[str, ...] = ("sample_id", "path", "label", "split")
+PARQUET_KEY = b"audiosoup.provenance"
+_SHAPE_SUFFIX = "__shape"
+
+
+def make_provenance(params: object = None, **extra: object) -> dict[str, object]:
+    """Describe how an export was made.
+
+    Parameters
+    ----------
+    params : FeatureParams, optional
+        The engine parameters (anything with ``as_dict()``), stored under
+        ``parameters``.
+    **extra
+        More JSON-serialisable entries (a dataset name, a feature list).
+
+    Returns
+    -------
+    dict
+        ``parameters``, ``engine_version``, ``librosa_version``,
+        ``package_version`` and ``exported_at`` (ISO-8601, UTC), then ``extra``.
+    """
+    from .engine import ENGINE_VERSION
+
+    try:
+        package_version = metadata.version("audiosoup-widgets")
+    except metadata.PackageNotFoundError:
+        package_version = "unknown"
+    as_dict = getattr(params, "as_dict", None)
+    return {
+        "parameters": as_dict() if callable(as_dict) else (params or {}),
+        "engine_version": ENGINE_VERSION,
+        "librosa_version": metadata.version("librosa"),
+        "package_version": package_version,
+        "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+# -- Normalising records --------------------------------------------------------------------
+def _plain(value: object) -> object:
+    """Return a value as a plain Python object: matrix dict, float, int, str, bool, None."""
+    if isinstance(value, np.ndarray):
+        return full_to_record(value) if value.ndim else _plain(value.item())
+    if isinstance(value, Mapping):
+        if "shape" not in value or "values" not in value:
+            raise FeatureError("A matrix must be a dict with 'shape' and 'values'.",
+                               code="invalid_record")
+        shape = [int(d) for d in value["shape"]]  # type: ignore[union-attr]
+        flat = np.asarray(value["values"], dtype=np.float64).ravel()  # None becomes NaN
+        if flat.size != math.prod(shape):
+            raise FeatureError(f"A matrix of shape {shape} needs {math.prod(shape)} values, "
+                               f"not {flat.size}.", code="invalid_record")
+        record: dict[str, object] = {"shape": shape, "values": flat.tolist()}
+        if value.get("complex"):
+            record["complex"] = True
+        return record
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, (np.complexfloating, complex)):
+        raise FeatureError("A complex value must be exported as a matrix or a magnitude.",
+                           code="invalid_record")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise FeatureError(f"Cannot export a value of type {type(value).__name__}.",
+                       code="invalid_record")
+
+
+def _type_of(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return "matrix"
+    return {bool: "bool", int: "int", float: "float", str: "str"}[type(value)]
+
+
+def _normalise(records: Iterable[Mapping[str, object]]) -> tuple[list[dict], dict[str, str]]:
+    rows = [{key: _plain(value) for key, value in record.items()} for record in records]
+    columns: dict[str, str | None] = {name: None for name in METADATA_FIELDS}
+    for row in rows:
+        for key, value in row.items():
+            kind, known = _type_of(value), columns.get(key)
+            if known is None or kind is None or kind == known:
+                columns[key] = known or kind
+            elif {kind, known} == {"int", "float"}:
+                columns[key] = "float"
+            else:
+                raise FeatureError(f"Column {key!r} mixes {known} and {kind} values.",
+                                   code="invalid_record")
+    schema = {key: kind or "str" for key, kind in columns.items()}
+    # Every record gets every column (None where absent), the same in every format.
+    return [{key: row.get(key) for key in schema} for row in rows], schema
+
+
+# -- Writing ----------------------------------------------------------------------------------
+def _atomic_write(path: Path, write: object) -> None:
+    # Write next to the target, then rename: a reader never sees half a file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)  # type: ignore[operator]
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _json_safe(value: object) -> object:
+    """Replace NaN and infinities by None, recursively (strict JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _cell(value: object, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "matrix":
+        return json.dumps(_json_safe(value), separators=(",", ":"), allow_nan=False)
+    if kind == "float":
+        return repr(float(value))  # type: ignore[arg-type]  # shortest exact repr
+    return str(value)
+
+
+def _write_delimited(rows: list[dict], schema: dict[str, str], provenance: dict,
+                     delimiter: str) -> str:
+    buffer = io.StringIO()
+    buffer.write("# provenance: " + json.dumps(provenance, separators=(",", ":")) + "\n")
+    buffer.write("# schema: " + json.dumps(schema, separators=(",", ":")) + "\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(schema)
+    for row in rows:
+        writer.writerow([_cell(row.get(key), kind) for key, kind in schema.items()])
+    return buffer.getvalue()
+
+
+def _write_parquet(rows: list[dict], schema: dict[str, str], provenance: dict,
+                   tmp: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow_types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(),
+                   "bool": pa.bool_()}
+    arrays, names = [], []
+    for key, kind in schema.items():
+        column = [row.get(key) for row in rows]
+        if kind == "matrix":
+            arrays.append(pa.array([None if m is None else m["values"] for m in column],
+                                   type=pa.list_(pa.float64())))
+            names.append(key)
+            arrays.append(pa.array([None if m is None else m["shape"] for m in column],
+                                   type=pa.list_(pa.int64())))
+            names.append(key + _SHAPE_SUFFIX)
+        else:
+            arrays.append(pa.array(column, type=arrow_types[kind]))
+            names.append(key)
+    table = pa.Table.from_arrays(arrays, names=names)
+    meta = {PARQUET_KEY: json.dumps(provenance).encode(),
+            b"audiosoup.schema": json.dumps(schema).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), tmp)
+
+
+def write_export(
+    records: Iterable[Mapping[str, object]],
+    *,
+    provenance: Mapping[str, object],
+    fmt: str,
+    path: str | os.PathLike[str],
+) -> Path:
+    """Write records to one file, atomically.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        One per sample: ``sample_id``, ``path``, ``label``, ``split`` plus summary
+        columns (floats) or matrices (``{"shape", "values"}`` dicts or arrays).
+    provenance : dict
+        JSON-serialisable description of the export (see :func:`make_provenance`).
+    fmt : {'csv', 'txt', 'json', 'yaml', 'parquet'}
+    path : str or os.PathLike
+        Target file; replaced if it exists, never left half-written.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FeatureError
+        ``unknown_format``, or ``invalid_record`` for a value that cannot be exported.
+    """
+    if fmt not in FORMATS:
+        raise FeatureError(f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.",
+                           code="unknown_format")
+    target = Path(path)
+    rows, schema = _normalise(records)
+    try:
+        prov = json.loads(json.dumps(dict(provenance)))
+    except (TypeError, ValueError) as exc:
+        raise FeatureError(f"Provenance must be JSON-serialisable: {exc}.",
+                           code="invalid_record") from None
+
+    def write_text(text: str) -> object:
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        return write
+
+    if fmt in ("csv", "txt"):
+        text = _write_delimited(rows, schema, prov, "," if fmt == "csv" else "\t")
+        _atomic_write(target, write_text(text))
+    elif fmt == "json":
+        document = {"provenance": prov, "schema": schema, "samples": _json_safe(rows)}
+        _atomic_write(target, write_text(json.dumps(document, allow_nan=False) + "\n"))
+    elif fmt == "yaml":
+        import yaml
+
+        document = {"provenance": prov, "schema": schema, "samples": rows}
+        _atomic_write(target, write_text(yaml.safe_dump(document, sort_keys=False)))
+    else:
+        _atomic_write(target, lambda tmp: _write_parquet(rows, schema, prov, tmp))
+    return target
+
+
+# -- Reading ----------------------------------------------------------------------------------
+def _restore(rows: list[dict], schema: dict[str, str]) -> list[dict]:
+    # Strict JSON had no NaN: null in a float column or a matrix stands for NaN.
+    for row in rows:
+        for key, kind in schema.items():
+            value = row.get(key)
+            if kind == "float" and value is None and key not in METADATA_FIELDS:
+                row[key] = math.nan
+            elif kind == "matrix" and isinstance(value, dict):
+                value["values"] = [math.nan if v is None else v for v in value["values"]]
+    return rows
+
+
+def _parse_cell(text: str, kind: str) -> object:
+    if text == "":
+        return None
+    if kind == "matrix":
+        return json.loads(text)
+    if kind == "float":
+        return float(text)
+    if kind == "int":
+        return int(text)
+    if kind == "bool":
+        return text == "True"
+    return text
+
+
+def _read_delimited(path: Path, delimiter: str) -> tuple[dict, list[dict]]:
+    provenance: dict = {}
+    schema: dict[str, str] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        lines = handle.read().split("\n")
+    start = 0
+    while start < len(lines) and lines[start].startswith("#"):
+        key, _, value = lines[start][1:].strip().partition(":")
+        if key == "provenance":
+            provenance = json.loads(value)
+        elif key == "schema":
+            schema = json.loads(value)
+        start += 1
+    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=delimiter)
+    header = next(reader, [])
+    records = []
+    for cells in reader:
+        if not cells:
+            continue
+        records.append({
+            name: _parse_cell(cell, schema.get(name, "str"))
+            for name, cell in zip(header, cells, strict=True)
+        })
+    return provenance, _restore(records, schema)
+
+
+def _read_parquet(path: Path) -> tuple[dict, list[dict]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    provenance = json.loads(meta.get(PARQUET_KEY, b"{}"))
+    schema = json.loads(meta.get(b"audiosoup.schema", b"{}"))
+    columns = table.to_pydict()
+    records = []
+    for i in range(table.num_rows):
+        record: dict[str, object] = {}
+        for key, kind in schema.items():
+            if kind == "matrix":
+                values, shape = columns[key][i], columns[key + _SHAPE_SUFFIX][i]
+                record[key] = None if values is None else {"shape": shape, "values": values}
+            else:
+                record[key] = columns[key][i]
+        records.append(record)
+    return provenance, records
+
+
+def read_export(path: str | os.PathLike[str],
+                fmt: str | None = None) -> tuple[dict, list[dict]]:
+    """Read a file written by :func:`write_export`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    fmt : {'csv', 'txt', 'json', 'yaml', 'parquet'}, optional
+        Taken from the file extension when omitted.
+
+    Returns
+    -------
+    provenance : dict
+    records : list of dict
+        One per sample, with values of the types written (matrices as
+        ``{"shape", "values"}`` dicts, NaN restored).
+    """
+    target = Path(path)
+    fmt = fmt or target.suffix.lstrip(".").lower().replace("yml", "yaml")
+    if fmt not in FORMATS:
+        raise FeatureError(f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.",
+                           code="unknown_format")
+    if fmt in ("csv", "txt"):
+        return _read_delimited(target, "," if fmt == "csv" else "\t")
+    if fmt == "parquet":
+        return _read_parquet(target)
+    text = target.read_text(encoding="utf-8")
+    if fmt == "json":
+        document = json.loads(text)
+    else:
+        import yaml
+
+        document = yaml.safe_load(text)
+    rows = document.get("samples", [])
+    return document.get("provenance", {}), _restore(rows, document.get("schema", {}))
