@@ -1,0 +1,16 @@
+"""The review widgets: UI only, each built from the shared state and the services.
+
+Widgets never import or call each other; they meet in
+:class:`~audiosoup_widgets.state.ReviewState`. :func:`audiosoup_widgets.app.build_review_app`
+composes them.
+"""
+
+from __future__ import annotations
+
+from .banner import ErrorBanner
+from .editor import MetadataEditor
+from .explorer import FeatureExplorer
+from .grid import SampleGrid
+from .review import ReviewDialog
+
+__all__ = ["SampleGrid", "MetadataEditor", "FeatureExplorer", "ReviewDialog", "ErrorBanner"]

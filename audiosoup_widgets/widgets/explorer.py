@@ -1,0 +1,308 @@
+"""FeatureExplorer: every registered feature of the selected sample, explained and plotted.
+
+Tabs follow the registry's families (spectral, rhythmic, deltas). Each feature is a
+card with its title, its plain-language explanation and reference links (from the
+registry, shown as text and real links), a bqplot figure with labelled axes in real
+units, a colour bar, pan/zoom and a hover readout, and a "select" switch that
+writes ``state.selected_features``; an export panel downloads the selected features
+of this sample in any export format.
+
+Matrices are computed on demand by the shared services (and cached); figures are
+built the first time a tab is shown and then reused for every sample. With
+``lazy=True`` (how the app builds it) nothing is computed until the browser says
+the explorer is on screen, so moving through the grid never waits for features.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+from ipywidgets import Widget, widget_serialization
+from traitlets import Bool, Dict, Instance, List, Unicode
+
+from ..errors import ValidationError
+from ..features.registry import FAMILIES, FEATURES, features_in
+from ..services import EXPORT_FORMATS, MAX_FEATURE_SECONDS, ReviewServices
+from ..state import ReviewState
+from .base import SafeTemplate, as_str, handler
+from .plots import FeaturePlot, colour_bar, prepare
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FeatureExplorer", "FAMILY_TITLES"]
+
+FAMILY_TITLES = {
+    "spectral": ("Spectral", "what frequencies the sound contains"),
+    "rhythmic": ("Rhythmic", "onsets and tempo"),
+    "deltas": ("Deltas", "timbre and how it changes"),
+}
+_STATUS_NOTES = {
+    "silent": "This clip is silent (or nearly): the pictures below are flat or show only noise.",
+    "too_short": "This clip is shorter than one analysis window, so each feature has very "
+                 "few columns.",
+}
+_HEIGHTS = {"stack_memory": 300, "onset_strength": 190}
+
+
+def _links(spec) -> list[dict]:
+    # Registry links are ours, but only web links ever become an href.
+    return [{"title": t, "url": u} for t, u in spec.links
+            if isinstance(u, str) and u.startswith(("https://", "http://"))]
+
+
+class FeatureExplorer(SafeTemplate):
+    """Tabs of feature plots for the selected sample, with explanations and export.
+
+    Parameters
+    ----------
+    state : ReviewState
+        Shared state; the explorer writes ``selected_features`` only.
+    store : Store
+        The open store.
+    services : ReviewServices, optional
+        Shared caches (built from ``store`` if not given).
+    lazy : bool
+        Compute only while the browser reports the explorer visible.
+    """
+
+    template_file = (__file__, "explorer.vue")
+
+    tab = Unicode("spectral").tag(sync=True)
+    tabs = List(Dict()).tag(sync=True)
+    items = List(Dict()).tag(sync=True)
+    figures = List(Instance(Widget)).tag(sync=True, **widget_serialization)
+    readouts = Dict().tag(sync=True)
+    selected = List(Unicode()).tag(sync=True)
+    formats = List(Unicode(), default_value=list(EXPORT_FORMATS)).tag(sync=True)
+    title = Unicode("").tag(sync=True)
+    subtitle = Unicode("").tag(sync=True)
+    note = Unicode("").tag(sync=True)
+    busy = Bool(False).tag(sync=True)
+    message = Unicode("").tag(sync=True)
+    export_note = Unicode("").tag(sync=True)
+    download = Dict().tag(sync=True)
+
+    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
+                 lazy: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.store = store
+        self.services = services or ReviewServices(store)
+        self.lazy = lazy
+        self.visible = not lazy
+        self._plots: dict[str, FeaturePlot] = {}
+        self._shown: tuple | None = None
+        self._record = None
+        self._displays: OrderedDict = OrderedDict()
+        self.last_export: tuple[str, str, bytes] | None = None
+        self.tabs = [{"value": f, "title": FAMILY_TITLES[f][0], "subtitle": FAMILY_TITLES[f][1]}
+                     for f in FAMILIES]
+        self.selected = list(state.selected_features)
+        state.observe(self._on_sample, names=["selected_sample_id", "dataset"])
+        state.observe(self._on_revision, names=["revision"])
+        state.observe(self._on_selected_features, names=["selected_features"])
+        self._maybe_render()
+
+    # -- state -> view -----------------------------------------------------------------
+
+    def _on_sample(self, change) -> None:
+        self._maybe_render()
+
+    def _on_revision(self, change) -> None:
+        # A label or text edit changes the title line, not the audio.
+        if self._record is not None and self._record.id == self.state.selected_sample_id:
+            self._shown = None
+            self._maybe_render()
+
+    def _on_selected_features(self, change) -> None:
+        self.selected = list(change["new"])
+        self.items = [{**it, "selected": it["id"] in self.selected} for it in self.items]
+
+    def _maybe_render(self) -> None:
+        if not self.visible:
+            return
+        try:
+            self.render()
+        except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        message = self.state.report(exc, context="showing features")
+        with self.hold_sync():
+            self.busy = False
+            self.message = message
+            self.items, self.figures = [], []
+
+    def render(self) -> None:
+        """Compute (or fetch) the current tab's features for the selected sample and draw them."""
+        s = self.state
+        sid = s.selected_sample_id
+        if sid is None or not s.dataset:
+            with self.hold_sync():
+                self.title, self.subtitle, self.note = "", "", ""
+                self.message = "Select a sample to see its features."
+                self.items, self.figures = [], []
+            self._shown = None
+            return
+        key = (sid, self.tab, s.revision)
+        if key == self._shown:
+            return
+        record = self.services.sample(sid, dataset=s.dataset)
+        self._record = record
+        specs = features_in(self.tab)
+        cached = self.services.has_features(record, self.tab)
+        with self.hold_sync():
+            self.title = record.file_name
+            self.subtitle = " · ".join(x for x in (record.label or "no label", record.split or "",
+                                                   f"{record.duration:.2f} s",
+                                                   f"{record.sample_rate / 1000:g} kHz") if x)
+            self.message = ""
+        if not cached:
+            # Set outside hold_sync so it is sent at once: the browser shows progress
+            # while the kernel computes.
+            self.busy = True
+        try:
+            fs = self.services.features(record, self.tab)
+        finally:
+            self.busy = False
+        plots = [self._plot(spec) for spec in specs]
+        items = []
+        for spec, plot in zip(specs, plots, strict=True):
+            display = self._display(record, fs, spec)
+            plot.show(display)
+            adapt = fs.adaptations.get(spec.id) or {}
+            adapt_note = ""
+            if adapt:
+                reason = adapt.get("reason", "")
+                changed = ", ".join(f"{k} = {v}" for k, v in adapt.items() if k != "reason")
+                adapt_note = f"Adapted for this clip: {changed}. {reason}".strip()
+            items.append({
+                "id": spec.id, "title": spec.title, "explanation": spec.explanation,
+                "links": _links(spec), "selected": spec.id in self.selected,
+                "note": " ".join(x for x in (adapt_note, display.note) if x),
+                "colorbar": colour_bar(display, plot_height=plot.height),
+            })
+        notes = []
+        if fs.status in _STATUS_NOTES:
+            notes.append(_STATUS_NOTES[fs.status])
+        if fs.truncated:
+            notes.append(f"Only the first {MAX_FEATURE_SECONDS:.0f} s of this clip are analysed.")
+        with self.hold_sync():
+            self.note = " ".join(notes)
+            self.items = items
+            self.figures = [p.figure for p in plots]
+            self.readouts = {}
+        self._shown = key
+
+    def _plot(self, spec) -> FeaturePlot:
+        if spec.id not in self._plots:
+            self._plots[spec.id] = FeaturePlot(spec, height=_HEIGHTS.get(spec.id, 230))
+        return self._plots[spec.id]
+
+    def _display(self, record, fs, spec):
+        key = (record.id, record.content_hash, spec.id, self.services._params_key())
+        if key in self._displays:
+            self._displays.move_to_end(key)
+            return self._displays[key]
+        n_bands = None
+        display = prepare(spec, fs.values[spec.id], sr=fs.sr, params=self.services.params,
+                          n_bands=n_bands)
+        self._displays[key] = display
+        while len(self._displays) > 48:
+            self._displays.popitem(last=False)
+        return display
+
+    # -- events from the browser ---------------------------------------------------------
+
+    @handler("showing the features")
+    def vue_set_visible(self, data) -> None:
+        """Record whether the browser shows the explorer (``true``/``false``); compute if so."""
+        if not isinstance(data, bool):
+            raise ValidationError("invalid visibility")
+        self.visible = data or not self.lazy
+        if self.visible:
+            self.render()
+
+    @handler("switching feature tabs")
+    def vue_set_tab(self, data) -> None:
+        """Show the family ``data`` (spectral, rhythmic or deltas)."""
+        if data not in FAMILIES:
+            raise ValidationError("unknown feature tab")
+        self.tab = data
+        self._shown = None
+        if self.visible:
+            self.render()
+
+    @handler("selecting a feature")
+    def vue_toggle_feature(self, data) -> None:
+        """Select or unselect a feature for export: ``{"id": ..., "selected": bool}``."""
+        if not isinstance(data, dict) or data.get("id") not in FEATURES \
+                or not isinstance(data.get("selected"), bool):
+            raise ValidationError("unknown feature")
+        current = list(self.state.selected_features)
+        fid = data["id"]
+        if data["selected"] and fid not in current:
+            current.append(fid)
+        elif not data["selected"] and fid in current:
+            current.remove(fid)
+        # Keep registry order so exports always list features the same way.
+        self.state.selected_features = [f for f in FEATURES if f in current]
+
+    @handler("selecting features")
+    def vue_select_tab(self, data) -> None:
+        """Select (``true``) or clear (``false``) every feature of the current tab."""
+        if not isinstance(data, bool):
+            raise ValidationError("invalid selection")
+        ids = {spec.id for spec in features_in(self.tab)}
+        current = set(self.state.selected_features)
+        current = current | ids if data else current - ids
+        self.state.selected_features = [f for f in FEATURES if f in current]
+
+    @handler("reading a value")
+    def vue_hover(self, data) -> None:
+        """Answer a pointer position: ``{"id": feature, "fx": 0..1, "fy": 0..1}``."""
+        if not isinstance(data, dict) or data.get("id") not in self._plots:
+            raise ValidationError("unknown plot")
+        fid = data["id"]
+        fx, fy = data.get("fx"), data.get("fy")
+        if fx is None or fy is None:
+            text = ""
+        elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (fx, fy)):
+            raise ValidationError("invalid pointer position")
+        else:
+            text = self._plots[fid].readout(float(fx), float(fy))
+        self.readouts = {**self.readouts, fid: text}
+
+    @handler("resetting the zoom")
+    def vue_reset_zoom(self, data) -> None:
+        """Show the whole of feature ``data`` again."""
+        if data not in self._plots:
+            raise ValidationError("unknown plot")
+        self._plots[data].reset_zoom()
+
+    @handler("exporting features")
+    def vue_export_selected(self, data) -> None:
+        """Build the export file of the selected features and send it to the browser."""
+        fmt = as_str(data, name="format", max_len=20)
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError(f"unknown export format; choose one of {', '.join(EXPORT_FORMATS)}")
+        names = [f for f in self.state.selected_features if f in FEATURES]
+        if not names:
+            raise ValidationError("Select at least one feature to export (the switch on each card).")
+        s = self.state
+        if s.selected_sample_id is None:
+            raise ValidationError("Select a sample first.")
+        record = self.services.sample(s.selected_sample_id, dataset=s.dataset)
+        self.busy = True
+        try:
+            name, data_bytes, mime = self.services.export(record, names, fmt)
+        finally:
+            self.busy = False
+        self.export_note = (f"{name} ({len(data_bytes) / 1024:,.0f} KB): {len(names)} "
+                            f"feature{'s' if len(names) != 1 else ''} of this clip.")
+        self.download = {"name": name, "mime": mime, "size": len(data_bytes)}
+        # A data: URL built in the browser from the binary buffer keeps working in Voila.
+        self.send({"method": "download", "args": [{"name": name, "mime": mime}]},
+                  buffers=[data_bytes])
+        self.last_export = (name, mime, data_bytes)

@@ -1,0 +1,451 @@
+"""SampleGrid: one page of sample cards with filters, paging, keyboard and playback.
+
+The grid owns the browsing part of :class:`~audiosoup_widgets.state.ReviewState`
+(dataset, filters, sort, page, page size, selection, open requests). Every card of
+a page is rendered by ONE template (``grid.vue``) with a ``v-for`` over plain card
+dictionaries, so a page costs one widget, not one per sample. A card's waveform is
+an SVG path made here from the stored peaks (numbers only), scaled so quiet clips
+are visible, with the gain shown. Audio is decoded only when a card is played and
+travels to the browser as a WAV in a binary message buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from contextlib import contextmanager
+
+import numpy as np
+from traitlets import Bool, Dict, Int, List, Unicode
+
+from ..audio.peaks import decode_peaks, normalised
+from ..errors import NotFoundError, ValidationError
+from ..services import MAX_PLAY_SECONDS, ReviewServices
+from ..state import PAGE_SIZES, ReviewState
+from ..store.queries import MAX_SEARCH, SORTS, SPLITS, STATUSES, SampleQuery
+from .base import SafeTemplate, as_int, as_str, fmt_db, fmt_duration, fmt_rate, handler
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SampleGrid", "wave_path", "SORT_ITEMS"]
+
+#: Sort choices shown to users: (value, title). Values are checked against the store's allow-list.
+SORT_ITEMS = (
+    ("id", "Order loaded"), ("path", "File name (A-Z)"), ("-path", "File name (Z-A)"),
+    ("label", "Label (A-Z)"), ("-label", "Label (Z-A)"), ("duration", "Shortest first"),
+    ("-duration", "Longest first"), ("split", "Split"), ("speaker", "Speaker"),
+    ("sample_rate", "Sample rate (low first)"), ("-sample_rate", "Sample rate (high first)"),
+    ("-id", "Newest first"),
+)
+_KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown",
+         " ", "Enter")
+_WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
+MAX_TEXT_ON_CARD = 240
+
+def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
+              n_bins: int = _WAVE_BINS) -> str:
+    """Build the SVG path of a filled waveform thumbnail from min/max peaks.
+
+    Parameters
+    ----------
+    peaks : np.ndarray, shape (2, n)
+        Minima and maxima in [-1, 1] (already normalised for display).
+    width, height : int
+        The SVG ``viewBox`` size in integer units; the path is centred vertically.
+    n_bins : int
+        Horizontal resolution of the path (peaks are re-binned, keeping extremes).
+
+    Returns
+    -------
+    str
+        ``M`` followed by integer coordinate pairs (implicit line-tos) and ``Z``:
+        only digits, spaces and those two letters.
+    """
+    p = np.nan_to_num(np.asarray(peaks, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
+    if p.ndim != 2 or p.shape[0] != 2 or p.shape[1] == 0:
+        p = np.zeros((2, 1))
+    n = p.shape[1]
+    if n > n_bins:
+        starts = (np.arange(n_bins) * n) // n_bins
+        lo, hi = np.minimum.reduceat(p[0], starts), np.maximum.reduceat(p[1], starts)
+    else:
+        lo, hi = p[0], p[1]
+    lo, hi = np.clip(lo, -1, 1), np.clip(hi, -1, 1)
+    mid, amp = height / 2.0, height / 2.0 - height / 50.0
+    # At least a sliver of ink, so a silent clip still shows its (flat) line.
+    ink = max(1.0, height / 100.0)
+    top = np.minimum(mid - hi * amp, mid - ink)
+    bottom = np.maximum(mid - lo * amp, mid + ink)
+    xs = np.linspace(0.0, float(width), len(hi))
+    pts = np.empty((2 * len(hi), 2))
+    pts[: len(hi), 0], pts[: len(hi), 1] = xs, top
+    pts[len(hi):, 0], pts[len(hi):, 1] = xs[::-1], bottom[::-1]
+    # Integers format far faster than floats; the viewBox is fine enough for them.
+    return "M" + " ".join(map(str, np.rint(pts).astype(np.int64).ravel().tolist())) + "Z"
+
+
+def _card(r) -> dict:
+    """Turn a sample record into the plain dictionary one card shows."""
+    gain = 0.0
+    if r.peaks:
+        try:
+            scaled, gain = normalised(decode_peaks(r.peaks))
+            wave = wave_path(scaled)
+        except ValueError:
+            wave = wave_path(np.zeros((2, 1)))
+    else:
+        wave = wave_path(np.zeros((2, 1)))
+    text = r.text or ""
+    if len(text) > MAX_TEXT_ON_CARD:
+        text = text[: MAX_TEXT_ON_CARD - 1] + "…"
+    return {
+        "id": r.id,
+        "name": r.file_name,
+        "path": r.path,
+        "label": r.label or "",
+        "split": r.split or "",
+        "speaker": r.speaker or "",
+        "duration": fmt_duration(r.duration),
+        "rate": fmt_rate(r.sample_rate),
+        "channels": "mono" if r.channels == 1 else f"{r.channels} ch",
+        "text": text,
+        "status": r.status,
+        "flags": [str(f) for f in r.flags],
+        "gain": fmt_db(gain) if gain >= 0.5 else "",
+        "wave": wave,
+        "has_peaks": bool(r.peaks),
+    }
+
+
+class SampleGrid(SafeTemplate):
+    """Paginated cards of one dataset's samples, with filters, sort and playback.
+
+    Parameters
+    ----------
+    state : ReviewState
+        The shared state; the grid writes the browsing traits.
+    store : Store
+        The open store.
+    services : ReviewServices, optional
+        Shared caches (built from ``store`` if not given).
+    """
+
+    template_file = (__file__, "grid.vue")
+
+    # Everything below is a server-to-browser view; the browser cannot write it.
+    cards = List(Dict()).tag(sync=True)
+    total = Int(0).tag(sync=True)
+    n_pages = Int(1).tag(sync=True)
+    page = Int(0).tag(sync=True)
+    page_size = Int(24).tag(sync=True)
+    page_sizes = List(Int(), default_value=list(PAGE_SIZES)).tag(sync=True)
+    selected_id = Int(None, allow_none=True).tag(sync=True)
+    dataset = Unicode("").tag(sync=True)
+    dataset_items = List(Dict()).tag(sync=True)
+    label_items = List(Dict()).tag(sync=True)
+    labels = List(Unicode()).tag(sync=True)
+    split = Unicode(None, allow_none=True).tag(sync=True)
+    split_items = List(Dict()).tag(sync=True)
+    status = Unicode(None, allow_none=True).tag(sync=True)
+    status_items = List(Dict()).tag(sync=True)
+    search = Unicode("").tag(sync=True)
+    sort = Unicode("id").tag(sync=True)
+    sort_items = List(Dict()).tag(sync=True)
+    filtered = Bool(False).tag(sync=True)
+    message = Unicode("").tag(sync=True)
+    max_search = Int(MAX_SEARCH).tag(sync=True)
+    max_play_seconds = Int(int(MAX_PLAY_SECONDS)).tag(sync=True)
+
+    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.store = store
+        self.services = services or ReviewServices(store)
+        self._records: dict[int, object] = {}
+        self._page_ids: list[int] = []
+        self._writing = False
+        self.split_items = [{"title": "All splits", "value": None}] + [
+            {"title": s.capitalize(), "value": s} for s in SPLITS]
+        self.status_items = [
+            {"title": "Any status", "value": None}, {"title": "OK", "value": "ok"},
+            {"title": "Flagged (silent, clipped, ...)", "value": "flagged"}]
+        self.sort_items = [{"title": t, "value": val} for val, t in SORT_ITEMS]
+        state.observe(self._on_query, names=[
+            "dataset", "label_filter", "split_filter", "search", "status_filter", "sort", "page",
+            "page_size"])
+        state.observe(self._on_revision, names=["revision"])
+        state.observe(self._on_selected, names=["selected_sample_id"])
+        self._safe_refresh()
+
+    # -- state -> view ---------------------------------------------------------------
+
+    def _on_query(self, change) -> None:
+        if not self._writing:
+            self._safe_refresh()
+
+    def _on_revision(self, change) -> None:
+        self._safe_refresh()
+
+    def _on_selected(self, change) -> None:
+        self.selected_id = change["new"]
+
+    def _safe_refresh(self) -> None:
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
+            self.message = self.state.report(exc, context="showing the samples")
+
+    def _query(self) -> SampleQuery:
+        s = self.state
+        return SampleQuery(s.dataset, labels=tuple(s.label_filter), split=s.split_filter,
+                           search=s.search, status=s.status_filter, sort=s.sort)
+
+    def refresh(self) -> None:
+        """Re-read the current page (and count) from the store and update the cards."""
+        s = self.state
+        datasets = self.services.datasets(s.revision)
+        dataset_items = [{"title": f"{d.name} ({d.n_samples:,})", "value": d.name} for d in datasets]
+        if not s.dataset:
+            with self.hold_sync():
+                self.dataset_items = dataset_items
+                self.cards, self.total, self.n_pages, self._page_ids = [], 0, 1, []
+                self.message = ("No dataset loaded yet. Load a folder of audio with "
+                                "'audiosoup load <folder>' and reload this page." if not datasets
+                                else "Choose a dataset.")
+            return
+        labels = self.services.labels(s.dataset, s.revision)
+        query = self._query()
+        total = self.services.count(query, s.revision)
+        n_pages = max(1, math.ceil(total / s.page_size))
+        records = (self.store.page_samples(query, page=s.page, page_size=s.page_size)
+                   if s.page < n_pages else [])
+        self._records = {r.id: r for r in records}
+        self._page_ids = [r.id for r in records]
+        if records and s.selected_sample_id not in self._records:
+            # Keep keyboard work flowing: a fresh page starts with its first card selected.
+            s.selected_sample_id = records[0].id
+        filtered = bool(s.label_filter or s.split_filter or s.search or s.status_filter)
+        if total == 0:
+            message = ("No samples match these filters." if filtered
+                       else "This dataset has no samples yet.")
+        elif not records:
+            message = f"Page {s.page + 1} does not exist; there are {n_pages:,} pages."
+        else:
+            message = ""
+        with self.hold_sync():
+            self.dataset_items = dataset_items
+            self.label_items = [{"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name}
+                                for lab in labels]
+            self.dataset = s.dataset
+            self.labels = list(s.label_filter)
+            self.split = s.split_filter
+            self.status = s.status_filter
+            self.search = s.search
+            self.sort = s.sort
+            self.page = s.page
+            self.page_size = s.page_size
+            self.total = total
+            self.n_pages = n_pages
+            self.filtered = filtered
+            self.message = message
+            self.selected_id = s.selected_sample_id
+            self.cards = [_card(r) for r in records]
+
+    @contextmanager
+    def _write(self):
+        """Write several state traits as one change, then refresh once."""
+        self._writing = True
+        try:
+            with self.state.hold_trait_notifications():
+                yield
+        finally:
+            self._writing = False
+        self.refresh()
+
+    # -- checks --------------------------------------------------------------------
+
+    def _on_page(self, value) -> int:
+        sid = as_int(value, name="sample id", lo=1)
+        if sid not in self._records:
+            raise NotFoundError("That sample is not on this page; it may have been filtered out.")
+        return sid
+
+    def _known_labels(self) -> set[str]:
+        return {lab.name for lab in self.services.labels(self.state.dataset, self.state.revision)}
+
+    # -- events from the browser ------------------------------------------------------
+
+    @handler("selecting a sample")
+    def vue_select_sample(self, data) -> None:
+        """Select the card with id ``data``."""
+        self.state.selected_sample_id = self._on_page(data)
+
+    @handler("opening a sample")
+    def vue_open_sample(self, data) -> None:
+        """Select the card with id ``data`` and ask for the review dialog."""
+        sid = self._on_page(data)
+        with self.state.hold_trait_notifications():
+            self.state.selected_sample_id = sid
+            self.state.open_request += 1
+
+    @handler("playing a sample")
+    def vue_play_sample(self, data) -> None:
+        """Decode the card's audio and send it to the browser to play."""
+        sid = self._on_page(data)
+        record = self._records[sid]
+        self.state.selected_sample_id = sid
+        wav = self.services.wav_bytes(record)
+        truncated = record.duration > MAX_PLAY_SECONDS
+        self.send({"method": "play_audio", "args": [{"id": sid, "truncated": truncated}]},
+                  buffers=[wav])
+
+    @handler("moving the selection")
+    def vue_key_press(self, data) -> None:
+        """Handle a navigation key: ``{"key": "ArrowRight", "columns": 4}``."""
+        if not isinstance(data, dict) or data.get("key") not in _KEYS:
+            raise ValidationError("unknown key")
+        key = data["key"]
+        cols = as_int(data.get("columns", 1), name="columns", lo=1, hi=50)
+        s = self.state
+        ids = self._page_ids
+        if not ids:
+            return
+        if key == " ":
+            self.vue_play_sample(s.selected_sample_id if s.selected_sample_id in ids else ids[0])
+            return
+        if key == "Enter":
+            self.vue_open_sample(s.selected_sample_id if s.selected_sample_id in ids else ids[0])
+            return
+        if key in ("PageUp", "PageDown"):
+            self._flip(-1 if key == "PageUp" else 1, select_last=False)
+            return
+        idx = ids.index(s.selected_sample_id) if s.selected_sample_id in ids else 0
+        step = {"ArrowLeft": -1, "ArrowRight": 1, "ArrowUp": -cols, "ArrowDown": cols}.get(key)
+        if key == "Home":
+            target = 0
+        elif key == "End":
+            target = len(ids) - 1
+        else:
+            target = idx + step
+        if target < 0:
+            self._flip(-1, select_last=True)
+        elif target >= len(ids):
+            self._flip(1, select_last=False)
+        else:
+            s.selected_sample_id = ids[target]
+
+    def _flip(self, direction: int, *, select_last: bool) -> None:
+        s = self.state
+        new = s.page + direction
+        if not 0 <= new < self.n_pages:
+            return
+        with self._write():
+            s.page = new
+        if self._page_ids:
+            s.selected_sample_id = self._page_ids[-1 if select_last else 0]
+
+    @handler("changing page")
+    def vue_set_page(self, data) -> None:
+        """Go to the 0-based page ``data`` (refused outside 0 .. pages - 1)."""
+        page = as_int(data, name="page", lo=0)
+        if page >= self.n_pages:
+            raise ValidationError(f"There are only {self.n_pages:,} pages.")
+        with self._write():
+            self.state.page = page
+
+    @handler("changing the page size")
+    def vue_set_page_size(self, data) -> None:
+        """Show ``data`` cards per page, keeping the first visible card on screen."""
+        size = as_int(data, name="page size")
+        if size not in PAGE_SIZES:
+            raise ValidationError(f"page size must be one of {', '.join(map(str, PAGE_SIZES))}")
+        s = self.state
+        first = s.page * s.page_size
+        with self._write():
+            s.page_size = size
+            s.page = first // size
+
+    @handler("choosing a dataset")
+    def vue_set_dataset(self, data) -> None:
+        """Switch to the dataset named ``data`` (filters are reset)."""
+        name = as_str(data, name="dataset", max_len=200)
+        if name not in {d.name for d in self.services.datasets(self.state.revision)}:
+            raise NotFoundError("That dataset does not exist (any more).")
+        s = self.state
+        with self._write():
+            s.dataset = name
+            s.label_filter = []
+            s.search = ""
+            s.split_filter = None
+            s.status_filter = None
+            s.page = 0
+            s.selected_sample_id = None
+
+    @handler("filtering by label")
+    def vue_set_labels(self, data) -> None:
+        """Keep samples with any of the labels in ``data`` (a list; empty for all)."""
+        if data is None:
+            data = []
+        if not isinstance(data, list) or len(data) > 500:
+            raise ValidationError("invalid label filter")
+        names = [as_str(x, name="label", max_len=200) for x in data]
+        unknown = set(names) - self._known_labels()
+        if unknown:
+            raise ValidationError("unknown label in filter")
+        with self._write():
+            self.state.label_filter = list(dict.fromkeys(names))
+            self.state.page = 0
+
+    @handler("filtering by split")
+    def vue_set_split(self, data) -> None:
+        """Keep samples of one split (``None`` for all)."""
+        if data not in (None, *SPLITS):
+            raise ValidationError("unknown split")
+        with self._write():
+            self.state.split_filter = data
+            self.state.page = 0
+
+    @handler("filtering by status")
+    def vue_set_status(self, data) -> None:
+        """Keep ``ok`` or ``flagged`` samples (``None`` for all)."""
+        if data not in (None, *STATUSES):
+            raise ValidationError("unknown status")
+        with self._write():
+            self.state.status_filter = data
+            self.state.page = 0
+
+    @handler("searching")
+    def vue_set_search(self, data) -> None:
+        """Search file names and text for ``data``."""
+        text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH)
+        text = "".join(c for c in text if c.isprintable()).strip()
+        with self._write():
+            self.state.search = text
+            self.state.page = 0
+
+    @handler("sorting")
+    def vue_set_sort(self, data) -> None:
+        """Sort by an allow-listed column (``-`` prefix for descending)."""
+        if not isinstance(data, str) or data.removeprefix("-") not in SORTS:
+            raise ValidationError("cannot sort by that")
+        with self._write():
+            self.state.sort = data
+            self.state.page = 0
+
+    @handler("clearing the filters")
+    def vue_clear_filters(self, data=None) -> None:
+        """Remove every filter (keeps dataset, sort and page size)."""
+        s = self.state
+        with self._write():
+            s.label_filter = []
+            s.split_filter = None
+            s.status_filter = None
+            s.search = ""
+            s.page = 0
+
+    @handler("reloading")
+    def vue_reload(self, data=None) -> None:
+        """Forget cached counts (someone else may have changed the data) and re-read."""
+        self.services.forget_lists()
+        self.refresh()

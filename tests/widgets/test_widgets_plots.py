@@ -1,0 +1,121 @@
+"""The viewer side of features: decibels, axes, pooling, colours and the PNG, on known inputs."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from audiosoup_widgets.features.engine import FeatureParams, compute_features
+from audiosoup_widgets.features.registry import FEATURES
+from audiosoup_widgets.widgets.plots import (
+    CMAPS,
+    MAX_COLUMNS,
+    FeaturePlot,
+    colour_bar,
+    colour_lut,
+    palette,
+    png_indexed,
+    prepare,
+)
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def values():
+    t = np.arange(SR) / SR
+    y = (0.5 * np.sin(2 * np.pi * 440 * t) * np.hanning(SR)).astype(np.float32)
+    return compute_features(y, SR)
+
+
+def _decode_png(data: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        tag = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + n]
+        (crc,) = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
+        assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
+        chunks[tag] = body
+        pos += 12 + n
+    w, h, depth, kind = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, kind) == (8, 3)
+    raw = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(h, w + 1)
+    assert (raw[:, 0] == 0).all()
+    return w, h, raw[:, 1:], np.frombuffer(chunks[b"PLTE"], np.uint8).reshape(-1, 3)
+
+
+def test_png_round_trips_indices_and_palette():
+    idx = (np.arange(12 * 7) % 256).astype(np.uint8).reshape(7, 12)
+    w, h, back, pal = _decode_png(png_indexed(idx, palette("magma")))
+    assert (w, h) == (12, 7) and (back == idx).all() and pal.shape == (256, 3)
+
+
+def test_colour_map_ends_are_its_anchors():
+    for name, anchors in CMAPS.items():
+        lut = colour_lut(name)
+        assert tuple(lut[0]) == tuple(int(anchors[0][i:i + 2], 16) for i in (1, 3, 5))
+        assert tuple(lut[-1]) == tuple(int(anchors[-1][i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_power_is_shown_in_db_relative_to_the_clips_loudest_point(values):
+    d = prepare(FEATURES["mel_spectrogram"], values["mel_spectrogram"], sr=SR, params=FeatureParams())
+    assert d.vmax == 0.0 and d.vmin == -80.0 and np.nanmax(d.values) == pytest.approx(0.0)
+    assert np.nanmin(d.values) >= -80.0 and d.cmap == "magma" and d.unit == "dB"
+    # The engine's values are untouched: the viewer converts.
+    assert values["mel_spectrogram"].max() > 1.0
+    assert d.y_scale == "mel" and "1k" in d.y_ticks.values()
+    assert d.x_label == "time (s)" and d.x_extent[0] < 0 < 1.0 < d.x_extent[1] + 0.05
+
+
+def test_rows_follow_the_axis_the_registry_asks_for(values):
+    p = FeatureParams()
+    chroma = prepare(FEATURES["chroma"], values["chroma"], sr=SR, params=p)
+    assert chroma.y_scale == "categorical" and chroma.y_extent == (-0.5, 11.5)
+    assert list(chroma.y_ticks.values()) == list(FEATURES["chroma"].y_axis.ticks)
+    tonnetz = prepare(FEATURES["tonnetz"], values["tonnetz"], sr=SR, params=p)
+    assert tonnetz.row_names[0] == "fifths x" and tonnetz.cmap == "diverging"
+    assert tonnetz.vmin == -tonnetz.vmax
+    tempo = prepare(FEATURES["tempogram"], values["tempogram"], sr=SR, params=p)
+    assert tempo.y_scale == "log" and np.isfinite(tempo.row_coords).all()
+    assert 60.0 in tempo.y_ticks and 0 < tempo.y_extent[0] < tempo.y_extent[1]
+    contrast = prepare(FEATURES["spectral_contrast"], values["spectral_contrast"], sr=SR, params=p)
+    assert contrast.row_names[0] == "0-200 Hz" and contrast.row_names[-1].startswith(">")
+    mfcc = prepare(FEATURES["mfcc"], values["mfcc"], sr=SR, params=p)
+    assert "Coefficient 0" in mfcc.note and mfcc.y_label == "coefficient number"
+    # Row 0 (loudness) does not set the colour range of the others.
+    assert mfcc.vmax < np.abs(values["mfcc"][0]).max()
+    onset = prepare(FEATURES["onset_strength"], values["onset_strength"], sr=SR, params=p)
+    assert onset.kind == "line" and onset.image is None and onset.vmax > 0
+    power = prepare(FEATURES["power_spectrogram"], values["power_spectrogram"], sr=SR, params=p)
+    assert power.image.shape[0] <= 256 and power.y_extent[1] == pytest.approx(8000, rel=0.01)
+
+
+def test_long_clips_are_pooled_for_display_but_read_at_full_resolution():
+    spec = FEATURES["power_spectrogram"]
+    big = np.random.default_rng(0).random((1025, 5000)).astype(np.float32)
+    d = prepare(spec, big, sr=SR, params=FeatureParams())
+    assert d.image.shape == (256, MAX_COLUMNS) and d.values.shape == (1025, 5000)
+
+
+def test_readout_and_colour_bar(values):
+    spec = FEATURES["mel_spectrogram"]
+    plot = FeaturePlot(spec)
+    d = prepare(spec, values["mel_spectrogram"], sr=SR, params=FeatureParams())
+    plot.show(d)
+    text = plot.readout(0.5, 0.5)
+    t, hz, db = text.split(" · ")
+    assert t.endswith(" s") and hz.endswith(" Hz") and db.endswith(" dB")
+    assert plot.readout(1.5, 0.5) == "" and plot.readout(0.5, -0.1) == ""
+    bar = colour_bar(d, plot_height=230)
+    assert bar["label"] == "dB below the loudest point" and bar["height"] == 230 - 10 - 44
+    assert [t["pos"] for t in bar["ticks"]] == [0.0, 25.0, 50.0, 75.0, 100.0]
+    onset = FeaturePlot(FEATURES["onset_strength"])
+    onset.show(prepare(FEATURES["onset_strength"], values["onset_strength"], sr=SR,
+                       params=FeatureParams()))
+    assert onset.readout(0.5, 0.5).startswith("0.") and "onset strength" in onset.readout(0.5, 0.5)
+    assert colour_bar(onset.display, plot_height=190) == {}
