@@ -1,0 +1,52 @@
+# Audio Soup widgets: the review dashboard (Voila) with the demo data built in.
+#
+#   docker build -t audiosoup-widgets .
+#   docker run --rm -p 8866:8866 -e AUDIOSOUP_TOKEN="$(openssl rand -hex 24)" audiosoup-widgets
+#
+# A token is always required (the server binds 0.0.0.0): set AUDIOSOUP_TOKEN, or
+# read the generated one from the container's log. With no AUDIOSOUP_DATABASE_URL
+# the dashboard uses the SQLite demo database built into the image; the
+# docker-compose.yml next to this file runs it against PostgreSQL instead.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# tini is PID 1: it forwards `docker stop` to the server and its kernels and reaps
+# them. Nothing else comes from apt: soundfile's wheel bundles libsndfile,
+# psycopg2-binary bundles libpq, and the rest install from wheels.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin audiosoup
+
+# The install step of the README (a virtual environment, then `pip install .`),
+# owned by root so the running server cannot change its own code.
+WORKDIR /opt/audiosoup
+COPY pyproject.toml README.md ./
+COPY audiosoup_widgets ./audiosoup_widgets
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install . \
+    && rm -rf /opt/audiosoup/build
+ENV PATH=/opt/venv/bin:$PATH
+
+# Everything the running server writes lives in the user's home.
+ENV AUDIOSOUP_DATA_DIR=/home/audiosoup/data \
+    NUMBA_CACHE_DIR=/home/audiosoup/.cache/numba
+USER audiosoup
+WORKDIR /home/audiosoup
+# Compile librosa's numba code once, at build, in one process (workers compiling at
+# the same time can corrupt the cache), instead of while a visitor waits;
+# then build the demo database (SQLite, in the data folder) and its feature summaries.
+RUN mkdir -p "$AUDIOSOUP_DATA_DIR" "$NUMBA_CACHE_DIR" \
+    && python -c "from audiosoup_widgets.features.engine import warm_up; warm_up()" \
+    && audiosoup demo --no-serve \
+    && AUDIOSOUP_NO_PROGRESS=1 audiosoup features compute --dataset speech-commands-mini
+
+EXPOSE 8866
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import http.client as h; c = h.HTTPConnection('127.0.0.1', 8866, timeout=4); c.request('GET', '/voila/static/'); raise SystemExit(c.getresponse().status >= 500)"]
+ENTRYPOINT ["tini", "-g", "--"]
+CMD ["audiosoup", "serve", "--host", "0.0.0.0", "--port", "8866", "--no-browser"]

@@ -1,0 +1,106 @@
+"""Docker, compose and Binder files: in step with the README, no secrets, the token on.
+
+No Docker engine is needed: these read the files. The Binder steps themselves run
+in a fresh virtual environment in ``test_binder.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import yaml
+from dashboard_support import ROOT
+
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "docker-compose.yml"
+BINDER = ROOT / "binder"
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    """Dockerfile instructions with continuation lines joined and comments dropped."""
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    out = []
+    for ln in joined.splitlines():
+        if ln.strip():
+            word, _, rest = ln.strip().partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+    return out
+
+
+def test_dockerfile_installs_as_the_readme_says():
+    readme = (ROOT / "README.md").read_text()
+    readme_install = re.search(r"python3 -m venv \.venv && \.venv/bin/pip install \. ", readme)
+    assert readme_install, "the README's install step changed: update the Dockerfile with it"
+    steps = _instructions(DOCKERFILE.read_text())
+    runs = [arg for op, arg in steps if op == "RUN"]
+    assert any(re.search(r"python3 -m venv (\S+) && \1/bin/pip install \.( |$)", r) for r in runs)
+    froms = [arg for op, arg in steps if op == "FROM"]
+    assert froms == ["python:3.11-slim"]
+    # The package data the install needs is in the image; nothing else is copied.
+    copies = [arg for op, arg in steps if op == "COPY"]
+    assert copies == ["pyproject.toml README.md ./", "audiosoup_widgets ./audiosoup_widgets"]
+
+
+def test_dockerfile_runs_as_a_user_with_a_token_and_a_warm_cache():
+    steps = _instructions(DOCKERFILE.read_text())
+    users = [arg for op, arg in steps if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    env = " ".join(arg for op, arg in steps if op == "ENV")
+    assert "NUMBA_CACHE_DIR=/home/" in env
+    user_runs = " ".join(arg for op, arg in steps[[op for op, _ in steps].index("USER"):]
+                         if op == "RUN")
+    assert "warm_up()" in user_runs and "audiosoup demo --no-serve" in user_runs
+    cmd = next(arg for op, arg in reversed(steps) if op == "CMD")
+    assert '"serve"' in cmd and '"0.0.0.0"' in cmd and "--token" not in cmd
+    apt = " ".join(arg for op, arg in steps if op == "RUN" and "apt-get install" in arg)
+    assert "--no-install-recommends" in apt and "libsndfile" not in apt
+    baked = " ".join(arg for op, arg in steps if op in ("ENV", "ARG"))
+    assert not re.search(r"(PASSWORD|TOKEN)", baked)
+
+
+def test_compose_has_a_healthy_postgres_and_no_literal_secret():
+    text = COMPOSE.read_text()
+    conf = yaml.safe_load(text)
+    db, app = conf["services"]["db"], conf["services"]["app"]
+    assert db["image"].startswith("postgres:")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    volume = db["volumes"][0].split(":")[0]
+    assert volume in conf["volumes"]
+    assert "audiosoup db upgrade" in " ".join(app["command"])
+    for service in (db, app):
+        for key, value in service.get("environment", {}).items():
+            if re.search("PASSWORD|TOKEN", key):
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (key, value)
+    url = app["environment"]["AUDIOSOUP_DATABASE_URL"]
+    assert "@" in url and ":" not in url.split("//", 1)[1].split("@", 1)[0]
+
+
+def test_dockerignore_keeps_secrets_and_clutter_out():
+    ignored = {ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
+               if ln.strip() and not ln.startswith("#")}
+    assert {".git", ".venv", ".env", "test-artifacts"} <= ignored
+
+
+def test_binder_installs_the_repo_and_launches_the_dashboard():
+    reqs = [ln.strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()]
+    assert "." in reqs
+    for script in ("postBuild", "start"):
+        path = BINDER / script
+        assert os.access(path, os.X_OK), f"binder/{script} must be executable"
+        assert path.read_text().startswith("#!/bin/bash")
+    start = (BINDER / "start").read_text().strip().splitlines()
+    assert start[-1] == 'exec "$@"'
+    assert "voila/render/notebooks/review_dashboard.ipynb" in (BINDER / "start").read_text()
+    assert "audiosoup demo --no-serve" in (BINDER / "postBuild").read_text()
+    assert (ROOT / "notebooks" / "review_dashboard.ipynb").is_file()
+
+
+@pytest.mark.parametrize("path", ["Dockerfile", "docker-compose.yml", ".dockerignore",
+                                  "binder/postBuild", "binder/start", "binder/demo-env.sh"])
+def test_no_machine_specific_paths(path):
+    text = (ROOT / path).read_text()
+    assert "/work/" not in text and "/root/" not in text
