@@ -22,7 +22,7 @@ from .errors import AudiosoupError, ConfigError, FeatureError
 
 log = logging.getLogger(__name__)
 
-BATCH = 128
+BATCH = 64
 
 
 @dataclass
@@ -221,16 +221,25 @@ def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = Non
 
 
 def _run_processes(url, batches, names, pdict, workers, collect) -> None:
+    from .features.engine import FeatureParams
+
     if workers == 1:
         for b in batches:
             n_ok, fails = process_batch(url, b, names, pdict)
             collect(n_ok, fails, len(b))
         return
     import multiprocessing as mp
+    import sys
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # forkserver: the parent may hold threads (tqdm, a notebook), fork is unsafe then.
-    ctx = mp.get_context("forkserver")
+    from .features.engine import warm_up
+
+    # Warm the engine (numba compilation, filter banks) once here, then fork: the
+    # workers inherit it instead of each compiling for seconds, and no two processes
+    # write numba's on-disk cache at the same moment (which can corrupt it).
+    warm_up(params=FeatureParams(**pdict))
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = mp.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=_init_worker) as pool:
         futs = {pool.submit(process_batch, url, b, names, pdict): len(b) for b in batches}
