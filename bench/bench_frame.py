@@ -1,0 +1,112 @@
+"""Benchmark `feature_frame` on 100,000 samples in PostgreSQL.
+
+Seeds synthetic samples and synthetic summaries (real shapes: mfcc 20 rows, chroma 12,
+mel 128, spectral contrast 7, tonnetz 6, onset 1) into a throwaway database, then times
+``feature_frame`` (median of several runs) and, as the baseline in the same run, a plain
+``pandas.read_sql`` of the same rows that decodes each summary blob row by row.
+
+    python bench/bench_frame.py --n 100000 --repeats 3 [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from audiosoup_widgets import feature_frame
+from audiosoup_widgets.features.engine import FeatureParams
+from audiosoup_widgets.features.summaries import summary_columns
+from audiosoup_widgets.store import Store
+from audiosoup_widgets.testing import seed_synthetic
+
+ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+ROWS = {"mfcc": 20, "chroma": 12, "mel_spectrogram": 128, "spectral_contrast": 7,
+        "tonnetz": 6, "onset_strength": 1}
+
+
+def seed_summaries(store: Store, n_rows: dict[str, int]) -> None:
+    fp = FeatureParams()
+    rng = np.random.default_rng(0)
+    with store.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM samples ORDER BY id"))]
+    for start in range(0, len(ids), 10_000):
+        rows = []
+        for sid in ids[start:start + 10_000]:
+            for feat, k in n_rows.items():
+                rows.append({"sample_id": sid, "feature": feat, "param_key": fp.key_for(feat),
+                             "status": "ok", "n_rows": k, "n_frames": 32,
+                             "data": rng.standard_normal(2 * k).astype("<f4").tobytes()})
+        store.write_summaries(rows)
+
+
+def baseline(url: str, features: list[str]) -> pd.DataFrame:
+    """Naive reading: one SQL row per (sample, feature), blobs decoded in Python, pivoted."""
+    fp = FeatureParams()
+    engine = create_engine(url)
+    parts = []
+    for feat in features:
+        df = pd.read_sql(text("SELECT s.id AS sample_id, f.data FROM feature_summaries f "
+                              "JOIN samples s ON s.id = f.sample_id WHERE f.feature = :f "
+                              "AND f.param_key = :k ORDER BY s.id"),
+                         engine, params={"f": feat, "k": fp.key_for(feat)})
+        vals = [np.frombuffer(bytes(b), "<f4") for b in df["data"]]
+        cols = summary_columns(feat, len(vals[0]) // 2)
+        parts.append(pd.DataFrame(vals, columns=cols, index=df["sample_id"]))
+    engine.dispose()
+    return pd.concat(parts, axis=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--db-admin", default=ADMIN)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    admin = create_engine(args.db_admin, isolation_level="AUTOCOMMIT")
+    name = f"audiosoup_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(args.db_admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        store = Store(url)
+        store.upgrade()
+        t0 = time.perf_counter()
+        seed_synthetic(store, dataset="big", n=args.n)
+        seed_summaries(store, ROWS)
+        print(f"seeded {args.n} samples x {len(ROWS)} features in {time.perf_counter() - t0:.0f} s")
+        feats = list(ROWS)
+        ours, base = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            frame = feature_frame("big", feats, db=store)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ref = baseline(url, feats)
+            base.append(time.perf_counter() - t)
+        assert len(frame) == args.n == len(ref)
+        res = {"n": args.n, "columns": frame.shape[1], "feature_frame_s": statistics.median(ours),
+               "baseline_s": statistics.median(base)}
+        res["ratio"] = res["baseline_s"] / res["feature_frame_s"]
+        print(f"feature_frame: {res['feature_frame_s']:.2f} s for {args.n} rows x "
+              f"{frame.shape[1]} columns (median of {args.repeats}); naive read_sql + pivot: "
+              f"{res['baseline_s']:.2f} s; {res['ratio']:.1f}x faster")
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+        store.dispose()
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
