@@ -632,4 +632,8 @@ class WaveformPlot:
             self.mark.y = np.vstack([peaks[1], peaks[0]]).astype(float)
             self.x_scale.min, self.x_scale.max = 0.0, float(max(n / sr, 1e-3))
             self.y_scale.min, self.y_scale.max = -lim, lim
+        # Explicit ticks: bqplot's own middle tick can read "-1e-16" instead of 0.
+        top = float(f"{max(peak, 1e-4):.2g}")
+        self.y_axis.tick_values = np.array([-top, 0.0, top])
+        self.y_axis.tick_format = ".2g"
         return 20 * math.log10(peak) if peak > 0 else float("-inf")
