@@ -134,12 +134,17 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
         rows += [{"sample_id": sid, "feature": name, "param_key": keys[name],
                   "status": reason[:16], "n_rows": 0, "n_frames": 0, "data": b""}
                  for name in names]
-    store = Store(url)
-    try:
-        store.write_summaries(rows)
-    finally:
-        store.dispose()
+    # One engine per process and URL, so batches reuse a pooled connection; keyed by
+    # pid because a forked child must never use its parent's sockets.
+    key = (os.getpid(), url)
+    store = _WORKER_STORES.get(key)
+    if store is None:
+        store = _WORKER_STORES[key] = Store(url)
+    store.write_summaries(rows)
     return len(batch) - len(failures), failures
+
+
+_WORKER_STORES: dict[tuple[int, str], Any] = {}
 
 
 def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = None,
@@ -249,10 +254,18 @@ def _run_processes(url, batches, names, pdict, workers, collect) -> None:
 
 
 def _init_worker() -> None:
-    # One BLAS/numba thread per process: the processes already use every core.
+    # One BLAS/numba thread per process: the processes already use every core. The
+    # environment alone is too late for a forked worker (its BLAS is loaded), so the
+    # running thread pools are limited too.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
 
 
 def _run_dask(url, batches, names, pdict, workers, scheduler, collect) -> None:
