@@ -132,20 +132,30 @@ class BulkMixin:
             return after - before
 
     def _copy_samples(self, rows: Sequence[dict[str, Any]]) -> int:
+        return self._copy_upsert(
+            "samples", SAMPLE_COLUMNS,
+            ([_pg_csv(r[c], c) for c in SAMPLE_COLUMNS] for r in rows),
+            "ON CONFLICT (dataset_id, path) DO NOTHING")
+
+    def _copy_upsert(self, table: str, columns: Sequence[str], rows: Iterable[list[Any]],
+                     on_conflict: str) -> int:
+        """COPY rows into a temporary twin of ``table``, then insert them in one statement.
+
+        ``table``, ``columns`` and ``on_conflict`` are constants of this package, never
+        user input; the values travel in COPY's data stream, not in SQL text.
+        """
         buf = io.StringIO()
-        writer = csv.writer(buf)
-        for r in rows:
-            writer.writerow([_pg_csv(r[c], c) for c in SAMPLE_COLUMNS])
+        csv.writer(buf).writerows(rows)
         buf.seek(0)
-        cols = ", ".join(SAMPLE_COLUMNS)
+        cols = ", ".join(columns)
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS samples_stage "
-                        "(LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            cur.copy_expert(f"COPY samples_stage ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
-            cur.execute(f"INSERT INTO samples ({cols}) SELECT {cols} FROM samples_stage "
-                        "ON CONFLICT (dataset_id, path) DO NOTHING")
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_stage "
+                        f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            cur.copy_expert(f"COPY {table}_stage ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_stage "
+                        f"{on_conflict}")
             added = cur.rowcount
             raw.commit()
             return added

@@ -79,39 +79,18 @@ class SummaryMixin:
         return len(full)
 
     def _copy_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
-        # COPY into a staging table, then one upsert: an order of magnitude faster
-        # than executemany for the ~12 rows per clip a batch produces.
-        import csv
-        import io
-
+        # COPY then one upsert: an order of magnitude faster than executemany for
+        # the ~12 rows per clip a batch produces.
         cols = ("sample_id", "feature", "param_key", "status", "n_rows", "n_frames", "data",
                 "computed_at")
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        for r in rows:
-            writer.writerow([r["sample_id"], r["feature"], r["param_key"], r["status"],
-                             r["n_rows"], r["n_frames"], "\\x" + bytes(r["data"]).hex(),
-                             r["computed_at"].isoformat()])
-        buf.seek(0)
-        names = ", ".join(cols)
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS summaries_stage "
-                        "(LIKE feature_summaries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            cur.copy_expert(f"COPY summaries_stage ({names}) FROM STDIN WITH (FORMAT csv)", buf)
-            cur.execute(
-                f"INSERT INTO feature_summaries ({names}) SELECT {names} FROM summaries_stage "
-                "ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
-                "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, "
-                "n_frames = EXCLUDED.n_frames, data = EXCLUDED.data, "
-                "computed_at = EXCLUDED.computed_at")
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
+        self._copy_upsert(
+            "feature_summaries", cols,
+            ([r["sample_id"], r["feature"], r["param_key"], r["status"], r["n_rows"],
+              r["n_frames"], "\\x" + bytes(r["data"]).hex(), r["computed_at"].isoformat()]
+             for r in rows),
+            "ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
+            "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
+            "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at")
         return len(rows)
 
     def summary_matrix(self, dataset: str, feature: str, key: str, *, label: str | None = None,
