@@ -20,8 +20,9 @@ SPEECH_LISTS = {"validation_list.txt": "validation", "testing_list.txt": "test"}
 BACKGROUND = "_background_noise_"
 _NOHASH = re.compile(r"^(?P<speaker>[^_/]+)_nohash_(?P<n>\d+)\.[^/]+$")
 # Files that document a dataset rather than belong to it.
-_DOC_NAMES = {"readme", "readme.md", "readme.txt", "license", "license.txt", "license.md",
-              "manifest.csv", ".ds_store", "thumbs.db", *SPEECH_LISTS}
+_DOCS_ANYWHERE = {"readme", "readme.md", "readme.txt", "license", "license.txt", "license.md",
+                  "thumbs.db"}
+_DOC_NAMES = {*_DOCS_ANYWHERE, "manifest.csv", *SPEECH_LISTS}
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,10 @@ def _walk(root: str) -> list[str]:
                 keep.append(d)
         dirnames[:] = keep
         for f in filenames:
-            if f.startswith(".") or (rel_dir == "." and f.lower() in _DOC_NAMES):
-                continue
-            if f.lower() in ("readme.md", "readme.txt", "readme", "license", "license.txt"):
+            name = f.lower()
+            # Dot files and documentation are not samples: README/LICENSE anywhere,
+            # list files and manifests only at the root.
+            if f.startswith(".") or name in _DOCS_ANYWHERE or (rel_dir == "." and name in _DOC_NAMES):
                 continue
             rel = f if rel_dir == "." else os.path.join(rel_dir, f)
             out.append(rel.replace(os.sep, "/"))
