@@ -95,7 +95,7 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
     """
     from .audio import decode
     from .errors import DecodeError
-    from .features.engine import FeatureParams, compute_features_with_status, unpad
+    from .features.engine import RAGGED, FeatureParams, compute_features_with_status, unpad
     from .features.summaries import summarize
     from .store import Store
 
@@ -120,14 +120,17 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
         except AudiosoupError as exc:
             failures += [(sid, exc.code, exc.message) for sid in ids]
             continue
-        for i, sid in enumerate(ids):
-            for name in names:
-                vec = np.asarray(summaries[name][i], dtype="<f4")
-                arr = unpad(values[name][i])  # ragged features are NaN-padded in a batch
-                rows.append({"sample_id": sid, "feature": name, "param_key": keys[name],
-                             "status": statuses[i], "n_rows": int(vec.size // 2),
-                             "n_frames": int(arr.shape[-1]) if arr.ndim else 1,
-                             "data": vec.tobytes()})
+        for name in names:
+            vecs = np.ascontiguousarray(summaries[name], dtype="<f4")
+            n_rows = vecs.shape[-1] // 2
+            if name in RAGGED:  # NaN-padded on the right in a batch: count each clip's own
+                frames = [unpad(values[name][i]).shape[-1] for i in range(len(ids))]
+            else:
+                frames = [values[name].shape[-1]] * len(ids)
+            rows += [{"sample_id": sid, "feature": name, "param_key": keys[name],
+                      "status": statuses[i], "n_rows": n_rows, "n_frames": int(frames[i]),
+                      "data": vecs[i].tobytes()}
+                     for i, sid in enumerate(ids)]
     # A sample that could not be decoded still gets a row per feature, so it is
     # reported (with its reason) instead of being retried on every run.
     for sid, reason, _msg in failures:
