@@ -10,8 +10,10 @@ memory (``ru_maxrss``) and timings do not mix:
     chroma, one onset envelope per tempogram, chroma + beat tracking + sync + stack).
 (b) ``engine``: ``soundfile`` decoding at the native rate and
     :func:`audiosoup_widgets.features.compute_features` on batches, all 12 features.
-(c) ``engine_store`` (``--with-store URL``): a hook for the path that also writes
-    summaries to the store; see :func:`run_engine_with_store`.
+(c) ``engine_store`` (``--with-store URL``): ``audiosoup features compute`` end to end
+    with its default workers (decode, engine, summaries written to the database), each
+    pass on a dataset of the N clips with no features stored yet; see
+    :func:`run_engine_with_store`.
 
 Each worker warms up first, untimed but reported (numba compilation for both; for the
 engine, :func:`~audiosoup_widgets.features.warm_up` also builds the chroma and constant-Q
@@ -144,15 +146,15 @@ def run_engine(files: list[Path], args: argparse.Namespace) -> int:
 _STORE: dict[str, object] = {}
 
 
-def run_engine_with_store(files: list[Path], args: argparse.Namespace) -> int:
-    """Path (c): ``audiosoup features compute`` end to end with its default workers.
+def reset_store(files: list[Path], args: argparse.Namespace) -> None:
+    """Before each pass of (c), untimed: a dataset of the clips with no features stored.
 
-    The clips are loaded into a fresh dataset of the store at ``--with-store`` once
-    (untimed); each timed pass recomputes every feature of every clip (``force``):
-    decoding, the engine and the summaries written to the database by the workers.
+    The clips are loaded into a fresh dataset of the store at ``--with-store`` once;
+    before every later pass its summaries are deleted, so each pass is a first
+    ``features compute`` of the whole dataset.
     """
+    from audiosoup_widgets.features import FEATURES
     from audiosoup_widgets.ingest import load_dataset
-    from audiosoup_widgets.pipeline import compute_dataset
     from audiosoup_widgets.store import Store
 
     if "store" not in _STORE:
@@ -166,8 +168,18 @@ def run_engine_with_store(files: list[Path], args: argparse.Namespace) -> int:
             (folder / "clip" / f.name).write_bytes(f.read_bytes())
         load_dataset(store, folder, dataset=name, layout="folders")
         _STORE.update(store=store, name=name)
-    store, name = _STORE["store"], _STORE["name"]
-    report = compute_dataset(store, name, force=True)
+    _STORE["store"].clear_summaries(_STORE["name"], list(FEATURES))
+
+
+def run_engine_with_store(files: list[Path], args: argparse.Namespace) -> int:
+    """Path (c): ``audiosoup features compute`` end to end with its default workers.
+
+    Decoding, the engine and the summaries written to the database by the workers,
+    for every clip of a dataset that has none yet (see :func:`reset_store`).
+    """
+    from audiosoup_widgets.pipeline import compute_dataset
+
+    report = compute_dataset(_STORE["store"], _STORE["name"])
     return len(report.failed)
 
 
@@ -185,6 +197,9 @@ def warm_engine() -> None:
     warm_up(SR)
 
 
+RESETS: dict[str, Callable[[list[Path], argparse.Namespace], None]] = {
+    "engine_store": reset_store,
+}
 PATHS: dict[str, tuple[Callable[[list[Path], argparse.Namespace], int], Callable[[], None]]] = {
     "prototype": (run_prototype, warm_prototype),
     "engine": (run_engine, warm_engine),
@@ -212,6 +227,8 @@ def worker(args: argparse.Namespace) -> None:
     rss_warm = _maxrss_mb()
     seconds, cpu_seconds, errors = [], [], 0
     for _ in range(args.repeats):
+        if args.worker in RESETS:
+            RESETS[args.worker](files, args)
         start, cpu_start = time.perf_counter(), time.process_time()
         errors = run(files, args)
         seconds.append(time.perf_counter() - start)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from ..errors import NotFoundError
 from .models import Dataset, FeatureSummary, Label, Sample
@@ -38,18 +38,21 @@ class SummaryMixin:
             ds = sess.execute(select(Dataset.id, Dataset.root).where(Dataset.name == dataset)).first()
             if ds is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
-            rows = sess.execute(select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate)
-                                .where(Sample.dataset_id == ds.id).order_by(Sample.id)).all()
-            done: dict[int, int] = {}
-            for feat, key in keys.items():
-                for (sid,) in sess.execute(
-                    select(FeatureSummary.sample_id).join(Sample, Sample.id == FeatureSummary.sample_id)
-                    .where(Sample.dataset_id == ds.id, FeatureSummary.feature == feat,
-                           FeatureSummary.param_key == key)):
-                    done[sid] = done.get(sid, 0) + 1
-            need = len(keys)
+            # One query: count each sample's up-to-date summaries in the database
+            # rather than fetching every (sample, feature) pair into Python.
+            current = or_(*[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key)
+                            for feat, key in keys.items()])
+            done = (select(FeatureSummary.sample_id, func.count().label("n"))
+                    .join(Sample, Sample.id == FeatureSummary.sample_id)
+                    .where(Sample.dataset_id == ds.id, current)
+                    .group_by(FeatureSummary.sample_id).subquery())
+            rows = sess.execute(
+                select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate)
+                .outerjoin(done, done.c.sample_id == Sample.id)
+                .where(Sample.dataset_id == ds.id, func.coalesce(done.c.n, 0) < len(keys))
+                .order_by(Sample.id)).all()
             return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr)
-                    for sid, p, pb, sr in rows if done.get(sid, 0) < need]
+                    for sid, p, pb, sr in rows]
 
     def clear_summaries(self, dataset: str, features: Sequence[str]) -> int:
         """Delete stored summaries of ``features`` for a dataset (``--force``)."""
