@@ -643,11 +643,7 @@ class _Batch:
 
     @cached_property
     def log_mel(self) -> np.ndarray:
-        # librosa's power_to_db floors at (max - 80 dB) over the whole array, which in a
-        # batch is the loudest clip's max: floor each clip at its own max instead.
-        log = librosa.power_to_db(self.mel, top_db=None)
-        np.maximum(log, log.max(axis=(-2, -1), keepdims=True) - _TOP_DB, out=log)
-        return log
+        return _db_per_clip(self.mel)
 
     @cached_property
     def onset(self) -> np.ndarray:
@@ -743,7 +739,9 @@ def _contrast(batch: _Batch) -> np.ndarray:
 
 
 def _db_per_clip(power: np.ndarray) -> np.ndarray:
-    # power_to_db(ref=1.0, amin=1e-10, top_db=80) with the floor per clip (axis 0).
+    # librosa.power_to_db(ref=1.0, amin=1e-10, top_db=80) floors at (max - 80 dB) over
+    # the whole array, which in a batch is the loudest clip's max: floor each clip
+    # (axis 0) at its own max instead.
     log = 10.0 * np.log10(np.maximum(1e-10, power))
     np.maximum(log, log.max(axis=(-2, -1), keepdims=True) - _TOP_DB, out=log)
     return log

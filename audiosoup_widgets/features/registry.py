@@ -162,6 +162,15 @@ def _lib(name: str) -> tuple[str, str]:
     return (f"librosa: {name}", f"{_LIBROSA_DOC}{name}.html")
 
 
+_DELTA_LINKS = (
+    ("Wikipedia: Savitzky-Golay filter",
+     "https://en.wikipedia.org/wiki/Savitzky%E2%80%93Golay_filter"),
+    ("Furui (1986): Speaker-independent isolated word recognition using dynamic "
+     "features of speech spectrum", "https://doi.org/10.1109/TASSP.1986.1164788"),
+    _lib("librosa.feature.delta"),
+)
+
+
 _SPECS: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         id="mel_spectrogram",
@@ -380,13 +389,7 @@ _SPECS: tuple[FeatureSpec, ...] = (
             "sound to the next. On clips shorter than 9 frames the engine smooths over fewer "
             "frames (recorded in its result)."
         ),
-        links=(
-            ("Wikipedia: Savitzky-Golay filter",
-             "https://en.wikipedia.org/wiki/Savitzky%E2%80%93Golay_filter"),
-            ("Furui (1986): Speaker-independent isolated word recognition using dynamic "
-             "features of speech spectrum", "https://doi.org/10.1109/TASSP.1986.1164788"),
-            _lib("librosa.feature.delta"),
-        ),
+        links=_DELTA_LINKS,
         y_axis=_COEFF,
         x_axis=_TIME,
         kind="image",
@@ -403,13 +406,7 @@ _SPECS: tuple[FeatureSpec, ...] = (
             "(second derivative over time). It picks out the sharpest transitions. Short clips "
             "are handled as for the MFCC delta."
         ),
-        links=(
-            ("Wikipedia: Savitzky-Golay filter",
-             "https://en.wikipedia.org/wiki/Savitzky%E2%80%93Golay_filter"),
-            ("Furui (1986): Speaker-independent isolated word recognition using dynamic "
-             "features of speech spectrum", "https://doi.org/10.1109/TASSP.1986.1164788"),
-            _lib("librosa.feature.delta"),
-        ),
+        links=_DELTA_LINKS,
         y_axis=_COEFF,
         x_axis=_TIME,
         kind="image",

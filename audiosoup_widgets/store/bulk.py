@@ -139,21 +139,48 @@ class BulkMixin:
 
     def _copy_upsert(self, table: str, columns: Sequence[str], rows: Iterable[list[Any]],
                      on_conflict: str) -> int:
-        """COPY rows into a temporary twin of ``table``, then insert them in one statement.
+        """COPY rows (CSV-encoded here) into ``table`` through its staging twin; see :meth:`_copy_in`."""
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        return self._copy_in(table, columns, buf.getvalue(), fmt="csv", on_conflict=on_conflict)
+
+    def _copy_in(self, table: str, columns: Sequence[str], payload: str | bytes, *, fmt: str,
+                 on_conflict: str, direct_first: bool = False) -> int:
+        """COPY ``payload`` into a temporary twin of ``table``, then insert it in one statement.
+
+        With ``direct_first``, COPY straight into ``table`` first and take the staging
+        route only if that hits a stored key: right when conflicts are rare, since it
+        writes every row once instead of twice.
 
         ``table``, ``columns`` and ``on_conflict`` are constants of this package, never
         user input; the values travel in COPY's data stream, not in SQL text.
+
+        Returns
+        -------
+        int
+            Rows the final statement wrote (all of them on the direct route).
         """
-        buf = io.StringIO()
-        csv.writer(buf).writerows(rows)
-        buf.seek(0)
+        from psycopg2 import errors as psycopg2_errors
+
         cols = ", ".join(columns)
+        # Text goes through psycopg2, which encodes it in the connection's encoding.
+        stream = io.StringIO if isinstance(payload, str) else io.BytesIO
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
+            if direct_first:
+                try:
+                    cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT {fmt})",
+                                    stream(payload))
+                    added = cur.rowcount
+                    raw.commit()
+                    return added
+                except psycopg2_errors.UniqueViolation:
+                    raw.rollback()
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_stage "
                         f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            cur.copy_expert(f"COPY {table}_stage ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+            cur.copy_expert(f"COPY {table}_stage ({cols}) FROM STDIN WITH (FORMAT {fmt})",
+                            stream(payload))
             cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_stage "
                         f"{on_conflict}")
             added = cur.rowcount

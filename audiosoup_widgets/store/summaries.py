@@ -7,7 +7,6 @@ and the hash of the parameters that shaped that feature.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -88,38 +87,14 @@ class SummaryMixin:
         # sends the bytes as they are (text COPY needs them hex-encoded, and Python's
         # csv writer spends more time on that than the engine on a clip). A first
         # computation cannot conflict with stored rows, so it goes straight into the
-        # table; only when it does (a recomputation, a concurrent run) does the batch
-        # take the staging table and upsert.
-        from psycopg2 import errors as psycopg2_errors
-
-        payload = _binary_copy_summaries(rows)
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.copy_expert(f"COPY feature_summaries ({', '.join(_SUMMARY_COLUMNS)}) "
-                                "FROM STDIN WITH (FORMAT binary)", io.BytesIO(payload))
-                raw.commit()
-                return len(rows)
-            except psycopg2_errors.UniqueViolation:
-                raw.rollback()
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS feature_summaries_stage "
-                        "(LIKE feature_summaries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            cols = ", ".join(_SUMMARY_COLUMNS)
-            cur.copy_expert(f"COPY feature_summaries_stage ({cols}) FROM STDIN WITH (FORMAT binary)",
-                            io.BytesIO(payload))
-            cur.execute(
-                f"INSERT INTO feature_summaries ({cols}) SELECT {cols} FROM feature_summaries_stage "
-                "ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
-                "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
-                "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at")
-            raw.commit()
-            return len(rows)
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
+        # table; only a recomputation or a concurrent run takes the upsert.
+        self._copy_in(
+            "feature_summaries", _SUMMARY_COLUMNS, _binary_copy_summaries(rows), fmt="binary",
+            direct_first=True,
+            on_conflict="ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
+            "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
+            "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at")
+        return len(rows)
 
     def summary_matrix(self, dataset: str, feature: str, key: str, *, label: str | None = None,
                        split: str | None = None):
