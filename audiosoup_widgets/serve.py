@@ -14,7 +14,10 @@ cannot change what is served. That configuration:
 - hides tracebacks (a non-expert sees one plain sentence, never a stack);
 - serves no files: no notebook source, no ``.env``, nothing from the folder;
 - runs the dashboard in the Python that runs the server, whatever kernels the
-  user has installed.
+  user has installed;
+- renders the page with the packaged ``audiosoup`` template (Voila's lab page plus
+  preload tags for the scripts the page is known to ask for, see
+  :mod:`audiosoup_widgets.dashboards.preload`), found through ``JUPYTER_PATH``.
 
 A token is required whenever the server binds to an address other than
 loopback, so a dashboard is never opened to a network by accident. The kernel
@@ -31,6 +34,7 @@ import sys
 from importlib import resources
 
 from .config import ENV_DATABASE_URL, resolve_database_url
+from .dashboards.preload import preload_resources, template_root
 from .errors import ConfigError
 
 DASHBOARD = "review.ipynb"
@@ -108,7 +112,7 @@ def resolve_token(*, host: str, token: str | None = None) -> str:
 
 
 def voila_command(*, port: int, host: str, token: str, open_browser: bool = False,
-                  notebook: str | None = None) -> list[str]:
+                  notebook: str | None = None, preload: bool = True) -> list[str]:
     """Build the Voila command line that serves the dashboard.
 
     Used by :func:`serve`, the browser tests and the benchmark, so they all run
@@ -126,6 +130,9 @@ def voila_command(*, port: int, host: str, token: str, open_browser: bool = Fals
         Open a browser tab once the server is up.
     notebook : str, optional
         The notebook to serve (default: the packaged review dashboard).
+    preload : bool
+        Put preload tags for the page's scripts in its head (see
+        :mod:`audiosoup_widgets.dashboards.preload`); off only to record them.
 
     Returns
     -------
@@ -145,6 +152,9 @@ def voila_command(*, port: int, host: str, token: str, open_browser: bool = Fals
         f"--Voila.ip={host}",
         f"--Voila.token={token}",
         f"--Voila.open_browser={open_browser}",
+        # The page template (named in voila.json) writes these as preload tags.
+        "--VoilaConfiguration.resources=audiosoup_preload="
+        + " ".join(r["path"] for r in (preload_resources() if preload else [])),
     ]
 
 
@@ -166,6 +176,9 @@ def server_env(*, db_url: str, host: str, base: dict[str, str] | None = None) ->
     """
     env = dict(os.environ if base is None else base)
     env[ENV_DATABASE_URL] = db_url
+    # Voila finds the dashboard's page template (voila/templates/audiosoup) here.
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (template_root(), env.get("JUPYTER_PATH", "")) if p)
     # A pre-heated kernel learns that its visitor has arrived over a websocket to
     # this server, at 127.0.0.1 unless told otherwise: tell it where to connect
     # when the server listens on one specific address.

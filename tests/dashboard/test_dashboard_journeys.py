@@ -87,6 +87,26 @@ def test_grid_shows_cards_with_waveforms(page, dashboard, dashboard_db, shot):
     no_script_ran(page)
 
 
+def test_page_preloads_only_scripts_it_uses(page, dashboard):
+    # The head names the scripts the page will ask for (dashboards/preload.py). A
+    # preload the page never uses costs the visitor a download: Chromium reports
+    # each one on the console a few seconds after the load event.
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    open_dashboard(page, dashboard)
+    hrefs = page.locator("link[rel=preload]").evaluate_all("ls => ls.map(l => l.href)")
+    assert len(hrefs) > 50
+    assert any("/voila/static/voila.js" in h for h in hrefs)
+    page.wait_for_function("document.readyState === 'complete'")
+    page.wait_for_timeout(4_000)
+    unused = [m for m in messages if "preloaded using link preload but not used" in m]
+    assert not unused, unused[:3]
+    # The cards' own buttons are plain buttons with names a screen reader can say.
+    play = page.locator(f"{CARD} button.as-play").first
+    assert play.get_attribute("aria-label") == "Play"
+    assert page.locator(f"{CARD} .as-actions button").first.inner_text().strip().lower() == "review"
+
+
 def test_filter_by_label_then_page(page, dashboard, shot):
     open_dashboard(page, dashboard)
     # A multiple select: its menu stays open while labels are picked.

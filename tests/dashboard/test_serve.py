@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from dashboard_support import ROOT
 
 from audiosoup_widgets import serve as serve_mod
 from audiosoup_widgets.cli import main
+from audiosoup_widgets.dashboards.preload import preload_resources, template_root
 from audiosoup_widgets.errors import ConfigError
 
 
@@ -142,4 +144,52 @@ def test_review_notebook_copy_does_not_drift():
 def test_server_env_tells_preheated_kernels_where_the_server_is(host, app_ip):
     env = serve_mod.server_env(db_url="sqlite:///x.sqlite3", host=host, base={"KEEP": "1"})
     assert env == {"KEEP": "1", "AUDIOSOUP_DATABASE_URL": "sqlite:///x.sqlite3",
-                   "VOILA_APP_IP": app_ip}
+                   "VOILA_APP_IP": app_ip, "JUPYTER_PATH": template_root()}
+
+
+def test_server_env_puts_the_page_template_first_on_the_jupyter_path():
+    env = serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="127.0.0.1",
+                               base={"JUPYTER_PATH": "/opt/jupyter"})
+    assert env["JUPYTER_PATH"].split(os.pathsep) == [template_root(), "/opt/jupyter"]
+    conf = json.loads((Path(serve_mod.dashboard_dir()) / serve_mod.VOILA_CONFIG).read_text())
+    template = Path(template_root()) / "voila" / "templates" / conf["VoilaConfiguration"]["template"]
+    assert (template / "index.html.j2").is_file()
+    assert json.loads((template / "conf.json").read_text())["base_template"] == "lab"
+
+
+def test_voila_command_passes_the_preload_list_only_when_asked():
+    def resources_arg(cmd):
+        [arg] = [a for a in cmd if a.startswith("--VoilaConfiguration.resources=")]
+        return arg.split("=", 2)[2].split()
+
+    served = resources_arg(serve_mod.voila_command(port=1, host="127.0.0.1", token=""))
+    assert served == [r["path"] for r in preload_resources()] and len(served) > 50
+    assert resources_arg(serve_mod.voila_command(port=1, host="127.0.0.1", token="",
+                                                 preload=False)) == []
+
+
+def test_packaged_preload_list_names_installed_files():
+    # Recorded with the versions installed here: every entry must still match.
+    manifest = json.loads((Path(serve_mod.dashboard_dir()) / "preload.json").read_text())
+    kept = [r["path"] for r in preload_resources()]
+    assert kept == manifest["resources"]
+
+
+def test_preload_list_drops_what_is_not_installed_as_recorded(tmp_path):
+    real = next(p for p in json.loads((Path(serve_mod.dashboard_dir()) / "preload.json")
+                                      .read_text())["resources"]
+                if p.startswith("voila/labextensions/"))
+    entries = [
+        real,
+        "voila/labextensions/jupyter-vue/static/520.0000000000000000.js?v=0",  # other build
+        "voila/static/voila.js",                        # recorded under another Voila
+        "voila/labextensions/../../../etc/passwd.js",   # never outside the folders
+        "voila/labextensions/jupyter-vue/package.json",  # not a script
+        "elsewhere/app.js",
+    ]
+    manifest = tmp_path / "preload.json"
+    manifest.write_text(json.dumps({"voila": "0.0.1", "resources": entries}))
+    assert preload_resources(str(manifest)) == [{"path": real, "as": "script"}]
+    assert preload_resources(str(tmp_path / "missing.json")) == []
+    (tmp_path / "bad.json").write_text("{not json")
+    assert preload_resources(str(tmp_path / "bad.json")) == []
