@@ -112,15 +112,24 @@ def dashboard_server(url_db: str, workdir: Path, *, preload: bool):
         proc.wait(timeout=30)
 
 
-def measure_run(browser, url: str, log: Path, run: int, *, context=None) -> dict[str, float]:
-    """Time one page load on a ready pre-heated kernel (``run`` visitors came before)."""
+def measure_run(browser, url: str, log: Path, run: int, *, context=None,
+                on_request=None) -> dict[str, float]:
+    """Time one page load on a ready pre-heated kernel (``run`` visitors came before).
+
+    ``on_request`` is called with each request the page makes until the grid is
+    interactive.
+    """
     wait_for(lambda: kernels_ready(log) > run, 180, "a pre-heated kernel")
     time.sleep(0.5)  # let the kernel settle into waiting for its visitor
     own = context is None
     if own:
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
+    if on_request is not None:
+        page.on("request", on_request)
     t_cards, t_ready = measure(page, url)
+    if on_request is not None:
+        page.remove_listener("request", on_request)
     page.close()
     if own:
         context.close()
@@ -131,10 +140,6 @@ def record_preload(browser, url: str, log: Path, loads: int = 2) -> list[str]:
     """Return the scripts every one of ``loads`` page loads asked for, in order."""
     seen: list[list[str]] = []
     for run in range(loads):
-        wait_for(lambda n=run: kernels_ready(log) > n, 180, "a pre-heated kernel")
-        time.sleep(0.5)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = context.new_page()
         asked: list[str] = []
 
         def on_request(request, asked=asked):
@@ -145,10 +150,8 @@ def record_preload(browser, url: str, log: Path, loads: int = 2) -> list[str]:
                     and path.split("?", 1)[0].endswith(".js") and path not in asked):
                 asked.append(path)
 
-        page.on("request", on_request)
-        measure(page, url)
-        seen.append(list(asked))  # a copy: later requests are not part of the first grid
-        context.close()
+        measure_run(browser, url, log, run, on_request=on_request)
+        seen.append(asked)
     common = set.intersection(*(set(s) for s in seen))
     return [p for p in seen[0] if p in common]
 

@@ -22,21 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from functools import lru_cache
 from importlib import metadata, resources
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MANIFEST", "TEMPLATE", "preload_resources", "template_root"]
+__all__ = ["MANIFEST", "preload_resources", "template_root"]
 
 #: The recorded manifest, beside this module.
 MANIFEST = "preload.json"
-#: Name of the Voila template that writes the preload tags (``base_template``: lab).
-TEMPLATE = "audiosoup"
-
-# Scripts only: fonts are asked for from inside style sheets, where a preload did
-# not match the request (Chromium reported the preloaded icon font as unused).
-_KINDS = {".js": "script"}
+_HERE = resources.files(__package__)
 
 
 def template_root() -> str:
@@ -44,7 +38,7 @@ def template_root() -> str:
 
     Put it first on ``JUPYTER_PATH`` so Voila finds ``voila/templates/audiosoup``.
     """
-    return str(resources.files("audiosoup_widgets") / "dashboards" / "jupyter")
+    return str(_HERE / "jupyter")
 
 
 def _static_dirs() -> list[str]:
@@ -70,18 +64,17 @@ def _exists_under(dirs: list[str], relative: str) -> bool:
     return any(os.path.isfile(os.path.join(d, *parts)) for d in dirs)
 
 
-@lru_cache(maxsize=4)
-def _cached(manifest_path: str, voila_version: str) -> tuple[tuple[str, str], ...]:
-    with open(manifest_path, encoding="utf-8") as fh:
-        manifest = json.load(fh)
+def _installed(manifest: dict, voila_version: str) -> list[str]:
+    # Scripts only: fonts are asked for from inside style sheets, where a preload did
+    # not match the request (Chromium reported the preloaded icon font as unused).
+    recorded = manifest.get("resources", [])
     same_voila = manifest.get("voila") == voila_version
     static_dirs = _static_dirs() if same_voila else []
     ext_dirs = _labextension_dirs()
-    kept: list[tuple[str, str]] = []
-    for path in manifest.get("resources", []):
+    kept = []
+    for path in recorded:
         file_path = path.split("?", 1)[0]
-        kind = _KINDS.get(os.path.splitext(file_path)[1])
-        if kind is None:
+        if not file_path.endswith(".js"):
             continue
         if file_path.startswith("voila/static/"):
             ok = same_voila and _exists_under(static_dirs, file_path[len("voila/static/"):])
@@ -90,11 +83,11 @@ def _cached(manifest_path: str, voila_version: str) -> tuple[tuple[str, str], ..
         else:
             ok = False
         if ok:
-            kept.append((path, kind))
-    if len(kept) < len(manifest.get("resources", [])):
+            kept.append(path)
+    if len(kept) < len(recorded):
         log.info("dashboard preload: %d of %d recorded files match the installed packages",
-                 len(kept), len(manifest.get("resources", [])))
-    return tuple(kept)
+                 len(kept), len(recorded))
+    return kept
 
 
 def preload_resources(manifest: str | None = None) -> list[dict[str, str]]:
@@ -113,10 +106,12 @@ def preload_resources(manifest: str | None = None) -> list[dict[str, str]]:
         missing or unreadable: preloading is an optimisation, never a reason not
         to serve.
     """
-    path = manifest or str(resources.files("audiosoup_widgets") / "dashboards" / MANIFEST)
+    path = manifest or str(_HERE / MANIFEST)
     try:
-        version = metadata.version("voila")
-        return [{"path": p, "as": kind} for p, kind in _cached(path, version)]
+        with open(path, encoding="utf-8") as fh:
+            recorded = json.load(fh)
+        kept = _installed(recorded, metadata.version("voila"))
     except (OSError, ValueError, metadata.PackageNotFoundError) as exc:
         log.warning("dashboard preload list not used: %s", exc)
         return []
+    return [{"path": p, "as": "script"} for p in kept]
