@@ -75,8 +75,19 @@ def demo_data_dir() -> str:
     return str(resources.files("audiosoup_widgets") / "demo_data" / "speech_commands_mini")
 
 
-def ensure_demo(db: str | None = None, *, quiet: bool = False):
-    """Load the demo dataset into ``db`` unless it is there; return the store."""
+def ensure_demo(db: str | None = None, *, quiet: bool = False, features: bool = True):
+    """Load the demo dataset into ``db`` unless it is there, and compute its features; return the store.
+
+    Parameters
+    ----------
+    db : str, optional
+        Database URL (default: the configured one).
+    quiet : bool
+        Print nothing.
+    features : bool
+        Also compute the feature summaries of clips that lack them (a few
+        seconds), so ``feature_frame`` and exports work at once.
+    """
     from .errors import NotFoundError
     from .ingest import load_dataset
     from .store import connect
@@ -84,14 +95,47 @@ def ensure_demo(db: str | None = None, *, quiet: bool = False):
     store = connect(db)
     try:
         store.get_dataset(DEMO_DATASET)
-        return store
     except NotFoundError:
-        pass
-    report = load_dataset(store, demo_data_dir(), dataset=DEMO_DATASET,
-                          layout="speech-commands")
-    if not quiet:
-        print(report.summary())
+        report = load_dataset(store, demo_data_dir(), dataset=DEMO_DATASET,
+                              layout="speech-commands")
+        if not quiet:
+            print(report.summary())
+    if features:
+        _compute_features(store, DEMO_DATASET, quiet=quiet)
     return store
+
+
+def prepare_engine(*, quiet: bool = False) -> None:
+    """Check numba's compiled-code cache in a separate process before this one loads it.
+
+    A damaged cache kills the process that loads it; checked first, it is rebuilt
+    instead (see :func:`audiosoup_widgets.jitcache.ensure_sound`). Fast when the
+    cache is known sound; the first time it compiles the feature engine.
+    """
+    from .jitcache import cache_files, ensure_sound, install
+
+    if not quiet and not cache_files(install()):
+        print("preparing the feature engine (first run: compiling it takes about 20 s)...",
+              file=sys.stderr, flush=True)
+    ensure_sound()
+
+
+def _compute_features(store, dataset: str, *, quiet: bool = False):
+    """Compute the feature summaries of a dataset's clips that have none; return the report."""
+    from .pipeline import compute_dataset
+
+    if not store.count_samples_without_summaries(dataset):
+        return None
+    prepare_engine(quiet=quiet)
+    if quiet:
+        return compute_dataset(store, dataset)
+    progress, bar = _progress_bar(f"features {dataset}", "clip")
+    try:
+        report = compute_dataset(store, dataset, progress=progress)
+    finally:
+        bar.close()
+    print(report.summary())
+    return report
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -109,6 +153,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(db=args.db, port=args.port, host=args.host, open_browser=not args.no_browser,
                  token=args.token)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the database, the compiled-code cache and the dashboard; repair with --fix."""
+    from . import doctor
+
+    checks = []
+    for run in (lambda: doctor.check_database(args.db),
+                lambda: doctor.check_jit_cache(fix=args.fix),
+                doctor.check_dashboard):
+        check = run()
+        print(check.line(), flush=True)
+        checks.append(check)
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def _write_json(path: str, data: object) -> None:
@@ -166,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-serve", action="store_true",
                            help="only load the demo dataset")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("doctor", help="check the database, the compiled-code cache and the "
+                                      "dashboard's requirements")
+    p.add_argument("--fix", action="store_true",
+                   help="clear and rebuild a damaged compiled-code cache")
+    db_arg(p)
+    p.set_defaults(func=cmd_doctor)
 
     from .cli_features import add_feature_commands
 

@@ -46,11 +46,14 @@ def _params(args: argparse.Namespace):
 
 def cmd_features_compute(args: argparse.Namespace) -> int:
     """Compute and store per-sample feature summaries."""
-    from .cli import _progress_bar
+    from .cli import _progress_bar, prepare_engine
     from .pipeline import compute_dataset
     from .store import connect
 
     store = connect(args.db)
+    store.get_dataset(args.dataset)
+    # This process loads the engine before forking workers: check the cache first.
+    prepare_engine()
     progress, bar = _progress_bar(f"features {args.dataset}", "clip")
     try:
         report = compute_dataset(store, args.dataset, features=_split_names(args.features),

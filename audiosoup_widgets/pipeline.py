@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shlex
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudiosoupError, ConfigError, FeatureError
+from .workerpool import WorkerCrashError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class ComputeReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     scheduler: str = "processes"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def clips_per_s(self) -> float:
@@ -49,6 +52,7 @@ class ComputeReport:
                  f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
                  f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
         lines += [f"  {f['reason']}  {f['path']}: {f['message']}" for f in self.failed]
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
@@ -220,83 +224,52 @@ def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = Non
     if progress is not None:
         progress(0, len(todo))
     if batches:
-        if scheduler is None:
-            _run_processes(store.url, batches, names, pdict, workers, collect)
-        else:
-            _run_dask(store.url, batches, names, pdict, workers, scheduler, collect)
+        try:
+            if scheduler is None:
+                _run_processes(store.url, batches, names, pdict, workers, collect, report)
+            else:
+                _run_dask(store.url, batches, names, pdict, workers, scheduler, collect)
+        except WorkerCrashError as exc:
+            raise WorkerCrashError(
+                f"{exc.message} ({report.done} clips were computed and kept; the rest "
+                "resume where this run stopped)") from exc
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _run_processes(url, batches, names, pdict, workers, collect) -> None:
-    from .features.engine import FeatureParams
+def _batch_task(batch: Sequence[tuple[int, str]], url: str, names: Sequence[str],
+                params: dict[str, Any]) -> tuple[int, list[tuple[int, str, str]]]:
+    """Run :func:`process_batch` in a worker (the pool passes the batch first)."""
+    return process_batch(url, batch, names, params)
+
+
+def _run_processes(url, batches, names, pdict, workers, collect, report) -> None:
+    from .features.engine import FeatureParams, warm_up
+    from .workerpool import run_local
+
+    def on_result(result: tuple[int, list[tuple[int, str, str]]], batch: Sequence[Any]) -> None:
+        collect(result[0], result[1], len(batch))
 
     if workers == 1:
         for b in batches:
-            n_ok, fails = process_batch(url, b, names, pdict)
-            collect(n_ok, fails, len(b))
+            on_result(process_batch(url, b, names, pdict), b)
         return
-    import multiprocessing as mp
-    import sys
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from .features.engine import warm_up
-
-    # Warm the engine (numba compilation, filter banks) once here, then fork: the
-    # workers inherit it instead of each compiling for seconds, and no two processes
-    # write numba's on-disk cache at the same moment (which can corrupt it).
+    # Warm the engine (numba code, filter banks) once here, then fork: the workers
+    # inherit it instead of each loading it again.
     warm_up(params=FeatureParams(**pdict))
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ctx = mp.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                             initializer=_init_worker) as pool:
-        futs = {pool.submit(process_batch, url, b, names, pdict): len(b) for b in batches}
-        for fut in as_completed(futs):
-            n_ok, fails = fut.result()
-            collect(n_ok, fails, futs[fut])
-
-
-def _init_worker() -> None:
-    # One BLAS/numba thread per process: the processes already use every core. The
-    # environment alone is too late for a forked worker (its BLAS is loaded), so the
-    # running thread pools are limited too.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        pass
+    deaths = run_local(_batch_task, batches, args=(url, list(names), pdict), workers=workers,
+                       on_result=on_result)
+    report.notes += [f"{d.describe()}; its {d.batches} unfinished batches were run again"
+                     for d in deaths]
 
 
 def _run_dask(url, batches, names, pdict, workers, scheduler, collect) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as exc:  # pragma: no cover - dask is a dependency
-        raise ConfigError("Dask is not installed: pip install 'dask[distributed]'") from exc
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=10)
-        except OSError as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
-    try:
-        futs = client.map(process_batch, [url] * len(batches), batches,
-                          [list(names)] * len(batches), [pdict] * len(batches), pure=False)
-        sizes = {f.key: len(b) for f, b in zip(futs, batches, strict=True)}
-        for fut in as_completed(futs):
-            n_ok, fails = fut.result()
-            collect(n_ok, fails, sizes[fut.key])
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    from .features.engine import FeatureParams, warm_up
+    from .workerpool import run_dask
+
+    run_dask(_batch_task, batches, args=(url, list(names), pdict), workers=workers,
+             scheduler=scheduler, warm=lambda: warm_up(params=FeatureParams(**pdict)),
+             on_result=lambda result, batch: collect(result[0], result[1], len(batch)))
 
 
 def feature_frame(dataset: str, features: Sequence[str] | None = None, *, db: Any = None,
@@ -323,6 +296,12 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *, db: An
         one float32 column per summary value named ``<feature>_<stat>_<index>``
         (``stat`` is ``mean`` or ``std`` over time). Samples not computed yet
         have NaN.
+
+    Raises
+    ------
+    FeatureError
+        ``not_computed`` if the dataset has samples but no stored summaries of
+        a requested feature; the message names the command to run.
     """
     import pandas as pd
 
@@ -341,10 +320,12 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *, db: An
     })
     pos = pd.Index(ids)
     blocks = []
+    missing = []
     for name in names:
         fids, values = store.summary_matrix(dataset, name, fp.key_for(name), label=label,
                                             split=split)
         if values.size == 0:
+            missing.append(name)
             continue
         cols = summary_columns(name, values.shape[1] // 2)
         full = np.full((len(ids), values.shape[1]), np.nan, np.float32)
@@ -352,6 +333,15 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *, db: An
         keep = idx >= 0
         full[idx[keep]] = values[keep]
         blocks.append(pd.DataFrame(full, columns=cols))
+    if missing and len(ids):
+        # Rows without feature columns look like success; say what to run instead.
+        every = set(missing) == set(_names(None))
+        what = "feature summaries" if every else f"summaries of {', '.join(missing)}"
+        which = "" if every else f" --features {','.join(missing)}"
+        params_note = "" if fp == _params(None) else " (with the same --param values)"
+        raise FeatureError(
+            f"no {what} are stored for {dataset!r} yet; run: audiosoup features compute "
+            f"--dataset {shlex.quote(dataset)}{which}{params_note}", code="not_computed")
     if blocks:
         frame = pd.concat([frame, *blocks], axis=1)
     return frame

@@ -398,7 +398,11 @@ def decode(
 
 def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample along the last axis with soxr's high quality through librosa."""
-    import librosa  # only playback and features pay for importing it
+    from .. import jitcache
+
+    # Only playback and features pay for importing librosa, and its numba code
+    # loads under the project's compile lock.
+    librosa = jitcache.import_librosa()
 
     try:
         return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")

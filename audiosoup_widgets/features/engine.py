@@ -28,15 +28,19 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from importlib import metadata
 
-import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
 import scipy.sparse
 import soxr
 
+from .. import jitcache
 from ..errors import FeatureError
 from .registry import FEATURES, get_feature
+
+# librosa's numba code loads (or compiles) here, under the project's compile lock
+# and in the project's cache folder: see :mod:`audiosoup_widgets.jitcache`.
+librosa = jitcache.import_librosa()
 
 __all__ = [
     "ENGINE_VERSION",

@@ -131,6 +131,12 @@ class BaseStore:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
+    def head_revision(self) -> str | None:
+        """Return the newest revision of the packaged migrations."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+
     def has_schema(self) -> bool:
         """Whether the tables exist already."""
         return inspect(self.engine).has_table("samples")

@@ -53,6 +53,17 @@ class SummaryMixin:
             return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr)
                     for sid, p, pb, sr in rows]
 
+    def count_samples_without_summaries(self, dataset: str) -> int:
+        """Return how many samples of a dataset have no feature summary at all."""
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            has_any = select(FeatureSummary.sample_id).where(
+                FeatureSummary.sample_id == Sample.id).exists()
+            return sess.scalar(select(func.count()).select_from(Sample).where(
+                Sample.dataset_id == ds_id, ~has_any)) or 0
+
     def clear_summaries(self, dataset: str, features: Sequence[str]) -> int:
         """Delete stored summaries of ``features`` for a dataset (``--force``)."""
         with self.session() as sess:

@@ -27,6 +27,8 @@ import bqplot as bq
 import ipywidgets as ipw
 import numpy as np
 
+from .. import jitcache
+
 __all__ = ["Display", "prepare", "FeaturePlot", "WaveformPlot", "png_indexed", "colour_lut",
            "CMAPS", "axis_label", "MAX_COLUMNS", "MAX_ROWS"]
 
@@ -419,14 +421,12 @@ def _band_name(i: int, edges: np.ndarray, n: int) -> str:
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    import librosa
-
+    librosa = jitcache.import_librosa()
     return np.asarray(librosa.hz_to_mel(np.asarray(hz, dtype=float)), dtype=float)
 
 
 def _mel_to_hz(mel: float) -> float:
-    import librosa
-
+    librosa = jitcache.import_librosa()
     return float(librosa.mel_to_hz(mel))
 
 
