@@ -1,0 +1,111 @@
+"""Worker processes: a dying worker costs no batch, and no worker outlives its parent."""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import soundfile as sf
+from audio_fixtures import tone
+from sqlalchemy import text
+
+import audiosoup_widgets
+from audiosoup_widgets.ingest import load_dataset
+from audiosoup_widgets.workerpool import WorkerCrashError, run_local
+
+PACKAGE_PARENT = str(Path(audiosoup_widgets.__file__).resolve().parents[1])
+
+
+def crash_once(batch: int, flag_dir: str) -> int:
+    """Die with SIGSEGV the first time batch 3 runs; otherwise return the batch doubled."""
+    flag = os.path.join(flag_dir, f"crashed-{batch}")
+    if batch == 3 and not os.path.exists(flag):
+        open(flag, "w").close()
+        faulthandler.disable()  # pytest's handler would print a traceback for the signal
+        os.kill(os.getpid(), signal.SIGSEGV)
+    time.sleep(0.05)
+    return 2 * batch
+
+
+def crash_always(batch: int) -> int:
+    """Batches 0 and 1 finish; any other batch kills its worker."""
+    if batch >= 2:
+        time.sleep(0.3)  # let the first two finish first
+        faulthandler.disable()
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return batch
+
+
+def test_a_worker_killed_by_a_signal_costs_no_batch(tmp_path):
+    results: dict[int, int] = {}
+    deaths = run_local(crash_once, list(range(8)), args=(str(tmp_path),), workers=2,
+                       on_result=lambda r, b: results.__setitem__(b, r))
+    assert results == {b: 2 * b for b in range(8)}
+    assert len(deaths) == 1 and deaths[0].exitcode == -signal.SIGSEGV
+    assert "SIGSEGV" in deaths[0].describe() and "audiosoup doctor --fix" in deaths[0].describe()
+
+
+def test_workers_that_keep_dying_stop_the_run_with_one_line(tmp_path):
+    results: dict[int, int] = {}
+    started = time.monotonic()
+    with pytest.raises(WorkerCrashError) as info:
+        run_local(crash_always, list(range(6)), workers=2,
+                  on_result=lambda r, b: results.__setitem__(b, r))
+    assert time.monotonic() - started < 60, "never a hang"
+    message = info.value.message
+    assert "\n" not in message and "SIGSEGV" in message and "audiosoup doctor --fix" in message
+    # What finished before the crashes was handed over, not lost.
+    assert results == {0: 0, 1: 1}
+
+
+def _long_clips(root: Path, n: int, seconds: float) -> Path:
+    (root / "w").mkdir(parents=True)
+    for i in range(n):
+        y = tone(sr=16000, seconds=seconds, freq=200.0 + i, seed=i)
+        sf.write(root / "w" / f"c{i:04d}.wav", y, 16000, subtype="PCM_16")
+    return root
+
+
+def _connections(store, dbname: str) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+            {"d": dbname}).scalar_one()
+
+
+@pytest.mark.slow
+def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
+    # Two batches of 64 twenty-second clips: each worker is busy for seconds when
+    # the parent dies (before, they went on computing, and then waited forever).
+    load_dataset(pg_store, _long_clips(tmp_path / "clips", 128, 20.0), dataset="many", workers=2)
+    env = dict(os.environ, AUDIOSOUP_NO_PROGRESS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audiosoup_widgets.cli", "features", "compute", "--dataset", "many",
+         "--workers", "2", "--db", pg_store.url],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 180
+    workers: list[psutil.Process] = []
+    while len(workers) < 2:
+        assert proc.poll() is None, "features compute ended before its workers started"
+        assert time.monotonic() < deadline, "no workers started"
+        workers = parent.children(recursive=True)
+        time.sleep(0.1)
+    time.sleep(1.0)  # let them start computing (and connect to the database)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=3)
+    assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
+    dbname = pg_store.engine.url.database
+    deadline = time.monotonic() + 10
+    while _connections(pg_store, dbname) > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _connections(pg_store, dbname) == 0
