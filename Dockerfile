@@ -37,13 +37,12 @@ ENV AUDIOSOUP_DATA_DIR=/home/audiosoup/data \
     NUMBA_CACHE_DIR=/home/audiosoup/.cache/numba
 USER audiosoup
 WORKDIR /home/audiosoup
-# Compile librosa's numba code once, at build, in one process (workers compiling at
-# the same time can corrupt the cache), instead of while a visitor waits;
-# then build the demo database (SQLite, in the data folder) and its feature summaries.
+# Build the demo database (SQLite, in the data folder) with its feature summaries:
+# `audiosoup demo` compiles librosa's numba code into NUMBA_CACHE_DIR first (checked
+# in a separate process, one compiler at a time), so no visitor waits for it.
 RUN mkdir -p "$AUDIOSOUP_DATA_DIR" "$NUMBA_CACHE_DIR" \
-    && python -c "from audiosoup_widgets.features.engine import warm_up; warm_up()" \
-    && audiosoup demo --no-serve \
-    && AUDIOSOUP_NO_PROGRESS=1 audiosoup features compute --dataset speech-commands-mini
+    && AUDIOSOUP_NO_PROGRESS=1 audiosoup demo --no-serve \
+    && audiosoup doctor
 
 EXPOSE 8866
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
