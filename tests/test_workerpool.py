@@ -105,6 +105,7 @@ def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
     gone, alive = psutil.wait_procs(workers, timeout=3)
     assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
     dbname = pg_store.engine.url.database
+    pg_store.engine.dispose()  # this test's own pooled connections do not count
     deadline = time.monotonic() + 10
     while _connections(pg_store, dbname) > 0 and time.monotonic() < deadline:
         time.sleep(0.2)
