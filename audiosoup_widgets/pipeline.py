@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudiosoupError, ConfigError, FeatureError
+from .terminal import one_line
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class ComputeReport:
         lines = [f"features for {self.dataset!r}: {self.done} computed, {self.already} already up "
                  f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
                  f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
-        lines += [f"  {f['reason']}  {f['path']}: {f['message']}" for f in self.failed]
+        lines += [f"  {f['reason']}  {one_line(f['path'])}: {one_line(f['message'])}"
+                  for f in self.failed]
         return "\n".join(lines)
 
 
