@@ -1,0 +1,113 @@
+"""Loads at the same time: one schema creation, and "loaded" totals that add up to the rows written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from datasets import tone
+from sqlalchemy import create_engine, event, text
+
+import audiosoup_widgets
+from audiosoup_widgets.store import SampleQuery, Store
+from audiosoup_widgets.testing import seed_synthetic
+
+ROUNDS = 3
+
+
+def _folder(root: Path, label: str, n: int) -> Path:
+    (root / label).mkdir(parents=True)
+    for i in range(n):
+        sf.write(root / label / f"{i:04d}.wav", tone(0.1, f=200 + 7 * i), 16000)
+    return root
+
+
+def _empty_database(backend: str, tmp_path: Path, admin) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.sqlite3'}", None
+    name = f"audiosoup_race_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return admin.url.set(database=name).render_as_string(hide_password=False), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_loads_started_together_on_an_empty_database(backend, tmp_path, request):
+    """Two loads of one folder and a third of another, at once, on a new database, 3 times."""
+    one = _folder(tmp_path / "one", "yes", 60)
+    two = _folder(tmp_path / "two", "no", 40)
+    env = {**os.environ, "AUDIOSOUP_NO_PROGRESS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(audiosoup_widgets.__file__).parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    # Any database of the test server can create others: the session's own will do.
+    admin = (create_engine(request.getfixturevalue("pg_url"), isolation_level="AUTOCOMMIT")
+             if backend == "postgresql" else None)
+    try:
+        for attempt in range(ROUNDS):
+            url, pg_name = _empty_database(backend, tmp_path, admin)
+            jobs = [(one, "one"), (one, "one"), (two, "two")]
+            procs = [subprocess.Popen(
+                [sys.executable, "-m", "audiosoup_widgets.cli", "load", str(folder),
+                 "--dataset", name, "--db", url, "--workers", "1",
+                 "--report", str(tmp_path / f"report{attempt}_{k}.json")],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for k, (folder, name) in enumerate(jobs)]
+            results = [p.communicate(timeout=300) for p in procs]
+            for proc, (_out, err) in zip(procs, results, strict=True):
+                assert proc.returncode == 0, f"round {attempt}: {err.strip()}"
+                assert "error" not in err
+            loaded = [json.loads((tmp_path / f"report{attempt}_{k}.json").read_text())["loaded"]
+                      for k in range(3)]
+            store = Store(url)
+            try:
+                assert store.current_revision() == "0001"
+                assert loaded[0] + loaded[1] == store.count_samples(SampleQuery("one")) == 60
+                assert loaded[2] == store.count_samples(SampleQuery("two")) == 40
+            finally:
+                store.dispose()
+            if pg_name:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+    finally:
+        if admin is not None:
+            admin.dispose()
+
+
+def test_loaded_count_leaves_out_rows_another_writer_adds(store: Store):
+    """Rows committed by another process during an insert are not counted as this one's."""
+    other = Store(store.url)
+    seed_synthetic(store, dataset="mine", n=0)
+    ds_id = store.ensure_dataset("mine", root="/nonexistent/synthetic", layout="folders")
+    fired = []
+
+    def other_writer_commits(*_args) -> None:
+        if not fired:
+            fired.append(True)
+            seed_synthetic(other, dataset="theirs", n=7)
+
+    # The other write lands between this store's connection checkout (PostgreSQL's COPY
+    # path) or the INSERT statement (SQLite) and its commit.
+    if store.dialect == "sqlite":
+        def hook(conn, cursor, statement, *rest):
+            if statement.lstrip().upper().startswith("INSERT INTO SAMPLES"):
+                other_writer_commits()
+        event.listen(store.engine, "before_cursor_execute", hook)
+    else:
+        event.listen(store.engine.pool, "checkout", other_writer_commits)
+    rows = [{"dataset_id": ds_id, "path": f"m/{i}.wav", "content_hash": f"{i:064x}",
+             "format": "WAV", "sample_rate": 16000, "channels": 1, "frames": 16000,
+             "duration": 1.0} for i in range(5)]
+    try:
+        assert store.insert_samples(rows) == 5
+        assert fired
+        assert store.insert_samples(rows) == 0  # all present: nothing added
+    finally:
+        other.dispose()
+    assert store.count_samples(SampleQuery("theirs")) == 7
