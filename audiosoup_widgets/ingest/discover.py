@@ -169,7 +169,8 @@ def _folders(root: str) -> list[Candidate]:
 
 def _read_list(path: str) -> set[str]:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        # utf-8-sig: a list saved by a Windows editor may start with a byte order mark.
+        with open(path, encoding="utf-8-sig", errors="surrogateescape") as fh:
             return {line.strip().replace("\\", "/") for line in fh if line.strip()}
     except FileNotFoundError:
         return set()

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import soundfile as sf
-from datasets import tone
+from datasets import make_speech_commands, tone
 
 from audiosoup_widgets.cli import main
 from audiosoup_widgets.ingest import load_dataset
@@ -51,6 +51,16 @@ def test_manifest_saved_with_a_byte_order_mark_loads(store: Store, tmp_path):
     assert report.loaded == 2 and report.skipped == []
     stored = _stored(store, "bom")
     assert stored["a.wav"].label == "dog" and stored["b.wav"].split == "test"
+
+
+def test_speech_commands_lists_with_a_byte_order_mark(store: Store, tmp_path):
+    make_speech_commands(tmp_path / "sc")
+    for name in ("validation_list.txt", "testing_list.txt"):
+        lst = tmp_path / "sc" / name
+        lst.write_bytes(b"\xef\xbb\xbf" + lst.read_bytes())
+    load_dataset(store, tmp_path / "sc", dataset="sc", workers=1)
+    assert store.count_samples(SampleQuery("sc", split="validation")) == 6
+    assert store.count_samples(SampleQuery("sc", split="test")) == 6
 
 
 def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_path):
