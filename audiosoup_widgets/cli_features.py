@@ -72,7 +72,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     n = export_features(args.dataset, _split_names(args.features), fmt=args.format,
                         output=args.output, db=args.db, label=args.label, split=args.split,
                         full=args.full, params=_params(args))
-    print(f"wrote {n} samples to {args.output}")
+    beside = ""
+    if args.format in ("csv", "txt"):
+        from .features.export import provenance_path
+
+        beside = f" (provenance in {provenance_path(args.output)})"
+    print(f"wrote {n} samples to {args.output}{beside}")
     return 0
 
 

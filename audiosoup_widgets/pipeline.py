@@ -401,7 +401,9 @@ def export_features(dataset: str, features: Sequence[str] | None = None, *, fmt:
     fmt : str
         ``csv``, ``yaml``, ``json``, ``txt`` or ``parquet``.
     output : path-like
-        File to write (replaced atomically).
+        File to write (replaced atomically). A ``csv`` or ``txt`` file holds the
+        records alone (``pandas.read_csv`` reads it); its provenance goes beside it
+        in ``<output>.provenance.json`` (see :mod:`audiosoup_widgets.features.export`).
     db : str or Store, optional
         Database URL or open store.
     label, split : str, optional
