@@ -15,6 +15,7 @@ skipped row.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import posixpath
 import re
@@ -194,6 +195,12 @@ def _speech_commands(root: str) -> list[Candidate]:
     return cands
 
 
+@functools.lru_cache(maxsize=256)
+def _real_folder(folder: str) -> str:
+    # A manifest lists many files of few folders: resolve each folder once.
+    return os.path.realpath(folder)
+
+
 def _manifest_path(raw: str, roots: tuple[str, ...]) -> tuple[str, tuple[str, str] | None]:
     """Normalise a manifest path to a relative ``/`` path, or say why it cannot be one."""
     if "\x00" in raw:
@@ -201,10 +208,13 @@ def _manifest_path(raw: str, roots: tuple[str, ...]) -> tuple[str, tuple[str, st
     path = raw.replace("\\", "/")
     if path.startswith("/"):
         norm = posixpath.normpath(path)
-        for base in roots:
-            base = base.replace(os.sep, "/")
-            if os.path.commonpath([norm, base]) == base:
-                return posixpath.relpath(norm, base), None
+        # The folder as written, then with its symlinks resolved (the file itself is
+        # left alone: the decoder refuses a symlink that leads out of the root).
+        for candidate in (norm, posixpath.join(_real_folder(posixpath.dirname(norm)),
+                                               posixpath.basename(norm))):
+            for base in roots:
+                if os.path.commonpath([candidate, base]) == base:
+                    return posixpath.relpath(candidate, base), None
         return path, ("outside_root", f"absolute path outside the dataset folder {roots[0]}")
     rel = posixpath.normpath(path)
     if rel == ".." or rel.startswith("../"):

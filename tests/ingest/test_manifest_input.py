@@ -65,8 +65,9 @@ def test_speech_commands_lists_with_a_byte_order_mark(store: Store, tmp_path):
 
 def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_path):
     root = tmp_path / "data"
-    _clips(root, "a.wav", "c.wav", "sub/b.wav")
+    _clips(root, "a.wav", "c.wav", "d.wav", "sub/b.wav")
     _clips(tmp_path, "elsewhere.wav")  # a real file, next to the root but outside it
+    (tmp_path / "link").symlink_to(root)  # the root under another name
     manifest = _manifest(root, [
         ["./a.wav", "dog", "train", "", ""],
         ["a.wav", "cat", "test", "", ""],                 # the same file again
@@ -77,10 +78,11 @@ def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_pa
         ["sub/../../elsewhere.wav", "dog", "", "", ""],
         ["", "dog", "train", "", ""],                     # no path at all
         ["", "", "", "", ""],                             # an empty row names no file
+        [str(tmp_path / "link" / "d.wav"), "dog", "", "", ""],  # absolute, through a symlink
     ])
     report = load_dataset(store, manifest, dataset="norm", workers=1)
     stored = _stored(store, "norm")
-    assert set(stored) == {"a.wav", "c.wav", "sub/b.wav"}
+    assert set(stored) == {"a.wav", "c.wav", "d.wav", "sub/b.wav"}
     # The first row of a path counts; the repeat is reported, not a silent last-wins.
     assert stored["a.wav"].label == "dog" and stored["a.wav"].split == "train"
     assert stored["c.wav"].split == "validation"
@@ -98,10 +100,10 @@ def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_pa
     # Manifest problems are in the stored run record like undecodable files.
     (run,) = store.list_load_runs("norm")
     assert sorted((p, r) for p, r, _ in run.failures) == sorted(_skipped(report).items())
-    assert run.n_skipped == 5 and run.n_loaded == 3
+    assert run.n_skipped == 5 and run.n_loaded == 4
     # A second run finds the stored files and reports the same bad rows again.
     again = load_dataset(store, manifest, dataset="norm", workers=1)
-    assert again.loaded == 0 and again.existing == 3 and _skipped(again) == _skipped(report)
+    assert again.loaded == 0 and again.existing == 4 and _skipped(again) == _skipped(report)
 
 
 def test_unknown_split_is_a_skipped_row_naming_the_allowed_ones(store: Store, tmp_path):
