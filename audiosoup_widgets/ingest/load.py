@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..audio import Limits, analyse_many, encode_peaks
@@ -75,6 +75,17 @@ def _text_path(rel: str) -> tuple[str, bytes | None]:
     raw = os.fsencode(rel)
     text = raw.decode("utf-8", "backslashreplace")
     return text, (raw if text != rel else None)
+
+
+def _storable_names(cand: Candidate) -> Candidate:
+    """Show undecodable bytes of a folder-derived label or speaker escaped, as paths are.
+
+    A folder named with bytes that are not UTF-8 gives a label holding surrogate
+    escapes, which no database driver can encode.
+    """
+    fixed = {k: _text_path(v)[0] for k, v in (("label", cand.label), ("speaker", cand.speaker))
+             if v is not None and not v.isprintable() and _text_path(v)[1] is not None}
+    return replace(cand, **fixed) if fixed else cand
 
 
 def _field_problem(cand: Candidate) -> tuple[str, str] | None:
@@ -142,6 +153,7 @@ def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: s
     todo: list[Candidate] = []
     failures: list[tuple[str, str, str]] = []
     for c in cands:
+        c = _storable_names(c)
         problem = c.problem or _field_problem(c)
         if problem is not None:
             failures.append((_text_path(c.relpath)[0], *problem))

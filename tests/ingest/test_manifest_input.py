@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import soundfile as sf
@@ -182,3 +183,15 @@ def test_summaries_show_one_file_per_line(store: Store, tmp_path):
         {"path": "a\nb.wav", "reason": "too_short", "message": "line one\nline two"}])
     assert len(compute.summary().splitlines()) == 2
     assert "a\\nb.wav: line one\\nline two" in compute.summary()
+
+
+def test_folder_named_with_bytes_that_are_not_utf8_is_a_label(store: Store, tmp_path):
+    root = tmp_path / "bytes"
+    _clips(root, "tmp.wav")
+    folder = os.path.join(os.fsencode(root), b"caf\xe9")  # Latin-1 "café"
+    os.mkdir(folder)
+    os.rename(os.fsencode(root / "tmp.wav"), os.path.join(folder, b"a.wav"))
+    report = load_dataset(store, root, dataset="bytes", layout="folders", workers=1)
+    assert report.loaded == 1 and report.skipped == []
+    (rec,) = store.page_samples(SampleQuery("bytes"))
+    assert rec.label == "caf\\xe9" and rec.path == "caf\\xe9/a.wav"
