@@ -212,3 +212,21 @@ def test_cli_export_file_honours_the_umask(tmp_path, capsys):
             assert stat.S_IMODE(out.stat().st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+def test_features_summary_shows_one_file_per_line(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    folder = tmp_path / "odd" / "x"
+    folder.mkdir(parents=True)
+    names = ["new\nline.wav", "tab\there.wav", "esc\x1b[2Jclear.wav"]
+    for i, name in enumerate(names):
+        sf.write(folder / name, (0.1 * np.sin(np.arange(16000) * (0.05 + 0.01 * i))), 16000)
+    assert main(["load", str(tmp_path / "odd"), "--dataset", "odd", "--db", db]) == 0
+    for name in names:
+        (folder / name).unlink()  # gone since the load: each one fails in features compute
+    capsys.readouterr()
+    assert main(["features", "compute", "--dataset", "odd", "--features", "mfcc",
+                 "--workers", "1", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "3 failed" in out and len(out.strip().splitlines()) == 1 + len(names)
+    assert "x/new\\nline.wav" in out and "x/tab\\there.wav" in out and "\x1b" not in out
