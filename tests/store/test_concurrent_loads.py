@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,19 @@ from audiosoup_widgets.store import SampleQuery, Store
 from audiosoup_widgets.testing import seed_synthetic
 
 ROUNDS = 3
+# `audiosoup load` exactly as the console script runs it (cli.main), started once every
+# process has imported what it needs: a start line instead of the seconds of import
+# jitter, which would otherwise let one process finish the schema before the next begins.
+AT_THE_SIGNAL = """
+import os, sys, time
+import alembic.command, audiosoup_widgets.store, audiosoup_widgets.ingest
+from audiosoup_widgets.cli import main
+ready, go = sys.argv[1:3]
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.002)
+sys.exit(main(sys.argv[3:]))
+"""
 
 
 def _folder(root: Path, label: str, n: int) -> Path:
@@ -53,12 +67,19 @@ def test_loads_started_together_on_an_empty_database(backend, tmp_path, request)
         for attempt in range(ROUNDS):
             url, pg_name = _empty_database(backend, tmp_path, admin)
             jobs = [(one, "one"), (one, "one"), (two, "two")]
+            go = tmp_path / f"go{attempt}"
+            ready = [tmp_path / f"ready{attempt}_{k}" for k in range(len(jobs))]
             procs = [subprocess.Popen(
-                [sys.executable, "-m", "audiosoup_widgets.cli", "load", str(folder),
-                 "--dataset", name, "--db", url, "--workers", "1",
+                [sys.executable, "-c", AT_THE_SIGNAL, str(ready[k]), str(go),
+                 "load", str(folder), "--dataset", name, "--db", url, "--workers", "1",
                  "--report", str(tmp_path / f"report{attempt}_{k}.json")],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for k, (folder, name) in enumerate(jobs)]
+            deadline = time.monotonic() + 120
+            while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+                assert all(p.poll() is None for p in procs), "a load ended before the start"
+                time.sleep(0.01)
+            go.touch()
             results = [p.communicate(timeout=300) for p in procs]
             for proc, (_out, err) in zip(procs, results, strict=True):
                 assert proc.returncode == 0, f"round {attempt}: {err.strip()}"
