@@ -150,8 +150,9 @@ class BaseStore:
         try:
             return lock.acquire()  # type: ignore[return-value]
         except Timeout as exc:
+            # An OS lock: it ends with the process that holds it, so a crash leaves none.
             raise StoreError(f"another process has been migrating {database} for 10 minutes; "
-                             f"if none is running, delete {lock.lock_file}") from exc
+                             "try again when it has finished") from exc
 
     def current_revision(self) -> str | None:
         """Return the schema's Alembic revision, or None on an empty database."""
