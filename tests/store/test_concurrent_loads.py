@@ -51,6 +51,36 @@ def _empty_database(backend: str, tmp_path: Path, admin) -> tuple[str, str | Non
     return admin.url.set(database=name).render_as_string(hide_password=False), name
 
 
+def _loads_at_once(jobs: list[tuple[Path, str]], url: str, tmp_path: Path, tag: str,
+                   env: dict[str, str]) -> list[int]:
+    """Run ``audiosoup load`` for each (folder, dataset) at one signal; return "loaded" counts."""
+    go = tmp_path / f"go{tag}"
+    ready = [tmp_path / f"ready{tag}_{k}" for k in range(len(jobs))]
+    reports = [tmp_path / f"report{tag}_{k}.json" for k in range(len(jobs))]
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", AT_THE_SIGNAL, str(ready[k]), str(go),
+         "load", str(folder), "--dataset", name, "--db", url, "--workers", "1",
+         "--report", str(reports[k])],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k, (folder, name) in enumerate(jobs)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), "a load ended before the start"
+            time.sleep(0.01)
+        go.touch()
+        results = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for proc, (_out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, f"round {tag}: {err.strip()}"
+        assert "error" not in err
+    return [json.loads(r.read_text())["loaded"] for r in reports]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_loads_started_together_on_an_empty_database(backend, tmp_path, request):
@@ -63,29 +93,13 @@ def test_loads_started_together_on_an_empty_database(backend, tmp_path, request)
     # Any database of the test server can create others: the session's own will do.
     admin = (create_engine(request.getfixturevalue("pg_url"), isolation_level="AUTOCOMMIT")
              if backend == "postgresql" else None)
+    created: list[str] = []
     try:
         for attempt in range(ROUNDS):
             url, pg_name = _empty_database(backend, tmp_path, admin)
-            jobs = [(one, "one"), (one, "one"), (two, "two")]
-            go = tmp_path / f"go{attempt}"
-            ready = [tmp_path / f"ready{attempt}_{k}" for k in range(len(jobs))]
-            procs = [subprocess.Popen(
-                [sys.executable, "-c", AT_THE_SIGNAL, str(ready[k]), str(go),
-                 "load", str(folder), "--dataset", name, "--db", url, "--workers", "1",
-                 "--report", str(tmp_path / f"report{attempt}_{k}.json")],
-                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for k, (folder, name) in enumerate(jobs)]
-            deadline = time.monotonic() + 120
-            while not all(r.exists() for r in ready) and time.monotonic() < deadline:
-                assert all(p.poll() is None for p in procs), "a load ended before the start"
-                time.sleep(0.01)
-            go.touch()
-            results = [p.communicate(timeout=300) for p in procs]
-            for proc, (_out, err) in zip(procs, results, strict=True):
-                assert proc.returncode == 0, f"round {attempt}: {err.strip()}"
-                assert "error" not in err
-            loaded = [json.loads((tmp_path / f"report{attempt}_{k}.json").read_text())["loaded"]
-                      for k in range(3)]
+            created += [pg_name] if pg_name else []
+            loaded = _loads_at_once([(one, "one"), (one, "one"), (two, "two")], url, tmp_path,
+                                    str(attempt), env)
             store = Store(url)
             try:
                 assert store.current_revision() == "0001"
@@ -93,11 +107,11 @@ def test_loads_started_together_on_an_empty_database(backend, tmp_path, request)
                 assert loaded[2] == store.count_samples(SampleQuery("two")) == 40
             finally:
                 store.dispose()
-            if pg_name:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
     finally:
         if admin is not None:
+            with admin.connect() as conn:
+                for name in created:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
 
