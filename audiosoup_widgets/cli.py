@@ -1,7 +1,9 @@
 """The ``audiosoup`` command: load data, manage the database, compute and export features, serve.
 
 Every sub-command reports a fatal problem as one plain line on stderr and a
-non-zero exit code; tracebacks only appear with ``--debug``.
+non-zero exit code; tracebacks only appear with ``--debug``. A file the command
+is asked to write (``--report``, ``--output``) must go into an existing folder:
+that is checked before any work starts, so a typo costs nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from .errors import AudiosoupError
+from .terminal import one_line
 
 DEMO_DATASET = "speech-commands-mini"
 
@@ -41,6 +44,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     if not os.path.exists(args.path):
         raise AudiosoupError(f"path not found: {args.path}")
+    if args.report:
+        check_output_path(args.report, "--report")
     store = connect(args.db)
     progress, bar = _progress_bar(f"loading {args.dataset}", "file")
     try:
@@ -169,6 +174,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def check_output_path(path: str, option: str) -> None:
+    """Refuse, before any work, an output file the command could not write.
+
+    Raises
+    ------
+    AudiosoupError
+        If ``path`` is a folder, or its folder is missing or not writable.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise AudiosoupError(f"{option} {path} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise AudiosoupError(f"{option}: no such folder {folder} (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AudiosoupError(f"{option}: cannot write into {folder} (permission denied)")
+
+
 def _write_json(path: str, data: object) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -189,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "else an SQLite file in your data folder)")
 
     p = sub.add_parser("load", help="load a folder of audio into a dataset")
-    p.add_argument("path", help="dataset folder, or a manifest CSV (path,label[,split,text])")
+    p.add_argument("path", help="dataset folder, or a manifest CSV (path,label[,split,speaker,text])")
     p.add_argument("--dataset", required=True, help="dataset name")
     p.add_argument("--url", help="where the data came from (kept with the dataset)")
     p.add_argument("--layout", default="auto",
@@ -249,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AudiosoupError as exc:
         if args.debug:
             raise
-        print(f"audiosoup: error: {exc.message}", file=sys.stderr)
+        print(f"audiosoup: error: {one_line(exc.message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("audiosoup: interrupted (finished batches are saved; run again to resume)",
@@ -258,7 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI user
         if args.debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A file that could not be read or written (disk full, permissions): say which.
+            print(f"audiosoup: error: {one_line(exc.filename)}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        first = one_line(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
         print(f"audiosoup: unexpected error: {type(exc).__name__}: {first} "
               "(run with --debug for details)", file=sys.stderr)
         return 1

@@ -68,12 +68,19 @@ def cmd_features_compute(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export features of selected samples to a file."""
+    from .cli import check_output_path
     from .pipeline import export_features
 
+    check_output_path(args.output, "--output")
     n = export_features(args.dataset, _split_names(args.features), fmt=args.format,
                         output=args.output, db=args.db, label=args.label, split=args.split,
                         full=args.full, params=_params(args))
-    print(f"wrote {n} samples to {args.output}")
+    beside = ""
+    if args.format in ("csv", "txt"):
+        from .features.export import provenance_path
+
+        beside = f" (provenance in {provenance_path(args.output)})"
+    print(f"wrote {n} samples to {args.output}{beside}")
     return 0
 
 

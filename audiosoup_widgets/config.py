@@ -3,6 +3,12 @@
 The URL comes, in order, from an explicit argument (``--db`` or ``db=``), the
 ``AUDIOSOUP_DATABASE_URL`` environment variable, and finally an embedded SQLite
 file in the user's data folder, so that a first run needs no server.
+
+An explicit empty URL (``--db ""``) is an error rather than a quiet fall back to
+another database; an empty environment variable counts as unset, as shells and
+compose files leave it when nothing is configured. PostgreSQL URLs without a
+driver (``postgresql://``, ``postgres://``) mean psycopg2, the driver the
+package installs and the one its bulk ``COPY`` writes use.
 """
 
 from __future__ import annotations
@@ -55,16 +61,50 @@ def resolve_database_url(db: str | None = None) -> str:
     Raises
     ------
     ConfigError
-        If the URL names a database kind this package does not support.
+        If ``db`` is empty, or the URL names a database kind or driver this package
+        does not support.
     """
-    url = db or os.environ.get(ENV_DATABASE_URL) or default_database_url()
+    if db is not None and not str(db).strip():
+        raise ConfigError("the database URL is empty: give postgresql://... or sqlite:///..., "
+                          "or leave the option out for the default database")
+    url = db or os.environ.get(ENV_DATABASE_URL, "").strip() or default_database_url()
+    return normalise_database_url(url)
+
+
+def normalise_database_url(url: str) -> str:
+    """Check a database URL and name its driver.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://...``, ``postgres://...``, ``postgresql+psycopg2://...`` or
+        ``sqlite:///...``.
+
+    Returns
+    -------
+    str
+        The URL, with ``postgresql+psycopg2`` for any PostgreSQL URL.
+
+    Raises
+    ------
+    ConfigError
+        If the URL is not one of those.
+    """
     url = url.strip()
-    if url.startswith("postgres://"):
-        # Heroku-style URLs; SQLAlchemy 2 only knows "postgresql".
-        url = "postgresql://" + url[len("postgres://"):]
-    scheme = url.split(":", 1)[0].split("+", 1)[0]
-    if scheme not in {"postgresql", "sqlite"}:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError("not a database URL: use postgresql://... or sqlite:///...")
+    kind, _, driver = scheme.partition("+")
+    if kind == "postgres":
+        kind = "postgresql"  # Heroku-style URLs; SQLAlchemy 2 only knows "postgresql".
+    if kind not in {"postgresql", "sqlite"}:
         raise ConfigError(
-            f"unsupported database URL scheme {scheme!r}: use postgresql://... or sqlite:///..."
+            f"unsupported database URL scheme {kind!r}: use postgresql://... or sqlite:///..."
         )
-    return url
+    if kind == "postgresql":
+        # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql://, which is not installed.
+        if driver not in ("", "psycopg2"):
+            raise ConfigError(f"unsupported PostgreSQL driver {driver!r}: use postgresql://... "
+                              "or postgresql+psycopg2://...")
+        driver = "psycopg2"
+    return f"{kind}+{driver}://{rest}" if driver else f"{kind}://{rest}"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudiosoupError, ConfigError, FeatureError
+from .terminal import one_line
 from .workerpool import WorkerCrashError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class ComputeReport:
         lines = [f"features for {self.dataset!r}: {self.done} computed, {self.already} already up "
                  f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
                  f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
-        lines += [f"  {f['reason']}  {f['path']}: {f['message']}" for f in self.failed]
+        lines += [f"  {f['reason']}  {one_line(f['path'])}: {one_line(f['message'])}"
+                  for f in self.failed]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -389,7 +391,9 @@ def export_features(dataset: str, features: Sequence[str] | None = None, *, fmt:
     fmt : str
         ``csv``, ``yaml``, ``json``, ``txt`` or ``parquet``.
     output : path-like
-        File to write (replaced atomically).
+        File to write (replaced atomically). A ``csv`` or ``txt`` file holds the
+        records alone (``pandas.read_csv`` reads it); its provenance goes beside it
+        in ``<output>.provenance.json`` (see :mod:`audiosoup_widgets.features.export`).
     db : str or Store, optional
         Database URL or open store.
     label, split : str, optional

@@ -352,17 +352,14 @@ class ReviewServices:
         prov = self._provenance(record, names)
         from .features.export import write_export
 
-        fd, tmp = tempfile.mkstemp(suffix=f".{fmt}", prefix="audiosoup-export-")
-        os.close(fd)
-        try:
+        # A private folder, removed with everything in it: a CSV or text export also
+        # writes its provenance beside it, which a one-file download leaves out
+        # (JSON, YAML and Parquet carry it inside).
+        with tempfile.TemporaryDirectory(prefix="audiosoup-export-") as folder:
+            tmp = os.path.join(folder, f"export.{fmt}")
             write_export([rec], provenance=prov, fmt=fmt, path=tmp)
             with open(tmp, "rb") as f:
                 data = f.read()
-        finally:
-            try:
-                os.unlink(tmp)
-            except OSError:  # pragma: no cover - a writer may have replaced it already
-                pass
         stem = os.path.splitext(record.file_name)[0]
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "sample"
         return f"features_{record.id}_{safe}.{fmt}", data, _MIME[fmt]

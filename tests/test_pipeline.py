@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
+import stat
+
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 from datasets import make_speech_commands
@@ -125,3 +130,103 @@ def test_cli_features_and_export(tmp_path, capsys):
     assert main(["features", "compute", "--dataset", "sc", "--features", "nope", "--db", db]) == 2
     assert main(["features", "compute", "--dataset", "missing", "--db", db]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+FORMULA = "=cmd|' /C calc'!A0"
+
+
+def _relabel_first(store: Store, label: str) -> int:
+    rec = store.page_samples(SampleQuery("sc"), page_size=1)[0]
+    store.update_sample(rec.id, version=rec.version, reviewer="pytest", label=label,
+                        create_label=True)
+    return rec.id
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt"])
+def test_text_exports_are_safe_in_a_spreadsheet_and_read_with_pandas(loaded: Store, tmp_path,
+                                                                     fmt):
+    sid = _relabel_first(loaded, FORMULA)
+    compute_dataset(loaded, "sc", features=["mfcc"], workers=1)
+    out = tmp_path / f"out.{fmt}"
+    n = export_features("sc", ["mfcc"], fmt=fmt, output=out, db=loaded)
+    frame = pd.read_csv(out, sep="," if fmt == "csv" else "\t")
+    assert len(frame) == n == loaded.count_samples(SampleQuery("sc"))
+    assert list(frame.columns[:4]) == ["sample_id", "path", "label", "split"]
+    assert frame["sample_id"].dtype == np.int64 and frame["mfcc_mean_0"].dtype == np.float64
+    assert (frame["mfcc_mean_0"] < 0).any()  # negative numbers stay numbers
+    assert frame.set_index("sample_id").loc[sid, "label"] == "'" + FORMULA
+    prov, records = read_export(out)
+    assert prov["dataset"] == "sc" and prov["parameters"]["n_mfcc"] == 20
+    assert {r["sample_id"]: r["label"] for r in records}[sid] == FORMULA
+
+
+def test_dashboard_download_is_neutralised_and_leaves_no_files(loaded: Store, tmp_path,
+                                                               monkeypatch):
+    import tempfile
+
+    from audiosoup_widgets.services import ReviewServices
+
+    sid = _relabel_first(loaded, FORMULA)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    name, data, _mime = ReviewServices(loaded).export(loaded.get_sample(sid), ["mfcc"], "csv")
+    assert name.endswith(".csv")
+    frame = pd.read_csv(io.BytesIO(data))
+    assert frame["label"].tolist() == ["'" + FORMULA] and len(frame) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("audiosoup-export")] == []
+
+
+def test_cli_output_into_a_missing_folder_is_one_line_before_any_work(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    make_speech_commands(tmp_path / "sc")
+    code = main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db,
+                 "--report", str(tmp_path / "missing" / "report.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("audiosoup: error: --report")
+    assert "missing" in err and "Traceback" not in err
+    assert main(["db", "current", "--db", db]) == 0
+    assert capsys.readouterr().out.strip().startswith("empty")  # nothing was loaded
+    assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
+    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc",
+                 "--workers", "1", "--db", db]) == 0
+    capsys.readouterr()
+    for output in (tmp_path / "missing" / "x.csv", tmp_path):
+        code = main(["export", "--dataset", "sc", "--features", "mfcc", "--format", "csv",
+                     "--output", str(output), "--db", db])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("audiosoup: error: --output")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_cli_export_file_honours_the_umask(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    make_speech_commands(tmp_path / "sc")
+    assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
+    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc",
+                 "--workers", "1", "--db", db]) == 0
+    old = os.umask(0o022)
+    try:
+        for fmt in ("csv", "parquet"):
+            out = tmp_path / f"e.{fmt}"
+            assert main(["export", "--dataset", "sc", "--features", "mfcc", "--format", fmt,
+                         "--output", str(out), "--db", db]) == 0
+            assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+def test_features_summary_shows_one_file_per_line(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    folder = tmp_path / "odd" / "x"
+    folder.mkdir(parents=True)
+    names = ["new\nline.wav", "tab\there.wav", "esc\x1b[2Jclear.wav"]
+    for i, name in enumerate(names):
+        sf.write(folder / name, (0.1 * np.sin(np.arange(16000) * (0.05 + 0.01 * i))), 16000)
+    assert main(["load", str(tmp_path / "odd"), "--dataset", "odd", "--db", db]) == 0
+    for name in names:
+        (folder / name).unlink()  # gone since the load: each one fails in features compute
+    capsys.readouterr()
+    assert main(["features", "compute", "--dataset", "odd", "--features", "mfcc",
+                 "--workers", "1", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "3 failed" in out and len(out.strip().splitlines()) == 1 + len(names)
+    assert "x/new\\nline.wav" in out and "x/tab\\there.wav" in out and "\x1b" not in out

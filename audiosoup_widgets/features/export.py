@@ -1,4 +1,4 @@
-"""Export of per-sample features to files: CSV, plain text, JSON, YAML and Parquet.
+r"""Export of per-sample features to files: CSV, plain text, JSON, YAML and Parquet.
 
 This module owns the file formats, not the data: it takes plain records (built by
 the caller from the store or from the engine) and a provenance dict, writes them
@@ -12,14 +12,28 @@ converted on the way).
 
 Layout per format:
 
-* ``csv`` and ``txt`` (tab-separated): leading comment lines ``# provenance: {json}``
-  and ``# schema: {json}`` (the type of each column, so values read back with their
-  types), then a header and one row per sample; a matrix is a JSON-encoded cell.
+* ``csv`` and ``txt`` (tab-separated): a header and one row per sample, nothing
+  else, so ``pandas.read_csv(path)`` (``sep="\t"`` for txt) reads them as they
+  are; a matrix is a JSON-encoded cell. The provenance and the type of each column
+  go beside the file, in ``<file>.provenance.json`` (see :func:`provenance_path`):
+  ``{"format", "data_file", "provenance", "schema", "text_cells"}``.
 * ``json`` and ``yaml``: ``{"provenance": {...}, "schema": {...}, "samples": [...]}``;
   JSON is strict (NaN is written as null and read back as NaN).
 * ``parquet``: one row per sample; a matrix is a list column of flat values plus a
   ``<feature>__shape`` list column; provenance is in the schema metadata under
   ``audiosoup.provenance``.
+
+Text exports are safe to open in a spreadsheet (OWASP, "CSV injection"): in
+``csv`` and ``txt`` files a text cell (a path, a label, a message; never a number)
+that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, possibly
+after single quotes, is written with one more single quote in front, so
+``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)`` and shows as text. A plain
+``pandas.read_csv`` therefore gives the quoted form; :func:`read_export` removes
+exactly that one quote and gives back the text as it was exported (a label that
+really was ``'=x`` is written ``''=x`` and read back as ``'=x``).
+
+All files are created with the permissions of any new file (the process umask),
+through a temporary file beside the target that is then renamed.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -41,12 +55,28 @@ import numpy as np
 from ..errors import FeatureError
 from .summaries import full_to_record
 
-__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "write_export", "read_export"]
+__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "provenance_path", "write_export",
+           "read_export"]
 
 FORMATS: tuple[str, ...] = ("csv", "txt", "json", "yaml", "parquet")
 METADATA_FIELDS: tuple[str, ...] = ("sample_id", "path", "label", "split")
 PARQUET_KEY = b"audiosoup.provenance"
 _SHAPE_SUFFIX = "__shape"
+SIDECAR_SUFFIX = ".provenance.json"
+# Cells a spreadsheet would run as a formula (OWASP's list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TEXT_CELLS_NOTE = ("a text cell starting with =, +, -, @, tab or carriage return (after any "
+                    "single quotes) has one more single quote in front, so that a spreadsheet "
+                    "shows it as text; read_export removes that quote")
+
+
+def provenance_path(path: str | os.PathLike[str]) -> Path:
+    """Return the file that holds a CSV or text export's provenance and column types.
+
+    ``features.csv`` has ``features.csv.provenance.json`` beside it.
+    """
+    target = Path(path)
+    return target.with_name(target.name + SIDECAR_SUFFIX)
 
 
 def make_provenance(params: object = None, **extra: object) -> dict[str, object]:
@@ -145,17 +175,40 @@ def _normalise(records: Iterable[Mapping[str, object]]) -> tuple[list[dict], dic
 
 
 # -- Writing ----------------------------------------------------------------------------------
-def _atomic_write(path: Path, write: object) -> None:
-    # Write next to the target, then rename: a reader never sees half a file.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def _temp_beside(path: Path) -> str:
+    """Create an empty temporary file next to ``path`` with the umask's permissions.
+
+    ``tempfile.mkstemp`` would make it 0600, and the rename would keep that.
+    """
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        os.close(fd)
+        return str(tmp)
+
+
+def _atomic_write(*targets: tuple[Path, object]) -> None:
+    """Write each ``(path, write(tmp))`` next to its target, then rename them all.
+
+    A reader never sees half a file; if any write fails, no target changes.
+    """
+    temps: list[str] = []
     try:
-        write(tmp)  # type: ignore[operator]
-        os.replace(tmp, path)
+        for path, write in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temps.append(_temp_beside(path))
+            write(temps[-1])  # type: ignore[operator]
+        # Sidecars are listed last and renamed first: a data file is never newer
+        # than the description beside it.
+        for (path, _), tmp in reversed(list(zip(targets, temps, strict=True))):
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -170,6 +223,19 @@ def _json_safe(value: object) -> object:
     return value
 
 
+def _is_formula(text: str) -> bool:
+    return text.lstrip("'")[:1] in _FORMULA_START
+
+
+def _neutralise(text: str) -> str:
+    """Prefix a formula-like text cell with a single quote (undone by :func:`_restore_text`)."""
+    return "'" + text if _is_formula(text) else text
+
+
+def _restore_text(text: str) -> str:
+    return text[1:] if text.startswith("'") and _is_formula(text[1:]) else text
+
+
 def _cell(value: object, kind: str) -> str:
     if value is None:
         return ""
@@ -177,15 +243,16 @@ def _cell(value: object, kind: str) -> str:
         return json.dumps(_json_safe(value), separators=(",", ":"), allow_nan=False)
     if kind == "float":
         return repr(float(value))  # type: ignore[arg-type]  # shortest exact repr
+    if kind == "str":
+        return _neutralise(str(value))
     return str(value)
 
 
-def _write_delimited(rows: list[dict], schema: dict[str, str], provenance: dict,
-                     delimiter: str) -> str:
+def _write_delimited(rows: list[dict], schema: dict[str, str], delimiter: str) -> str:
     buffer = io.StringIO()
-    buffer.write("# provenance: " + json.dumps(provenance, separators=(",", ":")) + "\n")
-    buffer.write("# schema: " + json.dumps(schema, separators=(",", ":")) + "\n")
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    # CRLF rows (RFC 4180): the csv module then quotes any cell holding a CR or LF;
+    # with "\n" alone a lone CR in a label would be written bare and split the row.
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(schema)
     for row in rows:
         writer.writerow([_cell(row.get(key), kind) for key, kind in schema.items()])
@@ -236,12 +303,13 @@ def write_export(
         JSON-serialisable description of the export (see :func:`make_provenance`).
     fmt : {'csv', 'txt', 'json', 'yaml', 'parquet'}
     path : str or os.PathLike
-        Target file; replaced if it exists, never left half-written.
+        Target file; replaced if it exists, never left half-written. For ``csv``
+        and ``txt``, :func:`provenance_path` of it is written too.
 
     Returns
     -------
     pathlib.Path
-        The path written.
+        The path written (the data file).
 
     Raises
     ------
@@ -266,18 +334,21 @@ def write_export(
         return write
 
     if fmt in ("csv", "txt"):
-        text = _write_delimited(rows, schema, prov, "," if fmt == "csv" else "\t")
-        _atomic_write(target, write_text(text))
+        text = _write_delimited(rows, schema, "," if fmt == "csv" else "\t")
+        sidecar = {"format": fmt, "data_file": target.name, "provenance": prov,
+                   "schema": schema, "text_cells": _TEXT_CELLS_NOTE}
+        _atomic_write((target, write_text(text)),
+                      (provenance_path(target), write_text(json.dumps(sidecar, indent=1) + "\n")))
     elif fmt == "json":
         document = {"provenance": prov, "schema": schema, "samples": _json_safe(rows)}
-        _atomic_write(target, write_text(json.dumps(document, allow_nan=False) + "\n"))
+        _atomic_write((target, write_text(json.dumps(document, allow_nan=False) + "\n")))
     elif fmt == "yaml":
         import yaml
 
         document = {"provenance": prov, "schema": schema, "samples": rows}
-        _atomic_write(target, write_text(yaml.safe_dump(document, sort_keys=False)))
+        _atomic_write((target, write_text(yaml.safe_dump(document, sort_keys=False))))
     else:
-        _atomic_write(target, lambda tmp: _write_parquet(rows, schema, prov, tmp))
+        _atomic_write((target, lambda tmp: _write_parquet(rows, schema, prov, tmp)))
     return target
 
 
@@ -305,32 +376,49 @@ def _parse_cell(text: str, kind: str) -> object:
         return int(text)
     if kind == "bool":
         return text == "True"
-    return text
+    return _restore_text(text)
+
+
+def _infer_kind(cells: list[str]) -> str:
+    """Guess a column's type when the file's description is missing."""
+    values = [c for c in cells if c != ""]
+    for kind, parse in (("int", int), ("float", float)):
+        try:
+            for v in values:
+                parse(v)
+        except ValueError:
+            continue
+        return kind if values else "str"
+    if values and all(v.startswith('{"shape"') for v in values):
+        return "matrix"
+    return "str"
 
 
 def _read_delimited(path: Path, delimiter: str) -> tuple[dict, list[dict]]:
     provenance: dict = {}
     schema: dict[str, str] = {}
+    sidecar = provenance_path(path)
+    if sidecar.is_file():
+        described = json.loads(sidecar.read_text(encoding="utf-8"))
+        provenance, schema = described.get("provenance", {}), described.get("schema", {})
     with open(path, encoding="utf-8", newline="") as handle:
-        lines = handle.read().split("\n")
-    start = 0
-    while start < len(lines) and lines[start].startswith("#"):
-        key, _, value = lines[start][1:].strip().partition(":")
+        body = handle.read()
+    # Files from earlier releases carried their description as leading comment lines.
+    while body.startswith("#"):
+        line, _, body = body.partition("\n")
+        key, _, value = line[1:].strip().partition(":")
         if key == "provenance":
             provenance = json.loads(value)
         elif key == "schema":
             schema = json.loads(value)
-        start += 1
-    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
     header = next(reader, [])
-    records = []
-    for cells in reader:
-        if not cells:
-            continue
-        records.append({
-            name: _parse_cell(cell, schema.get(name, "str"))
-            for name, cell in zip(header, cells, strict=True)
-        })
+    table = [cells for cells in reader if cells]
+    for i, name in enumerate(header):
+        if name not in schema:
+            schema[name] = _infer_kind([cells[i] for cells in table if i < len(cells)])
+    records = [{name: _parse_cell(cell, schema[name])
+                for name, cell in zip(header, cells, strict=True)} for cells in table]
     return provenance, _restore(records, schema)
 
 
@@ -368,9 +456,11 @@ def read_export(path: str | os.PathLike[str],
     Returns
     -------
     provenance : dict
+        For ``csv`` and ``txt``, read from :func:`provenance_path` of ``path``
+        (empty if that file is missing; column types are then guessed).
     records : list of dict
         One per sample, with values of the types written (matrices as
-        ``{"shape", "values"}`` dicts, NaN restored).
+        ``{"shape", "values"}`` dicts, NaN restored, text cells as exported).
     """
     target = Path(path)
     fmt = fmt or target.suffix.lstrip(".").lower().replace("yml", "yaml")

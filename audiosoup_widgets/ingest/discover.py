@@ -3,12 +3,21 @@
 Discovery never opens audio; it only walks folders and reads list files. Every
 file it finds becomes a :class:`Candidate`, and the loader decides whether it is
 loaded or skipped (with a reason), so nothing in the folder goes unaccounted.
+
+A manifest row is one candidate too, even when it cannot be used: its path is
+normalised (``./a.wav`` and ``a.wav`` are one file, ``sub/../c.wav`` is
+``c.wav``, an absolute path inside the root becomes relative), and a row that
+points outside the root, repeats a path, names an unknown split or has no path
+carries a ``problem`` (reason code and message) that the loader reports as a
+skipped row.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +25,9 @@ from pathlib import Path
 from ..errors import ConfigError
 
 LAYOUTS = ("auto", "folders", "speech-commands", "manifest")
+#: Split names a manifest may use, and what they are stored as.
+MANIFEST_SPLITS = {"train": "train", "validation": "validation", "val": "validation",
+                   "test": "test"}
 SPEECH_LISTS = {"validation_list.txt": "validation", "testing_list.txt": "test"}
 BACKGROUND = "_background_noise_"
 _NOHASH = re.compile(r"^(?P<speaker>[^_/]+)_nohash_(?P<n>\d+)\.[^/]+$")
@@ -36,6 +48,9 @@ class Candidate:
         bytes as surrogate escapes).
     label, split, speaker, text : str or None
         What the layout says about the file.
+    problem : (str, str) or None
+        ``(reason, message)`` when a manifest row cannot be used as it stands; the
+        loader reports it as skipped without opening any file.
     """
 
     relpath: str
@@ -43,6 +58,7 @@ class Candidate:
     split: str | None = None
     speaker: str | None = None
     text: str | None = None
+    problem: tuple[str, str] | None = None
 
     def abspath(self, root: str) -> str:
         """Return the file's full path under ``root``."""
@@ -108,7 +124,7 @@ def discover(path: str | os.PathLike[str], layout: str = "auto") -> tuple[str, s
         if not csv_path.is_file():
             raise ConfigError(f"no manifest.csv in {p}")
         root = str(csv_path.parent.resolve())
-        return root, layout, _manifest(csv_path)
+        return root, layout, _manifest(csv_path, roots=(root, os.path.abspath(csv_path.parent)))
     if not p.is_dir():
         raise ConfigError(f"{p} is not a folder")
     root = str(p.resolve())
@@ -154,7 +170,8 @@ def _folders(root: str) -> list[Candidate]:
 
 def _read_list(path: str) -> set[str]:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        # utf-8-sig: a list saved by a Windows editor may start with a byte order mark.
+        with open(path, encoding="utf-8-sig", errors="surrogateescape") as fh:
             return {line.strip().replace("\\", "/") for line in fh if line.strip()}
     except FileNotFoundError:
         return set()
@@ -178,27 +195,82 @@ def _speech_commands(root: str) -> list[Candidate]:
     return cands
 
 
-def _manifest(csv_path: Path) -> list[Candidate]:
+@functools.lru_cache(maxsize=256)
+def _real_folder(folder: str) -> str:
+    # A manifest lists many files of few folders: resolve each folder once.
+    return os.path.realpath(folder)
+
+
+def _manifest_path(raw: str, roots: tuple[str, ...]) -> tuple[str, tuple[str, str] | None]:
+    """Normalise a manifest path to a relative ``/`` path, or say why it cannot be one."""
+    if "\x00" in raw:
+        return raw.replace("\x00", "\\x00"), ("invalid_path", "path contains a NUL character")
+    path = raw.replace("\\", "/")
+    if path.startswith("/"):
+        norm = posixpath.normpath(path)
+        # The folder as written, then with its symlinks resolved (the file itself is
+        # left alone: the decoder refuses a symlink that leads out of the root).
+        for candidate in (norm, posixpath.join(_real_folder(posixpath.dirname(norm)),
+                                               posixpath.basename(norm))):
+            for base in roots:
+                if os.path.commonpath([candidate, base]) == base:
+                    return posixpath.relpath(candidate, base), None
+        return path, ("outside_root", f"absolute path outside the dataset folder {roots[0]}")
+    rel = posixpath.normpath(path)
+    if rel == ".." or rel.startswith("../"):
+        return path, ("outside_root", "path leads outside the dataset folder")
+    if rel == ".":
+        return path, ("missing_path", "path names the dataset folder itself, not a file")
+    return rel, None
+
+
+def _manifest_split(raw: str) -> tuple[str | None, tuple[str, str] | None]:
+    value = raw.strip().lower()
+    if not value:
+        return None, None
+    if value in MANIFEST_SPLITS:
+        return MANIFEST_SPLITS[value], None
+    shown = raw.strip()[:40].replace("\x00", "\\x00")
+    return None, ("invalid_split", f"unknown split {shown!r}; allowed: train, validation "
+                                   "(or val), test, or empty")
+
+
+def _manifest(csv_path: Path, *, roots: tuple[str, ...]) -> list[Candidate]:
+    cands: list[Candidate] = []
+    first_line: dict[str, int] = {}
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheet programs often save CSV with a byte order mark.
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             fields = [f.strip().lower() for f in reader.fieldnames or []]
             if "path" not in fields:
                 raise ConfigError(f"{csv_path.name}: the header needs a 'path' column "
-                                  "(path,label[,split,text])")
+                                  "(path,label[,split,speaker,text])")
             reader.fieldnames = fields
-            seen: dict[str, Candidate] = {}
             for row in reader:
-                rel = (row.get("path") or "").strip().replace("\\", "/")
-                if not rel:
+                line = reader.line_num
+                raw = (row.get("path") or "").strip()
+                if not any((v or "").strip() for k, v in row.items() if k is not None):
+                    continue  # an empty row (",,," at a spreadsheet's end) names no file
+                if not raw:
+                    cands.append(Candidate(f"{csv_path.name}:{line}", problem=(
+                        "missing_path", f"the row on line {line} has no path")))
                     continue
-                split = (row.get("split") or "").strip().lower() or None
-                if split == "val":
-                    split = "validation"
-                seen[rel] = Candidate(rel, label=(row.get("label") or "").strip() or None,
-                                      split=split, text=(row.get("text") or "").strip() or None)
+                rel, problem = _manifest_path(raw, roots)
+                split, split_problem = _manifest_split(row.get("split") or "")
+                if problem is None:
+                    if rel in first_line:
+                        problem = ("listed_twice", f"the same file as line {first_line[rel]}; "
+                                                   f"only that first row counts")
+                    first_line.setdefault(rel, line)
+                cands.append(Candidate(
+                    rel, label=(row.get("label") or "").strip() or None, split=split,
+                    speaker=(row.get("speaker") or "").strip() or None,
+                    text=(row.get("text") or "").strip() or None,
+                    problem=problem or split_problem))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{csv_path.name} is not UTF-8 text") from exc
     except csv.Error as exc:
         raise ConfigError(f"{csv_path.name}: bad CSV ({exc})") from exc
-    return sorted(seen.values(), key=lambda c: c.relpath)
+    # Stable: a path's rows keep their manifest order, so the one used comes first.
+    return sorted(cands, key=lambda c: c.relpath)

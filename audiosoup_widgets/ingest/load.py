@@ -3,6 +3,12 @@
 A load is idempotent and resumable: files already stored (same dataset and
 relative path) are not decoded again, and every batch is committed as it
 completes, so a killed run loses at most one batch of work.
+
+Every candidate ends as loaded, already stored or skipped with a reason: a
+manifest row that cannot be used (see :mod:`~audiosoup_widgets.ingest.discover`)
+and a label, speaker or text the store cannot keep as given (too long, a NUL, a
+control character in a name) are skipped rows like undecodable files, on every
+database alike, so one bad row never stops a load.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..audio import Limits, analyse_many, encode_peaks
 from ..errors import ConfigError, DecodeError
+from ..store.models import MAX_NAME, MAX_TEXT
+from ..terminal import one_line
 from .discover import Candidate, discover
 
 BATCH = 500
@@ -49,14 +57,15 @@ class LoadReport:
     def summary(self) -> str:
         """Return the human summary printed at the end of a load."""
         lines = [
-            f"dataset {self.dataset!r} ({self.layout}) from {self.root}",
+            f"dataset {self.dataset!r} ({self.layout}) from {one_line(self.root)}",
             f"  found {self.found} files: {self.loaded} loaded, {self.existing} already stored, "
             f"{len(self.skipped)} skipped  [{self.seconds:.1f} s, {self.clips_per_s:.0f} clips/s]",
         ]
         if self.skipped:
             lines.append("skipped:")
             width = max(len(s["reason"]) for s in self.skipped)
-            lines += [f"  {s['reason']:<{width}}  {s['path']}: {s['message']}"
+            # One skipped file per line, whatever its name holds.
+            lines += [f"  {s['reason']:<{width}}  {one_line(s['path'])}: {one_line(s['message'])}"
                       for s in self.skipped]
         return "\n".join(lines)
 
@@ -66,6 +75,35 @@ def _text_path(rel: str) -> tuple[str, bytes | None]:
     raw = os.fsencode(rel)
     text = raw.decode("utf-8", "backslashreplace")
     return text, (raw if text != rel else None)
+
+
+def _storable_names(cand: Candidate) -> Candidate:
+    """Show undecodable bytes of a folder-derived label or speaker escaped, as paths are.
+
+    A folder named with bytes that are not UTF-8 gives a label holding surrogate
+    escapes, which no database driver can encode.
+    """
+    fixed = {k: _text_path(v)[0] for k, v in (("label", cand.label), ("speaker", cand.speaker))
+             if v is not None and not v.isprintable() and _text_path(v)[1] is not None}
+    return replace(cand, **fixed) if fixed else cand
+
+
+def _field_problem(cand: Candidate) -> tuple[str, str] | None:
+    """Say why the store cannot keep a candidate's label, speaker or text as given."""
+    for name, value, limit, names_only in (("label", cand.label, MAX_NAME, True),
+                                           ("speaker", cand.speaker, MAX_NAME, True),
+                                           ("text", cand.text, MAX_TEXT, False)):
+        if value is None:
+            continue
+        # PostgreSQL text cannot hold NUL; names are one line, as the editor requires.
+        if "\x00" in value:
+            return "invalid_character", f"{name} contains a NUL character"
+        if names_only and any(ord(c) < 32 for c in value):
+            return "invalid_character", f"{name} contains a control character"
+        if len(value) > limit:
+            return "field_too_long", (f"{name} is {len(value)} characters long; "
+                                      f"at most {limit} are stored")
+    return None
 
 
 def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: str = "auto",
@@ -99,8 +137,10 @@ def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: s
     """
     t0 = time.perf_counter()
     dataset = (dataset or "").strip()
-    if not dataset or len(dataset) > 200:
-        raise ConfigError("dataset name must be 1 to 200 characters")
+    if not dataset or len(dataset) > MAX_NAME:
+        raise ConfigError(f"dataset name must be 1 to {MAX_NAME} characters")
+    if any(ord(c) < 32 for c in dataset):
+        raise ConfigError("dataset name cannot contain control characters")
     root, layout, cands = discover(path, layout)
     limits = limits or Limits()
     ds_id = store.ensure_dataset(dataset, root=root, layout=layout, source_url=source_url)
@@ -111,8 +151,13 @@ def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: s
     report = LoadReport(dataset=dataset, root=root, layout=layout, found=len(cands))
     existing = store.existing_paths(ds_id)
     todo: list[Candidate] = []
+    failures: list[tuple[str, str, str]] = []
     for c in cands:
-        if _text_path(c.relpath)[0] in existing:
+        c = _storable_names(c)
+        problem = c.problem or _field_problem(c)
+        if problem is not None:
+            failures.append((_text_path(c.relpath)[0], *problem))
+        elif _text_path(c.relpath)[0] in existing:
             report.existing += 1
         else:
             todo.append(c)
@@ -122,7 +167,6 @@ def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: s
     report.run_id = run_id
     by_path = {c.abspath(root): c for c in todo}
     rows: list[dict[str, Any]] = []
-    failures: list[tuple[str, str, str]] = []
     status = "failed"
     done = 0
     try:

@@ -3,7 +3,10 @@
 On PostgreSQL, samples go through ``COPY`` into a temporary staging table and
 then ``INSERT ... ON CONFLICT DO NOTHING`` into ``samples``: one round trip per
 batch, idempotent against rows already present. SQLite uses ``executemany``
-with ``ON CONFLICT DO NOTHING`` in one transaction per batch.
+with ``ON CONFLICT DO NOTHING`` in one transaction per batch. Either way the
+count of rows added comes from the insert itself (the statement's row count, or
+``RETURNING`` on SQLite), never from counting the table, so loads running at
+the same time report totals that add up to the rows written.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -98,7 +101,7 @@ class BulkMixin:
             return
         with self.session() as sess:
             sess.execute(self._insert(LoadFailure).values(
-                [{"run_id": run_id, "path": p, "reason": r, "message": m}
+                [{"run_id": run_id, "path": _no_nul(p), "reason": r, "message": _no_nul(m)}
                  for p, r, m in failures]))
 
     def finish_load_run(self, run_id: int, *, status: str, n_loaded: int, n_existing: int,
@@ -125,11 +128,11 @@ class BulkMixin:
         if self.dialect == "postgresql":
             return self._copy_samples(full)
         with self.session() as sess:
-            before = sess.scalar(select(func.count()).select_from(Sample)) or 0
-            sess.execute(sqlite_insert(Sample).on_conflict_do_nothing(
-                index_elements=["dataset_id", "path"]), full)
-            after = sess.scalar(select(func.count()).select_from(Sample)) or 0
-            return after - before
+            # RETURNING yields only the rows this statement inserted: right even
+            # while another process loads into the same file.
+            added = sess.execute(sqlite_insert(Sample).on_conflict_do_nothing(
+                index_elements=["dataset_id", "path"]).returning(Sample.id), full).all()
+            return len(added)
 
     def _copy_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         return self._copy_upsert(
@@ -197,6 +200,11 @@ class BulkMixin:
 
 
 _NULL = None
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; show it escaped rather than fail the report.
+    return text.replace("\x00", "\\x00")
 
 
 def _pg_csv(value: Any, column: str) -> Any:

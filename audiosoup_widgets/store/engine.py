@@ -3,6 +3,11 @@
 A :class:`Store` wraps one SQLAlchemy engine. Each user action opens its own
 short session through :meth:`Store.session` (open, do, commit or roll back), so
 a database error in one action never poisons the next one.
+
+Migrations run one process at a time: a PostgreSQL advisory lock (held by the
+migrating transaction) or, for an SQLite file, a lock file beside it. Two
+commands started at once on an empty database therefore create the schema once;
+the second finds it at head and has nothing to do.
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ import logging
 from collections.abc import Iterator
 from importlib import resources
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import resolve_database_url
+from ..config import normalise_database_url, resolve_database_url
 from ..errors import StoreError
 
 log = logging.getLogger(__name__)
+
+#: Advisory lock key of schema migrations (any constant unique to this package).
+MIGRATION_LOCK = 0x6175_6469_6F73  # "audios"
 
 
 def make_engine(url: str) -> Engine:
@@ -73,6 +81,7 @@ class BaseStore:
     """
 
     def __init__(self, url: str) -> None:
+        url = normalise_database_url(url)
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -120,9 +129,30 @@ class BaseStore:
 
         self.check()
         cfg = _alembic_config(self.url)
-        with self.engine.begin() as conn:
+        with self._migration_file_lock(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Held until this transaction ends, so a second process waits here and
+                # then sees the finished schema instead of racing to create it.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+
+    def _migration_file_lock(self) -> contextlib.AbstractContextManager:
+        """Return a lock on a file beside an SQLite database file (a no-op for others)."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:" \
+                or database.startswith("file:"):
+            return contextlib.nullcontext()
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(f"{database}.migrate.lock", timeout=600)
+        try:
+            return lock.acquire()  # type: ignore[return-value]
+        except Timeout as exc:
+            # An OS lock: it ends with the process that holds it, so a crash leaves none.
+            raise StoreError(f"another process has been migrating {database} for 10 minutes; "
+                             "try again when it has finished") from exc
 
     def current_revision(self) -> str | None:
         """Return the schema's Alembic revision, or None on an empty database."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import stat
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -26,6 +29,11 @@ from audiosoup_widgets.features import (
     write_export,
 )
 from audiosoup_widgets.features import export as export_module
+
+
+def provenance_path(path):
+    """Where a text export's description goes (the documented name, spelled out here)."""
+    return path.with_name(path.name + ".provenance.json")
 
 SR = 16000
 
@@ -95,23 +103,109 @@ def test_every_format_round_trips(fmt, kind, tmp_path, provenance, summary_recor
     assert len(back) == len(records)
     for original, read in zip(records, back, strict=True):
         assert _same(read, original), fmt
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    # No temporary file left; text formats have their description beside them.
+    beside = [provenance_path(path).name] if fmt in ("csv", "txt") else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, *beside])
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])
-def test_delimited_files_start_with_provenance_comments_and_have_one_row_per_sample(
-        fmt, tmp_path, provenance, summary_records, full_records):
-    for records in (summary_records, full_records[:1]):
+def test_text_exports_read_with_a_plain_pandas_read_csv(fmt, tmp_path, provenance,
+                                                        summary_records, full_records):
+    sep = "," if fmt == "csv" else "\t"
+    path = tmp_path / f"e.{fmt}"
+    write_export(summary_records, provenance=provenance, fmt=fmt, path=path)
+    frame = pd.read_csv(path) if fmt == "csv" else pd.read_csv(path, sep="\t")
+    assert list(frame.columns) == list(summary_records[0])
+    assert len(frame) == len(summary_records)  # the label with a newline is one cell
+    assert frame["sample_id"].dtype == np.int64
+    assert pd.api.types.is_string_dtype(frame["label"])
+    assert frame["label"].tolist() == [r["label"] for r in summary_records]
+    value_columns = [c for c in frame.columns if c.startswith("mfcc_")]
+    assert all(frame[c].dtype == np.float64 for c in value_columns)
+    assert math.isnan(frame["mfcc_mean_3"][1])
+    np.testing.assert_array_equal(frame["mfcc_mean_0"].to_numpy(),
+                                  [r["mfcc_mean_0"] for r in summary_records])
+    # The description lives beside the file: provenance and the type of every column.
+    assert export_module.provenance_path(path) == provenance_path(path)
+    described = json.loads(provenance_path(path).read_text())
+    assert described["provenance"] == provenance and described["format"] == fmt
+    assert described["schema"]["sample_id"] == "int" and described["data_file"] == path.name
+    # Matrices are JSON cells, one row per sample.
+    write_export(full_records[:1], provenance=provenance, fmt=fmt, path=path)
+    frame = pd.read_csv(path, sep=sep)
+    assert len(frame) == 1
+    mfcc = json.loads(frame["mfcc"][0])
+    assert len(mfcc["values"]) == math.prod(mfcc["shape"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt"])
+def test_text_exports_read_back_without_their_description(fmt, tmp_path, provenance,
+                                                          summary_records, full_records):
+    for records in (summary_records, full_records):
         path = tmp_path / f"e.{fmt}"
         write_export(records, provenance=provenance, fmt=fmt, path=path)
-        lines = path.read_text(encoding="utf-8").split("\n")
-        assert lines[0].startswith("# provenance: {")
-        assert json.loads(lines[0].partition(": ")[2]) == provenance
-        assert lines[1].startswith("# schema: ")
-        assert lines[2].split("," if fmt == "csv" else "\t")[:4] == [
-            "sample_id", "path", "label", "split"]
-    # the label with a newline is quoted, so rows are parsed back one per sample
-    assert len(read_export(path, fmt)[1]) == 1
+        provenance_path(path).unlink()
+        prov, back = read_export(path)
+        assert prov == {}
+        for original, read in zip(records, back, strict=True):
+            assert _same(read, original)
+
+
+def test_files_of_an_earlier_release_still_read(tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text('# provenance: {"dataset":"d"}\n# schema: {"sample_id":"int","x":"float"}\n'
+                    "sample_id,x\n1,0.5\n2,\n")
+    prov, back = read_export(path)
+    assert prov == {"dataset": "d"} and back[0] == {"sample_id": 1, "x": 0.5}
+    assert math.isnan(back[1]["x"])
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tleading tab", "\rleading cr",
+            "'=already quoted", "''+twice"]
+SAFE = ["plain", "'just a quote", "a=b", "", None]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt"])
+def test_text_cells_that_a_spreadsheet_would_run_are_neutralised(fmt, tmp_path, provenance):
+    texts = FORMULAS + SAFE
+    records = [{"sample_id": i, "path": "-dash.wav" if i == 0 else f"{i}.wav", "label": t,
+                "split": "train", "gain": -1.5 * (i + 1), "count": -i}
+               for i, t in enumerate(texts)]
+    path = tmp_path / f"e.{fmt}"
+    write_export(records, provenance=provenance, fmt=fmt, path=path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="," if fmt == "csv" else "\t"))
+    for row, text in zip(rows, texts, strict=True):
+        if text in FORMULAS:
+            assert row["label"] == "'" + text  # one quote in front, as OWASP recommends
+        else:
+            assert row["label"] == (text or "")
+        assert row["label"][:1] not in ("=", "+", "-", "@", "\t", "\r")
+    assert rows[0]["path"] == "'-dash.wav"
+    # Numbers stay numbers: a negative float or int is not touched.
+    assert [row["gain"] for row in rows] == [repr(-1.5 * (i + 1)) for i in range(len(texts))]
+    frame = pd.read_csv(path, sep="," if fmt == "csv" else "\t")
+    assert frame["gain"].dtype == np.float64 and frame["gain"][0] == -1.5
+    assert frame["count"].dtype == np.int64 and frame["count"][3] == -3
+    # read_export gives the text back as exported.
+    _, back = read_export(path)
+    assert [r["label"] for r in back] == [t or None for t in texts]
+    assert back[0]["path"] == "-dash.wav" and back[1]["gain"] == -3.0
+
+
+def test_exports_honour_the_umask(tmp_path, provenance, summary_records):
+    old = os.umask(0o022)
+    try:
+        for fmt in FORMATS:
+            path = tmp_path / f"e.{fmt}"
+            write_export(summary_records, provenance=provenance, fmt=fmt, path=path)
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, fmt
+        assert stat.S_IMODE(provenance_path(tmp_path / "e.csv").stat().st_mode) == 0o644
+        os.umask(0o077)
+        write_export(summary_records, provenance=provenance, fmt="csv", path=tmp_path / "p.csv")
+        assert stat.S_IMODE((tmp_path / "p.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_json_is_strict_and_yaml_is_safe(tmp_path, provenance, summary_records):
@@ -162,7 +256,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, provenanc
     with pytest.raises(OSError):
         write_export(summary_records, provenance=provenance, fmt="csv", path=path)
     assert path.read_text() == "old\n"
-    assert os.listdir(tmp_path) == ["e.csv"]
+    assert os.listdir(tmp_path) == ["e.csv"]  # neither temporary file nor description left
 
 
 def test_bad_formats_and_records_are_refused(tmp_path, provenance):
