@@ -59,7 +59,7 @@ def cmd_features_compute(args: argparse.Namespace) -> int:
         report = compute_dataset(store, args.dataset, features=_split_names(args.features),
                                  params=_params(args), workers=args.workers,
                                  scheduler=args.scheduler, force=args.force,
-                                 progress=progress)
+                                 progress=progress, retry_failed=args.retry_failed)
     finally:
         bar.close()
     print(report.summary())
@@ -97,6 +97,9 @@ def add_feature_commands(sub, db_arg: Callable[[argparse.ArgumentParser], None])
     c.add_argument("--scheduler", default=None,
                    help="'local' for a Dask LocalCluster, or a Dask scheduler address")
     c.add_argument("--force", action="store_true", help="recompute samples already done")
+    c.add_argument("--retry-failed", action="store_true",
+                   help="also retry samples an earlier run could not analyse (by default "
+                        "they are skipped and counted in the summary)")
     c.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="engine parameter, e.g. --param n_mels=64 (repeatable)")
     db_arg(c)

@@ -30,7 +30,13 @@ BATCH = 64
 
 @dataclass
 class ComputeReport:
-    """What ``features compute`` did."""
+    """What ``features compute`` did.
+
+    ``known_bad`` counts, by reason, the samples skipped because an earlier run
+    recorded a failure for them (``retry_failed`` computes them again); ``segmented``
+    is the number of clips longer than ``segment_samples`` samples, which are analysed
+    in segments (see :mod:`audiosoup_widgets.features.segments`).
+    """
 
     dataset: str
     features: list[str]
@@ -41,6 +47,10 @@ class ComputeReport:
     seconds: float = 0.0
     scheduler: str = "processes"
     notes: list[str] = field(default_factory=list)
+    known_bad: dict[str, int] = field(default_factory=dict)
+    segmented: int = 0
+    segment_samples: int = 0
+    segment_rate: int = 0
 
     @property
     def clips_per_s(self) -> float:
@@ -54,8 +64,22 @@ class ComputeReport:
                  f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
         lines += [f"  {f['reason']}  {one_line(f['path'])}: {one_line(f['message'])}"
                   for f in self.failed]
+        if self.segmented:
+            size, sr = self.segment_samples, self.segment_rate
+            lines.append(f"  {self.segmented} {_plural(self.segmented, 'clip')} longer than "
+                         f"{size:,} samples ({size / sr:.0f} s at {sr:g} Hz) analysed in "
+                         "segments: summaries over all frames of all segments")
+        if self.known_bad:
+            n = sum(self.known_bad.values())
+            reasons = ", ".join(f"{r} {c}" for r, c in sorted(self.known_bad.items()))
+            lines.append(f"  {n} known-bad {_plural(n, 'clip')} skipped ({reasons}); "
+                         f"--retry-failed tries {'it' if n == 1 else 'them'} again")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
 
 
 def _params(params: Any = None):
@@ -80,7 +104,10 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
                   params: dict[str, Any]) -> tuple[int, list[tuple[int, str, str]]]:
     """Decode, compute and store the summaries of one batch of samples.
 
-    Runs in a worker process or on a Dask worker; it opens its own connection.
+    Runs in a worker process or on a Dask worker; it opens its own connection. Memory
+    is bounded whatever the files (long ones are analysed in segments), and a clip
+    that cannot be analysed costs that clip only (see
+    :mod:`audiosoup_widgets.compute_batch`).
 
     Parameters
     ----------
@@ -98,59 +125,21 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
     n_done : int
         Samples whose summaries were written.
     failures : list of (sample_id, reason, message)
+        Samples not computed; each still gets a row per feature (``n_rows = 0``, the
+        reason as status), so it is reported instead of retried on every run.
     """
-    from .audio import decode
-    from .errors import DecodeError
-    from .features.engine import RAGGED, FeatureParams, compute_features_with_status, unpad
-    from .features.summaries import summarize
+    from .compute_batch import compute_batch
     from .store import Store
 
-    fp = FeatureParams(**params)
-    keys = {n: fp.key_for(n) for n in names}
-    groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = defaultdict(list)
-    failures: list[tuple[int, str, str]] = []
-    rows: list[dict[str, Any]] = []
-    for sid, path in batch:
-        try:
-            y, sr = decode(path, mono=True)
-        except DecodeError as exc:
-            failures.append((sid, exc.code, exc.message))
-            continue
-        groups[(sr, len(y))].append((sid, y))
-    for (sr, _n), items in groups.items():
-        ids = [sid for sid, _ in items]
-        try:
-            values, statuses = compute_features_with_status(
-                np.stack([y for _, y in items]), sr, names, params=fp)
-            summaries = summarize(values)
-        except AudiosoupError as exc:
-            failures += [(sid, exc.code, exc.message) for sid in ids]
-            continue
-        for name in names:
-            vecs = np.ascontiguousarray(summaries[name], dtype="<f4")
-            n_rows = vecs.shape[-1] // 2
-            if name in RAGGED:  # NaN-padded on the right in a batch: count each clip's own
-                frames = [unpad(values[name][i]).shape[-1] for i in range(len(ids))]
-            else:
-                frames = [values[name].shape[-1]] * len(ids)
-            rows += [{"sample_id": sid, "feature": name, "param_key": keys[name],
-                      "status": statuses[i], "n_rows": n_rows, "n_frames": int(frames[i]),
-                      "data": vecs[i].tobytes()}
-                     for i, sid in enumerate(ids)]
-    # A sample that could not be decoded still gets a row per feature, so it is
-    # reported (with its reason) instead of being retried on every run.
-    for sid, reason, _msg in failures:
-        rows += [{"sample_id": sid, "feature": name, "param_key": keys[name],
-                  "status": reason[:16], "n_rows": 0, "n_frames": 0, "data": b""}
-                 for name in names]
+    outcome = compute_batch(batch, names, params)
     # One engine per process and URL, so batches reuse a pooled connection; keyed by
     # pid because a forked child must never use its parent's sockets.
     key = (os.getpid(), url)
     store = _WORKER_STORES.get(key)
     if store is None:
         store = _WORKER_STORES[key] = Store(url)
-    store.write_summaries(rows)
-    return len(batch) - len(failures), failures
+    store.write_summaries(outcome.rows)
+    return outcome.done, outcome.failures
 
 
 _WORKER_STORES: dict[tuple[int, str], Any] = {}
@@ -159,7 +148,8 @@ _WORKER_STORES: dict[tuple[int, str], Any] = {}
 def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = None,
                     params: Any = None, workers: int | None = None,
                     scheduler: str | None = None, force: bool = False, batch_size: int = BATCH,
-                    progress: Callable[[int, int], None] | None = None) -> ComputeReport:
+                    progress: Callable[[int, int], None] | None = None,
+                    retry_failed: bool = False) -> ComputeReport:
     """Compute and store feature summaries for every sample of a dataset that lacks them.
 
     Parameters
@@ -181,9 +171,13 @@ def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = Non
     force : bool
         Recompute samples that are already done.
     batch_size : int
-        Samples per task.
+        Samples per task (a clip longer than one segment gets a task of its own).
     progress : callable, optional
         ``progress(done, total)`` after each batch.
+    retry_failed : bool
+        Also recompute samples whose earlier run recorded a failure (a file that
+        could not be decoded, samples NaN or far beyond full scale, an engine
+        error); by default they are skipped and counted in ``known_bad``.
 
     Returns
     -------
@@ -198,19 +192,23 @@ def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = Non
     if force:
         store.clear_summaries(dataset, names)
     keys = {n: fp.key_for(n) for n in names}
-    todo = store.samples_needing(dataset, keys)
+    todo = store.samples_needing(dataset, keys, retry_failed=retry_failed)
     total = store.get_dataset(dataset).n_samples
+    pending = {t[0] for t in todo}
+    known_bad: dict[str, int] = defaultdict(int)
+    if not retry_failed:
+        for sid, reason in store.failed_samples(dataset, keys):
+            if sid not in pending:
+                known_bad[reason] += 1
     report = ComputeReport(dataset=dataset, features=names, todo=len(todo),
-                           already=total - len(todo),
-                           scheduler="processes" if scheduler is None else f"dask:{scheduler}")
+                           already=total - len(todo) - sum(known_bad.values()),
+                           scheduler="processes" if scheduler is None else f"dask:{scheduler}",
+                           known_bad=dict(known_bad))
     if workers is not None and workers < 1:
         raise ConfigError("--workers must be 1 or more")
     workers = workers or os.cpu_count() or 1
-    # Similar lengths in one batch let the engine stack clips; sort by rate then id.
-    todo.sort(key=lambda t: (t[2], t[0]))
-    batches = [[(sid, path) for sid, path, _sr in todo[i:i + batch_size]]
-               for i in range(0, len(todo), batch_size)]
-    paths = {sid: path for sid, path, _ in todo}
+    batches = _plan_batches(todo, fp, batch_size, report)
+    paths = {sid: path for sid, path, _sr, _n in todo}
     pdict = fp.as_dict()
     done = 0
 
@@ -237,6 +235,25 @@ def compute_dataset(store, dataset: str, *, features: Sequence[str] | None = Non
                 "resume where this run stopped)") from exc
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _plan_batches(todo: list[tuple[int, str, int, int]], fp, batch_size: int,
+                  report: ComputeReport) -> list[list[tuple[int, str]]]:
+    """Cut the samples to compute into tasks; note the long clips in ``report``."""
+    from .features.segments import segment_samples
+
+    size = segment_samples(fp)
+    long = [t for t in todo if t[3] > size]
+    short = [t for t in todo if t[3] <= size]
+    # Similar lengths in one batch let the engine stack clips; sort by rate then id.
+    short.sort(key=lambda t: (t[2], t[0]))
+    batches = [[(sid, path) for sid, path, _sr, _n in short[i:i + batch_size]]
+               for i in range(0, len(short), batch_size)]
+    # A long clip takes minutes: a task of its own spreads long clips over the workers.
+    batches += [[(sid, path)] for sid, path, _sr, _n in long]
+    report.segmented, report.segment_samples = len(long), size
+    report.segment_rate = long[0][2] if long else 0
+    return batches
 
 
 def _batch_task(batch: Sequence[tuple[int, str]], url: str, names: Sequence[str],
@@ -366,6 +383,7 @@ def provenance(dataset: str, names: Sequence[str], fp, *, full: bool,
         "dataset": dataset,
         "features": list(names),
         "content": "full matrices" if full else "summaries (mean and std over time per row)",
+        **_analysis(full),
         "parameters": fp.as_dict(),
         "param_keys": {n: fp.key_for(n) for n in names},
         "librosa_version": librosa.__version__,
@@ -438,9 +456,27 @@ def _summary_records(store, dataset, names, fp, label, split, sample_ids):
     return records
 
 
+def _analysis(full: bool) -> dict[str, Any]:
+    """Say which part of each clip an export's values come from (for its provenance)."""
+    from .features.segments import SEGMENT_SAMPLES
+    from .services import MAX_FEATURE_SECONDS
+
+    if full:
+        return {"analysis_window_seconds": MAX_FEATURE_SECONDS,
+                "analysis": f"full matrices of the first {MAX_FEATURE_SECONDS:g} s of each clip, "
+                            "as in the dashboard; longer clips are cut (see analysed_seconds)"}
+    return {"analysis": "summaries over all frames of each clip; clips longer than "
+                        f"{SEGMENT_SAMPLES:,} samples (with default parameters) are analysed "
+                        "in segments and their frames combined"}
+
+
 def _full_records(store, dataset, names, fp, label, split, sample_ids):
+    # Full matrices of a long file would not fit in memory (a 2-hour file's power
+    # spectrogram alone is 2 GB as floats, many times that as records): analyse the
+    # dashboard's window, the first MAX_FEATURE_SECONDS of each clip.
     from .audio import decode
     from .features.engine import compute_features
+    from .services import MAX_FEATURE_SECONDS
 
     rows = store.sample_table(dataset, label=label, split=split)
     if sample_ids is not None:
@@ -450,7 +486,8 @@ def _full_records(store, dataset, names, fp, label, split, sample_ids):
     for sid, path, lab, spl in rows:
         rec: dict[str, Any] = {"sample_id": sid, "path": path, "label": lab, "split": spl}
         try:
-            y, sr = decode(store.sample_file(sid), mono=True)
+            y, sr = decode(store.sample_file(sid), mono=True, duration=MAX_FEATURE_SECONDS)
+            rec["analysed_seconds"] = len(y) / sr
             values = compute_features(y, sr, names, params=fp)
         except (FeatureError, AudiosoupError) as exc:
             rec["error"] = exc.message

@@ -293,6 +293,9 @@ class ReviewServices:
             if status == "non_finite":
                 raise FeatureError("This clip contains invalid (NaN or infinite) samples; "
                                    "its features cannot be computed.", code="non_finite")
+            if status == "out_of_range":
+                raise FeatureError("This clip has samples far beyond full scale; its features "
+                                   "cannot be computed.", code="out_of_range")
             values = {k: np.abs(v) if np.iscomplexobj(v) else np.asarray(v)
                       for k, v in result.values.items()}
             return FeatureSet(

@@ -11,7 +11,8 @@ This module owns everything that touches an audio file's bytes:
   silently repairs a lie;
 * one chunked decoding pass (:func:`analyse_file`) giving the content hash,
   waveform peaks, level statistics and quality flags, and bounded sample reading
-  for playback and features (:func:`decode`).
+  for playback and features (:func:`decode`, and :func:`decode_segments` for files
+  too long to hold whole).
 
 Every failure is a :class:`~audiosoup_widgets.errors.DecodeError` whose ``code``
 is one of :data:`REASONS`, the skip reason a loader records, and whose message is
@@ -30,8 +31,9 @@ import re
 import stat
 import struct
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -40,7 +42,8 @@ from ..errors import DecodeError, ValidationError
 from .peaks import N_PEAKS, PeakAccumulator
 
 __all__ = [
-    "REASONS", "FLAGS", "Limits", "AudioInfo", "Analysis", "probe_file", "analyse_file", "decode",
+    "REASONS", "FLAGS", "Limits", "AudioInfo", "Analysis", "Segment", "probe_file",
+    "analyse_file", "decode", "decode_segments",
 ]
 
 #: Every skip reason code a :class:`DecodeError` from this package can carry.
@@ -394,6 +397,91 @@ def decode(
         y = _resample(y, native, sr)
         native = sr
     return np.ascontiguousarray(y, dtype=np.float32), int(native)
+
+
+class Segment(NamedTuple):
+    """One segment of a file's mono mix, from :func:`decode_segments`.
+
+    Attributes
+    ----------
+    info : AudioInfo
+        The file's header information.
+    start : int
+        First frame of the segment.
+    samples : np.ndarray, float32, shape (n,)
+        The mono mix of frames ``start`` to ``start + n``.
+    last : bool
+        Whether this is the file's last segment (the file was decoded to its end and
+        checked for truncation).
+    """
+
+    info: AudioInfo
+    start: int
+    samples: np.ndarray
+    last: bool
+
+
+def decode_segments(
+    path: str | os.PathLike[str], plan: Callable[[int], Sequence[tuple[int, int]]], *,
+    root: str | os.PathLike[str] | None = None, limits: Limits = Limits(),
+) -> Iterator[Segment]:
+    """Decode a file's mono mix one segment at a time, in one sequential pass.
+
+    Memory is one segment plus one decoding chunk, however long the file: a 3-hour
+    file is never held whole. The file is read in order (no seeking, which is slow
+    or inexact in compressed formats).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    plan : callable
+        ``plan(frames)`` returns the contiguous ``(start, stop)`` frame ranges to yield,
+        given the frames the header announces. Frames beyond the plan (a length that
+        was only estimated, as for some MP3 files) come in further segments the size
+        of the last planned one.
+    root : str or os.PathLike, optional
+        If given, the file (after resolving symlinks) must lie inside it.
+    limits : Limits
+        Size, length and channel bounds; ``timeout_s`` applies to the decoding of
+        each segment (the caller's time between segments does not count).
+
+    Yields
+    ------
+    Segment
+        In order; a segment is yielded only once the next one has begun, so the last
+        one comes after the whole file has been decoded and checked.
+
+    Raises
+    ------
+    DecodeError
+        As :func:`analyse_file`, from the segment where the problem shows.
+    """
+    with _Opened(path, root, limits) as f:
+        info = f.info
+        sizes = [b - a for a, b in plan(f.expected_frames)] or [f.expected_frames]
+        sizes = [max(1, n) for n in sizes]
+        index, start, fill = 0, 0, 0
+        buf = np.empty(sizes[0], dtype=np.float32)
+        resumed = time.monotonic()
+        for x in f.chunks(math.inf):
+            mono = _mix(x)
+            pos = 0
+            while pos < len(mono):
+                if fill == len(buf):  # more audio follows: hand over the full segment
+                    yield Segment(info, start, buf, False)
+                    resumed = time.monotonic()
+                    start, index, fill = start + len(buf), index + 1, 0
+                    buf = np.empty(sizes[min(index, len(sizes) - 1)], dtype=np.float32)
+                take = min(len(buf) - fill, len(mono) - pos)
+                buf[fill:fill + take] = mono[pos:pos + take]
+                fill += take
+                pos += take
+            if time.monotonic() - resumed > limits.timeout_s:
+                raise _timeout(limits)
+    if start == 0 and fill == 0:
+        raise DecodeError("no audio could be decoded", code="not_audio")
+    yield Segment(info, start, buf[:fill], True)
 
 
 def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -44,6 +44,8 @@ librosa = jitcache.import_librosa()
 
 __all__ = [
     "ENGINE_VERSION",
+    "MAX_PEAK",
+    "NOT_COMPUTED",
     "STATUSES",
     "FeatureParams",
     "FeatureResult",
@@ -57,8 +59,23 @@ __all__ = [
 ENGINE_VERSION = "2"
 """Bumped whenever the engine's values change for the same parameters."""
 
-STATUSES: tuple[str, ...] = ("ok", "silent", "too_short", "non_finite")
-"""Per-clip statuses, from best to worst; a clip gets the worst that applies."""
+STATUSES: tuple[str, ...] = ("ok", "silent", "too_short", "out_of_range", "non_finite")
+"""Per-clip statuses, from best to worst; a clip gets the worst that applies.
+
+``out_of_range`` and ``non_finite`` clips are not computed (see :data:`NOT_COMPUTED`).
+"""
+
+NOT_COMPUTED: frozenset[str] = frozenset({"out_of_range", "non_finite"})
+"""Statuses of clips whose features are not computed: their arrays are all NaN."""
+
+MAX_PEAK = 2.0**31
+"""Largest sample magnitude the engine analyses; a clip beyond it is ``out_of_range``.
+
+Full scale is 1.0. ``2**31`` is the largest integer code of any PCM encoding, so a
+float file that holds integer codes (a common export mistake) is still analysed;
+every feature is finite up to this level, while samples such as ``1e30`` overflow
+float32 powers (``inf``) and would make librosa refuse the whole batch.
+"""
 
 SILENCE_PEAK = 10.0 ** (-90.0 / 20.0)
 """Peak amplitude under which a clip counts as silent (-90 dBFS, one 16-bit step)."""
@@ -203,7 +220,7 @@ class FeatureResult:
     ----------
     values : dict of str to numpy.ndarray
         Feature id to array, shaped as :func:`compute_features` returns them.
-        Arrays of clips whose status is ``'non_finite'`` are all NaN.
+        Arrays of clips whose status is in :data:`NOT_COMPUTED` are all NaN.
     status : tuple of str
         One entry of :data:`STATUSES` per clip (one entry for a single clip).
     adaptations : dict of str to dict
@@ -702,9 +719,16 @@ class _Batch:
         active = np.flatnonzero(envelope.any(axis=-1))
         beats = [np.array([], dtype=int) for _ in range(len(envelope))]
         if active.size:
+            from .tempo import beat_tempo
+
+            # librosa's tempo estimate builds an 8-s-window tempogram whole: beyond a
+            # size (long or high-rate clips) estimate it in blocks, the same way.
+            bpm = beat_tempo(envelope[active], sr=self.sr, hop_length=self.p.hop_length,
+                             start_bpm=self.p.start_bpm)
             _, dense = librosa.beat.beat_track(
                 onset_envelope=envelope[active], sr=self.sr, hop_length=self.p.hop_length,
-                start_bpm=self.p.start_bpm, tightness=self.p.tightness, sparse=False,
+                start_bpm=self.p.start_bpm, tightness=self.p.tightness, bpm=bpm,
+                sparse=False,
             )
             for j, b in enumerate(active):
                 beats[b] = np.flatnonzero(dense[j])
@@ -940,6 +964,8 @@ def _statuses(batch: np.ndarray, n_fft: int) -> list[str]:
     for b in range(len(batch)):
         if not finite[b]:
             out.append("non_finite")
+        elif peak[b] > MAX_PEAK:
+            out.append("out_of_range")
         elif batch.shape[-1] < n_fft:
             out.append("too_short")
         elif peak[b] < SILENCE_PEAK:
@@ -985,8 +1011,9 @@ def compute_features_with_status(
     """Compute features and say, per clip, whether they can be trusted.
 
     Never raises for a bad clip: silent and too-short clips are computed as librosa
-    would (without warnings) and flagged; non-finite clips (NaN or inf samples) are
-    not computed and their arrays are all NaN. Other clips are unaffected.
+    would (without warnings) and flagged; non-finite clips (NaN or inf samples) and
+    clips with samples beyond :data:`MAX_PEAK` (``out_of_range``) are not computed
+    and their arrays are all NaN. Other clips are unaffected.
 
     Parameters
     ----------
@@ -1023,7 +1050,7 @@ def compute_features_with_status(
     if not np.isfinite(rate) or rate <= 0:
         raise FeatureError(f"Sample rate must be positive, not {sr!r}.", code="invalid_audio")
     status = _statuses(batch, params.n_fft)
-    bad = [b for b, s in enumerate(status) if s == "non_finite"]
+    bad = [b for b, s in enumerate(status) if s in NOT_COMPUTED]
     if bad:
         # Compute zeros in their place (no leakage between clips) and blank them after.
         batch = batch.copy()
@@ -1107,7 +1134,8 @@ def compute_features(
     Raises
     ------
     FeatureError
-        ``non_finite`` if any clip holds NaN or inf samples (use
+        ``non_finite`` if any clip holds NaN or inf samples, ``out_of_range`` if
+        any clip has samples beyond :data:`MAX_PEAK` (use
         :func:`compute_features_with_status` to compute the others),
         ``unknown_feature``, ``invalid_audio`` or ``invalid_params``.
     """
@@ -1117,6 +1145,11 @@ def compute_features(
         where = "The clip contains" if np.ndim(y) == 1 else f"Clips {bad[:10]} contain"
         raise FeatureError(f"{where} NaN or infinite samples; features not computed.",
                            code="non_finite")
+    huge = [b for b, s in enumerate(result.status) if s == "out_of_range"]
+    if huge:
+        where = "The clip has" if np.ndim(y) == 1 else f"Clips {huge[:10]} have"
+        raise FeatureError(f"{where} samples beyond {MAX_PEAK:.3g}, far above full scale "
+                           "(1.0); features not computed.", code="out_of_range")
     return result.values
 
 

@@ -21,8 +21,9 @@ from .models import Dataset, FeatureSummary, Label, Sample
 class SummaryMixin:
     """Feature-summary methods of :class:`audiosoup_widgets.store.Store`."""
 
-    def samples_needing(self, dataset: str, keys: dict[str, str]) -> list[tuple[int, str, int]]:
-        """Return ``(sample_id, file, sample_rate)`` for samples missing any feature.
+    def samples_needing(self, dataset: str, keys: dict[str, str], *,
+                        retry_failed: bool = False) -> list[tuple[int, str, int, int]]:
+        """Return ``(sample_id, file, sample_rate, frames)`` for samples missing any feature.
 
         Parameters
         ----------
@@ -30,6 +31,10 @@ class SummaryMixin:
             Dataset name.
         keys : dict
             feature id -> current parameter key.
+        retry_failed : bool
+            Also return samples whose stored rows record a failure (see
+            :meth:`failed_samples`); by default they count as done, so a known-bad
+            clip is not retried on every run.
         """
         import os
 
@@ -39,19 +44,40 @@ class SummaryMixin:
                 raise NotFoundError(f"no dataset named {dataset!r}")
             # One query: count each sample's up-to-date summaries in the database
             # rather than fetching every (sample, feature) pair into Python.
-            current = or_(*[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key)
-                            for feat, key in keys.items()])
+            conds = [Sample.dataset_id == ds.id, _current(keys)]
+            if retry_failed:
+                conds.append(~_FAILED)
             done = (select(FeatureSummary.sample_id, func.count().label("n"))
                     .join(Sample, Sample.id == FeatureSummary.sample_id)
-                    .where(Sample.dataset_id == ds.id, current)
+                    .where(*conds)
                     .group_by(FeatureSummary.sample_id).subquery())
             rows = sess.execute(
-                select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate)
+                select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate,
+                       Sample.frames)
                 .outerjoin(done, done.c.sample_id == Sample.id)
                 .where(Sample.dataset_id == ds.id, func.coalesce(done.c.n, 0) < len(keys))
                 .order_by(Sample.id)).all()
-            return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr)
-                    for sid, p, pb, sr in rows]
+            return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr, frames)
+                    for sid, p, pb, sr, frames in rows]
+
+    def failed_samples(self, dataset: str, keys: dict[str, str]) -> list[tuple[int, str]]:
+        """Return ``(sample_id, reason)`` of samples with a stored failure for ``keys``.
+
+        A failure is a summary row with no values (``n_rows = 0``: the clip could not
+        be decoded or analysed; the reason is its status) or an older ``non_finite``
+        row. ``reason`` is the first such status of the sample.
+        """
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            rows = sess.execute(
+                select(FeatureSummary.sample_id, func.min(FeatureSummary.status))
+                .join(Sample, Sample.id == FeatureSummary.sample_id)
+                .where(Sample.dataset_id == ds_id, _current(keys), _FAILED)
+                .group_by(FeatureSummary.sample_id)
+                .order_by(FeatureSummary.sample_id)).all()
+            return [(sid, status) for sid, status in rows]
 
     def count_samples_without_summaries(self, dataset: str) -> int:
         """Return how many samples of a dataset have no feature summary at all."""
@@ -166,6 +192,17 @@ class SummaryMixin:
 
 
 __all__ = ["SummaryMixin"]
+
+
+def _current(keys: dict[str, str]):
+    """Rows of the given features with their current parameter keys."""
+    return or_(*[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key)
+                 for feat, key in keys.items()])
+
+
+# A row that records a failure rather than values: n_rows = 0 (decode or engine
+# failure), or a non_finite clip stored with NaN values by earlier versions.
+_FAILED = or_(FeatureSummary.n_rows == 0, FeatureSummary.status == "non_finite")
 
 
 _SUMMARY_COLUMNS = ("sample_id", "feature", "param_key", "status", "n_rows", "n_frames", "data",

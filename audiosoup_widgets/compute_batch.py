@@ -1,0 +1,237 @@
+"""One batch of feature work: decode, compute in bounded memory, and the summary rows.
+
+This module owns what a worker does with one batch of samples, short of writing to
+the database (:func:`audiosoup_widgets.pipeline.process_batch` does that):
+
+* **Bounded memory.** Each file is decoded one segment at a time
+  (:func:`~audiosoup_widgets.audio.decode_segments`). A clip that fits in one segment
+  is stacked with clips of the same rate and length, as before; stacks are computed
+  in sub-batches of at most one segment's worth of samples, so a batch of long-ish
+  clips costs no more than one segment. A clip longer than a segment is analysed
+  segment by segment and its summaries combined exactly
+  (:mod:`audiosoup_widgets.features.segments`).
+* **One bad clip costs one clip.** A clip that cannot be decoded, or whose samples
+  are NaN, infinite or far beyond full scale (engine statuses ``non_finite`` and
+  ``out_of_range``), is a failure with a reason. If computing a stack raises anything
+  at all, its clips are computed one by one, so only the clip that raises fails, with
+  its reason in one line (details in the log).
+
+A failure becomes one row per feature with ``n_rows = 0`` and the reason as status,
+so reruns skip it until asked to retry.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import AudiosoupError
+
+log = logging.getLogger(__name__)
+
+HOLD_SEGMENTS = 4
+"""Segments' worth of decoded short clips held before their stacks are computed."""
+
+UNEXPECTED = "engine_error"
+"""Reason of a clip whose computation raised something other than a known error."""
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch produced.
+
+    Attributes
+    ----------
+    rows : list of dict
+        Summary rows ready for :meth:`~audiosoup_widgets.store.Store.write_summaries`.
+    done : int
+        Samples whose summaries were computed.
+    failures : list of (sample_id, reason, message)
+        Samples not computed; ``message`` is one plain line.
+    segmented : list of int
+        Samples analysed in segments (longer than one segment).
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    done: int = 0
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+    segmented: list[int] = field(default_factory=list)
+
+
+def not_computed_message(status: str, y: np.ndarray | None = None, *,
+                         peak: float | None = None) -> str:
+    """Return the one-line reason shown for a clip the engine did not compute."""
+    from .features.engine import MAX_PEAK
+
+    if status == "out_of_range":
+        if peak is None and y is not None:
+            finite = np.isfinite(y)
+            peak = float(np.abs(np.where(finite, y, 0.0)).max(initial=0.0))
+        reach = f"reach {peak:.3g}" if peak is not None else "exceed it"
+        return (f"samples {reach}, beyond {MAX_PEAK:.3g} (full scale is 1.0); "
+                "features not computed")
+    return "NaN or infinite samples; features not computed"
+
+
+def one_line(exc: BaseException) -> tuple[str, str]:
+    """Return ``(reason, message)`` for an exception raised while computing a clip."""
+    if isinstance(exc, AudiosoupError):
+        return exc.code or "error", exc.message
+    text = str(exc).strip().splitlines()
+    detail = f": {text[0]}" if text else ""
+    return UNEXPECTED, f"{type(exc).__name__}{detail}"[:200]
+
+
+class _Batch:
+    """Rows and failures of one batch, and the stacks of short clips waiting to run."""
+
+    def __init__(self, names: Sequence[str], params: dict[str, Any]) -> None:
+        from .features.engine import FeatureParams
+        from .features.segments import segment_bounds, segment_samples
+
+        self.names = list(names)
+        self.fp = FeatureParams(**params)
+        self.keys = {n: self.fp.key_for(n) for n in self.names}
+        self.size = segment_samples(self.fp)
+        self.plan = functools.partial(segment_bounds, params=self.fp)
+        self.out = BatchOutcome()
+        self.groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = defaultdict(list)
+        self.held = 0
+
+    # -- outcomes ---------------------------------------------------------------------
+    def fail(self, sid: int, reason: str, message: str) -> None:
+        self.out.failures.append((sid, reason, message))
+        self.out.rows += [{"sample_id": sid, "feature": name, "param_key": self.keys[name],
+                           "status": reason[:16], "n_rows": 0, "n_frames": 0, "data": b""}
+                          for name in self.names]
+
+    def store(self, sid: int, status: str, summaries: dict[str, np.ndarray],
+              frames: dict[str, int]) -> None:
+        self.out.done += 1
+        for name in self.names:
+            vec = np.ascontiguousarray(summaries[name], dtype="<f4")
+            self.out.rows.append({"sample_id": sid, "feature": name,
+                                  "param_key": self.keys[name], "status": status,
+                                  "n_rows": vec.shape[-1] // 2, "n_frames": int(frames[name]),
+                                  "data": vec.tobytes()})
+
+    # -- one file ---------------------------------------------------------------------
+    def add_file(self, sid: int, path: str) -> None:
+        from .audio import decode_segments
+        from .errors import DecodeError
+
+        try:
+            segments = decode_segments(path, self.plan)
+            first = next(segments)
+            if first.last:
+                y = first.samples
+                self.groups[(first.info.sample_rate, len(y))].append((sid, y))
+                self.held += len(y)
+                if self.held > HOLD_SEGMENTS * self.size:
+                    self.flush()
+                return
+            self._long(sid, first, segments)
+        except DecodeError as exc:
+            self.fail(sid, exc.code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - one bad clip must cost one clip
+            log.warning("features of sample %s failed", sid, exc_info=True)
+            self.fail(sid, *one_line(exc))
+
+    def _long(self, sid: int, first, rest: Iterator) -> None:
+        from .features.engine import NOT_COMPUTED
+        from .features.segments import summarize_segments
+
+        def samples() -> Iterator[np.ndarray]:
+            yield first.samples
+            for segment in rest:
+                yield segment.samples
+
+        self.out.segmented.append(sid)
+        result = summarize_segments(samples(), first.info.sample_rate, self.names,
+                                    params=self.fp)
+        if result.status in NOT_COMPUTED:
+            self.fail(sid, result.status, not_computed_message(result.status,
+                                                               peak=result.peak))
+        else:
+            self.store(sid, result.status, result.summaries, result.frames)
+
+    # -- stacks of short clips --------------------------------------------------------
+    def flush(self) -> None:
+        for (sr, n), items in self.groups.items():
+            # Sub-batches of at most one segment's worth of samples bound the memory.
+            per = max(1, self.size // max(n, 1))
+            for start in range(0, len(items), per):
+                self._stack(sr, items[start:start + per])
+        self.groups.clear()
+        self.held = 0
+
+    def _stack(self, sr: int, items: list[tuple[int, np.ndarray]]) -> None:
+        try:
+            results = self._compute(sr, items)
+        except Exception as exc:  # noqa: BLE001 - fall back to one clip at a time
+            if len(items) == 1:
+                log.warning("features of sample %s failed", items[0][0], exc_info=True)
+                self.fail(items[0][0], *one_line(exc))
+                return
+            log.info("a stack of %d clips failed (%s); computing them one by one",
+                     len(items), one_line(exc)[1])
+            for item in items:
+                self._stack(sr, [item])
+            return
+        for (sid, y), (status, summaries, frames) in zip(items, results, strict=True):
+            if summaries is None:
+                self.fail(sid, status, not_computed_message(status, y))
+            else:
+                self.store(sid, status, summaries, frames)
+
+    def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[tuple]:
+        from .features.engine import NOT_COMPUTED, RAGGED, compute_features_with_status, unpad
+        from .features.summaries import summarize
+
+        values, statuses = compute_features_with_status(
+            np.stack([y for _, y in items]), sr, self.names, params=self.fp)
+        summaries = summarize(values)
+        out = []
+        for i, status in enumerate(statuses):
+            if status in NOT_COMPUTED:
+                out.append((status, None, None))
+                continue
+            frames = {}
+            for name in self.names:
+                # Ragged features are NaN-padded on the right in a batch: count each
+                # clip's own columns.
+                frames[name] = (unpad(values[name][i]).shape[-1] if name in RAGGED
+                                else values[name].shape[-1])
+            out.append((status, {name: summaries[name][i] for name in self.names}, frames))
+        return out
+
+
+def compute_batch(batch: Sequence[tuple[int, str]], names: Sequence[str],
+                  params: dict[str, Any]) -> BatchOutcome:
+    """Decode and compute the summaries of one batch of samples, in bounded memory.
+
+    Parameters
+    ----------
+    batch : sequence of (sample_id, file)
+        The samples to compute.
+    names : sequence of str
+        Feature ids.
+    params : dict
+        :class:`~audiosoup_widgets.features.engine.FeatureParams` fields.
+
+    Returns
+    -------
+    BatchOutcome
+        Rows for every sample of the batch (failed ones included), and counts.
+    """
+    work = _Batch(names, params)
+    for sid, path in batch:
+        work.add_file(sid, path)
+    work.flush()
+    return work.out
