@@ -73,11 +73,12 @@ def _long_clips(root: Path, n: int, seconds: float) -> Path:
     return root
 
 
-def _connections(store, dbname: str) -> int:
+def _backends(store) -> set[int]:
+    """Server processes connected to the store's database, other than this query's."""
     with store.engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
-            {"d": dbname}).scalar_one()
+        return set(conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")).scalars())
 
 
 @pytest.mark.slow
@@ -85,6 +86,7 @@ def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
     # Two batches of 64 twenty-second clips: each worker is busy for seconds when
     # the parent dies (before, they went on computing, and then waited forever).
     load_dataset(pg_store, _long_clips(tmp_path / "clips", 128, 20.0), dataset="many", workers=2)
+    before = _backends(pg_store)  # other tests' connections to the same database
     env = dict(os.environ, AUDIOSOUP_NO_PROGRESS="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(
@@ -104,9 +106,8 @@ def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
     proc.wait()
     gone, alive = psutil.wait_procs(workers, timeout=3)
     assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
-    dbname = pg_store.engine.url.database
-    pg_store.engine.dispose()  # this test's own pooled connections do not count
+    # The command's and its workers' database connections end with them.
     deadline = time.monotonic() + 10
-    while _connections(pg_store, dbname) > 0 and time.monotonic() < deadline:
+    while _backends(pg_store) - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _connections(pg_store, dbname) == 0
+    assert not _backends(pg_store) - before
