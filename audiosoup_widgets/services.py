@@ -40,6 +40,10 @@ MAX_PLAY_SECONDS = 60.0
 #: Longest stretch of a clip whose full feature matrices are computed for viewing.
 MAX_FEATURE_SECONDS = 60.0
 EXPORT_FORMATS = ("csv", "yaml", "json", "txt", "parquet")
+#: Serialises warm-ups (the app's start-up thread and a first feature view may ask at once).
+_WARM_LOCK = threading.Lock()
+#: Set once this process has warmed the feature engine (loaded, compiled, filters built).
+_ENGINE_WARM = threading.Event()
 _MIME = {
     "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
     "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
@@ -387,14 +391,28 @@ class ReviewServices:
             "analysed_seconds": min(record.duration, MAX_FEATURE_SECONDS),
         }
 
-    def warm_up(self) -> None:
-        """Compile the feature engine's numba code so the first user does not wait."""
-        from .features.engine import warm_up
+    @property
+    def engine_ready(self) -> bool:
+        """Whether this process has warmed the feature engine (no first-use wait left)."""
+        return _ENGINE_WARM.is_set()
 
-        try:
-            warm_up()
-        except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
-            log.warning("feature engine warm-up failed", exc_info=True)
+    def warm_up(self) -> None:
+        """Compile the feature engine's numba code so the first user does not wait.
+
+        Runs once per process; a second caller waits for a warm-up in progress
+        instead of starting another one.
+        """
+        with _WARM_LOCK:
+            if _ENGINE_WARM.is_set():
+                return
+            from .features.engine import warm_up
+
+            try:
+                warm_up()
+            except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
+                log.warning("feature engine warm-up failed", exc_info=True)
+            # Set after a failure too: computing will report a real problem plainly.
+            _ENGINE_WARM.set()
 
 
 def as_sample_id(value: object) -> int:
