@@ -44,6 +44,8 @@ EXPORT_FORMATS = ("csv", "yaml", "json", "txt", "parquet")
 _WARM_LOCK = threading.Lock()
 #: Set once this process has warmed the feature engine (loaded, compiled, filters built).
 _ENGINE_WARM = threading.Event()
+#: Families computed whole at least once in this process: their first-use cost is paid.
+_FAMILIES_USED: set[str] = set()
 _MIME = {
     "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
     "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
@@ -299,12 +301,21 @@ class ReviewServices:
                                    "its features cannot be computed.", code="non_finite")
             values = {k: np.abs(v) if np.iscomplexobj(v) else np.asarray(v)
                       for k, v in result.values.items()}
+            if names is None:
+                _FAMILIES_USED.add(family)
             return FeatureSet(
                 sample_id=record.id, family=family, sr=sr, seconds=len(y) / sr,
                 truncated=record.duration > MAX_FEATURE_SECONDS + 1e-6, values=values,
                 status=status, adaptations=dict(result.adaptations))
 
         return self._features.get(key, compute)
+
+    def family_ready(self, family: str) -> bool:
+        """Whether computing ``family`` no longer pays a first use (loading and compiling the engine).
+
+        True after a warm-up, or once the family has been computed in this process.
+        """
+        return _ENGINE_WARM.is_set() or family in _FAMILIES_USED
 
     def has_features(self, record, family: str) -> bool:
         """Whether :meth:`features` (for the whole family) would answer from the cache."""
@@ -390,11 +401,6 @@ class ReviewServices:
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "analysed_seconds": min(record.duration, MAX_FEATURE_SECONDS),
         }
-
-    @property
-    def engine_ready(self) -> bool:
-        """Whether this process has warmed the feature engine (no first-use wait left)."""
-        return _ENGINE_WARM.is_set()
 
     def warm_up(self) -> None:
         """Compile the feature engine's numba code so the first user does not wait.

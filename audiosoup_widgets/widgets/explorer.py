@@ -33,7 +33,7 @@ from ..errors import ValidationError
 from ..features.registry import FAMILIES, FEATURES, features_in
 from ..services import EXPORT_FORMATS, MAX_FEATURE_SECONDS, ReviewServices
 from ..state import ReviewState
-from .background import Job, LatestJob, running_loop
+from .background import Job, LatestJob
 from .base import SafeTemplate, as_str, fmt_duration, handler
 from .plots import FeaturePlot, colour_bar, prepare
 
@@ -62,15 +62,15 @@ def _links(spec) -> list[dict]:
 
 _STEP_TEXT = {
     "read": "Reading the audio",
-    "engine": "Preparing the feature engine (its first use in a session loads and compiles it: "
-              "a few seconds)",
+    "engine": "Preparing the feature engine and computing {family} features (the first time "
+              "in a session it loads and compiles: a few seconds)",
     "compute": "Computing {family} features",
     "draw": "Drawing the plots",
 }
 
 
 def _steps(family: str, *, first_use: bool) -> list[str]:
-    return ["read", "engine", "compute", "draw"] if first_use else ["read", "compute", "draw"]
+    return ["read", "engine" if first_use else "compute", "draw"]
 
 
 def _progress(record, family: str, steps: list[str], index: int) -> dict:
@@ -211,7 +211,7 @@ class FeatureExplorer(SafeTemplate):
         with self.hold_sync():
             self.title = record.file_name
             self.subtitle = " · ".join(x for x in (record.label or "no label", record.split or "",
-                                                   f"{record.duration:.2f} s",
+                                                   fmt_duration(record.duration),
                                                    f"{record.sample_rate / 1000:g} kHz") if x)
             self.message = ""
         if self.services.has_features(record, family):
@@ -219,9 +219,7 @@ class FeatureExplorer(SafeTemplate):
             self._draw(key, record, self._compute(None, record, family))
             return
         self._pending = key
-        # Warming up first only pays when someone watches the progress (inside a kernel).
-        steps = _steps(family, first_use=running_loop() is not None
-                       and not self.services.engine_ready)
+        steps = _steps(family, first_use=not self.services.family_ready(family))
         # Sent at once (not held): the browser shows progress while the kernel computes.
         self.progress = _progress(record, family, steps, 0)
         self.busy = True
@@ -249,11 +247,8 @@ class FeatureExplorer(SafeTemplate):
         if not step("read"):
             return None
         self.services.audio(record, max_seconds=MAX_FEATURE_SECONDS)
-        if steps and "engine" in steps:
-            if not step("engine"):
-                return None
-            self.services.warm_up()
-        if not step("compute"):
+        # The first computation of a family in a process also loads and compiles the engine.
+        if not (step("engine") and step("compute")):
             return None
         fs = self.services.features(record, family)
         if not step("draw"):

@@ -66,7 +66,7 @@ def gate_features(app, sample_id: int) -> tuple[threading.Event, threading.Event
 def test_long_clip_computes_in_the_background_with_progress(long_words, make_app, monkeypatch):
     store, ids = long_words
     warm = threading.Event()
-    warm.set()  # the first-use path has its own test
+    warm.set()  # as after a warm-up; the first-use path has its own test
     monkeypatch.setattr(services_module, "_ENGINE_WARM", warm)
     app = make_app(store)
     ex = app.explorer
@@ -104,31 +104,34 @@ def test_long_clip_computes_in_the_background_with_progress(long_words, make_app
 
 
 def test_first_feature_view_says_it_prepares_the_engine(long_words, make_app, monkeypatch):
-    import audiosoup_widgets.features.engine as engine
-
     store, ids = long_words
     app = make_app(store)
     ex = app.explorer
+    # A fresh kernel: no warm-up ran and no family was computed yet.
     monkeypatch.setattr(services_module, "_ENGINE_WARM", threading.Event())
-    warming, release = threading.Event(), threading.Event()
-
-    def slow_warm_up(*args, **kwargs):  # stands in for loading and compiling (seconds)
-        warming.set()
-        release.wait(timeout=10)
-
-    monkeypatch.setattr(engine, "warm_up", slow_warm_up)
+    monkeypatch.setattr(services_module, "_FAMILIES_USED", set())
+    assert not app.services.family_ready("spectral")
+    started, gate = gate_features(app, ids[SHORT])
+    later: list[str] = []
 
     async def scenario():
         app.grid.vue_select_sample(ids[SHORT])
         ex.vue_set_visible(True)
-        await until(warming.is_set)
+        await until(started.is_set)  # loading and compiling take seconds here
         await until(lambda: ex.progress.get("stage", "").startswith("Preparing the feature engine"))
-        assert ex.progress["steps"] == 4 and ex.busy
-        release.set()
+        assert "first time" in ex.progress["stage"] and ex.busy
+        gate.set()
         await until(lambda: not ex.busy)
+        # The next clip's same family needs no preparation.
+        ex.observe(lambda ch: ch["new"] and later.append(ch["new"]["stage"]), names=["progress"])
+        app.grid.vue_select_sample(ids["up/spk02_nohash_0.wav"])
+        await until(lambda: not ex.busy)
+        assert any(s.startswith("Computing spectral") for s in later)
+        assert not any(s.startswith("Preparing") for s in later)
 
     asyncio.run(scenario())
-    assert len(ex.items) == 5 and app.state.error == "" and app.services.engine_ready
+    assert len(ex.items) == 5 and app.state.error == ""
+    assert app.services.family_ready("spectral") and not app.services.family_ready("deltas")
 
 
 def test_a_stale_result_never_replaces_a_newer_one(long_words, make_app):
