@@ -220,9 +220,11 @@ class FeatureExplorer(SafeTemplate):
             return
         self._pending = key
         steps = _steps(family, first_use=not self.services.family_ready(family))
-        # Sent at once (not held): the browser shows progress while the kernel computes.
-        self.progress = _progress(record, family, steps, 0)
-        self.busy = True
+        with self.hold_sync():
+            # Plots of another clip or tab must not stand under this one's title meanwhile.
+            self.items, self.figures, self.note, self.readouts = [], [], "", {}
+            self.progress = _progress(record, family, steps, 0)
+            self.busy = True
         self._job.submit(functools.partial(self._compute_job, record, family, steps),
                          on_done=functools.partial(self._finish, key, record),
                          on_error=self._fail, on_progress=self._on_progress)
