@@ -405,6 +405,7 @@ class SampleGrid(SafeTemplate):
         if name not in {d.name for d in self.services.datasets(self.state.revision)}:
             raise NotFoundError("That dataset does not exist (any more).")
         s = self.state
+        self._drop_typed_search()
         with self._write():
             s.dataset = name
             s.label_filter = []
@@ -451,8 +452,7 @@ class SampleGrid(SafeTemplate):
     def vue_set_search(self, data) -> None:
         """Search file names and text for ``data`` now (Enter, leaving the field, clearing it)."""
         text = _search_text(data)
-        self._search_later.cancel()
-        self._typed = None
+        self._drop_typed_search()
         with self._write():
             self.state.search = text
             self.state.page = 0
@@ -462,6 +462,10 @@ class SampleGrid(SafeTemplate):
         """Take the search field's text as typed; search :data:`SEARCH_DELAY` s after the last key."""
         self._typed = _search_text(data)  # refused at once if too long, not later
         self._search_later.request()
+
+    def _drop_typed_search(self) -> None:
+        self._search_later.cancel()
+        self._typed = None
 
     def _search_typed(self) -> None:
         text, self._typed = self._typed, None
@@ -487,6 +491,7 @@ class SampleGrid(SafeTemplate):
     def vue_clear_filters(self, data=None) -> None:
         """Remove every filter (keeps dataset, sort and page size)."""
         s = self.state
+        self._drop_typed_search()
         with self._write():
             s.label_filter = []
             s.split_filter = None

@@ -255,6 +255,21 @@ def test_enter_searches_at_once_and_drops_the_pending_search(words, make_app):
     assert queries == ["spk03"] and app.state.search == "spk03"
 
 
+def test_clearing_the_filters_drops_a_search_still_waiting(words, make_app):
+    store, ids = words
+    app = make_app(store)
+    grid = app.grid
+
+    async def scenario():
+        grid.vue_set_search("spk03")
+        grid.vue_type_search("spk0")  # typed, then "Clear filters" before the pause ends
+        grid.vue_clear_filters()
+        await asyncio.sleep(SEARCH_DELAY * 2)
+
+    asyncio.run(scenario())
+    assert app.state.search == "" and grid.total == 10
+
+
 def test_typed_search_text_is_checked_on_the_server(words, make_app):
     store, ids = words
     app = make_app(store)
