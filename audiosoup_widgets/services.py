@@ -40,6 +40,12 @@ MAX_PLAY_SECONDS = 60.0
 #: Longest stretch of a clip whose full feature matrices are computed for viewing.
 MAX_FEATURE_SECONDS = 60.0
 EXPORT_FORMATS = ("csv", "yaml", "json", "txt", "parquet")
+#: Serialises warm-ups (the app's start-up thread and a first feature view may ask at once).
+_WARM_LOCK = threading.Lock()
+#: Set once this process has warmed the feature engine (loaded, compiled, filters built).
+_ENGINE_WARM = threading.Event()
+#: Families computed whole at least once in this process: their first-use cost is paid.
+_FAMILIES_USED: set[str] = set()
 _MIME = {
     "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
     "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
@@ -298,12 +304,21 @@ class ReviewServices:
                                    "cannot be computed.", code="out_of_range")
             values = {k: np.abs(v) if np.iscomplexobj(v) else np.asarray(v)
                       for k, v in result.values.items()}
+            if names is None:
+                _FAMILIES_USED.add(family)
             return FeatureSet(
                 sample_id=record.id, family=family, sr=sr, seconds=len(y) / sr,
                 truncated=record.duration > MAX_FEATURE_SECONDS + 1e-6, values=values,
                 status=status, adaptations=dict(result.adaptations))
 
         return self._features.get(key, compute)
+
+    def family_ready(self, family: str) -> bool:
+        """Whether computing ``family`` no longer pays a first use (loading and compiling the engine).
+
+        True after a warm-up, or once the family has been computed in this process.
+        """
+        return _ENGINE_WARM.is_set() or family in _FAMILIES_USED
 
     def has_features(self, record, family: str) -> bool:
         """Whether :meth:`features` (for the whole family) would answer from the cache."""
@@ -388,13 +403,22 @@ class ReviewServices:
         }
 
     def warm_up(self) -> None:
-        """Compile the feature engine's numba code so the first user does not wait."""
-        from .features.engine import warm_up
+        """Compile the feature engine's numba code so the first user does not wait.
 
-        try:
-            warm_up()
-        except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
-            log.warning("feature engine warm-up failed", exc_info=True)
+        Runs once per process; a second caller waits for a warm-up in progress
+        instead of starting another one.
+        """
+        with _WARM_LOCK:
+            if _ENGINE_WARM.is_set():
+                return
+            from .features.engine import warm_up
+
+            try:
+                warm_up()
+            except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
+                log.warning("feature engine warm-up failed", exc_info=True)
+            # Set after a failure too: computing will report a real problem plainly.
+            _ENGINE_WARM.set()
 
 
 def as_sample_id(value: object) -> int:

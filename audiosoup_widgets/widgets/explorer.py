@@ -11,11 +11,19 @@ Matrices are computed on demand by the shared services (and cached); figures are
 built the first time a tab is shown and then reused for every sample. With
 ``lazy=True`` (how the app builds it) nothing is computed until the browser says
 the explorer is on screen, so moving through the grid never waits for features.
+
+Computing runs in a worker thread (:class:`~.background.LatestJob`), so the page
+stays responsive: a progress line says which clip, how much of it is analysed and
+what is happening (reading, preparing the feature engine on first use, computing,
+drawing); switching clip or tab, or closing the view, drops the result of the
+job in flight, and failures reach the error banner through ``state.report``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections import OrderedDict
 
 from ipywidgets import Widget, widget_serialization
@@ -25,7 +33,8 @@ from ..errors import ValidationError
 from ..features.registry import FAMILIES, FEATURES, features_in
 from ..services import EXPORT_FORMATS, MAX_FEATURE_SECONDS, ReviewServices
 from ..state import ReviewState
-from .base import SafeTemplate, as_str, handler
+from .background import Job, LatestJob
+from .base import SafeTemplate, as_str, fmt_duration, handler
 from .plots import FeaturePlot, colour_bar, prepare
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,34 @@ def _links(spec) -> list[dict]:
     # Registry links are ours, but only web links ever become an href.
     return [{"title": t, "url": u} for t, u in spec.links
             if isinstance(u, str) and u.startswith(("https://", "http://"))]
+
+
+_STEP_TEXT = {
+    "read": "Reading the audio",
+    "engine": "Preparing the feature engine and computing {family} features (the first time "
+              "in a session it loads and compiles: a few seconds)",
+    "compute": "Computing {family} features",
+    "draw": "Drawing the plots",
+}
+
+
+def _steps(family: str, *, first_use: bool) -> list[str]:
+    return ["read", "engine" if first_use else "compute", "draw"]
+
+
+def _progress(record, family: str, steps: list[str], index: int) -> dict:
+    """Describe a running computation for the browser: which clip, how much of it, which step."""
+    if record.duration > MAX_FEATURE_SECONDS + 1e-6:
+        scope = (f"the first {MAX_FEATURE_SECONDS:.0f} s of {fmt_duration(record.duration)} "
+                 f"(at most {MAX_FEATURE_SECONDS:.0f} s of a clip are analysed)")
+    else:
+        scope = f"all {fmt_duration(record.duration)}"
+    title = FAMILY_TITLES[family][0].lower()
+    return {
+        "step": index + 1, "steps": len(steps),
+        "stage": _STEP_TEXT[steps[index]].format(family=title),
+        "line": f"{FAMILY_TITLES[family][0]} features of {record.file_name}: {scope}.",
+    }
 
 
 class FeatureExplorer(SafeTemplate):
@@ -79,6 +116,7 @@ class FeatureExplorer(SafeTemplate):
     subtitle = Unicode("").tag(sync=True)
     note = Unicode("").tag(sync=True)
     busy = Bool(False).tag(sync=True)
+    progress = Dict().tag(sync=True)
     message = Unicode("").tag(sync=True)
     export_note = Unicode("").tag(sync=True)
     download = Dict().tag(sync=True)
@@ -95,6 +133,9 @@ class FeatureExplorer(SafeTemplate):
         self._shown: tuple | None = None
         self._record = None
         self._displays: OrderedDict = OrderedDict()
+        self._displays_lock = threading.Lock()
+        self._pending: tuple | None = None
+        self._job = LatestJob("audiosoup-features")
         self.last_export: tuple[str, str, bytes] | None = None
         self.tabs = [{"value": f, "title": FAMILY_TITLES[f][0], "subtitle": FAMILY_TITLES[f][1]}
                      for f in FAMILIES]
@@ -128,17 +169,33 @@ class FeatureExplorer(SafeTemplate):
             self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
+        self._pending = None
         message = self.state.report(exc, context="showing features")
         with self.hold_sync():
             self.busy = False
+            self.progress = {}
             self.message = message
             self.items, self.figures = [], []
 
+    def _stop(self) -> None:
+        """Drop the job in flight (its result would be stale)."""
+        self._job.cancel()
+        self._pending = None
+        if self.busy:
+            with self.hold_sync():
+                self.busy = False
+                self.progress = {}
+
     def render(self) -> None:
-        """Compute (or fetch) the current tab's features for the selected sample and draw them."""
+        """Show the current tab's features of the selected sample, computing them if needed.
+
+        Cached features are drawn at once; otherwise the work runs in the background
+        (inside a kernel) while ``busy`` and ``progress`` tell the browser what it does.
+        """
         s = self.state
         sid = s.selected_sample_id
         if sid is None or not s.dataset:
+            self._stop()
             with self.hold_sync():
                 self.title, self.subtitle, self.note = "", "", ""
                 self.message = "Select a sample to see its features."
@@ -146,30 +203,80 @@ class FeatureExplorer(SafeTemplate):
             self._shown = None
             return
         key = (sid, self.tab, s.revision)
-        if key == self._shown:
+        if key in (self._shown, self._pending):
             return
         record = self.services.sample(sid, dataset=s.dataset)
         self._record = record
-        specs = features_in(self.tab)
-        cached = self.services.has_features(record, self.tab)
+        family = self.tab
         with self.hold_sync():
             self.title = record.file_name
             self.subtitle = " · ".join(x for x in (record.label or "no label", record.split or "",
-                                                   f"{record.duration:.2f} s",
+                                                   fmt_duration(record.duration),
                                                    f"{record.sample_rate / 1000:g} kHz") if x)
             self.message = ""
-        if not cached:
-            # Set outside hold_sync so it is sent at once: the browser shows progress
-            # while the kernel computes.
+        if self.services.has_features(record, family):
+            self._stop()
+            self._draw(key, record, self._compute(None, record, family))
+            return
+        self._pending = key
+        steps = _steps(family, first_use=not self.services.family_ready(family))
+        with self.hold_sync():
+            # Plots of another clip or tab must not stand under this one's title meanwhile.
+            self.items, self.figures, self.note, self.readouts = [], [], "", {}
+            self.progress = _progress(record, family, steps, 0)
             self.busy = True
+        self._job.submit(functools.partial(self._compute_job, record, family, steps),
+                         on_done=functools.partial(self._finish, key, record),
+                         on_error=self._fail, on_progress=self._on_progress)
+
+    def _compute_job(self, record, family: str, steps: list[str], job: Job):
+        return self._compute(job, record, family, steps)
+
+    def _compute(self, job: Job | None, record, family: str, steps: list[str] | None = None):
+        """Decode, compute and prepare one family's displays (no widgets: may run in a worker).
+
+        Returns ``(feature_set, displays)``, or None once the job is stale.
+        """
+        def step(name: str) -> bool:
+            if job is None:
+                return True
+            if job.stale:
+                return False
+            if steps and name in steps:
+                job.progress(_progress(record, family, steps, steps.index(name)))
+            return True
+
+        if not step("read"):
+            return None
+        self.services.audio(record, max_seconds=MAX_FEATURE_SECONDS)
+        # The first computation of a family in a process also loads and compiles the engine.
+        if not (step("engine") and step("compute")):
+            return None
+        fs = self.services.features(record, family)
+        if not step("draw"):
+            return None
+        return fs, [self._display(record, fs, spec) for spec in features_in(family)]
+
+    def _on_progress(self, info: dict) -> None:
+        if self.busy:
+            self.progress = info
+
+    def _finish(self, key: tuple, record, out) -> None:
+        if out is None:
+            return
         try:
-            fs = self.services.features(record, self.tab)
-        finally:
-            self.busy = False
+            self._draw(key, record, out)
+        except Exception as exc:  # noqa: BLE001 - reported like any other failure
+            self._fail(exc)
+
+    def _draw(self, key: tuple, record, out) -> None:
+        """Put computed displays into the figures and cards (main thread)."""
+        fs, displays = out
+        specs = features_in(key[1])
+        self._pending = None
         plots = [self._plot(spec) for spec in specs]
         items = []
-        for spec, plot in zip(specs, plots, strict=True):
-            display = self._display(record, fs, spec)
+        for spec, plot, display in zip(specs, plots, displays, strict=True):
             plot.show(display)
             adapt = fs.adaptations.get(spec.id) or {}
             adapt_note = ""
@@ -183,12 +290,17 @@ class FeatureExplorer(SafeTemplate):
                 "note": " ".join(x for x in (adapt_note, display.note) if x),
                 "colorbar": colour_bar(display, plot_height=plot.height),
             })
+        left = max(p.left for p in plots)
+        for plot in plots:  # plot areas of a tab line up, whatever their tick labels
+            plot.align_left(left)
         notes = []
         if fs.status in _STATUS_NOTES:
             notes.append(_STATUS_NOTES[fs.status])
         if fs.truncated:
             notes.append(f"Only the first {MAX_FEATURE_SECONDS:.0f} s of this clip are analysed.")
         with self.hold_sync():
+            self.busy = False
+            self.progress = {}
             self.note = " ".join(notes)
             self.items = items
             self.figures = [p.figure for p in plots]
@@ -202,16 +314,23 @@ class FeatureExplorer(SafeTemplate):
 
     def _display(self, record, fs, spec):
         key = (record.id, record.content_hash, spec.id, self.services._params_key())
-        if key in self._displays:
-            self._displays.move_to_end(key)
-            return self._displays[key]
+        with self._displays_lock:
+            if key in self._displays:
+                self._displays.move_to_end(key)
+                return self._displays[key]
         n_bands = None
         display = prepare(spec, fs.values[spec.id], sr=fs.sr, params=self.services.params,
                           n_bands=n_bands)
-        self._displays[key] = display
-        while len(self._displays) > 48:
-            self._displays.popitem(last=False)
+        with self._displays_lock:
+            self._displays[key] = display
+            while len(self._displays) > 48:
+                self._displays.popitem(last=False)
         return display
+
+    def close(self) -> None:
+        """Close the widget and let its worker thread end."""
+        self._job.close()
+        super().close()
 
     # -- events from the browser ---------------------------------------------------------
 
@@ -223,6 +342,8 @@ class FeatureExplorer(SafeTemplate):
         self.visible = data or not self.lazy
         if self.visible:
             self.render()
+        else:
+            self._stop()
 
     @handler("switching feature tabs")
     def vue_set_tab(self, data) -> None:

@@ -7,6 +7,11 @@ dictionaries, so a page costs one widget, not one per sample. A card's waveform 
 an SVG path made here from the stored peaks (numbers only), scaled so quiet clips
 are visible, with the gain shown. Audio is decoded only when a card is played and
 travels to the browser as a WAV in a binary message buffer.
+
+Search runs as the user types: each keystroke sends the field's text, which is
+checked at once, and the query runs :data:`SEARCH_DELAY` seconds after the last
+one (Enter searches at once). The toolbar's boxes are sized from their longest
+choice (``field_widths``), so each shows its whole value at any page width.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from ..errors import NotFoundError, ValidationError
 from ..services import MAX_PLAY_SECONDS, ReviewServices
 from ..state import PAGE_SIZES, ReviewState
 from ..store.queries import MAX_SEARCH, SORTS, SPLITS, STATUSES, SampleQuery
+from .background import Debouncer
 from .base import SafeTemplate, as_int, as_str, fmt_db, fmt_duration, fmt_rate, handler
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SampleGrid", "wave_path", "SORT_ITEMS"]
+__all__ = ["SampleGrid", "wave_path", "SORT_ITEMS", "SEARCH_DELAY"]
 
 #: Sort choices shown to users: (value, title). Values are checked against the store's allow-list.
 SORT_ITEMS = (
@@ -41,6 +47,10 @@ _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "Page
          " ", "Enter")
 _WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
 MAX_TEXT_ON_CARD = 240
+#: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
+MAX_BOX_CHARS = 48
+#: Seconds after the last keystroke before a typed search runs.
+SEARCH_DELAY = 0.3
 
 def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
               n_bins: int = _WAVE_BINS) -> str:
@@ -117,6 +127,12 @@ def _card(r) -> dict:
     }
 
 
+def _search_text(data) -> str:
+    """Check a search text from the browser: a string within the length limit, printable."""
+    text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH)
+    return "".join(c for c in text if c.isprintable()).strip()
+
+
 class SampleGrid(SafeTemplate):
     """Paginated cards of one dataset's samples, with filters, sort and playback.
 
@@ -154,6 +170,7 @@ class SampleGrid(SafeTemplate):
     filtered = Bool(False).tag(sync=True)
     message = Unicode("").tag(sync=True)
     max_search = Int(MAX_SEARCH).tag(sync=True)
+    field_widths = Dict().tag(sync=True)
     max_play_seconds = Int(int(MAX_PLAY_SECONDS)).tag(sync=True)
 
     def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
@@ -165,12 +182,17 @@ class SampleGrid(SafeTemplate):
         self._records: dict[int, object] = {}
         self._page_ids: list[int] = []
         self._writing = False
+        self._typed: str | None = None
+        self._search_later = Debouncer(SEARCH_DELAY, self._search_typed)
         self.split_items = [{"title": "All splits", "value": None}] + [
             {"title": s.capitalize(), "value": s} for s in SPLITS]
+        # The box shows the title; the menu adds the subtitle (a long title would widen the box).
         self.status_items = [
             {"title": "Any status", "value": None}, {"title": "OK", "value": "ok"},
-            {"title": "Flagged (silent, clipped, ...)", "value": "flagged"}]
+            {"title": "Flagged", "value": "flagged",
+             "subtitle": "silent, quiet, clipped, DC offset or invalid samples"}]
         self.sort_items = [{"title": t, "value": val} for val, t in SORT_ITEMS]
+        self.field_widths = self._widths([])
         state.observe(self._on_query, names=[
             "dataset", "label_filter", "split_filter", "search", "status_filter", "sort", "page",
             "page_size"])
@@ -196,6 +218,14 @@ class SampleGrid(SafeTemplate):
         except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
             self.message = self.state.report(exc, context="showing the samples")
 
+    def _widths(self, dataset_items: list[dict]) -> dict[str, int]:
+        """Characters each toolbar box needs: its longest choice, so any choice shows whole."""
+        def longest(items) -> int:
+            return min(MAX_BOX_CHARS, max((len(str(i["title"])) for i in items), default=10))
+
+        return {"dataset": longest(dataset_items), "split": longest(self.split_items),
+                "status": longest(self.status_items), "sort": longest(self.sort_items)}
+
     def _query(self) -> SampleQuery:
         s = self.state
         return SampleQuery(s.dataset, labels=tuple(s.label_filter), split=s.split_filter,
@@ -209,6 +239,7 @@ class SampleGrid(SafeTemplate):
         if not s.dataset:
             with self.hold_sync():
                 self.dataset_items = dataset_items
+                self.field_widths = self._widths(dataset_items)
                 self.cards, self.total, self.n_pages, self._page_ids = [], 0, 1, []
                 self.message = ("No dataset loaded yet. Load a folder of audio with "
                                 "'audiosoup load <folder>' and reload this page." if not datasets
@@ -235,6 +266,7 @@ class SampleGrid(SafeTemplate):
             message = ""
         with self.hold_sync():
             self.dataset_items = dataset_items
+            self.field_widths = self._widths(dataset_items)
             self.label_items = [{"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name}
                                 for lab in labels]
             self.dataset = s.dataset
@@ -373,6 +405,7 @@ class SampleGrid(SafeTemplate):
         if name not in {d.name for d in self.services.datasets(self.state.revision)}:
             raise NotFoundError("That dataset does not exist (any more).")
         s = self.state
+        self._drop_typed_search()
         with self._write():
             s.dataset = name
             s.label_filter = []
@@ -417,12 +450,33 @@ class SampleGrid(SafeTemplate):
 
     @handler("searching")
     def vue_set_search(self, data) -> None:
-        """Search file names and text for ``data``."""
-        text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH)
-        text = "".join(c for c in text if c.isprintable()).strip()
+        """Search file names and text for ``data`` now (Enter, leaving the field, clearing it)."""
+        text = _search_text(data)
+        self._drop_typed_search()
         with self._write():
             self.state.search = text
             self.state.page = 0
+
+    @handler("searching")
+    def vue_type_search(self, data) -> None:
+        """Take the search field's text as typed; search :data:`SEARCH_DELAY` s after the last key."""
+        self._typed = _search_text(data)  # refused at once if too long, not later
+        self._search_later.request()
+
+    def _drop_typed_search(self) -> None:
+        self._search_later.cancel()
+        self._typed = None
+
+    def _search_typed(self) -> None:
+        text, self._typed = self._typed, None
+        if text is None or text == self.state.search:
+            return
+        try:
+            with self._write():
+                self.state.search = text
+                self.state.page = 0
+        except Exception as exc:  # noqa: BLE001 - a timer has no handler to report for it
+            self.message = self.state.report(exc, context="searching")
 
     @handler("sorting")
     def vue_set_sort(self, data) -> None:
@@ -437,12 +491,18 @@ class SampleGrid(SafeTemplate):
     def vue_clear_filters(self, data=None) -> None:
         """Remove every filter (keeps dataset, sort and page size)."""
         s = self.state
+        self._drop_typed_search()
         with self._write():
             s.label_filter = []
             s.split_filter = None
             s.status_filter = None
             s.search = ""
             s.page = 0
+
+    def close(self) -> None:
+        """Close the widget (a search still waiting for its delay is dropped)."""
+        self._search_later.cancel()
+        super().close()
 
     @handler("reloading")
     def vue_reload(self, data=None) -> None:

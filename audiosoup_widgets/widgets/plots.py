@@ -28,6 +28,7 @@ import ipywidgets as ipw
 import numpy as np
 
 from .. import jitcache
+from .axes import axis_label, fit_label, js_key, spaced_ticks, tick_texts, whole_ticks, y_room
 
 __all__ = ["Display", "prepare", "FeaturePlot", "WaveformPlot", "png_indexed", "colour_lut",
            "CMAPS", "axis_label", "MAX_COLUMNS", "MAX_ROWS"]
@@ -91,30 +92,6 @@ def png_indexed(index: np.ndarray, palette: np.ndarray) -> bytes:
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes())
             + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
-
-
-def axis_label(axis, *, override: str | None = None) -> str:
-    """Return a plot label for a registry :class:`Axis`: ``frequency (Hz)``, ``time (s)``."""
-    if override:
-        return override
-    if axis.unit == "index":
-        return f"{axis.name} number"
-    if not axis.unit or axis.unit == axis.name:
-        return axis.name
-    return f"{axis.name} ({axis.unit})"
-
-
-def _fit(label: str, pixels: int) -> str:
-    """Drop a label's parenthesised unit if the label would not fit along ``pixels``."""
-    if len(label) * 7 <= pixels or "(" not in label:
-        return label
-    return label.split("(")[0].strip()
-
-
-def _js_key(value: float) -> str:
-    """Format a number the way JavaScript's ``String(x)`` does (bqplot's tick label keys)."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _hz_text(hz: float) -> str:
@@ -345,7 +322,7 @@ def prepare(spec, values: np.ndarray, *, sr: float, params, n_bands: int | None 
         step = float(np.mean(np.diff(mel))) if len(mel) > 1 else 1.0
         row_coords = mel
         y_extent = (float(mel[0] - step / 2), float(mel[-1] + step / 2))
-        y_ticks = _spaced_ticks([f for f in (100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+        y_ticks = spaced_ticks([f for f in (100, 200, 500, 1000, 2000, 4000, 8000, 16000)
                                  if rows[0] <= f <= rows[-1]],
                                 lambda f: round(float(_hz_to_mel(np.array([f]))[0]), 3),
                                 y_extent, _hz_text)
@@ -400,19 +377,6 @@ def prepare(spec, values: np.ndarray, *, sr: float, params, n_bands: int | None 
                    note=note)
 
 
-def _spaced_ticks(values, to_axis, extent, label, *, min_gap: float = 0.07) -> dict[float, str]:
-    """Keep tick values (from the top down) at least ``min_gap`` of the axis apart."""
-    span = (extent[1] - extent[0]) or 1.0
-    out: dict[float, str] = {}
-    last = None
-    for value in sorted(values, reverse=True):
-        pos = to_axis(value)
-        if last is None or (last - pos) / span >= min_gap:
-            out[pos] = label(value)
-            last = pos
-    return out
-
-
 def _band_name(i: int, edges: np.ndarray, n: int) -> str:
     if i == n - 1:
         return f">{_hz_text(edges[i])} Hz" if i < len(edges) else "top"
@@ -457,6 +421,7 @@ class FeaturePlot:
     def __init__(self, spec, *, height: int = 230) -> None:
         self.spec = spec
         self.height = height
+        self.left = 78
         self.display: Display | None = None
         self.x_scale = bq.LinearScale()
         log_y = spec.kind == "image" and spec.y_axis.scale == "log"
@@ -479,6 +444,9 @@ class FeaturePlot:
                                  colors=["#1f6fbf"], stroke_width=1.5, fill="bottom",
                                  fill_colors=["#1f6fbf"], fill_opacities=[0.15])
             margin = {"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12}
+        if spec.id == "stack_memory":  # columns are beats: whole numbers at any zoom
+            self.x_axis.tick_format = "d"
+            self.x_scale.observe(self._whole_beats, names=["min", "max"])
         self.zoom = bq.PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]})
         self.figure = bq.Figure(
             marks=[self.mark], axes=axes, interaction=self.zoom, fig_margin=margin,
@@ -493,14 +461,22 @@ class FeaturePlot:
         with self.figure.hold_sync(), self.x_scale.hold_sync(), self.y_scale.hold_sync(), \
                 self.x_axis.hold_sync(), self.y_axis.hold_sync(), self.mark.hold_sync():
             self.x_axis.label = display.x_label
-            self.y_axis.label = _fit(display.y_label, self.height - PLOT_TOP - PLOT_BOTTOM)
+            self.y_axis.label = fit_label(display.y_label, self.height - PLOT_TOP - PLOT_BOTTOM)
             ticks = display.y_ticks
             if ticks:
                 self.y_axis.tick_values = np.array(list(ticks), dtype=float)
-                self.y_axis.tick_labels = {_js_key(k): lab for k, lab in ticks.items()}
+                self.y_axis.tick_labels = {js_key(k): lab for k, lab in ticks.items()}
+                texts = list(ticks.values())
             else:
                 self.y_axis.tick_values = None
                 self.y_axis.tick_labels = None
+                lo, hi = (display.y_extent if spec.kind == "image"
+                          else (display.vmin, display.vmax * 1.05))
+                texts = tick_texts(lo, hi)
+            # The title clear of the widest tick label, and a margin that holds both.
+            offset, self.left = y_room(texts)
+            self.y_axis.label_offset = f"{offset}px"
+            self.figure.fig_margin = {**self.figure.fig_margin, "left": self.left}
             if spec.kind == "image":
                 self.picture.value = png_indexed(display.image, palette(display.cmap))
                 self.mark.x = np.array(display.x_extent, dtype=float)
@@ -511,6 +487,18 @@ class FeaturePlot:
                 self.mark.x = display.col_coords.astype(float)
                 self.mark.y = y.astype(float)
             self._set_domain()
+
+    def _whole_beats(self, change=None) -> None:
+        ticks = whole_ticks(float(self.x_scale.min if self.x_scale.min is not None else 0.0),
+                            float(self.x_scale.max if self.x_scale.max is not None else 1.0))
+        # bqplot falls back to fractional automatic ticks for an empty list; num_ticks=1
+        # with one value draws none (zoomed inside a single beat).
+        self.x_axis.num_ticks = None if len(ticks) else 1
+        self.x_axis.tick_values = ticks if len(ticks) else np.zeros(1)
+
+    def align_left(self, left: int) -> None:
+        """Use a left margin of ``left`` px (at least this plot's own), to line up plots."""
+        self.figure.fig_margin = {**self.figure.fig_margin, "left": max(left, self.left)}
 
     def _set_domain(self) -> None:
         d = self.display

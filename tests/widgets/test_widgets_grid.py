@@ -13,7 +13,7 @@ import soundfile as sf
 from audiosoup_widgets.state import ReviewState
 from audiosoup_widgets.testing import seed_synthetic
 from audiosoup_widgets.widgets import SampleGrid
-from audiosoup_widgets.widgets.grid import wave_path
+from audiosoup_widgets.widgets.grid import SORT_ITEMS, wave_path
 
 
 def grid_on(store, dataset="words", **state):
@@ -265,3 +265,18 @@ def test_deep_pages_do_not_fetch_more_rows(sqlite_store, monkeypatch):
                                                                                    page_size=page_size))
     grid.vue_set_page(grid.n_pages - 1)
     assert sizes == [24] and len(grid.cards) == 300 - 12 * 24
+
+
+def test_toolbar_boxes_are_sized_for_their_longest_choice(words):
+    store, ids = words
+    st, grid = grid_on(store)
+    widths = grid.field_widths
+    assert widths["sort"] == max(len(t) for _, t in SORT_ITEMS)
+    assert widths["split"] == len("All splits") and widths["status"] == len("Any status")
+    assert widths["dataset"] == len("words (10)")
+    # A long status explanation goes to the menu's subtitle, not into the box.
+    flagged = next(i for i in grid.status_items if i["value"] == "flagged")
+    assert flagged["title"] == "Flagged" and "clipped" in flagged["subtitle"]
+    seed_synthetic(store, dataset="a-much-longer-dataset-name", n=3)
+    grid.vue_reload()
+    assert grid.field_widths["dataset"] == len("a-much-longer-dataset-name (3)")

@@ -119,3 +119,46 @@ def test_readout_and_colour_bar(values):
                        params=FeatureParams()))
     assert onset.readout(0.5, 0.5).startswith("0.") and "onset strength" in onset.readout(0.5, 0.5)
     assert colour_bar(onset.display, plot_height=190) == {}
+
+
+def _px(offset: str) -> float:
+    assert offset.endswith("px")
+    return float(offset[:-2])
+
+
+@pytest.mark.parametrize("fid", ["spectral_contrast", "tonnetz", "stack_memory", "chroma",
+                                 "mel_spectrogram", "mfcc", "onset_strength", "tempogram"])
+def test_y_title_sits_clear_of_the_widest_tick_label(values, fid):
+    # Tick labels (11 px) average at most 0.55 em per character in common sans-serif
+    # fonts: the title (14 px) must sit beyond the widest, and the figure's margin must
+    # hold the title's height beyond that. (The browser tests measure the real boxes.)
+    spec = FEATURES[fid]
+    plot = FeaturePlot(spec, height=300 if fid == "stack_memory" else 230)
+    display = prepare(spec, values[fid], sr=SR, params=FeatureParams())
+    plot.show(display)
+    labels = list((plot.y_axis.tick_labels or {}).values()) or ["-0.00", "1000"]
+    widest = max(len(t) for t in labels) * 0.55 * 11
+    offset = _px(plot.y_axis.label_offset)
+    assert offset >= 6 + 3 + widest + 4 + 3  # tick, padding, label, a gap, the title's descent
+    assert plot.figure.fig_margin["left"] >= offset + 11  # the title's ascent
+
+
+def test_beat_axis_has_whole_beats_only_at_any_zoom(values):
+    spec = FEATURES["stack_memory"]
+    plot = FeaturePlot(spec, height=300)
+    beats = np.tile(np.linspace(0, 1, 24)[:, None], (1, 4))  # four beat segments
+    plot.show(prepare(spec, beats, sr=SR, params=FeatureParams()))
+    ticks = np.asarray(plot.x_axis.tick_values, dtype=float)
+    assert list(ticks) == [0.0, 1.0, 2.0, 3.0] and plot.x_axis.tick_format == "d"
+    # Panning and zooming (PanZoom writes the scale back) keeps whole, visible beats.
+    for lo, hi in ((0.6, 2.4), (-0.5, 63.5), (1.2, 1.8)):
+        with plot.x_scale.hold_trait_notifications():
+            plot.x_scale.min, plot.x_scale.max = lo, hi
+        ticks = np.asarray(plot.x_axis.tick_values, dtype=float)
+        shown = ticks if plot.x_axis.num_ticks is None else ticks[:0]
+        assert np.all(shown == np.round(shown)) and np.all((shown >= lo) & (shown <= hi))
+        assert len(shown) <= 8
+    assert plot.x_axis.num_ticks == 1  # inside one beat: no tick rather than "1.5"
+    plot.reset_zoom()
+    assert list(np.asarray(plot.x_axis.tick_values, dtype=float)) == [0.0, 1.0, 2.0, 3.0]
+    assert plot.x_axis.num_ticks is None

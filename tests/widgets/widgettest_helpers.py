@@ -44,7 +44,7 @@ def add_samples(store, root: Path, *, dataset: str = "words",
     ----------
     clips : list of dict
         Each with ``label``, ``name`` and optionally ``seconds``, ``sr``, ``level``,
-        ``split``, ``text``, ``meta``, ``f0``.
+        ``split``, ``text``, ``meta``, ``f0``, or ``audio`` (samples to write as they are).
     """
     if clips is None:
         clips = default_clips()
@@ -55,8 +55,8 @@ def add_samples(store, root: Path, *, dataset: str = "words",
     for i, c in enumerate(clips):
         sr = c.get("sr", 16000)
         seconds = c.get("seconds", 1.0)
-        y = word(sr=sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i),
-                 level=c.get("level", 0.5), seed=i)
+        y = c["audio"] if "audio" in c else word(sr=sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i),
+                                                 level=c.get("level", 0.5), seed=i)
         folder = root / c["label"]
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"{c['label']}/{c['name']}.wav"
