@@ -55,14 +55,20 @@ def dashboard(dashboard_db) -> Iterator[VoilaServer]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium (the system's build)."""
+def playwright():
+    """The session's Playwright driver (one per process: the sync API cannot nest)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Chromium (the system's build)."""
+    chromium = launch_chromium(playwright)
+    yield chromium
+    chromium.close()
 
 
 def _slug(text: str) -> str:
