@@ -12,7 +12,7 @@ That configuration:
 - pre-heats one kernel: the notebook is executed before anyone connects, so a
   visitor gets a ready dashboard instead of waiting for imports and queries; the
   next one starts 10 s after a visitor takes it (``fill_delay``), because its
-  start-up (imports, compiling the engine) would otherwise compete with the
+  start-up (its imports) would otherwise compete with the
   visitor's page for the CPU while it loads;
 - hides tracebacks (a non-expert sees one plain sentence, never a stack);
 - serves no files: no notebook source, no ``.env``, nothing from the folder;

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from dashboard_support import (
+    ALLOWED_ENV,
+    ALLOWED_FLAG,
     ARTIFACTS,
     SCREENSHOTS,
     VoilaServer,
@@ -49,8 +51,9 @@ def dashboard_db(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def dashboard(dashboard_db) -> Iterator[VoilaServer]:
-    """The review dashboard served by Voila exactly as ``audiosoup serve`` runs it."""
-    with voila_server(dashboard_db, ARTIFACTS / "logs") as server:
+    """The review dashboard served exactly as ``audiosoup serve`` runs it."""
+    with voila_server(dashboard_db, ARTIFACTS / "logs", allowed_hosts=(ALLOWED_FLAG,),
+                      extra_env={"AUDIOSOUP_ALLOWED_HOSTS": ALLOWED_ENV}) as server:
         yield server
 
 

@@ -36,6 +36,10 @@ XSS_FILE = "<img src=x onerror=window.__xss=1>"
 XSS_LABEL = "<img src=x onerror=window.__xss=2>"
 XSS_TEXT = "<script>window.__xss=3</script><b onmouseover=window.__xss=4>bold?</b>"
 
+#: Host names the session's dashboard server is told to answer to: one on its command
+#: line (``--allow-host``), one in its environment (``AUDIOSOUP_ALLOWED_HOSTS``).
+ALLOWED_FLAG, ALLOWED_ENV = "dash.example", "proxy.example"
+
 CHROMIUM = os.environ.get("AUDIOSOUP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -315,7 +319,8 @@ def kernel_processes(server: VoilaServer) -> dict[str, object]:
 
 
 __all__ = [
-    "ARTIFACTS", "CHROMIUM", "DEMO", "ROOT", "SCREENSHOTS", "XSS_FILE", "XSS_LABEL", "XSS_TEXT",
+    "ALLOWED_ENV", "ALLOWED_FLAG", "ARTIFACTS", "CHROMIUM", "DEMO", "ROOT", "SCREENSHOTS",
+    "XSS_FILE", "XSS_LABEL", "XSS_TEXT",
     "VoilaServer", "free_port", "html_kernel_id", "http_get", "kernel_alive", "kernel_processes",
     "launch_chromium", "package_parent", "page_kernel_id", "process_tree", "seed_database",
     "subprocess_env", "voila_server", "wait_until",

@@ -18,21 +18,18 @@ import re
 import uuid
 
 import pytest
-from dashboard_support import ARTIFACTS, http_get, launch_chromium, page_kernel_id, voila_server
+from dashboard_support import ALLOWED_ENV, ALLOWED_FLAG, http_get, launch_chromium, page_kernel_id
 
 pytestmark = pytest.mark.browser
 
 CARD = ".audiosoup-grid .audiosoup-card"
 EVIL = "evil.example"
-ALLOWED_FLAG, ALLOWED_ENV = "dash.example", "proxy.example"
 
 
 @pytest.fixture(scope="module")
-def server(dashboard_db):
-    """The dashboard with one name allowed on the command line and one in the environment."""
-    with voila_server(dashboard_db, ARTIFACTS / "logs", allowed_hosts=(ALLOWED_FLAG,),
-                      extra_env={"AUDIOSOUP_ALLOWED_HOSTS": ALLOWED_ENV}) as srv:
-        yield srv
+def server(dashboard):
+    """The session's dashboard server (one name allowed by flag, one by environment)."""
+    return dashboard
 
 
 @pytest.fixture(scope="module")

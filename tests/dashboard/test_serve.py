@@ -85,6 +85,10 @@ def test_voila_configuration_is_locked_down():
     assert vc["show_tracebacks"] is False and vc["strip_sources"] is True
     assert vc["file_allowlist"] == [] and vc["file_denylist"] == [".*"]
     assert "Traceback" not in conf["VoilaExecutor"]["cell_error_instruction"]
+    # After a cell's reply, Voila waits this long for its outputs and then renders the
+    # page without them: with nbclient's 4 s, a busy machine (several kernels starting)
+    # served blank pages ("Timeout waiting for IOPub output"; bench_visitors.py, 8 visitors).
+    assert conf["VoilaExecutor"]["iopub_timeout"] >= 60
     # The kernel spec manager named there must import.
     module, _, name = vc["kernel_spec_manager_class"].rpartition(".")
     mgr = getattr(__import__(module, fromlist=[name]), name)()
