@@ -56,7 +56,7 @@ def free_port() -> int:
 
 def kernels_ready(log: Path) -> int:
     # Voila says "pool filled" when a kernel starts; the dashboard's first cell
-    # (imports, warm-up) logs READY_MESSAGE when the kernel can really serve.
+    # (imports) logs READY_MESSAGE when the kernel can really serve.
     return log.read_text(errors="replace").count(READY_MESSAGE)
 
 

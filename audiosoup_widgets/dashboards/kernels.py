@@ -49,9 +49,9 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     @default("cull_idle_timeout")
     def _reaper_on(self) -> int:
-        # Jupyter runs the periodic check only when this is positive; the rule
-        # itself is cull_kernel_if_idle below.
-        return 1
+        # Jupyter runs the periodic check only when this is positive (and names it in
+        # its start-up log line); the rule itself is cull_kernel_if_idle below.
+        return max(1, int(self.unconnected_grace))
 
     @default("cull_interval")
     def _check_often(self) -> int:
