@@ -4,7 +4,9 @@
 #   docker run --rm -p 8866:8866 -e AUDIOSOUP_TOKEN="$(openssl rand -hex 24)" audiosoup-widgets
 #
 # A token is always required (the server binds 0.0.0.0): set AUDIOSOUP_TOKEN, or
-# read the generated one from the container's log. With no AUDIOSOUP_DATABASE_URL
+# read the generated one from the container's log. The server answers to localhost
+# and the container's own name; reached by another name (a LAN name, a proxy's public
+# name), add it with -e AUDIOSOUP_ALLOWED_HOSTS=dash.example.org. With no AUDIOSOUP_DATABASE_URL
 # the dashboard uses the SQLite demo database built into the image; the
 # docker-compose.yml next to this file runs it against PostgreSQL instead.
 FROM python:3.11-slim

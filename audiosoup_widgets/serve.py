@@ -2,26 +2,33 @@
 
 The dashboard notebook and its Voila configuration ship inside the package
 (:mod:`audiosoup_widgets.dashboards`), so serving works from a plain
-``pip install``. The configuration file is passed to Voila explicitly and is the
-only one Voila reads, so a user's own ``voila.json`` or Jupyter config folder
-cannot change what is served. That configuration:
+``pip install``. The server is Voila's app with the project's guards (host and
+origin checks, a visitor cap, the token from the environment:
+:mod:`audiosoup_widgets.dashboards.server`), started by :func:`voila_command`.
+The configuration file is passed explicitly and is the only one read, so a
+user's own ``voila.json`` or Jupyter config folder cannot change what is served.
+That configuration:
 
 - pre-heats one kernel: the notebook is executed before anyone connects, so a
   visitor gets a ready dashboard instead of waiting for imports and queries; the
   next one starts 10 s after a visitor takes it (``fill_delay``), because its
-  start-up (imports, compiling the engine) would otherwise compete with the
+  start-up (its imports) would otherwise compete with the
   visitor's page for the CPU while it loads;
 - hides tracebacks (a non-expert sees one plain sentence, never a stack);
 - serves no files: no notebook source, no ``.env``, nothing from the folder;
 - runs the dashboard in the Python that runs the server, whatever kernels the
   user has installed;
-- renders the page with the packaged ``audiosoup`` template (Voila's lab page plus
-  preload tags for the scripts the page is known to ask for, see
-  :mod:`audiosoup_widgets.dashboards.preload`), found through ``JUPYTER_PATH``.
+- renders the page with the packaged ``audiosoup`` template (Voila's lab page
+  without its font CDN, plus preload tags for the scripts the page is known to
+  ask for, see :mod:`audiosoup_widgets.dashboards.preload`), found through
+  ``JUPYTER_PATH``;
+- ends the kernels of pages that closed or never connected within a minute
+  (:class:`audiosoup_widgets.dashboards.kernels.DashboardKernelManager`).
 
 A token is required whenever the server binds to an address other than
-loopback, so a dashboard is never opened to a network by accident. The kernel
-gets the database URL through ``AUDIOSOUP_DATABASE_URL``.
+loopback, so a dashboard is never opened to a network by accident; it reaches
+the server through its environment, never its command line. The kernel gets
+the database URL through ``AUDIOSOUP_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import os
 import secrets
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from importlib import resources
 
 from .config import ENV_DATABASE_URL, resolve_database_url
@@ -111,12 +120,15 @@ def resolve_token(*, host: str, token: str | None = None) -> str:
     return token
 
 
-def voila_command(*, port: int, host: str, token: str, open_browser: bool = False,
-                  notebook: str | None = None, preload: bool = True) -> list[str]:
-    """Build the Voila command line that serves the dashboard.
+def voila_command(*, port: int, host: str, notebook: str | None = None, preload: bool = True,
+                  max_visitors: int | None = None, allowed_hosts: Sequence[str] = ()) -> list[str]:
+    """Build the command line that runs the dashboard server.
 
     Used by :func:`serve`, the browser tests and the benchmark, so they all run
-    the server exactly as a user does.
+    the server exactly as a user does. The server is Voila's app with the
+    project's guards (:mod:`audiosoup_widgets.dashboards.server`). The token is
+    not part of it: a command line is readable by every user of the machine, so
+    the token travels in the environment (see :func:`server_env`).
 
     Parameters
     ----------
@@ -124,42 +136,47 @@ def voila_command(*, port: int, host: str, token: str, open_browser: bool = Fals
         TCP port.
     host : str
         Address to bind.
-    token : str
-        Access token; ``""`` for none. Callers decide (see :func:`resolve_token`).
-    open_browser : bool
-        Open a browser tab once the server is up.
     notebook : str, optional
         The notebook to serve (default: the packaged review dashboard).
     preload : bool
         Put preload tags for the page's scripts in its head (see
         :mod:`audiosoup_widgets.dashboards.preload`); off only to record them.
+    max_visitors : int, optional
+        Most visitors served at once (default: derived from the memory available
+        when the server starts).
+    allowed_hosts : sequence of str
+        Host names to answer to besides loopback names and the bound address.
 
     Returns
     -------
     list of str
-        The argument vector; run it with the database URL in
-        ``AUDIOSOUP_DATABASE_URL``.
+        The argument vector; run it with the environment from :func:`server_env`.
     """
-    return [
+    cmd = [
         # The interpreter running this code has the package installed, and the
         # kernel is started from the server's interpreter: one environment.
-        sys.executable, "-m", "voila",
+        sys.executable, "-m", "audiosoup_widgets.dashboards.server",
         notebook or dashboard_notebook(),
         # Only our configuration file is read: not the working folder's
         # voila.json, not ~/.jupyter.
         f"--Voila.config_file_paths={dashboard_dir()}",
         f"--Voila.port={port}",
         f"--Voila.ip={host}",
-        f"--Voila.token={token}",
-        f"--Voila.open_browser={open_browser}",
+        # `audiosoup serve` opens the browser itself, once a kernel is ready.
+        "--Voila.open_browser=False",
         # The page template (named in voila.json) writes these as preload tags.
         "--VoilaConfiguration.resources=audiosoup_preload="
         + " ".join(r["path"] for r in (preload_resources() if preload else [])),
     ]
+    if max_visitors is not None:
+        cmd.append(f"--DashboardServer.max_visitors={int(max_visitors)}")
+    cmd += [f"--DashboardServer.allowed_hosts={name}" for name in allowed_hosts]
+    return cmd
 
 
-def server_env(*, db_url: str, host: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Return the environment to run the Voila server (and so its kernels) with.
+def server_env(*, db_url: str, host: str, token: str = "",
+               base: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment to run the dashboard server (and so its kernels) with.
 
     Parameters
     ----------
@@ -167,6 +184,9 @@ def server_env(*, db_url: str, host: str, base: dict[str, str] | None = None) ->
         Database URL, handed to the kernels as ``AUDIOSOUP_DATABASE_URL``.
     host : str
         The address the server binds to.
+    token : str
+        Access token, ``""`` for none. It is passed as ``AUDIOSOUP_TOKEN``, which
+        the server removes from its environment before starting any kernel.
     base : dict, optional
         The environment to start from (default: this process's).
 
@@ -176,6 +196,7 @@ def server_env(*, db_url: str, host: str, base: dict[str, str] | None = None) ->
     """
     env = dict(os.environ if base is None else base)
     env[ENV_DATABASE_URL] = db_url
+    env[ENV_TOKEN] = token
     # Voila finds the dashboard's page template (voila/templates/audiosoup) here.
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (template_root(), env.get("JUPYTER_PATH", "")) if p)
@@ -219,9 +240,117 @@ def dashboard_url(*, host: str, port: int, token: str, show_token: bool = True) 
     return f"http://{shown}:{port}/{query}"
 
 
+def check_options(*, port: int, max_visitors: int | None,
+                  allowed_hosts: Sequence[str]) -> list[str]:
+    """Validate ``serve``'s options; return the allowed host names as the server compares them.
+
+    Raises
+    ------
+    ConfigError
+        For a port out of range, a visitor cap below 1 or a value that is not a host name.
+    """
+    from .dashboards.guard import check_host_name
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"port {port} out of range (1-65535)")
+    if max_visitors is not None and max_visitors < 1:
+        raise ConfigError(f"--max-visitors must be at least 1 (got {max_visitors})")
+    try:
+        return [check_host_name(h) for h in allowed_hosts]
+    except ValueError as exc:
+        raise ConfigError(f"--allow-host: {exc}") from None
+
+
+def _browser_target(url: str, token: str) -> str:
+    """Return what to hand the browser: the address, or a local file that redirects to it.
+
+    A browser is started with its address on the command line, readable by every
+    user of the machine; a token goes through an owner-only file instead.
+    """
+    if not token:
+        return url
+    import html
+    import tempfile
+    from pathlib import Path
+
+    fd, path = tempfile.mkstemp(prefix="audiosoup-open-", suffix=".html")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f'<!DOCTYPE html><meta charset="utf-8">'
+                 f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+                 f'<p><a href="{html.escape(url)}">Open the Audio Soup dashboard</a></p>\n')
+    return Path(path).as_uri()
+
+
+def wait_until_ready(ready_url: str, proc: subprocess.Popen, *, interval: float = 0.5) -> bool:
+    """Poll the server's ``/audiosoup/ready`` until a kernel is ready; ``False`` if it exited first."""
+    import urllib.error
+    import urllib.request
+
+    while proc.poll() is None:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet, or 503: still preparing
+        time.sleep(interval)
+    return False
+
+
+def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str,
+               browser_url: str | None) -> int:
+    """Run the server until it exits or Ctrl+C; say when it is ready and then open the browser.
+
+    Parameters
+    ----------
+    cmd, env : list of str, dict
+        From :func:`voila_command` and :func:`server_env`.
+    ready_url : str
+        The server's readiness address (``/audiosoup/ready``).
+    browser_url : str, optional
+        What to open in a browser once the dashboard is ready (``None``: nothing).
+
+    Returns
+    -------
+    int
+        The server's exit code (0 after Ctrl+C).
+    """
+    import threading
+    import webbrowser
+
+    proc = subprocess.Popen(cmd, env=env)
+    t0 = time.monotonic()
+
+    def announce() -> None:
+        if not wait_until_ready(ready_url, proc):
+            return
+        print(f"Audio Soup dashboard ready after {time.monotonic() - t0:.0f} s", flush=True)
+        if browser_url is not None:
+            try:
+                webbrowser.open(browser_url)
+            except webbrowser.Error:
+                print("no web browser found: open the address above yourself", flush=True)
+
+    threading.Thread(target=announce, name="audiosoup-ready", daemon=True).start()
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 0
+
+
 def serve(*, db: str | None = None, port: int = 8866, host: str = "127.0.0.1",
-          open_browser: bool = True, token: str | None = None) -> int:
-    """Run Voila on the review dashboard until interrupted; return its exit code.
+          open_browser: bool = True, token: str | None = None, max_visitors: int | None = None,
+          allowed_hosts: Sequence[str] = ()) -> int:
+    """Run the dashboard server until interrupted; return its exit code.
+
+    The address is printed at once; the browser is opened once a pre-heated
+    kernel is ready (a visitor who comes earlier sees a page saying that the
+    dashboard is preparing).
 
     Parameters
     ----------
@@ -233,34 +362,50 @@ def serve(*, db: str | None = None, port: int = 8866, host: str = "127.0.0.1",
     host : str
         Address to bind. Anything but loopback requires a token.
     open_browser : bool
-        Open a browser tab.
+        Open a browser tab once the dashboard is ready.
     token : str, optional
         Access token (default: ``AUDIOSOUP_TOKEN``, else none on loopback and a
         generated one elsewhere).
+    max_visitors : int, optional
+        Most visitors served at once (default: from the machine's memory, see
+        :func:`audiosoup_widgets.dashboards.server.default_max_visitors`).
+    allowed_hosts : sequence of str
+        Host names the server answers to besides loopback ones and ``host``
+        (a proxy's public name, this machine's LAN name); ``AUDIOSOUP_ALLOWED_HOSTS``
+        adds more.
 
     Returns
     -------
     int
-        Voila's exit code (0 after Ctrl+C).
+        The server's exit code (0 after Ctrl+C).
 
     Raises
     ------
     ConfigError
-        For a port out of range, an unsupported database URL, or a missing
-        token off loopback.
+        For a port out of range, an unsupported database URL, a missing token
+        off loopback, a visitor cap below 1 or a bad host name.
     """
     url = resolve_database_url(db)
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"port {port} out of range (1-65535)")
+    names = check_options(port=port, max_visitors=max_visitors, allowed_hosts=allowed_hosts)
     supplied = token is not None or os.environ.get(ENV_TOKEN) is not None
     token = resolve_token(host=host, token=token)
-    env = server_env(db_url=url, host=host)
-    cmd = voila_command(port=port, host=host, token=token, open_browser=open_browser)
+    env = server_env(db_url=url, host=host, token=token)
+    cmd = voila_command(port=port, host=host, max_visitors=max_visitors, allowed_hosts=names)
     # A generated token must be printed or nobody could log in; a token the
     # operator chose stays out of the logs.
     shown = dashboard_url(host=host, port=port, token=token, show_token=not supplied)
     print(f"Audio Soup dashboard: {shown}  (Ctrl+C to stop)", flush=True)
+    print("preparing the dashboard (starting its first kernel)...", flush=True)
+    local = "localhost" if host in ("", "0.0.0.0", "::") else host
+    browser = None
+    if open_browser:
+        browser = _browser_target(dashboard_url(host=local, port=port, token=token), token)
+    ready = f"http://{env['VOILA_APP_IP']}:{port}/audiosoup/ready"
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+        return run_server(cmd, env=env, ready_url=ready, browser_url=browser)
+    finally:
+        if browser is not None and browser.startswith("file:"):
+            from pathlib import Path
+            from urllib.parse import unquote, urlsplit
+
+            Path(unquote(urlsplit(browser).path)).unlink(missing_ok=True)

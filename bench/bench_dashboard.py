@@ -56,7 +56,7 @@ def free_port() -> int:
 
 def kernels_ready(log: Path) -> int:
     # Voila says "pool filled" when a kernel starts; the dashboard's first cell
-    # (imports, warm-up) logs READY_MESSAGE when the kernel can really serve.
+    # (imports) logs READY_MESSAGE when the kernel can really serve.
     return log.read_text(errors="replace").count(READY_MESSAGE)
 
 
@@ -66,6 +66,15 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def ready(url: str) -> bool:
+    """Tell whether the server says a pre-heated kernel waits for a visitor."""
+    try:
+        with urllib.request.urlopen(f"{url}audiosoup/ready", timeout=5) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def answers(url: str) -> bool:
@@ -100,7 +109,7 @@ def dashboard_server(url_db: str, workdir: Path, *, preload: bool):
     log = workdir / f"voila-{port}.log"
     env = server_env(db_url=url_db, host="127.0.0.1")
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(voila_command(port=port, host="127.0.0.1", token="", preload=preload),
+        proc = subprocess.Popen(voila_command(port=port, host="127.0.0.1", preload=preload),
                                 env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -120,6 +129,7 @@ def measure_run(browser, url: str, log: Path, run: int, *, context=None,
     interactive.
     """
     wait_for(lambda: kernels_ready(log) > run, 180, "a pre-heated kernel")
+    wait_for(lambda: ready(url), 60, "the server to offer the kernel")
     time.sleep(0.5)  # let the kernel settle into waiting for its visitor
     own = context is None
     if own:

@@ -14,21 +14,24 @@ at that moment, not as it was when the kernel was heated.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 import time
-
-log = logging.getLogger(__name__)
 
 #: The line a kernel writes to the server's log once :func:`prepare_kernel` is done.
 READY_MESSAGE = "audiosoup: dashboard kernel ready"
 
 
 def prepare_kernel() -> float:
-    """Do a dashboard kernel's slow start-up work: imports and compiling the feature engine.
+    """Do a dashboard kernel's start-up work: the imports the app needs, nothing more.
 
-    Writes one line starting with :data:`READY_MESSAGE` to the process's own
+    Under Voila, first sends the kernel's errors, warnings and standard error to
+    the server's log instead of the page
+    (:func:`~audiosoup_widgets.dashboards.kernel_log.send_errors_to_server_log`).
+    The feature engine's compiled code is not loaded here: every visitor's kernel
+    would carry it (about 170 MB) whether or not they open a feature view; it
+    loads when a feature view first needs it.
+
+    Writes one line starting with :data:`READY_MESSAGE` to the process's real
     standard error, which is the server's log under Voila (and the terminal
     under JupyterLab), not the page.
 
@@ -37,15 +40,14 @@ def prepare_kernel() -> float:
     float
         Seconds it took.
     """
-    t0 = time.perf_counter()
-    from .. import app  # noqa: F401 - ipyvuetify, bqplot and the store load here, not later
-    from ..features.engine import warm_up
+    from .kernel_log import send_errors_to_server_log, server_log_stream, under_voila
 
-    try:
-        warm_up()
-    except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
-        log.warning("feature engine warm-up failed", exc_info=True)
+    t0 = time.perf_counter()
+    if under_voila():
+        send_errors_to_server_log()
+    from .. import app  # noqa: F401 - ipyvuetify, bqplot and the store load here, not later
+
     seconds = time.perf_counter() - t0
-    print(f"{READY_MESSAGE} in {seconds:.1f} s (pid {os.getpid()})", file=sys.__stderr__,
+    print(f"{READY_MESSAGE} in {seconds:.1f} s (pid {os.getpid()})", file=server_log_stream(),
           flush=True)
     return seconds

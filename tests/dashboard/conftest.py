@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from dashboard_support import (
+    ALLOWED_ENV,
+    ALLOWED_FLAG,
     ARTIFACTS,
     SCREENSHOTS,
     VoilaServer,
@@ -49,20 +51,27 @@ def dashboard_db(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def dashboard(dashboard_db) -> Iterator[VoilaServer]:
-    """The review dashboard served by Voila exactly as ``audiosoup serve`` runs it."""
-    with voila_server(dashboard_db, ARTIFACTS / "logs") as server:
+    """The review dashboard served exactly as ``audiosoup serve`` runs it."""
+    with voila_server(dashboard_db, ARTIFACTS / "logs", allowed_hosts=(ALLOWED_FLAG,),
+                      extra_env={"AUDIOSOUP_ALLOWED_HOSTS": ALLOWED_ENV}) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium (the system's build)."""
+def playwright():
+    """The session's Playwright driver (one per process: the sync API cannot nest)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Chromium (the system's build)."""
+    chromium = launch_chromium(playwright)
+    yield chromium
+    chromium.close()
 
 
 def _slug(text: str) -> str:

@@ -36,6 +36,10 @@ XSS_FILE = "<img src=x onerror=window.__xss=1>"
 XSS_LABEL = "<img src=x onerror=window.__xss=2>"
 XSS_TEXT = "<script>window.__xss=3</script><b onmouseover=window.__xss=4>bold?</b>"
 
+#: Host names the session's dashboard server is told to answer to: one on its command
+#: line (``--allow-host``), one in its environment (``AUDIOSOUP_ALLOWED_HOSTS``).
+ALLOWED_FLAG, ALLOWED_ENV = "dash.example", "proxy.example"
+
 CHROMIUM = os.environ.get("AUDIOSOUP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -157,11 +161,23 @@ class VoilaServer:
         """Wait until a pre-heated kernel is ready for one more visit, and count the visit.
 
         Voila says its pool is "filled" as soon as a kernel starts; the dashboard's
-        first cell (imports, warm-up) runs after that. Waiting for it keeps page
-        timings and timeouts about the page, not about a kernel still warming up.
+        first cell (imports) runs after that. Waiting for it, and for the server
+        to say so (``/audiosoup/ready``), keeps page timings and timeouts about the
+        page, not about a kernel still warming up.
         """
         self.wait_preheated(self.visits + 1, timeout=timeout, ready=True)
+        self.wait_ready(timeout=timeout)
         self.visits += 1
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait until the server says a pre-heated kernel waits for a visitor."""
+        deadline = time.monotonic() + timeout
+        while http_get(self.base("audiosoup/ready"), timeout=5)[0] != 200:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no ready kernel after {timeout} s:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
 
     def wait_preheated(self, count: int = 1, timeout: float = 120.0, *, ready: bool = False) -> None:
         """Wait until ``count`` kernels have been pre-heated (and, with ``ready``, warmed up)."""
@@ -205,16 +221,22 @@ def http_get(url: str, *, timeout: float = 30.0) -> tuple[int, str, dict[str, st
 @contextlib.contextmanager
 def voila_server(db_url: str, log_dir: Path, *, token: str = "", host: str = "127.0.0.1",
                  cwd: Path | None = None, extra_env: dict[str, str] | None = None,
-                 notebook: str | None = None, preheat_timeout: float = 120.0) -> Iterator[VoilaServer]:
-    """Start Voila on the dashboard with the project's command line; stop it on exit.
+                 notebook: str | None = None, preheat_timeout: float = 120.0,
+                 max_visitors: int | None = None, allowed_hosts: tuple[str, ...] = (),
+                 extra_args: tuple[str, ...] = (), wait: bool = True) -> Iterator[VoilaServer]:
+    """Start the dashboard server with the project's command line; stop it on exit.
 
     Waits until the server answers HTTP and its pre-heated kernel is ready.
+    ``extra_args`` are appended (e.g. shorter kernel grace periods for a test);
+    ``wait=False`` returns as soon as it answers HTTP.
     """
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"voila-{port}.log"
-    cmd = voila_command(port=port, host=host, token=token, open_browser=False, notebook=notebook)
-    env = server_env(db_url=db_url, host=host, base=subprocess_env(db_url, **(extra_env or {})))
+    cmd = voila_command(port=port, host=host, notebook=notebook, max_visitors=max_visitors,
+                        allowed_hosts=allowed_hosts) + list(extra_args)
+    env = server_env(db_url=db_url, host=host, token=token,
+                     base=subprocess_env(db_url, **(extra_env or {})))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=cwd, start_new_session=True)
@@ -232,19 +254,74 @@ def voila_server(db_url: str, log_dir: Path, *, token: str = "", host: str = "12
                 if time.monotonic() > deadline:
                     raise TimeoutError("voila did not answer within 60 s") from None
                 time.sleep(0.2)
-        server.wait_preheated(1, timeout=preheat_timeout)
+        if wait:
+            server.wait_preheated(1, timeout=preheat_timeout)
         yield server
     finally:
         server.stop()
 
 
-def launch_chromium(playwright):
+def launch_chromium(playwright, *extra_args: str):
     """Launch the system's headless Chromium (Playwright cannot download its own here)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=[*CHROMIUM_ARGS, *extra_args])
+
+
+def page_kernel_id(page) -> str:
+    """Return the id of the kernel behind a loaded dashboard page."""
+    return page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+
+
+def html_kernel_id(html: str) -> str:
+    """Return the kernel id written in a dashboard page's HTML."""
+    return re.search(r'"kernelId": "([0-9a-f-]{36})"', html).group(1)
+
+
+def kernel_alive(server: VoilaServer, kernel_id: str) -> bool:
+    """Tell whether the server still runs ``kernel_id`` (its kernel API answers 200)."""
+    status, _, _ = http_get(server.base(f"api/kernels/{kernel_id}") + (
+        f"?token={server.token}" if server.token else ""), timeout=10)
+    assert status in (200, 404), status
+    return status == 200
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.25) -> float:
+    """Poll ``predicate`` until it is true; return the seconds it took."""
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"not within {timeout} s: {what}")
+        time.sleep(interval)
+    return time.monotonic() - t0
+
+
+def process_tree(pid: int) -> list:
+    """Return ``pid``'s process and all its descendants (psutil processes)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def kernel_processes(server: VoilaServer) -> dict[str, object]:
+    """Return the server's kernel processes by kernel id (from their connection file names)."""
+    found = {}
+    for proc in process_tree(server.proc.pid)[1:]:
+        try:
+            cmdline = " ".join(proc.cmdline())
+        except Exception:  # noqa: BLE001 - a kernel that just ended
+            continue
+        match = re.search(r"kernel-([0-9a-f-]{36})\.json", cmdline)
+        if match:
+            found[match.group(1)] = proc
+    return found
 
 
 __all__ = [
-    "ARTIFACTS", "CHROMIUM", "DEMO", "ROOT", "SCREENSHOTS", "XSS_FILE", "XSS_LABEL", "XSS_TEXT",
-    "VoilaServer", "free_port", "http_get", "launch_chromium", "package_parent",
-    "seed_database", "subprocess_env", "voila_server",
+    "ALLOWED_ENV", "ALLOWED_FLAG", "ARTIFACTS", "CHROMIUM", "DEMO", "ROOT", "SCREENSHOTS",
+    "XSS_FILE", "XSS_LABEL", "XSS_TEXT",
+    "VoilaServer", "free_port", "html_kernel_id", "http_get", "kernel_alive", "kernel_processes",
+    "launch_chromium", "package_parent", "page_kernel_id", "process_tree", "seed_database",
+    "subprocess_env", "voila_server", "wait_until",
 ]

@@ -13,9 +13,17 @@ import json
 import re
 import shutil
 import urllib.parse
+from pathlib import Path
 
 import pytest
-from dashboard_support import ARTIFACTS, SCREENSHOTS, http_get, voila_server
+from dashboard_support import (
+    ARTIFACTS,
+    SCREENSHOTS,
+    http_get,
+    kernel_processes,
+    process_tree,
+    voila_server,
+)
 
 from audiosoup_widgets.serve import dashboard_notebook
 
@@ -71,6 +79,7 @@ def test_token_is_required(hardened):
 
 
 def test_startup_failure_shows_a_plain_message(hardened, browser, shot):
+    hardened.next_visit()
     status, body, _ = http_get(hardened.base(_with_token("/")))
     assert status == 200
     assert "Traceback" not in body and "sqlalchemy" not in body.lower()
@@ -81,7 +90,8 @@ def test_startup_failure_shows_a_plain_message(hardened, browser, shot):
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(hardened.base(_with_token("/")))
+        hardened.next_visit()
+        page.goto(hardened.base(_with_token("/")), timeout=120_000)
         page.wait_for_selector("text=could not start", timeout=60_000)
         text = page.inner_text("body")
         assert "Traceback" not in text and "Error:" not in text
@@ -124,3 +134,23 @@ def test_screenshots_folder_is_git_ignored():
     ignore = (ARTIFACTS.parent / ".gitignore").read_text().splitlines()
     assert "test-artifacts/" in ignore
     assert SCREENSHOTS.is_relative_to(ARTIFACTS)
+
+
+def _cmdline(pid: int) -> str:
+    # What any user of the machine can read.
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def test_token_is_on_no_command_line_and_in_no_kernel(hardened):
+    kernels = kernel_processes(hardened)
+    assert kernels, "the pre-heated kernel is running"
+    tree = process_tree(hardened.proc.pid)
+    assert len(tree) > len(kernels)
+    for proc in tree:
+        assert TOKEN not in _cmdline(proc.pid), proc.pid
+    # Kernels never learn it: the server takes it out of the environment they inherit.
+    for proc in kernels.values():
+        assert TOKEN not in Path(f"/proc/{proc.pid}/environ").read_bytes().decode(errors="replace")
+    # It still guards the server.
+    assert http_get(hardened.base("/?token=wrong"))[0] in (302, 401, 403)
+    assert http_get(hardened.base(_with_token("/voila/static/voila.js")))[0] == 200

@@ -65,19 +65,48 @@ def test_dockerfile_runs_as_a_user_with_a_token_and_a_warm_cache():
 def test_compose_has_a_healthy_postgres_and_no_literal_secret():
     text = COMPOSE.read_text()
     conf = yaml.safe_load(text)
-    db, app = conf["services"]["db"], conf["services"]["app"]
+    db, migrate, app = (conf["services"][k] for k in ("db", "migrate", "app"))
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
-    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    # Migrations run once, after the database is healthy and before any replica.
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert migrate["command"] == ["audiosoup", "db", "upgrade"]
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     volume = db["volumes"][0].split(":")[0]
     assert volume in conf["volumes"]
-    assert "audiosoup db upgrade" in " ".join(app["command"])
-    for service in (db, app):
+    for service in (db, migrate, app):
         for key, value in service.get("environment", {}).items():
             if re.search("PASSWORD|TOKEN", key):
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (key, value)
     url = app["environment"]["AUDIOSOUP_DATABASE_URL"]
     assert "@" in url and ":" not in url.split("//", 1)[1].split("@", 1)[0]
+    assert migrate["environment"]["AUDIOSOUP_DATABASE_URL"] == url
+
+
+def test_compose_runs_replicas_behind_a_sticky_proxy():
+    conf = yaml.safe_load(COMPOSE.read_text())
+    app, proxy = conf["services"]["app"], conf["services"]["proxy"]
+    # Replicas: a count from the environment, no published port of their own (they
+    # would collide), the proxy's public name allowed, serving on all interfaces.
+    assert app["deploy"]["replicas"] == "${AUDIOSOUP_REPLICAS:-1}"
+    assert "ports" not in app
+    assert app["environment"]["AUDIOSOUP_ALLOWED_HOSTS"] == "${AUDIOSOUP_ALLOWED_HOSTS:-}"
+    assert app["command"][:2] == ["audiosoup", "serve"] and "0.0.0.0" in app["command"]
+    assert "--token" not in app["command"]
+    # The proxy publishes the port and reads the Caddyfile written in the compose file.
+    assert proxy["image"].startswith("caddy:")
+    assert proxy["ports"] == ["${AUDIOSOUP_PORT:-8866}:8866"]
+    (mount,) = proxy["configs"]
+    assert mount["target"] == "/etc/caddy/Caddyfile"
+    text = conf["configs"][mount["source"]]["content"]
+    caddy = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    caddy = [ln for ln in caddy if ln]
+    assert ":8866 {" in caddy
+    # Every replica of "app" on the port it serves, and a sticky cookie.
+    assert "dynamic a app 8866 {" in caddy
+    assert any(ln.startswith("lb_policy cookie") for ln in caddy)
+    # The Host header is passed through unchanged (Caddy's default): never rewritten.
+    assert not any(ln.startswith("header_up Host") for ln in caddy)
 
 
 def test_dockerignore_keeps_secrets_and_clutter_out():
