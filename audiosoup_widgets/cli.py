@@ -156,6 +156,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the review dashboard with Voila."""
     from .serve import serve
 
+    # Kernels load the feature engine when a visitor first opens a feature view:
+    # make sure the compiled-code cache is sound (and filled) before any of them starts.
+    prepare_engine()
     return serve(db=args.db, port=args.port, host=args.host, open_browser=not args.no_browser,
                  token=args.token, max_visitors=args.max_visitors,
                  allowed_hosts=args.allow_host or ())
