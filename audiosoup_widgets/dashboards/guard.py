@@ -124,17 +124,26 @@ class HostPolicy:
             pass
         return bare in self.names
 
-    def allows_origin(self, origin: str) -> bool:
-        """Tell whether a request's ``Origin`` names a site of this server.
+    def allows_origin(self, origin: str, host_header: str) -> bool:
+        """Tell whether a request's ``Origin`` is the site the request was sent to.
 
-        ``null`` (sandboxed frames, local files) and anything unparsable are refused.
+        The origin's name and port must be those of the ``Host`` header (same
+        origin, as Jupyter's own check): another site, or another program on
+        another port of this machine, is refused. ``null`` (sandboxed frames,
+        local files) and anything unparsable are refused too.
         """
         try:
             parts = urlsplit(origin.strip())
-            host = parts.hostname
+            host, port = parts.hostname, parts.port
         except ValueError:
             return False
-        return parts.scheme in ("http", "https") and bool(host) and self.allows(host)
+        if parts.scheme not in ("http", "https") or not host or not self.allows(host):
+            return False
+        target = _host_without_port(host_header)
+        target_port = host_header.strip()[len(target):].lstrip(":")
+        default = "443" if parts.scheme == "https" else "80"
+        return (_bare(host) == _bare(target)
+                and str(port or default) == (target_port or default))
 
     def refusal(self, *, host_header: str, origin: str | None, path: str) -> tuple[int, str] | None:
         """Return ``(status, plain message)`` if a request must be refused, else ``None``.
@@ -155,7 +164,7 @@ class HostPolicy:
                 "Open it as http://localhost:PORT/ on the machine that runs it; an operator "
                 "can add a name with `audiosoup serve --allow-host NAME` or "
                 f"{ENV_ALLOWED_HOSTS}.\n")
-        if origin is not None and not self.allows_origin(origin):
+        if origin is not None and not self.allows_origin(origin, host_header):
             return 403, "Requests from other web sites are not accepted.\n"
         segments = unquote(path).replace("\\", "/").split("/")
         if ".." in segments:

@@ -33,14 +33,22 @@ def test_other_names_are_refused(loopback, host_header):
     assert status == 403 and "--allow-host" in text
 
 
-@pytest.mark.parametrize("origin,allowed", [
-    ("http://127.0.0.1:8866", True), ("http://localhost:9999", True),
-    ("https://dash.example.org", True), ("http://evil.example:8866", False),
-    ("null", False), ("file://", False), ("http://127.0.0.1.evil.example", False),
-    ("javascript:alert(1)", False), ("http://[::1]:8866", True), ("http://[bad", False),
+@pytest.mark.parametrize("host_header,origin,allowed", [
+    ("127.0.0.1:8866", "http://127.0.0.1:8866", True),
+    ("[::1]:8866", "http://[::1]:8866", True),
+    ("dash.example.org", "https://dash.example.org", True),  # behind a proxy on 443
+    ("dash.example.org:8866", "http://dash.example.org:8866", True),
+    # Another program on another port of this machine is another site.
+    ("127.0.0.1:8866", "http://localhost:9999", False),
+    ("127.0.0.1:8866", "http://127.0.0.1:9999", False),
+    ("127.0.0.1:8866", "http://localhost:8866", False),
+    ("127.0.0.1:8866", "http://evil.example:8866", False),
+    ("127.0.0.1:8866", "null", False), ("127.0.0.1:8866", "file://", False),
+    ("127.0.0.1:8866", "http://127.0.0.1.evil.example", False),
+    ("127.0.0.1:8866", "javascript:alert(1)", False), ("127.0.0.1:8866", "http://[bad", False),
 ])
-def test_origins(loopback, origin, allowed):
-    refusal = loopback.refusal(host_header="127.0.0.1:8866", origin=origin, path="/")
+def test_origins(loopback, host_header, origin, allowed):
+    refusal = loopback.refusal(host_header=host_header, origin=origin, path="/")
     assert (refusal is None) is allowed
 
 
