@@ -57,16 +57,21 @@ def dashboard(dashboard_db) -> Iterator[VoilaServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright():
-    """The session's Playwright driver (one per process: the sync API cannot nest)."""
+    """A Playwright driver per test module (the sync API cannot nest).
+
+    Not per session: while the sync API is open it leaves an asyncio loop marked as
+    running in the main thread, and the widget tests that run later in the same
+    process would take it for a kernel's loop.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright):
     """Headless Chromium (the system's build)."""
     chromium = launch_chromium(playwright)

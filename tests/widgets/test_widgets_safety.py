@@ -34,7 +34,7 @@ DATA_TRAITS = {
     ("MetadataEditor", "history"), ("MetadataEditor", "message"), ("MetadataEditor", "conflict"),
     ("MetadataEditor", "reviewer"),
     ("FeatureExplorer", "title"), ("FeatureExplorer", "subtitle"), ("FeatureExplorer", "export_note"),
-    ("FeatureExplorer", "download"), ("ErrorBanner", "error"),
+    ("FeatureExplorer", "download"), ("FeatureExplorer", "progress"), ("ErrorBanner", "error"),
 }
 
 
