@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from importlib import resources
 
@@ -28,6 +30,27 @@ log = logging.getLogger(__name__)
 
 #: Advisory lock key of schema migrations (any constant unique to this package).
 MIGRATION_LOCK = 0x6175_6469_6F73  # "audios"
+
+
+def _enable_wal(cursor, timeout: float = 30.0) -> None:
+    """Switch a SQLite connection to WAL journaling, waiting out other processes.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers
+    "database is locked" at once instead of calling its busy handler. Two
+    processes opening a brand-new file together (two loaders, a loader and a
+    dashboard) would then fail, so retry with short sleeps up to ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def make_engine(url: str) -> Engine:
@@ -45,7 +68,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
