@@ -18,8 +18,7 @@ from .errors import (
     StoreError,
     ValidationError,
 )
-
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {
     "Store": "store",

@@ -112,7 +112,7 @@ def _configure() -> Path:
         # numba read its settings already (something imported it first): functions
         # defined from now on use our folder; earlier ones keep theirs, but every
         # compilation still takes the lock below.
-        numba_config.CACHE_DIR = str(path)
+        setattr(numba_config, "CACHE_DIR", str(path))  # noqa: B010 - numba has no typed setter
     return path
 
 

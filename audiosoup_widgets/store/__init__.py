@@ -5,14 +5,12 @@ Open a store with :func:`connect`; every method hands back plain records.
 
 from __future__ import annotations
 
-from .bulk import BulkMixin
-from .engine import BaseStore
 from .queries import SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
 from .summaries import SummaryMixin
 
 
-class Store(QueryMixin, BulkMixin, SummaryMixin, BaseStore):
+class Store(QueryMixin, SummaryMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters

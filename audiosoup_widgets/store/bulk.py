@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import NotFoundError
+from .engine import BaseStore
 from .models import Dataset, Label, LoadFailure, LoadRun, Sample
 
 SAMPLE_COLUMNS = (
@@ -32,7 +33,7 @@ SAMPLE_COLUMNS = (
 )
 
 
-class BulkMixin:
+class BulkMixin(BaseStore):
     """Loader-side write methods of :class:`audiosoup_widgets.store.Store`."""
 
     def ensure_dataset(self, name: str, *, root: str, layout: str,
@@ -47,7 +48,9 @@ class BulkMixin:
                                            created_at=dt.datetime.now(dt.UTC))
         with self.session() as sess:
             sess.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
-            return sess.scalar(select(Dataset.id).where(Dataset.name == name))
+            dataset_id = sess.scalar(select(Dataset.id).where(Dataset.name == name))
+            assert dataset_id is not None  # inserted above or there already
+            return dataset_id
 
     def dataset_root(self, name: str) -> str:
         """Return a dataset's root folder."""
@@ -167,7 +170,9 @@ class BulkMixin:
 
         cols = ", ".join(columns)
         # Text goes through psycopg2, which encodes it in the connection's encoding.
-        stream = io.StringIO if isinstance(payload, str) else io.BytesIO
+        def stream(data: str | bytes) -> io.StringIO | io.BytesIO:
+            return io.StringIO(data) if isinstance(data, str) else io.BytesIO(data)
+
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -195,7 +200,8 @@ class BulkMixin:
         finally:
             raw.close()
 
-    def _insert(self, table):
+    def _insert(self, table: type[Any]) -> Any:
+        """Return an INSERT for ``table`` in this dialect (for ON CONFLICT clauses)."""
         return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
 
 

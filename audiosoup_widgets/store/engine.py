@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x6175_6469_6F73  # "audios"
 
 
-def _enable_wal(cursor, timeout: float = 30.0) -> None:
+def _enable_wal(cursor: sqlite3.Cursor, timeout: float = 30.0) -> None:
     """Switch a SQLite connection to WAL journaling, waiting out other processes.
 
     Changing the journal mode needs an exclusive lock, and SQLite answers
@@ -65,7 +66,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             _enable_wal(cur)
@@ -83,9 +84,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _alembic_config(engine_url: str):
-    from alembic.config import Config
-
+def _alembic_config(engine_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option(
         "script_location", str(resources.files("audiosoup_widgets.store") / "migrations")
@@ -161,7 +160,7 @@ class BaseStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
-    def _migration_file_lock(self) -> contextlib.AbstractContextManager:
+    def _migration_file_lock(self) -> contextlib.AbstractContextManager[object]:
         """Return a lock on a file beside an SQLite database file (a no-op for others)."""
         database = self.engine.url.database
         if self.dialect != "sqlite" or not database or database == ":memory:" \
@@ -171,7 +170,7 @@ class BaseStore:
 
         lock = FileLock(f"{database}.migrate.lock", timeout=600)
         try:
-            return lock.acquire()  # type: ignore[return-value]
+            return lock.acquire()
         except Timeout as exc:
             # An OS lock: it ends with the process that holds it, so a crash leaves none.
             raise StoreError(f"another process has been migrating {database} for 10 minutes; "

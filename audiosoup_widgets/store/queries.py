@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
+from .engine import BaseStore
 from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
 
@@ -124,7 +125,7 @@ def _to_record(s: Sample, label: str | None, dataset: str) -> SampleRecord:
     )
 
 
-class QueryMixin:
+class QueryMixin(BaseStore):
     """Read and edit methods of :class:`audiosoup_widgets.store.Store`."""
 
     def list_datasets(self) -> list[DatasetRecord]:
@@ -313,7 +314,7 @@ class QueryMixin:
             .values(**values, version=version + 1, updated_at=now, updated_by=reviewer)
             .execution_options(synchronize_session=False)
         )
-        if res.rowcount != 1:
+        if getattr(res, "rowcount", None) != 1:
             sess.rollback()
             current = self.get_sample(sample.id)
             field_name = next(iter(changes))

@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select
+import numpy.typing as npt
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 
 from ..errors import NotFoundError
+from .bulk import BulkMixin
 from .models import Dataset, FeatureSummary, Label, Sample
 
 
-class SummaryMixin:
+class SummaryMixin(BulkMixin):
     """Feature-summary methods of :class:`audiosoup_widgets.store.Store`."""
 
     def samples_needing(self, dataset: str, keys: dict[str, str], *,
@@ -99,7 +101,7 @@ class SummaryMixin:
             ids = select(Sample.id).where(Sample.dataset_id == ds_id)
             res = sess.execute(delete(FeatureSummary).where(
                 FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))))
-            return res.rowcount or 0
+            return int(getattr(res, "rowcount", 0) or 0)
 
     def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
         """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``."""
@@ -134,7 +136,8 @@ class SummaryMixin:
         return len(rows)
 
     def summary_matrix(self, dataset: str, feature: str, key: str, *, label: str | None = None,
-                       split: str | None = None):
+                       split: str | None = None
+                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Read one feature's summaries for a dataset as arrays.
 
         Returns
@@ -188,13 +191,13 @@ class SummaryMixin:
                 q = q.where(Label.name == label)
             if split is not None:
                 q = q.where(Sample.split == split)
-            return [tuple(r) for r in sess.execute(q.order_by(Sample.id)).all()]
+            return [(r[0], r[1], r[2], r[3]) for r in sess.execute(q.order_by(Sample.id)).all()]
 
 
 __all__ = ["SummaryMixin"]
 
 
-def _current(keys: dict[str, str]):
+def _current(keys: dict[str, str]) -> ColumnElement[bool]:
     """Rows of the given features with their current parameter keys."""
     return or_(*[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key)
                  for feat, key in keys.items()])
