@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -314,7 +314,7 @@ class QueryMixin(BaseStore):
             .values(**values, version=version + 1, updated_at=now, updated_by=reviewer)
             .execution_options(synchronize_session=False)
         )
-        if getattr(res, "rowcount", None) != 1:
+        if cast("CursorResult[Any]", res).rowcount != 1:  # a DML result counts its rows
             sess.rollback()
             current = self.get_sample(sample.id)
             field_name = next(iter(changes))

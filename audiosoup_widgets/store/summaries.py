@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select
 
 from ..errors import NotFoundError
 from .bulk import BulkMixin
@@ -101,7 +101,7 @@ class SummaryMixin(BulkMixin):
             ids = select(Sample.id).where(Sample.dataset_id == ds_id)
             res = sess.execute(delete(FeatureSummary).where(
                 FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))))
-            return int(getattr(res, "rowcount", 0) or 0)
+            return cast("CursorResult[Any]", res).rowcount  # a DML result counts its rows
 
     def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
         """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``."""
