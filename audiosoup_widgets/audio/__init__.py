@@ -1,28 +1,24 @@
-"""Audio: safe bounded decoding, waveform peaks and a process pool for batches.
+"""Audio: safe bounded decoding, analysis, waveform peaks and a process pool for batches.
 
-``decode`` reads and checks files (:func:`probe_file`, :func:`analyse_file`,
-:func:`decode`, :func:`decode_segments`); ``peaks`` owns the thumbnail peaks and their stored bytes;
-``pool`` runs :func:`analyse_file` over many files in worker processes with a
-per-file deadline (:func:`analyse_many`). Nothing here imports a database or UI
-library.
+Modules, bottom to top: ``limits`` (:class:`Limits` and the skip reasons :data:`REASONS`);
+``files`` (opening a path safely: inside the root, a regular file within size);
+``containers`` (our own reading of RIFF, MP3 and Ogg structure, and of libsndfile's
+messages); ``reader`` (a checked, open file read in bounded chunks, :class:`AudioInfo`);
+``decode`` (:func:`probe_file`, :func:`decode`, :func:`decode_segments`); ``analysis``
+(:func:`analyse_file`: hash, peaks, levels and quality :data:`FLAGS` in one pass);
+``peaks`` (the thumbnail peaks and their stored bytes); ``pool`` (:func:`analyse_file`
+over many files in worker processes with a per-file deadline, :func:`analyse_many`).
+Nothing here imports a database or UI library.
 """
 
 from __future__ import annotations
 
-from .decode import (
-    FLAGS,
-    REASONS,
-    Analysis,
-    AudioInfo,
-    Limits,
-    Segment,
-    analyse_file,
-    decode,
-    decode_segments,
-    probe_file,
-)
+from .analysis import FLAGS, Analysis, analyse_file
+from .decode import Segment, decode, decode_segments, probe_file
+from .limits import REASONS, Limits
 from .peaks import N_PEAKS, decode_peaks, encode_peaks, normalised, waveform_peaks
 from .pool import analyse_many
+from .reader import AudioInfo
 
 __all__ = [
     "FLAGS", "REASONS", "N_PEAKS", "Analysis", "AudioInfo", "Limits", "Segment", "probe_file",

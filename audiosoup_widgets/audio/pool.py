@@ -37,7 +37,8 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..errors import AudiosoupError, DecodeError, ValidationError
-from .decode import Analysis, Limits, analyse_file
+from .analysis import Analysis, analyse_file
+from .limits import Limits
 from .peaks import N_PEAKS
 
 __all__ = ["analyse_many"]
