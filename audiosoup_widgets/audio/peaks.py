@@ -234,7 +234,7 @@ def encode_peaks(peaks: np.ndarray) -> bytes:
         raise ValueError("peaks hold non-finite values")
     scale = float(np.abs(p).max()) if p.size else 0.0
     if scale > 0.0:
-        q = np.clip(np.rint(p * np.float32(_Q / scale)), -_Q, _Q).astype(np.int8)
+        q: np.ndarray = np.clip(np.rint(p * np.float32(_Q / scale)), -_Q, _Q).astype(np.int8)
     else:
         q = np.zeros(p.shape, dtype=np.int8)
     return _HEADER.pack(_VERSION, scale) + q.tobytes()
