@@ -33,6 +33,8 @@ from audiosoup_widgets.features import (
     warm_up,
 )
 from audiosoup_widgets.features import engine as engine_module
+from audiosoup_widgets.features.constantq import cqt_magnitude
+from audiosoup_widgets.features.tuning import estimate_tunings
 
 
 def _compare(values: dict, reference: dict, *, label: str) -> None:
@@ -154,8 +156,8 @@ def test_batched_tuning_estimate_equals_librosa_per_clip():
         ).astype(np.float32)
         magnitude = np.abs(librosa.stft(batch))
         with no_warnings():
-            cqt_tunings = engine_module._estimate_tunings(magnitude, sr, bins_per_octave=36)
-            stft_tunings = engine_module._estimate_tunings(magnitude**2, sr, bins_per_octave=12)
+            cqt_tunings = estimate_tunings(magnitude, sr, bins_per_octave=36)
+            stft_tunings = estimate_tunings(magnitude**2, sr, bins_per_octave=12)
         with quietly():
             for i, y in enumerate(batch):
                 assert cqt_tunings[i] == librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
@@ -168,8 +170,8 @@ def test_batched_cqt_with_per_clip_tuning_equals_librosa(sr):
     batch = np.stack([chirp(sr, seconds=0.5), noise(sr, seconds=0.5), sine(sr, seconds=0.5)])
     tunings = np.array([-0.5, 0.0, 0.37])
     with quietly():  # a private helper: the public engine silences librosa itself
-        cqt = engine_module._cqt_magnitude(batch, sr, tunings, hop_length=512, n_bins=252,
-                                           bins_per_octave=36)
+        cqt = cqt_magnitude(batch, sr, tunings, hop_length=512, n_bins=252,
+                            bins_per_octave=36)
     with quietly():
         for i, y in enumerate(batch):
             expected = np.abs(librosa.cqt(y, sr=sr, n_bins=252, bins_per_octave=36,
