@@ -303,6 +303,7 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
     y_label = axis_label(spec.y_axis)
     shown = z
     if scale == "mel":
+        assert rows is not None  # a mel axis has Hz rows (only line features have none)
         mel = hz_to_mel(rows)
         step = float(np.mean(np.diff(mel))) if len(mel) > 1 else 1.0
         row_coords = mel
@@ -313,6 +314,7 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
                                 y_extent, _hz_text)
         y_label = "frequency (Hz)"
     elif scale == "log":
+        assert rows is not None  # a log axis has BPM rows
         keep = np.isfinite(rows) & (rows > 0)
         r, zz = rows[keep], z[keep]
         order = np.argsort(r)
