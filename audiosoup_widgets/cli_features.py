@@ -34,7 +34,7 @@ def _param_overrides(pairs: list[str] | None) -> dict[str, object]:
 
 def _params(args: argparse.Namespace):
     from .errors import ConfigError
-    from .features.engine import FeatureParams
+    from .features.params import FeatureParams
 
     overrides = _param_overrides(args.param)
     try:

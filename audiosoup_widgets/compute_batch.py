@@ -67,7 +67,7 @@ class BatchOutcome:
 def not_computed_message(status: str, y: np.ndarray | None = None, *,
                          peak: float | None = None) -> str:
     """Return the one-line reason shown for a clip the engine did not compute."""
-    from .features.engine import MAX_PEAK
+    from .features.params import MAX_PEAK
 
     if status == "out_of_range":
         if peak is None and y is not None:
@@ -92,7 +92,7 @@ class _Batch:
     """Rows and failures of one batch, and the stacks of short clips waiting to run."""
 
     def __init__(self, names: Sequence[str], params: dict[str, Any]) -> None:
-        from .features.engine import FeatureParams
+        from .features.params import FeatureParams
         from .features.segments import segment_bounds, segment_samples
 
         self.names = list(names)
@@ -144,7 +144,7 @@ class _Batch:
             self.fail(sid, *one_line(exc))
 
     def _long(self, sid: int, first, rest: Iterator) -> None:
-        from .features.engine import NOT_COMPUTED
+        from .features.params import NOT_COMPUTED
         from .features.segments import summarize_segments
 
         def samples() -> Iterator[np.ndarray]:
@@ -191,7 +191,9 @@ class _Batch:
                 self.store(sid, status, summaries, frames)
 
     def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[tuple]:
-        from .features.engine import NOT_COMPUTED, RAGGED, compute_features_with_status, unpad
+        from .features.batch import RAGGED
+        from .features.engine import compute_features_with_status, unpad
+        from .features.params import NOT_COMPUTED
         from .features.summaries import summarize
 
         values, statuses = compute_features_with_status(
@@ -223,7 +225,7 @@ def compute_batch(batch: Sequence[tuple[int, str]], names: Sequence[str],
     names : sequence of str
         Feature ids.
     params : dict
-        :class:`~audiosoup_widgets.features.engine.FeatureParams` fields.
+        :class:`~audiosoup_widgets.features.params.FeatureParams` fields.
 
     Returns
     -------

@@ -83,7 +83,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _params(params: Any = None):
-    from .features.engine import FeatureParams
+    from .features.params import FeatureParams
 
     if params is None:
         return FeatureParams()
@@ -118,7 +118,7 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
     names : sequence of str
         Feature ids.
     params : dict
-        :class:`~audiosoup_widgets.features.engine.FeatureParams` fields.
+        :class:`~audiosoup_widgets.features.params.FeatureParams` fields.
 
     Returns
     -------
@@ -263,7 +263,8 @@ def _batch_task(batch: Sequence[tuple[int, str]], url: str, names: Sequence[str]
 
 
 def _run_processes(url, batches, names, pdict, workers, collect, report) -> None:
-    from .features.engine import FeatureParams, warm_up
+    from .features.engine import warm_up
+    from .features.params import FeatureParams
     from .workerpool import run_local
 
     def on_result(result: tuple[int, list[tuple[int, str, str]]], batch: Sequence[Any]) -> None:
@@ -283,7 +284,8 @@ def _run_processes(url, batches, names, pdict, workers, collect, report) -> None
 
 
 def _run_dask(url, batches, names, pdict, workers, scheduler, collect) -> None:
-    from .features.engine import FeatureParams, warm_up
+    from .features.engine import warm_up
+    from .features.params import FeatureParams
     from .workerpool import run_dask
 
     run_dask(_batch_task, batches, args=(url, list(names), pdict), workers=workers,

@@ -142,7 +142,7 @@ class ReviewServices:
     """
 
     def __init__(self, store, *, params=None) -> None:
-        from .features.engine import FeatureParams
+        from .features.params import FeatureParams
 
         self.store = store
         self.params = params or FeatureParams()

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from audiosoup_widgets import feature_frame
-from audiosoup_widgets.features.engine import FeatureParams
+from audiosoup_widgets.features.params import FeatureParams
 from audiosoup_widgets.features.summaries import summary_columns
 from audiosoup_widgets.store import Store
 from audiosoup_widgets.testing import seed_synthetic

@@ -14,8 +14,8 @@ from datasets import make_speech_commands
 
 from audiosoup_widgets import compute_features, export_features, feature_frame
 from audiosoup_widgets.cli import main
-from audiosoup_widgets.features.engine import FeatureParams
 from audiosoup_widgets.features.export import read_export
+from audiosoup_widgets.features.params import FeatureParams
 from audiosoup_widgets.features.summaries import summarize
 from audiosoup_widgets.ingest import load_dataset
 from audiosoup_widgets.pipeline import compute_dataset

@@ -9,18 +9,10 @@ can run in a worker process or a notebook without them.
 
 from __future__ import annotations
 
-from .engine import (
-    ENGINE_VERSION,
-    STATUSES,
-    FeatureParams,
-    FeatureResult,
-    compute_features,
-    compute_features_with_status,
-    feature_coords,
-    unpad,
-    warm_up,
-)
+from .coords import feature_coords
+from .engine import compute_features, compute_features_with_status, unpad, warm_up
 from .export import FORMATS, make_provenance, read_export, write_export
+from .params import ENGINE_VERSION, STATUSES, FeatureParams, FeatureResult
 from .registry import FAMILIES, FEATURES, Axis, FeatureSpec, features_in, get_feature
 from .summaries import full_to_record, record_to_full, summarize, summary_columns, summary_row
 

@@ -96,7 +96,7 @@ def make_provenance(params: object = None, **extra: object) -> dict[str, object]
         ``parameters``, ``engine_version``, ``librosa_version``,
         ``package_version`` and ``exported_at`` (ISO-8601, UTC), then ``extra``.
     """
-    from .engine import ENGINE_VERSION
+    from .params import ENGINE_VERSION
 
     try:
         package_version = metadata.version("audiosoup-widgets")

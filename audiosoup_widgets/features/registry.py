@@ -90,7 +90,7 @@ class FeatureSpec:
         How a viewer should convert values to decibels before showing them:
         ``10 log10`` for power, ``20 log10`` for amplitude, nothing for None.
     params : tuple of str
-        Names of the :class:`~audiosoup_widgets.features.engine.FeatureParams`
+        Names of the :class:`~audiosoup_widgets.features.params.FeatureParams`
         fields that change this feature's values.
     value_unit : str
         The unit of the values themselves (colour bar of an image).

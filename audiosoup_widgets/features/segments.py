@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FeatureError
-from .engine import NOT_COMPUTED, STATUSES, FeatureParams, compute_features_with_status
+from .engine import compute_features_with_status
+from .params import NOT_COMPUTED, STATUSES, FeatureParams
 from .summaries import _rows_last
 
 __all__ = [
@@ -205,7 +206,7 @@ class LongSummary:
         The clip's status (see :func:`combine_statuses`).
     summaries : dict of str to np.ndarray
         Per feature the float32 ``[means..., stds...]``; empty if the clip was not
-        computed (status in :data:`~audiosoup_widgets.features.engine.NOT_COMPUTED`).
+        computed (status in :data:`~audiosoup_widgets.features.params.NOT_COMPUTED`).
     frames : dict of str to int
         Frames (columns) analysed per feature, over all segments.
     n_segments : int
@@ -215,7 +216,7 @@ class LongSummary:
     peak : float
         Largest finite absolute sample seen.
     adaptations : dict
-        As :attr:`~audiosoup_widgets.features.engine.FeatureResult.adaptations`.
+        As :attr:`~audiosoup_widgets.features.params.FeatureResult.adaptations`.
     """
 
     status: str

@@ -1,4 +1,4 @@
-"""Axes of the plots: titles, tick labels and their room, whole-number beat ticks.
+"""Axes of the plots: tick labels and their room, title fitting, whole-number beat ticks.
 
 bqplot draws a left axis's title at a fixed distance from the axis line
 (``label_offset``) and the tick labels in between; it measures neither, so long
@@ -18,8 +18,7 @@ import math
 
 import numpy as np
 
-__all__ = ["TICK_PX", "axis_label", "fit_label", "js_key", "spaced_ticks", "text_width", "tick_texts",
-           "y_room", "whole_ticks"]
+__all__ = ["TICK_PX", "fit_label", "js_key", "text_width", "tick_texts", "y_room", "whole_ticks"]
 
 #: Font size (px) of the y tick labels (set in the figures' ``tick_style``).
 TICK_PX = 11
@@ -110,17 +109,6 @@ def _next_step(step: int) -> int:
     return step * 2 if digits in (1, 5) else step * 5 // 2
 
 
-def axis_label(axis, *, override: str | None = None) -> str:
-    """Return a plot label for a registry :class:`Axis`: ``frequency (Hz)``, ``time (s)``."""
-    if override:
-        return override
-    if axis.unit == "index":
-        return f"{axis.name} number"
-    if not axis.unit or axis.unit == axis.name:
-        return axis.name
-    return f"{axis.name} ({axis.unit})"
-
-
 def fit_label(label: str, pixels: int) -> str:
     """Drop a label's parenthesised unit if the label would not fit along ``pixels``."""
     if text_width(label, TITLE_PX) <= pixels or "(" not in label:
@@ -132,16 +120,3 @@ def js_key(value: float) -> str:
     """Format a number the way JavaScript's ``String(x)`` does (bqplot's tick label keys)."""
     value = float(value)
     return str(int(value)) if value.is_integer() else repr(value)
-
-
-def spaced_ticks(values, to_axis, extent, label, *, min_gap: float = 0.07) -> dict[float, str]:
-    """Keep tick values (from the top down) at least ``min_gap`` of the axis apart."""
-    span = (extent[1] - extent[0]) or 1.0
-    out: dict[float, str] = {}
-    last = None
-    for value in sorted(values, reverse=True):
-        pos = to_axis(value)
-        if last is None or (last - pos) / span >= min_gap:
-            out[pos] = label(value)
-            last = pos
-    return out

@@ -30,12 +30,13 @@ from ipywidgets import Widget, widget_serialization
 from traitlets import Bool, Dict, Instance, List, Unicode
 
 from ..errors import ValidationError
+from ..features.display import colour_bar, prepare
 from ..features.registry import FAMILIES, FEATURES, features_in
 from ..services import EXPORT_FORMATS, MAX_FEATURE_SECONDS, ReviewServices
 from ..state import ReviewState
 from .background import Job, LatestJob
 from .base import SafeTemplate, as_str, fmt_duration, handler
-from .plots import FeaturePlot, colour_bar, prepare
+from .plots import FeaturePlot
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,12 @@ from ipywidgets import DOMWidget, widget_serialization
 from traitlets import Bool, Dict, Instance, List, Unicode
 
 from ..errors import ValidationError
+from ..features.display import colour_bar, prepare
 from ..features.registry import FEATURES
 from ..services import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, ReviewServices
 from ..state import ReviewState
 from .base import SafeTemplate, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
-from .plots import FeaturePlot, WaveformPlot, colour_bar, prepare
+from .plots import FeaturePlot, WaveformPlot
 
 log = logging.getLogger(__name__)
 

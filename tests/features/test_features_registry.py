@@ -23,7 +23,7 @@ from audiosoup_widgets.features import (
     features_in,
     get_feature,
 )
-from audiosoup_widgets.features import engine as engine_module
+from audiosoup_widgets.features import params as params_module
 from audiosoup_widgets.features.registry import INTERMEDIATE_PARAMS
 
 REQUIRED = {
@@ -114,7 +114,7 @@ def test_keys_are_short_stable_and_type_insensitive():
 
 def test_engine_version_is_part_of_every_key(monkeypatch):
     before = {i: FeatureParams().key_for(i) for i in FEATURES}
-    monkeypatch.setattr(engine_module, "ENGINE_VERSION", "999")
+    monkeypatch.setattr(params_module, "ENGINE_VERSION", "999")
     assert all(FeatureParams().key_for(i) != key for i, key in before.items())
 
 

@@ -9,7 +9,7 @@ from featuretest_helpers import clicks, no_warnings, noise, speech_like
 
 from audiosoup_widgets.errors import FeatureError
 from audiosoup_widgets.features import compute_features, compute_features_with_status, summarize
-from audiosoup_widgets.features.engine import MAX_PEAK, STATUSES, FeatureParams
+from audiosoup_widgets.features.params import MAX_PEAK, STATUSES, FeatureParams
 from audiosoup_widgets.features.segments import (
     SEGMENT_SAMPLES,
     SummaryAccumulator,

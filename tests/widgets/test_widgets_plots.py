@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from audiosoup_widgets.features.engine import FeatureParams, compute_features
-from audiosoup_widgets.features.registry import FEATURES
-from audiosoup_widgets.widgets.plots import (
+from audiosoup_widgets.features import FeatureParams, compute_features
+from audiosoup_widgets.features.display import (
     CMAPS,
     MAX_COLUMNS,
-    FeaturePlot,
     colour_bar,
     colour_lut,
     palette,
-    png_indexed,
     prepare,
 )
+from audiosoup_widgets.features.registry import FEATURES
+from audiosoup_widgets.widgets.plots import FeaturePlot, png_indexed
 
 SR = 16000
 
@@ -40,7 +41,7 @@ def _decode_png(data: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:
         body = data[pos + 8:pos + 8 + n]
         (crc,) = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
         assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
-        chunks[tag] = body
+        chunks[tag] = chunks.get(tag, b"") + body  # the image data may span IDAT chunks
         pos += 12 + n
     w, h, depth, kind = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
     assert (depth, kind) == (8, 3)
@@ -53,6 +54,19 @@ def test_png_round_trips_indices_and_palette():
     idx = (np.arange(12 * 7) % 256).astype(np.uint8).reshape(7, 12)
     w, h, back, pal = _decode_png(png_indexed(idx, palette("magma")))
     assert (w, h) == (12, 7) and (back == idx).all() and pal.shape == (256, 3)
+    assert (pal == palette("magma")).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (256, MAX_COLUMNS), (3, 1000)])
+def test_png_pixels_are_the_palette_colours_of_the_indices(shape):
+    # As large as a drawn picture gets: the data spans several IDAT chunks.
+    idx = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    data = png_indexed(idx, palette("viridis"))
+    w, h, back, pal = _decode_png(data)
+    assert (h, w) == shape and (back == idx).all() and (pal == palette("viridis")).all()
+    with Image.open(io.BytesIO(data)) as picture:
+        rgb = np.asarray(picture.convert("RGB"))
+    assert (rgb == palette("viridis")[idx]).all()
 
 
 def test_colour_map_ends_are_its_anchors():
