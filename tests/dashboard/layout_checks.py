@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from audiosoup_widgets.features.registry import features_in
+
 #: The toolbar boxes whose whole value must show, and their longest choices.
 LONGEST = {".as-f-split": "Validation", ".as-f-status": "Flagged",
            ".as-f-sort": "Sample rate (high first)"}
@@ -109,3 +111,18 @@ def assert_whole_beats(page) -> list[str]:
     texts = [t["text"] for t in beat["ticks"]]
     assert texts and all(re.fullmatch(r"-?\d+", t) for t in texts), texts
     return texts
+
+
+def wait_tab(page, tab: str, timeout: float = 120_000) -> None:
+    """Open a feature tab and wait until its own cards (not the last tab's) have drawn axes."""
+    page.locator(f".audiosoup-features [data-tab='{tab}']").click()
+    ids = [s.id for s in features_in(tab)]
+    page.wait_for_function(
+        """ids => {
+            const cards = Array.from(document.querySelectorAll('.audiosoup-features .as-feature'));
+            return !document.querySelector('.audiosoup-features .as-progress') &&
+                cards.map(c => c.dataset.feature).join() === ids.join() &&
+                cards.every(c => c.querySelectorAll('.tick text').length > 2 &&
+                    c.querySelectorAll('text.axislabel').length >= 2);
+        }""", arg=ids, timeout=timeout)
+    page.wait_for_timeout(300)  # let bqplot finish its relayout

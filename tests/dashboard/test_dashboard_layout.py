@@ -22,6 +22,7 @@ from layout_checks import (
     assert_whole_beats,
     choose,
     music_clip,
+    wait_tab,
 )
 from playwright.sync_api import expect
 
@@ -75,20 +76,6 @@ def open_features(page, card) -> None:
     page.wait_for_selector(".audiosoup-review", state="visible")
     page.locator(".audiosoup-review [data-panel=features]").click()
     page.locator(".audiosoup-features").wait_for(state="visible")
-
-
-def wait_tab(page, tab: str, timeout: float = 120_000) -> None:
-    page.locator(f".audiosoup-features [data-tab='{tab}']").click()
-    ids = [s.id for s in features_in(tab)]
-    page.wait_for_function(
-        """ids => {
-            const cards = Array.from(document.querySelectorAll('.audiosoup-features .as-feature'));
-            return !document.querySelector('.audiosoup-features .as-progress') &&
-                cards.map(c => c.dataset.feature).join() === ids.join() &&
-                cards.every(c => c.querySelectorAll('.tick text').length > 2 &&
-                    c.querySelectorAll('text.axislabel').length >= 2);
-        }""", arg=ids, timeout=timeout)
-    page.wait_for_timeout(300)  # let bqplot finish its relayout
 
 
 def test_toolbar_keeps_values_whole_and_search_runs_as_you_type(page, dashboard, dashboard_db,

@@ -29,6 +29,7 @@ from layout_checks import (
     assert_toolbar_whole,
     assert_whole_beats,
     choose,
+    wait_tab,
 )
 
 pytestmark = pytest.mark.browser
@@ -104,17 +105,6 @@ def _shot(page, locator, name: str, pad: int = 14) -> None:
         "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad})
 
 
-def _wait_tab(page, tab: str) -> None:
-    page.locator(f".audiosoup-features [data-tab='{tab}']").click()
-    page.wait_for_function(
-        """() => {
-            const cards = Array.from(document.querySelectorAll('.audiosoup-features .as-feature'));
-            return !document.querySelector('.audiosoup-features .as-progress') && cards.length &&
-                cards.every(c => c.querySelectorAll('.tick text').length > 2);
-        }""", timeout=90_000)
-    page.wait_for_timeout(300)
-
-
 def test_review_app_in_a_jupyterlab_cell(page, lab):
     url, log_path = lab
     messages: list[str] = []
@@ -162,11 +152,11 @@ def test_review_app_in_a_jupyterlab_cell(page, lab):
     page.locator(".audiosoup-editor .as-meta").wait_for(state="visible")
     _shot(page, page.locator(".audiosoup-review"), "review-editor-1024", pad=0)
     page.locator(".audiosoup-review [data-panel=features]").click()
-    _wait_tab(page, "spectral")
+    wait_tab(page, "spectral")
     for fid in ("mel_spectrogram", "spectral_contrast", "tonnetz"):
         assert_axes_clear(page, fid)
         _shot(page, page.locator(f"[data-feature='{fid}']"), f"feature-{fid}-1024", pad=2)
-    _wait_tab(page, "deltas")
+    wait_tab(page, "deltas")
     assert_axes_clear(page, "stack_memory")
     assert_whole_beats(page)
     _shot(page, page.locator("[data-feature='stack_memory']"), "feature-stack_memory-1024", pad=2)
