@@ -16,7 +16,6 @@ sizes, text limits, label and reviewer checks), so no widget imports the store.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -84,7 +83,8 @@ class SampleService:
         self._store = store
         self._records: LRUCache[SampleRecord] = LRUCache(512)
         self._counts: LRUCache[int] = LRUCache(128)
-        self._lists: LRUCache[Any] = LRUCache(32)
+        self._datasets: LRUCache[list[DatasetRecord]] = LRUCache(1)
+        self._labels: LRUCache[list[LabelRecord]] = LRUCache(32)
         self._roots: dict[str, str] = {}
 
     # -- reads ------------------------------------------------------------------------
@@ -148,12 +148,11 @@ class SampleService:
 
     def datasets(self) -> list[DatasetRecord]:
         """Return every dataset with its size (cached until an edit)."""
-        key: Hashable = ("datasets",)
-        return self._lists.get(key, self._store.list_datasets)
+        return self._datasets.get("datasets", self._store.list_datasets)
 
     def labels(self, dataset: str) -> list[LabelRecord]:
         """Return the labels of ``dataset`` with counts (cached until an edit)."""
-        return self._lists.get(("labels", dataset), lambda: self._store.list_labels(dataset))
+        return self._labels.get(dataset, lambda: self._store.list_labels(dataset))
 
     def label_names(self, dataset: str) -> set[str]:
         """Return the names of the labels ``dataset`` has."""
@@ -234,4 +233,5 @@ class SampleService:
     def _changed(self) -> None:
         # Any edit can move a sample between filters and labels: every count may differ.
         self._counts.clear()
-        self._lists.clear()
+        self._datasets.clear()
+        self._labels.clear()
