@@ -223,7 +223,9 @@ class FeatureExplorer(SafeTemplate):
             self.message = ""
         if self.services.features.is_cached(record, family):
             self._stop()
-            self._draw(key, record, self._compute(None, record, family))
+            out = self._compute(None, record, family)
+            if out is not None:  # without a job nothing goes stale
+                self._draw(key, record, out)
             return
         self._pending = key
         steps = _steps(family, first_use=not self.services.features.family_ready(family))

@@ -342,7 +342,7 @@ class SampleGrid(SafeTemplate):
             self._flip(-1 if key == "PageUp" else 1, select_last=False)
             return
         idx = ids.index(s.selected_sample_id) if s.selected_sample_id in ids else 0
-        step = {"ArrowLeft": -1, "ArrowRight": 1, "ArrowUp": -cols, "ArrowDown": cols}.get(key)
+        step = {"ArrowLeft": -1, "ArrowRight": 1, "ArrowUp": -cols, "ArrowDown": cols}.get(key, 0)
         if key == "Home":
             target = 0
         elif key == "End":
