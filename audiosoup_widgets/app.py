@@ -1,10 +1,11 @@
 """The composition root: one state, one set of services, the widgets, and the page layout.
 
 :func:`build_review_app` is the only place that knows every part. It opens the
-store, picks the dataset, builds :class:`~audiosoup_widgets.state.ReviewState` and
-:class:`~audiosoup_widgets.services.ReviewServices`, hands both to each widget, and
-lays them out: error banner, title, the sample grid, and the review dialog whose
-"Edit" and "Features" tabs show the metadata editor and the feature explorer.
+store, builds :class:`~audiosoup_widgets.services.ReviewServices` on it, picks the
+dataset, builds :class:`~audiosoup_widgets.state.ReviewState`, hands both (and
+nothing else) to each widget, and lays them out: error banner, title, the sample
+grid, and the review dialog whose "Edit" and "Features" tabs show the metadata
+editor and the feature explorer. No widget builds services of its own.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import ipyvuetify as v
 
 from .errors import NotFoundError
 from .services import ReviewServices
 from .state import ReviewState
+from .store import Store
 from .widgets import ErrorBanner, FeatureExplorer, MetadataEditor, ReviewDialog, SampleGrid
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ class ReviewApp:
     """
 
     state: ReviewState
-    store: object
+    store: Store
     services: ReviewServices
     grid: SampleGrid
     review: ReviewDialog
@@ -60,7 +63,7 @@ class ReviewApp:
     widget: v.Html
     _warm: threading.Thread | None = field(default=None, repr=False)
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
@@ -69,7 +72,8 @@ class ReviewApp:
             part.close()
 
 
-def build_review_app(db=None, dataset: str | None = None, *, warm_up: bool = True) -> ReviewApp:
+def build_review_app(db: str | Store | None = None, dataset: str | None = None, *,
+                     warm_up: bool = True) -> ReviewApp:
     """Build the review app on a database.
 
     Parameters
@@ -88,24 +92,23 @@ def build_review_app(db=None, dataset: str | None = None, *, warm_up: bool = Tru
     -------
     ReviewApp
     """
-    from .store import Store, connect
+    from .store import connect
 
     store = db if isinstance(db, Store) else connect(db)
-    state = ReviewState()
     services = ReviewServices(store)
-    names = [d.name for d in services.datasets(state.revision)]
-    if dataset is not None and dataset not in names:
+    names = [d.name for d in services.samples.datasets()]
+    unknown = dataset is not None and dataset not in names
+    state = ReviewState(dataset=(None if unknown else dataset) or (names[0] if names else ""))
+    if unknown:
         state.report(NotFoundError(f"There is no dataset named {dataset!r}; showing "
                                    f"{names[0]!r} instead." if names else
                                    f"There is no dataset named {dataset!r} yet."))
-        dataset = None
-    state.dataset = dataset or (names[0] if names else "")
 
-    grid = SampleGrid(state, store, services=services)
-    editor = MetadataEditor(state, store, services=services)
-    explorer = FeatureExplorer(state, store, services=services, lazy=True)
-    review = ReviewDialog(state, store, services=services, edit_view=editor,
-                          features_view=explorer)
+    grid = SampleGrid(state, services)
+    editor = MetadataEditor(state, services)
+    explorer = FeatureExplorer(state, services)
+    review = ReviewDialog(state, services)
+    review.edit_view, review.features_view = editor, explorer
     banner = ErrorBanner(state)
     header = v.Html(tag="div", class_="audiosoup-header", style_="margin: 4px 2px 12px;", children=[
         v.Html(tag="div", style_="font-size: 22px; font-weight: 600; color: #1f2328;",
@@ -116,7 +119,8 @@ def build_review_app(db=None, dataset: str | None = None, *, warm_up: bool = Tru
                   children=[banner, header, grid, review])
     warm = None
     if warm_up:
-        warm = threading.Thread(target=services.warm_up, name="audiosoup-warm-up", daemon=True)
+        warm = threading.Thread(target=services.features.warm_up, name="audiosoup-warm-up",
+                                daemon=True)
         warm.start()
     return ReviewApp(state=state, store=store, services=services, grid=grid, review=review,
                      editor=editor, explorer=explorer, banner=banner, widget=page, _warm=warm)

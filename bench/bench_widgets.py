@@ -119,7 +119,7 @@ def run(admin_url: str, n: int, runs: int) -> dict:
         for r in range(runs):
             grid.vue_set_labels([labels[r % len(labels)], labels[(r + 1) % len(labels)]])
             times.append(_time(lambda r=r: grid.vue_set_labels(labels[: 1 + r % 3])))
-            app.services.forget_lists()
+            app.services.samples.forget()
         results["filter_change_uncached_count"] = _median_ms(times)
         app.widget.close()
 

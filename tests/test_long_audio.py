@@ -237,9 +237,9 @@ def test_the_dashboard_says_why_a_huge_clip_has_no_features(batch_with_a_huge_cl
     services = ReviewServices(store)
     ids = {Path(p).name: sid for sid, p, _l, _s in store.sample_table("h")}
     with pytest.raises(FeatureError) as info:
-        services.features(services.sample(ids["c17.wav"]), "spectral")
+        services.features.compute(services.samples.get(ids["c17.wav"]), "spectral")
     assert info.value.code == "out_of_range" and "far beyond full scale" in info.value.message
-    assert services.features(services.sample(ids["c16.wav"]), "spectral").status == "ok"
+    assert services.features.compute(services.samples.get(ids["c16.wav"]), "spectral").status == "ok"
 
 
 # -- Full matrices on demand: the dashboard's window, said in the provenance --------------------

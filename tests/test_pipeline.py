@@ -168,7 +168,8 @@ def test_dashboard_download_is_neutralised_and_leaves_no_files(loaded: Store, tm
 
     sid = _relabel_first(loaded, FORMULA)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    name, data, _mime = ReviewServices(loaded).export(loaded.get_sample(sid), ["mfcc"], "csv")
+    name, data, _mime = ReviewServices(loaded).exports.features(loaded.get_sample(sid), ["mfcc"],
+                                                                 "csv")
     assert name.endswith(".csv")
     frame = pd.read_csv(io.BytesIO(data))
     assert frame["label"].tolist() == ["'" + FORMULA] and len(frame) == 1

@@ -7,7 +7,9 @@ clears it when dismissed.
 
 from __future__ import annotations
 
-from traitlets import Unicode
+from typing import Any
+
+from traitlets import Unicode, dlink
 
 from ..state import ReviewState
 from .base import SafeTemplate, handler
@@ -21,23 +23,20 @@ class ErrorBanner(SafeTemplate):
     Parameters
     ----------
     state : ReviewState
-        Shared state; the banner only reads ``error`` and clears it on dismiss.
+        Shared state; the banner only reads ``error`` and clears it on dismiss. It
+        needs no services.
     """
 
     template_file = (__file__, "banner.vue")
 
     error = Unicode("").tag(sync=True)
 
-    def __init__(self, state: ReviewState, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: ReviewState) -> None:
+        super().__init__()
         self.state = state
-        self.error = state.error
-        state.observe(self._on_error, names=["error"])
-
-    def _on_error(self, change) -> None:
-        self.error = change["new"]
+        dlink((state, "error"), (self, "error"))
 
     @handler("dismissing the message")
-    def vue_dismiss(self, data=None) -> None:
+    def vue_dismiss(self, data: Any = None) -> None:
         """Hide the message."""
         self.state.clear_error()

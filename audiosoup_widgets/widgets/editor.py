@@ -1,34 +1,42 @@
 """MetadataEditor: change a sample's label, text, split and custom metadata, safely.
 
 Every change is saved the moment it is made (on change or when a field loses
-focus), with the reviewer's name, through the store's optimistic concurrency:
-the editor keeps the version it showed, so if someone else saved in between,
-nothing is overwritten and the conflict is shown with both values until the user
-picks one. Each sample's history (who, when, old -> new) is listed with an Undo
-of the last edit. Measured properties (sample rate, duration, channels) are shown
-read-only. The editor writes ``state.reviewer`` and bumps ``state.revision`` after
-every save; it is the only writer of both.
+focus), with the reviewer's name, through the sample service's optimistic
+concurrency: the editor keeps the version it showed, so if someone else saved in
+between, nothing is overwritten and the conflict is shown with both values until
+the user picks one. Each sample's history (who, when, old -> new) is listed with
+an Undo of the last edit. Measured properties (sample rate, duration, channels)
+are shown read-only. The services invalidate their own caches on a save; the
+editor writes ``state.reviewer`` and bumps ``state.revision`` after every save so
+the other views re-read; it is the only writer of both.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, dlink
 
 from ..errors import ConflictError, ValidationError
-from ..services import ReviewServices
+from ..services import (
+    MAX_META_KEY,
+    MAX_META_KEYS,
+    MAX_META_VALUE,
+    MAX_TEXT,
+    SPLITS,
+    SampleRecord,
+    Services,
+    validate_label_name,
+    validate_reviewer,
+)
 from ..state import ReviewState
-from ..store.models import MAX_TEXT
-from ..store.queries import MAX_META_KEYS, SPLITS, validate_label_name, validate_reviewer
 from .base import SafeTemplate, as_str, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MetadataEditor"]
 
-MAX_META_KEY = 100
-MAX_META_VALUE = 1000
 MAX_HISTORY = 100
 _FIELD_NAMES = {"label": "Label", "text": "Text", "split": "Split", "meta": "Custom metadata"}
 
@@ -40,10 +48,8 @@ class MetadataEditor(SafeTemplate):
     ----------
     state : ReviewState
         Shared state; the editor writes ``reviewer`` and ``revision``.
-    store : Store
-        The open store.
-    services : ReviewServices, optional
-        Shared caches (built from ``store`` if not given).
+    services : Services
+        Where the sample is read and saved.
     """
 
     template_file = (__file__, "editor.vue")
@@ -63,31 +69,25 @@ class MetadataEditor(SafeTemplate):
     # Bumped on every (re)load so the browser resets its unsaved field copies.
     generation = Int(0).tag(sync=True)
 
-    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
-                 **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: ReviewState, services: Services) -> None:
+        super().__init__()
         self.state = state
-        self.store = store
-        self.services = services or ReviewServices(store)
-        self._record = None
-        self._pending_change: dict | None = None
-        self.reviewer = state.reviewer
+        self.services = services
+        self._record: SampleRecord | None = None
+        self._pending_change: dict[str, Any] | None = None
+        dlink((state, "reviewer"), (self, "reviewer"))
         state.observe(self._on_sample, names=["selected_sample_id", "dataset"])
-        state.observe(self._on_reviewer, names=["reviewer"])
         self._safe_load()
 
     @property
-    def record(self):
+    def record(self) -> SampleRecord | None:
         """The sample as this editor last read or saved it (the version edits are based on)."""
         return self._record
 
     # -- state -> view -------------------------------------------------------------------
 
-    def _on_sample(self, change) -> None:
+    def _on_sample(self, change: dict[str, Any]) -> None:
         self._safe_load()
-
-    def _on_reviewer(self, change) -> None:
-        self.reviewer = change["new"]
 
     def _safe_load(self) -> None:
         try:
@@ -103,8 +103,16 @@ class MetadataEditor(SafeTemplate):
             self.message = text
             self.message_kind = kind
 
-    def load(self, record=None) -> None:
-        """Show the selected sample (re-read from the store unless ``record`` is given)."""
+    def load(self, record: SampleRecord | None = None, *, fresh: bool = False) -> None:
+        """Show the selected sample (or ``record``, as a save returned it).
+
+        Parameters
+        ----------
+        record : SampleRecord, optional
+            The sample to show; by default the selected one, from the services.
+        fresh : bool
+            Read the store again rather than the services' cached record (a reload).
+        """
         s = self.state
         if record is None:
             if s.selected_sample_id is None or not s.dataset:
@@ -116,11 +124,12 @@ class MetadataEditor(SafeTemplate):
                     self.message = ""
                     self.generation += 1
                 return
-            record = self.services.sample(s.selected_sample_id, dataset=s.dataset)
+            record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset,
+                                               fresh=fresh)
         self._record = record
         self._pending_change = None
-        labels = [lab.name for lab in self.services.labels(record.dataset, s.revision)]
-        history = self.store.sample_history(record.id)
+        labels = [lab.name for lab in self.services.samples.labels(record.dataset)]
+        history = self.services.samples.history(record.id)
         with self.hold_sync():
             self.sample = {
                 "id": record.id, "name": record.file_name, "path": record.path,
@@ -147,7 +156,7 @@ class MetadataEditor(SafeTemplate):
 
     # -- saving --------------------------------------------------------------------------
 
-    def _need_record(self):
+    def _need_record(self) -> SampleRecord:
         if self._record is None:
             raise ValidationError("Select a sample first.")
         return self._record
@@ -158,7 +167,7 @@ class MetadataEditor(SafeTemplate):
                                   "change is recorded with it.")
         return self.state.reviewer
 
-    def _save(self, *, what: str, retry: tuple[str, object], **change) -> bool:
+    def _save(self, *, what: str, retry: tuple[str, object], **change: Any) -> bool:
         """Write ``change`` against the version shown; show a conflict instead of overwriting.
 
         ``retry`` names the event (and its data) that re-applies this change on top
@@ -167,8 +176,7 @@ class MetadataEditor(SafeTemplate):
         record = self._need_record()
         reviewer = self._need_reviewer()
         try:
-            new = self.store.update_sample(record.id, version=record.version, reviewer=reviewer,
-                                           **change)
+            new = self.services.samples.update(record, reviewer=reviewer, **change)
         except ConflictError as exc:
             self._pending_change = {"retry": retry}
             who = exc.theirs_by or "someone"
@@ -184,7 +192,7 @@ class MetadataEditor(SafeTemplate):
         if new.version == record.version:
             self._say(f"No change to the {what}.")
             return False
-        # Bump first: cached label lists and counts are keyed by revision.
+        # The services already dropped what the save made stale; this tells the other views.
         self.state.revision += 1
         self.load(new)
         self._say(f"Saved the {what}, signed {reviewer}.", "success")
@@ -193,30 +201,29 @@ class MetadataEditor(SafeTemplate):
     # -- events from the browser ---------------------------------------------------------
 
     @handler("setting your name")
-    def vue_set_reviewer(self, data) -> None:
+    def vue_set_reviewer(self, data: Any) -> None:
         """Remember the reviewer's name (recorded with every edit)."""
-        name = validate_reviewer(as_str(data, name="name", max_len=100))
+        name = validate_reviewer(as_str(data, name="name", max_len=100) or "")
         self.state.reviewer = name
         self._say(f"Edits will be recorded as {name}.", "success")
 
     @handler("saving the label")
-    def vue_save_label(self, data) -> None:
+    def vue_save_label(self, data: Any) -> None:
         """Set the label to one the dataset already has (an unknown name is refused)."""
-        name = validate_label_name(as_str(data, name="label", max_len=200))
+        name = validate_label_name(as_str(data, name="label", max_len=200) or "")
         record = self._need_record()
         self._need_reviewer()
         if name == (record.label or ""):
             return
-        known = {lab.name for lab in self.services.labels(record.dataset, self.state.revision)}
-        if name not in known:
+        if name not in self.services.samples.label_names(record.dataset):
             raise ValidationError(f"“{name}” is not a label of this dataset; use “New label” "
                                   "to create it.")
         self._save(what="label", retry=("vue_save_label", name), label=name)
 
     @handler("creating a label")
-    def vue_create_label(self, data) -> None:
+    def vue_create_label(self, data: Any) -> None:
         """Create a new label named ``data`` (or reuse it if it exists) and set it."""
-        name = validate_label_name(as_str(data, name="label", max_len=200))
+        name = validate_label_name(as_str(data, name="label", max_len=200) or "")
         record = self._need_record()
         self._need_reviewer()
         if name == (record.label or ""):
@@ -224,16 +231,16 @@ class MetadataEditor(SafeTemplate):
         self._save(what="label", retry=("vue_create_label", name), label=name, create_label=True)
 
     @handler("saving the text")
-    def vue_save_text(self, data) -> None:
+    def vue_save_text(self, data: Any) -> None:
         """Set the free text (transcript or notes); an empty text clears it."""
-        text = as_str(data if data is not None else "", name="text", max_len=MAX_TEXT)
+        text = as_str(data if data is not None else "", name="text", max_len=MAX_TEXT) or ""
         record = self._need_record()
         if text == (record.text or ""):
             return
         self._save(what="text", retry=("vue_save_text", text), text=text)
 
     @handler("saving the split")
-    def vue_save_split(self, data) -> None:
+    def vue_save_split(self, data: Any) -> None:
         """Move the sample to ``train``, ``validation`` or ``test``."""
         if data not in SPLITS:
             raise ValidationError(f"unknown split; choose one of {', '.join(SPLITS)}")
@@ -243,13 +250,13 @@ class MetadataEditor(SafeTemplate):
         self._save(what="split", retry=("vue_save_split", data), split=data)
 
     @handler("saving metadata")
-    def vue_set_meta(self, data) -> None:
+    def vue_set_meta(self, data: Any) -> None:
         """Add or change one custom key: ``{"key": ..., "value": ...}``."""
         if not isinstance(data, dict):
             raise ValidationError("invalid metadata")
-        key = as_str(data.get("key"), name="metadata key", max_len=MAX_META_KEY).strip()
+        key = (as_str(data.get("key"), name="metadata key", max_len=MAX_META_KEY) or "").strip()
         value = as_str(data.get("value") if data.get("value") is not None else "",
-                       name="metadata value", max_len=MAX_META_VALUE)
+                       name="metadata value", max_len=MAX_META_VALUE) or ""
         if not key:
             raise ValidationError("A metadata key cannot be empty.")
         if any(ord(c) < 32 for c in key):
@@ -265,9 +272,9 @@ class MetadataEditor(SafeTemplate):
                    meta=meta)
 
     @handler("removing metadata")
-    def vue_delete_meta(self, data) -> None:
+    def vue_delete_meta(self, data: Any) -> None:
         """Remove the custom key ``data``."""
-        key = as_str(data, name="metadata key", max_len=MAX_META_KEY)
+        key = as_str(data, name="metadata key", max_len=MAX_META_KEY) or ""
         record = self._need_record()
         if key not in record.meta:
             raise ValidationError("That metadata key does not exist.")
@@ -275,12 +282,12 @@ class MetadataEditor(SafeTemplate):
         self._save(what=f"metadata “{key}”", retry=("vue_delete_meta", key), meta=meta)
 
     @handler("undoing the last edit")
-    def vue_undo(self, data=None) -> None:
+    def vue_undo(self, data: Any = None) -> None:
         """Revert the last edit of this sample (itself recorded in the history)."""
         record = self._need_record()
         reviewer = self._need_reviewer()
         try:
-            new = self.store.undo_last_edit(record.id, version=record.version, reviewer=reviewer)
+            new = self.services.samples.undo(record, reviewer=reviewer)
         except ConflictError as exc:
             with self.hold_sync():
                 self.conflict = {"field": _FIELD_NAMES.get(exc.field, exc.field),
@@ -295,7 +302,7 @@ class MetadataEditor(SafeTemplate):
         self._say("Undone.", "success")
 
     @handler("resolving a conflict")
-    def vue_resolve_conflict(self, data) -> None:
+    def vue_resolve_conflict(self, data: Any) -> None:
         """``"theirs"``: show the stored values; ``"mine"``: apply my change on top of them."""
         if data not in ("theirs", "mine"):
             raise ValidationError("choose theirs or mine")
@@ -308,13 +315,13 @@ class MetadataEditor(SafeTemplate):
             self._say("Showing the stored values; your change was not saved.")
 
     @handler("reloading the sample")
-    def vue_reload(self, data=None) -> None:
+    def vue_reload(self, data: Any = None) -> None:
         """Re-read the sample from the store (drops unsaved field contents)."""
-        self.load()
+        self.load(fresh=True)
         self._say("")
 
 
-def fmt_meta(value) -> str:
+def fmt_meta(value: Any) -> str:
     """Show a custom metadata value as text for its edit field."""
     if value is None:
         return ""

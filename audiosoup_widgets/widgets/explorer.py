@@ -8,9 +8,9 @@ writes ``state.selected_features``; an export panel downloads the selected featu
 of this sample in any export format.
 
 Matrices are computed on demand by the shared services (and cached); figures are
-built the first time a tab is shown and then reused for every sample. With
-``lazy=True`` (how the app builds it) nothing is computed until the browser says
-the explorer is on screen, so moving through the grid never waits for features.
+built the first time a tab is shown and then reused for every sample. Nothing is
+computed until the browser says the explorer is on screen (its template reports
+that), so moving through the grid never waits for features.
 
 Computing runs in a worker thread (:class:`~.background.LatestJob`), so the page
 stays responsive: a progress line says which clip, how much of it is analysed and
@@ -25,18 +25,31 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 from ipywidgets import Widget, widget_serialization
 from traitlets import Bool, Dict, Instance, List, Unicode
 
 from ..errors import ValidationError
 from ..features.display import colour_bar, prepare
-from ..features.registry import FAMILIES, FEATURES, features_in
-from ..services import EXPORT_FORMATS, MAX_FEATURE_SECONDS, ReviewServices
+from ..services import (
+    EXPORT_FORMATS,
+    FAMILIES,
+    FEATURES,
+    MAX_FEATURE_SECONDS,
+    FeatureSet,
+    FeatureSpec,
+    SampleRecord,
+    Services,
+    features_in,
+)
 from ..state import ReviewState
 from .background import Job, LatestJob
 from .base import SafeTemplate, as_str, fmt_duration, handler
 from .plots import FeaturePlot
+
+if TYPE_CHECKING:
+    from ..features.display import Display
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +68,7 @@ _STATUS_NOTES = {
 _HEIGHTS = {"stack_memory": 300, "onset_strength": 190}
 
 
-def _links(spec) -> list[dict]:
+def _links(spec: FeatureSpec) -> list[dict[str, str]]:
     # Registry links are ours, but only web links ever become an href.
     return [{"title": t, "url": u} for t, u in spec.links
             if isinstance(u, str) and u.startswith(("https://", "http://"))]
@@ -74,7 +87,7 @@ def _steps(family: str, *, first_use: bool) -> list[str]:
     return ["read", "engine" if first_use else "compute", "draw"]
 
 
-def _progress(record, family: str, steps: list[str], index: int) -> dict:
+def _progress(record: SampleRecord, family: str, steps: list[str], index: int) -> dict[str, Any]:
     """Describe a running computation for the browser: which clip, how much of it, which step."""
     if record.duration > MAX_FEATURE_SECONDS + 1e-6:
         scope = (f"the first {MAX_FEATURE_SECONDS:.0f} s of {fmt_duration(record.duration)} "
@@ -96,12 +109,8 @@ class FeatureExplorer(SafeTemplate):
     ----------
     state : ReviewState
         Shared state; the explorer writes ``selected_features`` only.
-    store : Store
-        The open store.
-    services : ReviewServices, optional
-        Shared caches (built from ``store`` if not given).
-    lazy : bool
-        Compute only while the browser reports the explorer visible.
+    services : Services
+        Where the sample, its features and their export come from.
     """
 
     template_file = (__file__, "explorer.vue")
@@ -122,20 +131,18 @@ class FeatureExplorer(SafeTemplate):
     export_note = Unicode("").tag(sync=True)
     download = Dict().tag(sync=True)
 
-    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
-                 lazy: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: ReviewState, services: Services) -> None:
+        super().__init__()
         self.state = state
-        self.store = store
-        self.services = services or ReviewServices(store)
-        self.lazy = lazy
-        self.visible = not lazy
+        self.services = services
+        # Nothing is computed until the browser reports the explorer on screen.
+        self.visible = False
         self._plots: dict[str, FeaturePlot] = {}
-        self._shown: tuple | None = None
-        self._record = None
-        self._displays: OrderedDict = OrderedDict()
+        self._shown: tuple[int, str, int] | None = None
+        self._record: SampleRecord | None = None
+        self._displays: OrderedDict[tuple[Any, ...], Display] = OrderedDict()
         self._displays_lock = threading.Lock()
-        self._pending: tuple | None = None
+        self._pending: tuple[int, str, int] | None = None
         self._job = LatestJob("audiosoup-features")
         self.last_export: tuple[str, str, bytes] | None = None
         self.tabs = [{"value": f, "title": FAMILY_TITLES[f][0], "subtitle": FAMILY_TITLES[f][1]}
@@ -148,16 +155,16 @@ class FeatureExplorer(SafeTemplate):
 
     # -- state -> view -----------------------------------------------------------------
 
-    def _on_sample(self, change) -> None:
+    def _on_sample(self, change: dict[str, Any]) -> None:
         self._maybe_render()
 
-    def _on_revision(self, change) -> None:
+    def _on_revision(self, change: dict[str, Any]) -> None:
         # A label or text edit changes the title line, not the audio.
         if self._record is not None and self._record.id == self.state.selected_sample_id:
             self._shown = None
             self._maybe_render()
 
-    def _on_selected_features(self, change) -> None:
+    def _on_selected_features(self, change: dict[str, Any]) -> None:
         self.selected = list(change["new"])
         self.items = [{**it, "selected": it["id"] in self.selected} for it in self.items]
 
@@ -206,7 +213,7 @@ class FeatureExplorer(SafeTemplate):
         key = (sid, self.tab, s.revision)
         if key in (self._shown, self._pending):
             return
-        record = self.services.sample(sid, dataset=s.dataset)
+        record = self.services.samples.get(sid, dataset=s.dataset)
         self._record = record
         family = self.tab
         with self.hold_sync():
@@ -215,12 +222,14 @@ class FeatureExplorer(SafeTemplate):
                                                    fmt_duration(record.duration),
                                                    f"{record.sample_rate / 1000:g} kHz") if x)
             self.message = ""
-        if self.services.has_features(record, family):
+        if self.services.features.is_cached(record, family):
             self._stop()
-            self._draw(key, record, self._compute(None, record, family))
+            out = self._compute(None, record, family)
+            if out is not None:  # without a job nothing goes stale
+                self._draw(key, record, out)
             return
         self._pending = key
-        steps = _steps(family, first_use=not self.services.family_ready(family))
+        steps = _steps(family, first_use=not self.services.features.family_ready(family))
         with self.hold_sync():
             # Plots of another clip or tab must not stand under this one's title meanwhile.
             self.items, self.figures, self.note, self.readouts = [], [], "", {}
@@ -230,10 +239,12 @@ class FeatureExplorer(SafeTemplate):
                          on_done=functools.partial(self._finish, key, record),
                          on_error=self._fail, on_progress=self._on_progress)
 
-    def _compute_job(self, record, family: str, steps: list[str], job: Job):
+    def _compute_job(self, record: SampleRecord, family: str, steps: list[str],
+                     job: Job) -> tuple[FeatureSet, list[Display]] | None:
         return self._compute(job, record, family, steps)
 
-    def _compute(self, job: Job | None, record, family: str, steps: list[str] | None = None):
+    def _compute(self, job: Job | None, record: SampleRecord, family: str,
+                 steps: list[str] | None = None) -> tuple[FeatureSet, list[Display]] | None:
         """Decode, compute and prepare one family's displays (no widgets: may run in a worker).
 
         Returns ``(feature_set, displays)``, or None once the job is stale.
@@ -249,20 +260,21 @@ class FeatureExplorer(SafeTemplate):
 
         if not step("read"):
             return None
-        self.services.audio(record, max_seconds=MAX_FEATURE_SECONDS)
+        self.services.audio.decode(record, max_seconds=MAX_FEATURE_SECONDS)
         # The first computation of a family in a process also loads and compiles the engine.
         if not (step("engine") and step("compute")):
             return None
-        fs = self.services.features(record, family)
+        fs = self.services.features.compute(record, family)
         if not step("draw"):
             return None
         return fs, [self._display(record, fs, spec) for spec in features_in(family)]
 
-    def _on_progress(self, info: dict) -> None:
+    def _on_progress(self, info: dict[str, Any]) -> None:
         if self.busy:
             self.progress = info
 
-    def _finish(self, key: tuple, record, out) -> None:
+    def _finish(self, key: tuple[int, str, int], record: SampleRecord,
+                out: tuple[FeatureSet, list[Display]] | None) -> None:
         if out is None:
             return
         try:
@@ -270,7 +282,8 @@ class FeatureExplorer(SafeTemplate):
         except Exception as exc:  # noqa: BLE001 - reported like any other failure
             self._fail(exc)
 
-    def _draw(self, key: tuple, record, out) -> None:
+    def _draw(self, key: tuple[int, str, int], record: SampleRecord,
+              out: tuple[FeatureSet, list[Display]]) -> None:
         """Put computed displays into the figures and cards (main thread)."""
         fs, displays = out
         specs = features_in(key[1])
@@ -308,19 +321,19 @@ class FeatureExplorer(SafeTemplate):
             self.readouts = {}
         self._shown = key
 
-    def _plot(self, spec) -> FeaturePlot:
+    def _plot(self, spec: FeatureSpec) -> FeaturePlot:
         if spec.id not in self._plots:
             self._plots[spec.id] = FeaturePlot(spec, height=_HEIGHTS.get(spec.id, 230))
         return self._plots[spec.id]
 
-    def _display(self, record, fs, spec):
-        key = (record.id, record.content_hash, spec.id, self.services._params_key())
+    def _display(self, record: SampleRecord, fs: FeatureSet, spec: FeatureSpec) -> Display:
+        key = (record.id, record.content_hash, spec.id, self.services.features.params_key)
         with self._displays_lock:
             if key in self._displays:
                 self._displays.move_to_end(key)
                 return self._displays[key]
         n_bands = None
-        display = prepare(spec, fs.values[spec.id], sr=fs.sr, params=self.services.params,
+        display = prepare(spec, fs.values[spec.id], sr=fs.sr, params=self.services.features.params,
                           n_bands=n_bands)
         with self._displays_lock:
             self._displays[key] = display
@@ -336,18 +349,18 @@ class FeatureExplorer(SafeTemplate):
     # -- events from the browser ---------------------------------------------------------
 
     @handler("showing the features")
-    def vue_set_visible(self, data) -> None:
+    def vue_set_visible(self, data: Any) -> None:
         """Record whether the browser shows the explorer (``true``/``false``); compute if so."""
         if not isinstance(data, bool):
             raise ValidationError("invalid visibility")
-        self.visible = data or not self.lazy
+        self.visible = data
         if self.visible:
             self.render()
         else:
             self._stop()
 
     @handler("switching feature tabs")
-    def vue_set_tab(self, data) -> None:
+    def vue_set_tab(self, data: Any) -> None:
         """Show the family ``data`` (spectral, rhythmic or deltas)."""
         if data not in FAMILIES:
             raise ValidationError("unknown feature tab")
@@ -357,7 +370,7 @@ class FeatureExplorer(SafeTemplate):
             self.render()
 
     @handler("selecting a feature")
-    def vue_toggle_feature(self, data) -> None:
+    def vue_toggle_feature(self, data: Any) -> None:
         """Select or unselect a feature for export: ``{"id": ..., "selected": bool}``."""
         if not isinstance(data, dict) or data.get("id") not in FEATURES \
                 or not isinstance(data.get("selected"), bool):
@@ -372,7 +385,7 @@ class FeatureExplorer(SafeTemplate):
         self.state.selected_features = [f for f in FEATURES if f in current]
 
     @handler("selecting features")
-    def vue_select_tab(self, data) -> None:
+    def vue_select_tab(self, data: Any) -> None:
         """Select (``true``) or clear (``false``) every feature of the current tab."""
         if not isinstance(data, bool):
             raise ValidationError("invalid selection")
@@ -382,7 +395,7 @@ class FeatureExplorer(SafeTemplate):
         self.state.selected_features = [f for f in FEATURES if f in current]
 
     @handler("reading a value")
-    def vue_hover(self, data) -> None:
+    def vue_hover(self, data: Any) -> None:
         """Answer a pointer position: ``{"id": feature, "fx": 0..1, "fy": 0..1}``."""
         if not isinstance(data, dict) or data.get("id") not in self._plots:
             raise ValidationError("unknown plot")
@@ -397,14 +410,14 @@ class FeatureExplorer(SafeTemplate):
         self.readouts = {**self.readouts, fid: text}
 
     @handler("resetting the zoom")
-    def vue_reset_zoom(self, data) -> None:
+    def vue_reset_zoom(self, data: Any) -> None:
         """Show the whole of feature ``data`` again."""
         if data not in self._plots:
             raise ValidationError("unknown plot")
         self._plots[data].reset_zoom()
 
     @handler("exporting features")
-    def vue_export_selected(self, data) -> None:
+    def vue_export_selected(self, data: Any) -> None:
         """Build the export file of the selected features and send it to the browser."""
         fmt = as_str(data, name="format", max_len=20)
         if fmt not in EXPORT_FORMATS:
@@ -415,10 +428,10 @@ class FeatureExplorer(SafeTemplate):
         s = self.state
         if s.selected_sample_id is None:
             raise ValidationError("Select a sample first.")
-        record = self.services.sample(s.selected_sample_id, dataset=s.dataset)
+        record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset)
         self.busy = True
         try:
-            name, data_bytes, mime = self.services.export(record, names, fmt)
+            name, data_bytes, mime = self.services.exports.features(record, names, fmt)
         finally:
             self.busy = False
         self.export_note = (f"{name} ({len(data_bytes) / 1024:,.0f} KB): {len(names)} "

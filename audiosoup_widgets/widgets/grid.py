@@ -17,17 +17,25 @@ choice (``field_widths``), so each shows its whole value at any page width.
 from __future__ import annotations
 
 import logging
-import math
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, dlink
 
-from ..audio.peaks import decode_peaks, normalised
 from ..errors import NotFoundError, ValidationError
-from ..services import MAX_PLAY_SECONDS, ReviewServices
-from ..state import PAGE_SIZES, ReviewState
-from ..store.queries import MAX_SEARCH, SORTS, SPLITS, STATUSES, SampleQuery
+from ..services import (
+    MAX_PLAY_SECONDS,
+    MAX_SEARCH,
+    PAGE_SIZES,
+    SORTS,
+    SPLITS,
+    STATUSES,
+    SampleRecord,
+    Services,
+)
+from ..state import ReviewState
 from .background import Debouncer
 from .base import SafeTemplate, as_int, as_str, fmt_db, fmt_duration, fmt_rate, handler
 
@@ -51,6 +59,18 @@ MAX_TEXT_ON_CARD = 240
 MAX_BOX_CHARS = 48
 #: Seconds after the last keystroke before a typed search runs.
 SEARCH_DELAY = 0.3
+#: State traits the grid shows as they are: (state trait, synced trait of the grid).
+_MIRRORED = (
+    ("dataset", "dataset"), ("label_filter", "labels"), ("split_filter", "split"),
+    ("status_filter", "status"), ("search", "search"), ("sort", "sort"), ("page", "page"),
+    ("page_size", "page_size"), ("selected_sample_id", "selected_id"), ("total", "total"),
+    ("n_pages", "n_pages"), ("filtered", "filtered"),
+)
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
 
 def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
               n_bins: int = _WAVE_BINS) -> str:
@@ -94,17 +114,10 @@ def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
     return "M" + " ".join(map(str, np.rint(pts).astype(np.int64).ravel().tolist())) + "Z"
 
 
-def _card(r) -> dict:
-    """Turn a sample record into the plain dictionary one card shows."""
-    gain = 0.0
-    if r.peaks:
-        try:
-            scaled, gain = normalised(decode_peaks(r.peaks))
-            wave = wave_path(scaled)
-        except ValueError:
-            wave = wave_path(np.zeros((2, 1)))
-    else:
-        wave = wave_path(np.zeros((2, 1)))
+def _card(r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None) -> dict[str, Any]:
+    """Turn a sample record (and its thumbnail peaks and gain) into what one card shows."""
+    scaled, gain = thumbnail if thumbnail is not None else (np.zeros((2, 1)), 0.0)
+    wave = wave_path(scaled)
     text = r.text or ""
     if len(text) > MAX_TEXT_ON_CARD:
         text = text[: MAX_TEXT_ON_CARD - 1] + "…"
@@ -127,9 +140,9 @@ def _card(r) -> dict:
     }
 
 
-def _search_text(data) -> str:
+def _search_text(data: Any) -> str:
     """Check a search text from the browser: a string within the length limit, printable."""
-    text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH)
+    text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH) or ""
     return "".join(c for c in text if c.isprintable()).strip()
 
 
@@ -139,11 +152,9 @@ class SampleGrid(SafeTemplate):
     Parameters
     ----------
     state : ReviewState
-        The shared state; the grid writes the browsing traits.
-    store : Store
-        The open store.
-    services : ReviewServices, optional
-        Shared caches (built from ``store`` if not given).
+        The shared state; the grid writes the browsing traits, ``total`` and ``page_ids``.
+    services : Services
+        Where samples, counts and audio come from.
     """
 
     template_file = (__file__, "grid.vue")
@@ -173,14 +184,10 @@ class SampleGrid(SafeTemplate):
     field_widths = Dict().tag(sync=True)
     max_play_seconds = Int(int(MAX_PLAY_SECONDS)).tag(sync=True)
 
-    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
-                 **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: ReviewState, services: Services) -> None:
+        super().__init__()
         self.state = state
-        self.store = store
-        self.services = services or ReviewServices(store)
-        self._records: dict[int, object] = {}
-        self._page_ids: list[int] = []
+        self.services = services
         self._writing = False
         self._typed: str | None = None
         self._search_later = Debouncer(SEARCH_DELAY, self._search_typed)
@@ -193,24 +200,23 @@ class SampleGrid(SafeTemplate):
              "subtitle": "silent, quiet, clipped, DC offset or invalid samples"}]
         self.sort_items = [{"title": t, "value": val} for val, t in SORT_ITEMS]
         self.field_widths = self._widths([])
+        # What the toolbar and pager show is the state itself, kept in step by links.
+        for source, target in _MIRRORED:
+            dlink((state, source), (self, target), transform=_copy)
         state.observe(self._on_query, names=[
             "dataset", "label_filter", "split_filter", "search", "status_filter", "sort", "page",
             "page_size"])
         state.observe(self._on_revision, names=["revision"])
-        state.observe(self._on_selected, names=["selected_sample_id"])
         self._safe_refresh()
 
     # -- state -> view ---------------------------------------------------------------
 
-    def _on_query(self, change) -> None:
+    def _on_query(self, change: dict[str, Any]) -> None:
         if not self._writing:
             self._safe_refresh()
 
-    def _on_revision(self, change) -> None:
+    def _on_revision(self, change: dict[str, Any]) -> None:
         self._safe_refresh()
-
-    def _on_selected(self, change) -> None:
-        self.selected_id = change["new"]
 
     def _safe_refresh(self) -> None:
         try:
@@ -218,103 +224,86 @@ class SampleGrid(SafeTemplate):
         except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
             self.message = self.state.report(exc, context="showing the samples")
 
-    def _widths(self, dataset_items: list[dict]) -> dict[str, int]:
+    def _widths(self, dataset_items: list[dict[str, Any]]) -> dict[str, int]:
         """Characters each toolbar box needs: its longest choice, so any choice shows whole."""
-        def longest(items) -> int:
+        def longest(items: list[dict[str, Any]]) -> int:
             return min(MAX_BOX_CHARS, max((len(str(i["title"])) for i in items), default=10))
 
         return {"dataset": longest(dataset_items), "split": longest(self.split_items),
                 "status": longest(self.status_items), "sort": longest(self.sort_items)}
 
-    def _query(self) -> SampleQuery:
-        s = self.state
-        return SampleQuery(s.dataset, labels=tuple(s.label_filter), split=s.split_filter,
-                           search=s.search, status=s.status_filter, sort=s.sort)
-
     def refresh(self) -> None:
-        """Re-read the current page (and count) from the store and update the cards."""
+        """Re-read the current page (and count) through the services and update the cards."""
         s = self.state
-        datasets = self.services.datasets(s.revision)
+        samples = self.services.samples
+        datasets = samples.datasets()
         dataset_items = [{"title": f"{d.name} ({d.n_samples:,})", "value": d.name} for d in datasets]
         if not s.dataset:
             with self.hold_sync():
                 self.dataset_items = dataset_items
                 self.field_widths = self._widths(dataset_items)
-                self.cards, self.total, self.n_pages, self._page_ids = [], 0, 1, []
+                s.total, s.page_ids = 0, []
+                self.cards = []
                 self.message = ("No dataset loaded yet. Load a folder of audio with "
                                 "'audiosoup load <folder>' and reload this page." if not datasets
                                 else "Choose a dataset.")
             return
-        labels = self.services.labels(s.dataset, s.revision)
-        query = self._query()
-        total = self.services.count(query, s.revision)
-        n_pages = max(1, math.ceil(total / s.page_size))
-        records = (self.store.page_samples(query, page=s.page, page_size=s.page_size)
-                   if s.page < n_pages else [])
-        self._records = {r.id: r for r in records}
-        self._page_ids = [r.id for r in records]
-        if records and s.selected_sample_id not in self._records:
-            # Keep keyboard work flowing: a fresh page starts with its first card selected.
-            s.selected_sample_id = records[0].id
-        filtered = bool(s.label_filter or s.split_filter or s.search or s.status_filter)
-        if total == 0:
-            message = ("No samples match these filters." if filtered
-                       else "This dataset has no samples yet.")
-        elif not records:
-            message = f"Page {s.page + 1} does not exist; there are {n_pages:,} pages."
-        else:
-            message = ""
+        labels = samples.labels(s.dataset)
+        filters = s.filters()
         with self.hold_sync():
+            s.total = samples.count(filters)
+            records = (samples.page(filters, page=s.page, page_size=s.page_size)
+                       if s.page_exists else [])
+            s.page_ids = [r.id for r in records]
+            if records and s.selected_sample_id not in s.page_ids:
+                # Keep keyboard work flowing: a fresh page starts with its first card selected.
+                s.selected_sample_id = records[0].id
+            if s.total == 0:
+                message = ("No samples match these filters." if s.filtered
+                           else "This dataset has no samples yet.")
+            elif not records:
+                message = f"Page {s.page + 1} does not exist; there are {s.n_pages:,} pages."
+            else:
+                message = ""
             self.dataset_items = dataset_items
             self.field_widths = self._widths(dataset_items)
             self.label_items = [{"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name}
                                 for lab in labels]
-            self.dataset = s.dataset
-            self.labels = list(s.label_filter)
-            self.split = s.split_filter
-            self.status = s.status_filter
-            self.search = s.search
-            self.sort = s.sort
-            self.page = s.page
-            self.page_size = s.page_size
-            self.total = total
-            self.n_pages = n_pages
-            self.filtered = filtered
             self.message = message
-            self.selected_id = s.selected_sample_id
-            self.cards = [_card(r) for r in records]
+            self.cards = [_card(r, self.services.audio.thumbnail(r)) for r in records]
 
     @contextmanager
-    def _write(self):
-        """Write several state traits as one change, then refresh once."""
-        self._writing = True
-        try:
-            with self.state.hold_trait_notifications():
-                yield
-        finally:
-            self._writing = False
-        self.refresh()
+    def _write(self) -> Iterator[None]:
+        """Write several state traits as one change, then refresh once (one message)."""
+        with self.hold_sync():
+            self._writing = True
+            try:
+                with self.state.hold_trait_notifications():
+                    yield
+            finally:
+                self._writing = False
+            self.refresh()
 
     # -- checks --------------------------------------------------------------------
 
-    def _on_page(self, value) -> int:
+    def _on_page(self, value: Any) -> int:
         sid = as_int(value, name="sample id", lo=1)
-        if sid not in self._records:
+        if sid not in self.state.page_ids:
             raise NotFoundError("That sample is not on this page; it may have been filtered out.")
         return sid
 
     def _known_labels(self) -> set[str]:
-        return {lab.name for lab in self.services.labels(self.state.dataset, self.state.revision)}
+        return self.services.samples.label_names(self.state.dataset)
 
     # -- events from the browser ------------------------------------------------------
 
     @handler("selecting a sample")
-    def vue_select_sample(self, data) -> None:
+    def vue_select_sample(self, data: Any) -> None:
         """Select the card with id ``data``."""
         self.state.selected_sample_id = self._on_page(data)
 
     @handler("opening a sample")
-    def vue_open_sample(self, data) -> None:
+    def vue_open_sample(self, data: Any) -> None:
         """Select the card with id ``data`` and ask for the review dialog."""
         sid = self._on_page(data)
         with self.state.hold_trait_notifications():
@@ -322,25 +311,25 @@ class SampleGrid(SafeTemplate):
             self.state.open_request += 1
 
     @handler("playing a sample")
-    def vue_play_sample(self, data) -> None:
+    def vue_play_sample(self, data: Any) -> None:
         """Decode the card's audio and send it to the browser to play."""
         sid = self._on_page(data)
-        record = self._records[sid]
+        record = self.services.samples.get(sid, dataset=self.state.dataset)
         self.state.selected_sample_id = sid
-        wav = self.services.wav_bytes(record)
-        truncated = record.duration > MAX_PLAY_SECONDS
+        wav = self.services.audio.wav_bytes(record)
+        truncated = self.services.audio.play_truncated(record)
         self.send({"method": "play_audio", "args": [{"id": sid, "truncated": truncated}]},
                   buffers=[wav])
 
     @handler("moving the selection")
-    def vue_key_press(self, data) -> None:
+    def vue_key_press(self, data: Any) -> None:
         """Handle a navigation key: ``{"key": "ArrowRight", "columns": 4}``."""
         if not isinstance(data, dict) or data.get("key") not in _KEYS:
             raise ValidationError("unknown key")
         key = data["key"]
         cols = as_int(data.get("columns", 1), name="columns", lo=1, hi=50)
         s = self.state
-        ids = self._page_ids
+        ids = list(s.page_ids)
         if not ids:
             return
         if key == " ":
@@ -353,7 +342,7 @@ class SampleGrid(SafeTemplate):
             self._flip(-1 if key == "PageUp" else 1, select_last=False)
             return
         idx = ids.index(s.selected_sample_id) if s.selected_sample_id in ids else 0
-        step = {"ArrowLeft": -1, "ArrowRight": 1, "ArrowUp": -cols, "ArrowDown": cols}.get(key)
+        step = {"ArrowLeft": -1, "ArrowRight": 1, "ArrowUp": -cols, "ArrowDown": cols}.get(key, 0)
         if key == "Home":
             target = 0
         elif key == "End":
@@ -370,24 +359,24 @@ class SampleGrid(SafeTemplate):
     def _flip(self, direction: int, *, select_last: bool) -> None:
         s = self.state
         new = s.page + direction
-        if not 0 <= new < self.n_pages:
+        if not 0 <= new < s.n_pages:
             return
         with self._write():
             s.page = new
-        if self._page_ids:
-            s.selected_sample_id = self._page_ids[-1 if select_last else 0]
+        if s.page_ids:
+            s.selected_sample_id = s.page_ids[-1 if select_last else 0]
 
     @handler("changing page")
-    def vue_set_page(self, data) -> None:
+    def vue_set_page(self, data: Any) -> None:
         """Go to the 0-based page ``data`` (refused outside 0 .. pages - 1)."""
         page = as_int(data, name="page", lo=0)
-        if page >= self.n_pages:
-            raise ValidationError(f"There are only {self.n_pages:,} pages.")
+        if page >= self.state.n_pages:
+            raise ValidationError(f"There are only {self.state.n_pages:,} pages.")
         with self._write():
             self.state.page = page
 
     @handler("changing the page size")
-    def vue_set_page_size(self, data) -> None:
+    def vue_set_page_size(self, data: Any) -> None:
         """Show ``data`` cards per page, keeping the first visible card on screen."""
         size = as_int(data, name="page size")
         if size not in PAGE_SIZES:
@@ -399,10 +388,10 @@ class SampleGrid(SafeTemplate):
             s.page = first // size
 
     @handler("choosing a dataset")
-    def vue_set_dataset(self, data) -> None:
+    def vue_set_dataset(self, data: Any) -> None:
         """Switch to the dataset named ``data`` (filters are reset)."""
-        name = as_str(data, name="dataset", max_len=200)
-        if name not in {d.name for d in self.services.datasets(self.state.revision)}:
+        name = as_str(data, name="dataset", max_len=200) or ""
+        if name not in {d.name for d in self.services.samples.datasets()}:
             raise NotFoundError("That dataset does not exist (any more).")
         s = self.state
         self._drop_typed_search()
@@ -416,13 +405,13 @@ class SampleGrid(SafeTemplate):
             s.selected_sample_id = None
 
     @handler("filtering by label")
-    def vue_set_labels(self, data) -> None:
+    def vue_set_labels(self, data: Any) -> None:
         """Keep samples with any of the labels in ``data`` (a list; empty for all)."""
         if data is None:
             data = []
         if not isinstance(data, list) or len(data) > 500:
             raise ValidationError("invalid label filter")
-        names = [as_str(x, name="label", max_len=200) for x in data]
+        names = [as_str(x, name="label", max_len=200) or "" for x in data]
         unknown = set(names) - self._known_labels()
         if unknown:
             raise ValidationError("unknown label in filter")
@@ -431,7 +420,7 @@ class SampleGrid(SafeTemplate):
             self.state.page = 0
 
     @handler("filtering by split")
-    def vue_set_split(self, data) -> None:
+    def vue_set_split(self, data: Any) -> None:
         """Keep samples of one split (``None`` for all)."""
         if data not in (None, *SPLITS):
             raise ValidationError("unknown split")
@@ -440,7 +429,7 @@ class SampleGrid(SafeTemplate):
             self.state.page = 0
 
     @handler("filtering by status")
-    def vue_set_status(self, data) -> None:
+    def vue_set_status(self, data: Any) -> None:
         """Keep ``ok`` or ``flagged`` samples (``None`` for all)."""
         if data not in (None, *STATUSES):
             raise ValidationError("unknown status")
@@ -449,7 +438,7 @@ class SampleGrid(SafeTemplate):
             self.state.page = 0
 
     @handler("searching")
-    def vue_set_search(self, data) -> None:
+    def vue_set_search(self, data: Any) -> None:
         """Search file names and text for ``data`` now (Enter, leaving the field, clearing it)."""
         text = _search_text(data)
         self._drop_typed_search()
@@ -458,7 +447,7 @@ class SampleGrid(SafeTemplate):
             self.state.page = 0
 
     @handler("searching")
-    def vue_type_search(self, data) -> None:
+    def vue_type_search(self, data: Any) -> None:
         """Take the search field's text as typed; search :data:`SEARCH_DELAY` s after the last key."""
         self._typed = _search_text(data)  # refused at once if too long, not later
         self._search_later.request()
@@ -479,7 +468,7 @@ class SampleGrid(SafeTemplate):
             self.message = self.state.report(exc, context="searching")
 
     @handler("sorting")
-    def vue_set_sort(self, data) -> None:
+    def vue_set_sort(self, data: Any) -> None:
         """Sort by an allow-listed column (``-`` prefix for descending)."""
         if not isinstance(data, str) or data.removeprefix("-") not in SORTS:
             raise ValidationError("cannot sort by that")
@@ -488,7 +477,7 @@ class SampleGrid(SafeTemplate):
             self.state.page = 0
 
     @handler("clearing the filters")
-    def vue_clear_filters(self, data=None) -> None:
+    def vue_clear_filters(self, data: Any = None) -> None:
         """Remove every filter (keeps dataset, sort and page size)."""
         s = self.state
         self._drop_typed_search()
@@ -505,7 +494,7 @@ class SampleGrid(SafeTemplate):
         super().close()
 
     @handler("reloading")
-    def vue_reload(self, data=None) -> None:
+    def vue_reload(self, data: Any = None) -> None:
         """Forget cached counts (someone else may have changed the data) and re-read."""
-        self.services.forget_lists()
+        self.services.samples.forget()
         self.refresh()

@@ -258,20 +258,19 @@ class WaveformPlot:
             layout=ipw.Layout(width="100%", height=f"{height}px"),
         )
 
-    def show(self, y: np.ndarray, sr: int, *, n_bins: int = 1200) -> float:
-        """Draw audio samples ``y`` at rate ``sr``; return the peak level in dBFS."""
-        from ..audio.peaks import waveform_peaks
+    def show(self, peaks: np.ndarray, duration: float) -> float:
+        """Draw a clip's envelope ``peaks`` (shape (2, n): min, max) spanning ``duration`` s.
 
-        y = np.nan_to_num(np.asarray(y, dtype=np.float32))
-        n = len(y)
-        peaks = waveform_peaks(y, n_bins=max(1, min(n_bins, n))) if n else np.zeros((2, 1))
-        t = (np.arange(peaks.shape[1]) + 0.5) * (n / sr) / peaks.shape[1] if n else np.zeros(1)
+        Returns the peak level in dBFS.
+        """
+        n = peaks.shape[1]
+        t = (np.arange(n) + 0.5) * duration / n if duration > 0 else np.zeros(1)
         peak = float(np.abs(peaks).max()) if peaks.size else 0.0
         lim = max(peak * 1.05, 1e-4)
         with self.mark.hold_sync(), self.x_scale.hold_sync(), self.y_scale.hold_sync():
             self.mark.x = t.astype(float)
             self.mark.y = np.vstack([peaks[1], peaks[0]]).astype(float)
-            self.x_scale.min, self.x_scale.max = 0.0, float(max(n / sr, 1e-3))
+            self.x_scale.min, self.x_scale.max = 0.0, float(max(duration, 1e-3))
             self.y_scale.min, self.y_scale.max = -lim, lim
         # Explicit ticks: bqplot's own middle tick can read "-1e-16" instead of 0.
         top = float(f"{max(peak, 1e-4):.2g}")

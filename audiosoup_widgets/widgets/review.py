@@ -4,22 +4,22 @@ It opens when the grid asks (``state.open_request``) and shows the selected samp
 a large waveform and a mel spectrogram (bqplot), a player that loads the audio only
 when asked, the sample's metadata, and "Edit" and "View features" buttons. It is the
 only writer of ``state.panel``: the dialog's tabs switch between this overview and
-the two pages the composition root hands it (the editor and the feature explorer);
-it shows them but never calls them.
+the two pages the composition root puts in its ``edit_view`` and ``features_view``
+slots (the editor and the feature explorer); it shows them but never calls them.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from ipywidgets import DOMWidget, widget_serialization
 from traitlets import Bool, Dict, Instance, List, Unicode
 
 from ..errors import ValidationError
 from ..features.display import colour_bar, prepare
-from ..features.registry import FEATURES
-from ..services import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, ReviewServices
+from ..services import FEATURES, MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, SampleRecord, Services
 from ..state import ReviewState
 from .base import SafeTemplate, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
 from .plots import FeaturePlot, WaveformPlot
@@ -36,12 +36,14 @@ class ReviewDialog(SafeTemplate):
     ----------
     state : ReviewState
         Shared state; the dialog writes ``panel`` only.
-    store : Store
-        The open store.
-    services : ReviewServices, optional
-        Shared caches (built from ``store`` if not given).
-    edit_view, features_view : DOMWidget, optional
-        What the "Edit" and "Features" tabs show (the app passes its editor and explorer).
+    services : Services
+        Where the sample, its audio and its spectrogram come from.
+
+    Attributes
+    ----------
+    edit_view, features_view : DOMWidget or None
+        What the "Edit" and "Features" tabs show (the composition root sets its editor
+        and explorer here).
     """
 
     template_file = (__file__, "review.vue")
@@ -59,17 +61,14 @@ class ReviewDialog(SafeTemplate):
     edit_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     features_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
 
-    def __init__(self, state: ReviewState, store, *, services: ReviewServices | None = None,
-                 edit_view: DOMWidget | None = None, features_view: DOMWidget | None = None,
-                 **kwargs) -> None:
-        super().__init__(edit_view=edit_view, features_view=features_view, **kwargs)
+    def __init__(self, state: ReviewState, services: Services) -> None:
+        super().__init__()
         self.state = state
-        self.store = store
-        self.services = services or ReviewServices(store)
+        self.services = services
         self._wave: WaveformPlot | None = None
         self._spec: FeaturePlot | None = None
-        self._record = None
-        self._shown: tuple | None = None
+        self._record: SampleRecord | None = None
+        self._shown: tuple[int, str] | None = None
         state.observe(self._on_open_request, names=["open_request"])
         state.observe(self._on_panel, names=["panel"])
         state.observe(self._on_sample, names=["selected_sample_id", "revision"])
@@ -77,12 +76,12 @@ class ReviewDialog(SafeTemplate):
 
     # -- state -> view -------------------------------------------------------------------
 
-    def _on_open_request(self, change) -> None:
+    def _on_open_request(self, change: dict[str, Any]) -> None:
         if self.state.selected_sample_id is None:
             return
         self.state.panel = "review"
 
-    def _on_panel(self, change) -> None:
+    def _on_panel(self, change: dict[str, Any]) -> None:
         panel = change["new"]
         with self.hold_sync():
             self.shown = bool(panel)
@@ -91,7 +90,7 @@ class ReviewDialog(SafeTemplate):
         if panel == "review":
             self._safe_render()
 
-    def _on_sample(self, change) -> None:
+    def _on_sample(self, change: dict[str, Any]) -> None:
         if self.shown:
             self._safe_render(overview_only=self.state.panel != "review")
 
@@ -106,14 +105,14 @@ class ReviewDialog(SafeTemplate):
         s = self.state
         if s.selected_sample_id is None:
             return
-        record = self.services.sample(s.selected_sample_id, dataset=s.dataset)
+        record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset)
         self._record = record
         with self.hold_sync():
             self.info = {
                 "id": record.id, "name": record.file_name, "path": record.path,
                 "label": record.label or "", "split": record.split or "",
                 "duration": fmt_duration(record.duration),
-                "long": record.duration > MAX_PLAY_SECONDS,
+                "long": self.services.audio.play_truncated(record),
                 "max_play": int(MAX_PLAY_SECONDS), "max_features": int(MAX_FEATURE_SECONDS),
                 "flags": list(record.flags), "status": record.status,
             }
@@ -139,14 +138,14 @@ class ReviewDialog(SafeTemplate):
             return
         self.loading = True
         try:
-            y, sr = self.services.audio(record)
-            if self._wave is None:
+            peaks, duration = self.services.audio.waveform(record)
+            if self._wave is None or self._spec is None:
                 self._wave = WaveformPlot()
                 self._spec = FeaturePlot(FEATURES["mel_spectrogram"], height=220)
-            peak_db = self._wave.show(y, sr)
-            fs = self.services.features(record, "spectral", names=["mel_spectrogram"])
+            peak_db = self._wave.show(peaks, duration)
+            fs = self.services.features.compute(record, "spectral", names=["mel_spectrogram"])
             display = prepare(FEATURES["mel_spectrogram"], fs.values["mel_spectrogram"],
-                              sr=fs.sr, params=self.services.params)
+                              sr=fs.sr, params=self.services.features.params)
             self._spec.show(display)
             peak = f"{peak_db:.1f} dBFS" if math.isfinite(peak_db) else "silent"
             with self.hold_sync():
@@ -159,7 +158,7 @@ class ReviewDialog(SafeTemplate):
             self.loading = False
 
     @staticmethod
-    def _level(record) -> str:
+    def _level(record: SampleRecord) -> str:
         parts = []
         if record.peak_abs is not None:
             parts.append(f"peak {20 * math.log10(record.peak_abs):.1f} dBFS" if record.peak_abs > 0
@@ -171,7 +170,7 @@ class ReviewDialog(SafeTemplate):
     # -- events from the browser ---------------------------------------------------------
 
     @handler("switching the review tab")
-    def vue_set_panel(self, data) -> None:
+    def vue_set_panel(self, data: Any) -> None:
         """Show ``review``, ``edit`` or ``features``."""
         if data not in ("review", "edit", "features"):
             raise ValidationError("unknown panel")
@@ -180,16 +179,16 @@ class ReviewDialog(SafeTemplate):
         self.state.panel = data
 
     @handler("closing the review")
-    def vue_close(self, data=None) -> None:
+    def vue_close(self, data: Any = None) -> None:
         """Close the dialog."""
         self.state.panel = ""
 
     @handler("playing the sample")
-    def vue_play(self, data=None) -> None:
+    def vue_play(self, data: Any = None) -> None:
         """Decode the shown sample and send it to the browser's player."""
         s = self.state
         if s.selected_sample_id is None:
             raise ValidationError("Select a sample first.")
-        record = self.services.sample(s.selected_sample_id, dataset=s.dataset)
-        wav = self.services.wav_bytes(record)
+        record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset)
+        wav = self.services.audio.wav_bytes(record)
         self.send({"method": "play_audio", "args": [{"id": record.id}]}, buffers=[wav])

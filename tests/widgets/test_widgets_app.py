@@ -133,3 +133,21 @@ def test_the_state_module_imports_no_ui():
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_click_costs_one_read_shared_by_every_view(words, make_app, monkeypatch):
+    store, ids = words
+    app = make_app(store)
+    app.grid.vue_open_sample(app.grid.cards[0]["id"])
+    app.explorer.vue_set_visible(True)
+    reads = []
+    for name in ("get_sample", "page_samples", "count_samples", "sample_history"):
+        real = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _n=name, _r=real, **k: reads.append(_n) or _r(*a, **k))
+    sid = app.grid.cards[1]["id"]
+    app.grid.vue_select_sample(sid)
+    # The grid's page already held the record: the review, the editor and the explorer
+    # share it; the editor's history is the one read this click costs.
+    assert reads == ["sample_history"]
+    assert app.review.info["id"] == app.editor.sample["id"] == sid
+    assert app.explorer.title == app.grid.cards[1]["name"]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from widgettest_helpers import add_samples, word
 
-import audiosoup_widgets.services as services_module
+import audiosoup_widgets.services.features as services_module
 from audiosoup_widgets.widgets.grid import SEARCH_DELAY
 
 LONG = "yes/ten_minutes.wav"
@@ -51,7 +51,7 @@ async def until(condition, timeout: float = 20.0) -> None:
 def gate_features(app, sample_id: int) -> tuple[threading.Event, threading.Event]:
     """Make computing ``sample_id``'s features wait for a gate; return (started, gate)."""
     started, gate = threading.Event(), threading.Event()
-    real = app.services.features
+    real = app.services.features.compute
 
     def features(record, family, **kwargs):
         if record.id == sample_id and kwargs.get("names") is None:
@@ -59,7 +59,7 @@ def gate_features(app, sample_id: int) -> tuple[threading.Event, threading.Event
             gate.wait(timeout=10)
         return real(record, family, **kwargs)
 
-    app.services.features = features
+    app.services.features.compute = features
     return started, gate
 
 
@@ -114,7 +114,7 @@ def test_first_feature_view_says_it_prepares_the_engine(long_words, make_app, mo
     # A fresh kernel: no warm-up ran and no family was computed yet.
     monkeypatch.setattr(services_module, "_ENGINE_WARM", threading.Event())
     monkeypatch.setattr(services_module, "_FAMILIES_USED", set())
-    assert not app.services.family_ready("spectral")
+    assert not app.services.features.family_ready("spectral")
     started, gate = gate_features(app, ids[SHORT])
     later: list[str] = []
 
@@ -135,7 +135,8 @@ def test_first_feature_view_says_it_prepares_the_engine(long_words, make_app, mo
 
     asyncio.run(scenario())
     assert len(ex.items) == 5 and app.state.error == ""
-    assert app.services.family_ready("spectral") and not app.services.family_ready("deltas")
+    assert app.services.features.family_ready("spectral")
+    assert not app.services.features.family_ready("deltas")
 
 
 def test_a_stale_result_never_replaces_a_newer_one(long_words, make_app):
@@ -209,15 +210,15 @@ def test_a_failure_in_the_background_reaches_the_error_banner(long_words, make_a
     assert ex.message == app.state.error and "Traceback" not in ex.message and ex.items == []
 
 
-def _count_queries(grid) -> list[str]:
+def _count_queries(store) -> list[str]:
     searches: list[str] = []
-    real = grid.store.page_samples
+    real = store.page_samples
 
     def page_samples(query, **kwargs):
         searches.append(query.search)
         return real(query, **kwargs)
 
-    grid.store.page_samples = page_samples
+    store.page_samples = page_samples
     return searches
 
 
@@ -225,7 +226,7 @@ def test_a_burst_of_keystrokes_makes_one_query(words, make_app):
     store, ids = words
     app = make_app(store)
     grid = app.grid
-    queries = _count_queries(grid)
+    queries = _count_queries(store)
 
     async def scenario():
         for text in ("s", "sp", "spk", "spk0", "spk03"):
@@ -243,7 +244,7 @@ def test_enter_searches_at_once_and_drops_the_pending_search(words, make_app):
     store, ids = words
     app = make_app(store)
     grid = app.grid
-    queries = _count_queries(grid)
+    queries = _count_queries(store)
 
     async def scenario():
         grid.vue_type_search("spk0")
@@ -274,7 +275,7 @@ def test_typed_search_text_is_checked_on_the_server(words, make_app):
     store, ids = words
     app = make_app(store)
     grid = app.grid
-    queries = _count_queries(grid)
+    queries = _count_queries(store)
 
     async def scenario():
         for bad in ("x" * 201, 5, ["spk"]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from audiosoup_widgets.services import ReviewServices
 from audiosoup_widgets.state import ReviewState
 from audiosoup_widgets.store import Store
 from audiosoup_widgets.store.models import MAX_TEXT
@@ -12,7 +13,7 @@ from audiosoup_widgets.widgets import MetadataEditor
 
 def editor_on(store, sample_id, reviewer="ann"):
     st = ReviewState(dataset="words", selected_sample_id=sample_id)
-    ed = MetadataEditor(st, store)
+    ed = MetadataEditor(st, ReviewServices(store))
     if reviewer:
         ed.vue_set_reviewer(reviewer)
     return st, ed
@@ -126,7 +127,7 @@ def test_bad_input_is_refused_with_a_message_and_nothing_changes(words, event, b
 def test_unknown_or_foreign_sample_is_refused(words, sqlite_store):
     store, ids = words
     st = ReviewState(dataset="words", selected_sample_id=999_999)
-    ed = MetadataEditor(st, store)
+    ed = MetadataEditor(st, ReviewServices(store))
     assert st.error and ed.sample == {}
     ed.vue_set_reviewer("ann")
     ed.vue_save_text("hello")

@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 
 from audiosoup_widgets.features.registry import FAMILIES, FEATURES, features_in
-from audiosoup_widgets.services import EXPORT_FORMATS
+from audiosoup_widgets.services import EXPORT_FORMATS, ReviewServices
 from audiosoup_widgets.state import GENERIC_ERROR, ReviewState
 from audiosoup_widgets.widgets import FeatureExplorer
 
 
-def explorer_on(store, sample_id, **kwargs):
+def explorer_on(store, sample_id, *, visible=True):
     st = ReviewState(dataset="words", selected_sample_id=sample_id)
-    return st, FeatureExplorer(st, store, **kwargs)
+    ex = FeatureExplorer(st, ReviewServices(store))
+    if visible:
+        ex.vue_set_visible(True)  # as the browser does once the explorer is on screen
+    return st, ex
 
 
 def first_id(ids):
@@ -106,7 +109,7 @@ def test_zoom_changes_what_the_readout_reads(words):
 
 
 def test_features_are_cached_and_figures_reused(words, monkeypatch):
-    import audiosoup_widgets.features.engine as engine
+    import audiosoup_widgets.features as engine
 
     store, ids = words
     calls = []
@@ -123,7 +126,7 @@ def test_features_are_cached_and_figures_reused(words, monkeypatch):
 
 def test_lazy_explorer_waits_until_it_is_on_screen(words, monkeypatch):
     store, ids = words
-    st, ex = explorer_on(store, first_id(ids), lazy=True)
+    st, ex = explorer_on(store, first_id(ids), visible=False)
     assert ex.items == [] and ex.figures == []
     st.selected_sample_id = ids["no/spk01_nohash_0.wav"]
     assert ex.items == []
@@ -216,7 +219,7 @@ def test_unexpected_failure_is_generic_and_logged(words, monkeypatch, caplog):
     def boom(*a, **k):
         raise RuntimeError("secret internals at /srv/db")
 
-    import audiosoup_widgets.features.engine as engine
+    import audiosoup_widgets.features as engine
 
     monkeypatch.setattr(engine, "compute_features_with_status", boom)
     st, ex = explorer_on(store, first_id(ids))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiosoup_widgets.services import ReviewServices
 from audiosoup_widgets.state import ReviewState
 from audiosoup_widgets.testing import seed_synthetic
 from audiosoup_widgets.widgets import SampleGrid
@@ -18,7 +19,7 @@ from audiosoup_widgets.widgets.grid import SORT_ITEMS, wave_path
 
 def grid_on(store, dataset="words", **state):
     st = ReviewState(dataset=dataset, **state)
-    return st, SampleGrid(st, store)
+    return st, SampleGrid(st, ReviewServices(store))
 
 
 def test_first_page_shows_cards_with_everything_a_card_needs(words):
@@ -215,7 +216,7 @@ def test_playing_a_missing_file_is_a_plain_message(words, sent):
     assert "cannot be used" in st.error and "Traceback" not in st.error and "/tmp" not in st.error
 
 
-def test_counts_are_cached_per_filter_and_revision(words, monkeypatch):
+def test_counts_are_cached_per_filter_until_an_edit(words, monkeypatch):
     store, _ = words
     st, grid = grid_on(store)
     calls = []
@@ -225,7 +226,11 @@ def test_counts_are_cached_per_filter_and_revision(words, monkeypatch):
     grid.vue_set_labels([])
     grid.vue_set_labels(["yes"])
     assert len(calls) == 1  # "all" was counted when the grid opened, the second "yes" is cached
-    st.revision += 1  # an edit elsewhere: counts may have changed
+    st.revision += 1  # a notice alone: the services know nothing changed
+    assert len(calls) == 1
+    samples = grid.services.samples
+    samples.update(samples.get(grid.cards[0]["id"]), reviewer="ann", label="no")
+    st.revision += 1  # an edit through the services: counts may have changed
     assert len(calls) == 2
 
 

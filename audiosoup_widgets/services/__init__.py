@@ -1,0 +1,79 @@
+"""Services: the application's use cases, the only thing the review widgets call.
+
+One module per concern, each owning its caches and their invalidation:
+
+* :mod:`.samples`: samples, pages, counts, lists, edits with history, undo and conflicts;
+* :mod:`.audio`: decoded audio for playback and analysis, thumbnail peaks;
+* :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
+* :mod:`.export`: feature downloads;
+* :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
+
+:class:`ReviewServices` bundles one of each over one store; the composition root
+(:func:`audiosoup_widgets.app.build_review_app`) builds it and hands it to every
+widget. This package also re-exports the vocabulary widgets need (splits,
+statuses, sorts, page sizes, limits, checks, the feature registry), so widgets
+never import the store, the audio code or the feature internals.
+
+Every public method validates its inputs and raises
+:class:`~audiosoup_widgets.errors.AudiosoupError` subclasses with plain messages.
+"""
+
+from __future__ import annotations
+
+from ..features import FeatureParams
+from ..store import Store
+from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
+from .cache import LRUCache
+from .export import EXPORT_FORMATS, Download, ExportService
+from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
+from .protocols import SampleFilters, Services
+from .samples import (
+    MAX_META_KEY,
+    MAX_META_KEYS,
+    MAX_META_VALUE,
+    MAX_SEARCH,
+    MAX_TEXT,
+    PAGE_SIZES,
+    SORTS,
+    SPLITS,
+    STATUSES,
+    SampleService,
+    as_sample_id,
+    validate_label_name,
+    validate_reviewer,
+)
+
+__all__ = [
+    "ReviewServices", "SampleService", "AudioService", "FeatureService", "ExportService",
+    "LRUCache", "FeatureSet", "Download", "Services", "SampleFilters", "as_sample_id",
+    "EXPORT_FORMATS", "MAX_PLAY_SECONDS", "MAX_FEATURE_SECONDS", "PAGE_SIZES", "SPLITS",
+    "STATUSES", "SORTS", "MAX_SEARCH", "MAX_TEXT", "MAX_META_KEYS", "MAX_META_KEY",
+    "MAX_META_VALUE", "validate_label_name", "validate_reviewer", "FAMILIES", "FEATURES",
+    "FeatureSpec", "features_in", "SampleRecord", "EditRecord", "LabelRecord", "DatasetRecord",
+]
+
+
+class ReviewServices:
+    """The review app's services over one store: samples, audio, features, exports.
+
+    Parameters
+    ----------
+    store : Store
+        The open store.
+    params : FeatureParams, optional
+        Feature engine parameters (librosa's defaults by default).
+
+    Attributes
+    ----------
+    samples : SampleService
+    audio : AudioService
+    features : FeatureService
+    exports : ExportService
+    """
+
+    def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
+        self.samples = SampleService(store)
+        self.audio = AudioService(self.samples)
+        self.features = FeatureService(self.audio, params=params)
+        self.exports = ExportService(self.features)

@@ -1,0 +1,131 @@
+"""ExportService: one sample's full feature matrices as a downloadable file.
+
+The file is written by the features package's export writer (the same formats
+and provenance as ``audiosoup export``). That writer writes files atomically to a
+path, so the download is written into a private temporary folder, read back and
+the folder removed with everything in it: a CSV or text export also writes its
+provenance beside the data file, which a one-file download leaves out (JSON, YAML
+and Parquet carry it inside).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..features import FAMILIES, FEATURES, FORMATS, get_feature, write_export
+from ..store.records import SampleRecord
+from ..version import __version__
+from .audio import MAX_FEATURE_SECONDS
+from .features import FeatureService
+
+__all__ = ["ExportService", "Download", "EXPORT_FORMATS"]
+
+#: MIME type of each download, in the order the export menu lists the formats.
+_MIME = {
+    "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
+    "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
+}
+#: Formats a user can download: those the export writer knows, in the menu's order.
+EXPORT_FORMATS: tuple[str, ...] = tuple(f for f in _MIME if f in FORMATS)
+
+
+class Download(NamedTuple):
+    """A file for the browser to save."""
+
+    name: str
+    data: bytes
+    mime: str
+
+
+def _file_bytes(records: list[dict[str, Any]], *, provenance: Mapping[str, Any], fmt: str) -> bytes:
+    """Write ``records`` in ``fmt`` and return the data file's bytes (no file is left behind)."""
+    with tempfile.TemporaryDirectory(prefix="audiosoup-export-") as folder:
+        target = os.path.join(folder, f"export.{fmt}")
+        write_export(records, provenance=provenance, fmt=fmt, path=target)
+        with open(target, "rb") as f:
+            return f.read()
+
+
+def _download_name(record: SampleRecord, fmt: str) -> str:
+    stem = os.path.splitext(record.file_name)[0]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "sample"
+    return f"features_{record.id}_{safe}.{fmt}"
+
+
+class ExportService:
+    """Build feature downloads of one sample.
+
+    Parameters
+    ----------
+    features : FeatureService
+        Computes (or returns cached) matrices.
+    """
+
+    def __init__(self, features: FeatureService) -> None:
+        self._features = features
+
+    def features(self, record: SampleRecord, names: Sequence[str], fmt: str) -> Download:
+        """Write one sample's full feature matrices in ``fmt`` and return the file.
+
+        Parameters
+        ----------
+        record : SampleRecord
+        names : sequence of str
+            Feature ids (validated against the registry).
+        fmt : {'csv', 'yaml', 'json', 'txt', 'parquet'}
+
+        Returns
+        -------
+        Download
+            ``(name, data, mime)``.
+
+        Raises
+        ------
+        ValidationError
+            For an unknown format or feature, or no feature at all.
+        """
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError(f"unknown export format {fmt!r}; choose one of "
+                                  f"{', '.join(EXPORT_FORMATS)}")
+        names = list(dict.fromkeys(names))
+        if not names:
+            raise ValidationError("select at least one feature to export")
+        for n in names:
+            get_feature(n)
+        values: dict[str, np.ndarray] = {}
+        for family in FAMILIES:
+            wanted = [n for n in names if FEATURES[n].family == family]
+            if wanted:
+                fs = self._features.compute(record, family)
+                values.update({n: fs.values[n] for n in wanted})
+        rec: dict[str, Any] = {"sample_id": record.id, "path": record.path,
+                               "label": record.label, "split": record.split}
+        for n in names:
+            # The export module turns arrays into {"shape", "values"} records itself.
+            rec[n] = np.asarray(values[n], dtype=np.float64)
+        data = _file_bytes([rec], provenance=self._provenance(record, names), fmt=fmt)
+        return Download(_download_name(record, fmt), data, _MIME[fmt])
+
+    def _provenance(self, record: SampleRecord, names: Sequence[str]) -> dict[str, Any]:
+        import librosa
+
+        params = self._features.params
+        return {
+            "dataset": record.dataset,
+            "features": list(names),
+            "content": "full matrices of one sample",
+            "sample_id": record.id,
+            "parameters": params.as_dict(),
+            "param_keys": {n: params.key_for(n) for n in names},
+            "librosa_version": librosa.__version__,
+            "audiosoup_version": __version__,
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "analysed_seconds": min(record.duration, MAX_FEATURE_SECONDS),
+        }

@@ -1,0 +1,136 @@
+"""The seam between widgets and services: what a widget may ask, as typed protocols.
+
+Widgets are annotated with :class:`Services` (not the concrete
+:class:`~audiosoup_widgets.services.ReviewServices`), so a test or a future front
+end can hand them anything with these methods. :class:`SampleFilters` is the plain
+filter the state derives and the sample service checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+
+if TYPE_CHECKING:  # the records and results, for the annotations only
+    import numpy as np
+
+    from ..features import FeatureParams
+    from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+    from .export import Download
+    from .features import FeatureSet
+
+__all__ = ["SampleFilters", "SampleServices", "AudioServices", "FeatureServices",
+           "ExportServices", "Services"]
+
+
+class SampleFilters(TypedDict):
+    """Which samples of which dataset, in which order (checked by the sample service)."""
+
+    dataset: str
+    labels: Sequence[str]
+    split: str | None
+    search: str
+    status: str | None
+    sort: str
+
+
+class SampleServices(Protocol):
+    """Samples, pages, counts, lists and edits (:class:`~.samples.SampleService`)."""
+
+    def get(self, sample_id: object, *, dataset: str | None = None,
+            fresh: bool = False) -> SampleRecord:
+        """Return a sample record (cached), checked against ``dataset``."""
+
+    def page(self, filters: SampleFilters, *, page: int,
+             page_size: int) -> list[SampleRecord]:
+        """One page of samples matching ``filters``."""
+
+    def count(self, filters: SampleFilters) -> int:
+        """How many samples match ``filters``."""
+
+    def datasets(self) -> list[DatasetRecord]:
+        """Every dataset with its size."""
+
+    def labels(self, dataset: str) -> list[LabelRecord]:
+        """Return the labels of ``dataset`` with their counts."""
+
+    def label_names(self, dataset: str) -> set[str]:
+        """Return the label names of ``dataset``."""
+
+    def history(self, sample_id: int) -> list[EditRecord]:
+        """Return a sample's edits, newest first."""
+
+    def forget(self) -> None:
+        """Drop cached answers (after changes made elsewhere)."""
+
+    def update(self, record: SampleRecord, *, reviewer: str, label: str | None = None,
+               text: str | None = None, split: str | None = None,
+               meta: dict[str, Any] | None = None, create_label: bool = False) -> SampleRecord:
+        """Save a change against ``record.version``."""
+
+    def undo(self, record: SampleRecord, *, reviewer: str) -> SampleRecord:
+        """Revert the last edit of ``record``."""
+
+
+class AudioServices(Protocol):
+    """Decoded audio, playback WAVs and thumbnails (:class:`~.audio.AudioService`)."""
+
+    def decode(self, record: SampleRecord, *,
+               max_seconds: float = ...) -> tuple[np.ndarray, int]:
+        """Mono float32 audio and its rate."""
+
+    def wav_bytes(self, record: SampleRecord, *, max_seconds: float = ...) -> bytes:
+        """Return a 16-bit WAV of (the start of) the sample."""
+
+    def play_truncated(self, record: SampleRecord) -> bool:
+        """Whether playback is cut short."""
+
+    def thumbnail(self, record: SampleRecord) -> tuple[np.ndarray, float] | None:
+        """Display peaks and the gain applied, or None."""
+
+
+class FeatureServices(Protocol):
+    """Feature matrices of the sample in view (:class:`~.features.FeatureService`)."""
+
+    params: FeatureParams
+
+    @property
+    def params_key(self) -> tuple[tuple[str, Any], ...]:
+        """The feature parameters as a hashable key."""
+
+    def compute(self, record: SampleRecord, family: str, *,
+                names: Sequence[str] | None = None) -> FeatureSet:
+        """One family of features of the sample."""
+
+    def is_cached(self, record: SampleRecord, family: str) -> bool:
+        """Whether the family is cached for the sample."""
+
+    def family_ready(self, family: str) -> bool:
+        """Whether the family's first-use cost is paid."""
+
+
+class ExportServices(Protocol):
+    """Downloads (:class:`~.export.ExportService`)."""
+
+    def features(self, record: SampleRecord, names: Sequence[str], fmt: str) -> Download:
+        """Return a download of the sample's features."""
+
+
+class Services(Protocol):
+    """Everything a review widget receives besides the state."""
+
+    @property
+    def samples(self) -> SampleServices:
+        """The sample service."""
+
+    @property
+    def audio(self) -> AudioServices:
+        """The audio service."""
+
+    @property
+    def features(self) -> FeatureServices:
+        """The feature service."""
+
+    @property
+    def exports(self) -> ExportServices:
+        """The export service."""

@@ -1,0 +1,121 @@
+"""ReviewState's rules: derived paging and filters, and one writer per trait.
+
+The state is plain traitlets (no widgets); these tests need neither a store nor a
+kernel. The writer of each trait is named in its ``help``; an AST scan of the
+widgets and the composition root checks the code writes each trait from that one
+place only.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from traitlets import TraitError
+
+from audiosoup_widgets.state import ReviewState
+
+PACKAGE = Path(__file__).resolve().parents[1] / "audiosoup_widgets"
+DERIVED = {"n_pages", "filtered"}
+
+
+def test_pages_follow_the_total_and_the_page_size():
+    st = ReviewState()
+    assert (st.total, st.n_pages, st.page_exists) == (0, 1, True)
+    st.total = 130
+    assert st.n_pages == 6
+    st.page_size = 48
+    assert st.n_pages == 3
+    st.page = 5
+    assert not st.page_exists  # a count may shrink under the page shown
+    st.total = 48
+    assert st.n_pages == 1
+    assert ReviewState(total=97, page_size=96).n_pages == 2  # derived from initial values too
+
+
+def test_filtered_follows_every_filter():
+    st = ReviewState(dataset="d")
+    seen = []
+    st.observe(lambda c: seen.append(c["new"]), names=["filtered"])
+    for name, value, empty in (("label_filter", ["yes"], []), ("split_filter", "test", None),
+                               ("search", "spk", ""), ("status_filter", "ok", None)):
+        setattr(st, name, value)
+        assert st.filtered, name
+        setattr(st, name, empty)
+        assert not st.filtered, name
+    st.sort = "-path"  # order is not a filter
+    assert not st.filtered and seen == [True, False] * 4
+    assert ReviewState(search="x").filtered
+
+
+def test_filters_are_what_the_services_take():
+    st = ReviewState(dataset="words", label_filter=["no", "yes"], split_filter="test",
+                     search="spk", status_filter="ok", sort="-duration")
+    assert st.filters() == {"dataset": "words", "labels": ("no", "yes"), "split": "test",
+                            "search": "spk", "status": "ok", "sort": "-duration"}
+
+
+def test_page_and_page_size_are_checked():
+    st = ReviewState()
+    st.page = -3
+    assert st.page == 0
+    with pytest.raises(TraitError):
+        st.page_size = 25
+
+
+def _writers_in(path: Path) -> dict[str, set[str]]:
+    """Trait -> classes that assign it on a state object, in one module."""
+    found: dict[str, set[str]] = {}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        for fn in (n for n in ast.walk(cls) if isinstance(n, ast.FunctionDef)):
+            # Names bound to the state: the constructor's ``state``, ``s = self.state``.
+            aliases = {"state"} | {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign)
+                                   for t in n.targets if isinstance(t, ast.Name)
+                                   and ast.unparse(n.value) == "self.state"}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Assign):
+                    targets = [e for t in node.targets
+                               for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+                elif isinstance(node, ast.AugAssign):
+                    targets = [node.target]
+                else:
+                    continue
+                for t in targets:
+                    if isinstance(t, ast.Attribute) and (
+                            ast.unparse(t.value) == "self.state"
+                            or (isinstance(t.value, ast.Name) and t.value.id in aliases)):
+                        found.setdefault(t.attr, set()).add(cls.name)
+    return found
+
+
+def test_each_trait_has_the_one_writer_its_help_names():
+    writers: dict[str, set[str]] = {}
+    for path in [*sorted((PACKAGE / "widgets").glob("*.py")), PACKAGE / "app.py"]:
+        for trait, classes in _writers_in(path).items():
+            writers.setdefault(trait, set()).update(classes)
+    traits = ReviewState.class_traits()
+    assert set(writers) <= set(traits), "a widget writes something the state does not have"
+    assert writers, "the scan found no writes at all"
+    for name, trait in traits.items():
+        match = re.search(r"\(writer: ([A-Za-z_/]+)", trait.help)
+        assert match, f"{name}: its help names no writer"
+        named = match.group(1)
+        if name in DERIVED:
+            assert named == "ReviewState" and name not in writers, name
+        elif name == "error":
+            assert name not in writers  # only report() and clear_error() write it
+        else:
+            assert writers.get(name, set()) <= {named}, f"{name}: written by {writers[name]}"
+
+
+def test_the_scan_sees_the_writers_it_should():
+    writers: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / "widgets").glob("*.py")):
+        for trait, classes in _writers_in(path).items():
+            writers.setdefault(trait, set()).update(classes)
+    assert writers["total"] == {"SampleGrid"} and writers["panel"] == {"ReviewDialog"}
+    assert writers["revision"] == {"MetadataEditor"}
+    assert writers["selected_features"] == {"FeatureExplorer"}
