@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DecodeError, FeatureError, ValidationError
+from .features.export import FORMATS as EXPORT_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ __all__ = ["LRUCache", "FeatureSet", "ReviewServices", "EXPORT_FORMATS", "MAX_PL
 MAX_PLAY_SECONDS = 60.0
 #: Longest stretch of a clip whose full feature matrices are computed for viewing.
 MAX_FEATURE_SECONDS = 60.0
-EXPORT_FORMATS = ("csv", "yaml", "json", "txt", "parquet")
 #: Serialises warm-ups (the app's start-up thread and a first feature view may ask at once).
 _WARM_LOCK = threading.Lock()
 #: Set once this process has warmed the feature engine (loaded, compiled, filters built).
