@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import AudiosoupError
@@ -166,10 +167,11 @@ def run_checks(*, db: str | None = None, fix: bool = False) -> list[Check]:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the database, the compiled-code cache and the dashboard; repair with --fix."""
-    checks = []
-    for run in (lambda: check_database(args.db),
-                lambda: check_jit_cache(fix=args.fix),
-                check_dashboard):
+    checks: list[Check] = []
+    runs: tuple[Callable[[], Check], ...] = (lambda: check_database(args.db),
+                                             lambda: check_jit_cache(fix=args.fix),
+                                             check_dashboard)
+    for run in runs:
         check = run()
         print(check.line(), flush=True)
         checks.append(check)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .common import Subparsers, check_output_path, compute_with_progress, db_arg, prepare_engine
 
@@ -26,16 +26,18 @@ def _split_names(value: str | list[str] | None) -> list[str] | None:
     return names or None
 
 
-def _param_overrides(pairs: list[str] | None) -> dict[str, object]:
+def _param_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """Read ``NAME=VALUE`` pairs: a number where the value is one, else the text."""
     from ..errors import ConfigError
 
-    out: dict[str, object] = {}
+    # Any: the engine's parameters check the names and values themselves.
+    out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"--param expects NAME=VALUE, got {pair!r}")
         try:
-            num: object = int(value)
+            num: int | float | str = int(value)
         except ValueError:
             try:
                 num = float(value)

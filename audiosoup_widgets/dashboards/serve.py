@@ -281,7 +281,7 @@ def _browser_target(url: str, token: str) -> str:
     return Path(path).as_uri()
 
 
-def wait_until_ready(ready_url: str, proc: subprocess.Popen, *, interval: float = 0.5) -> bool:
+def wait_until_ready(ready_url: str, proc: subprocess.Popen[bytes], *, interval: float = 0.5) -> bool:
     """Poll the server's ``/audiosoup/ready`` until a kernel is ready; ``False`` if it exited first."""
     import urllib.error
     import urllib.request
