@@ -38,10 +38,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from audiosoup_widgets.cli import ensure_demo
 from audiosoup_widgets.dashboards import READY_MESSAGE
 from audiosoup_widgets.dashboards.preload import MANIFEST, preload_resources
-from audiosoup_widgets.serve import dashboard_dir, server_env, voila_command
+from audiosoup_widgets.dashboards.serve import dashboard_dir, server_env, voila_command
+from audiosoup_widgets.jobs.demo import ensure_demo
 
 TARGET_S = 2.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -200,7 +200,7 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory(prefix="audiosoup-bench-")
     work = Path(tmp.name)
     url_db = args.db or f"sqlite:///{work / 'bench.sqlite3'}"
-    ensure_demo(url_db, quiet=True).dispose()
+    ensure_demo(url_db).dispose()
     results: dict[str, list[dict[str, float]]] = {}
     try:
         with sync_playwright() as pw:

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import psutil
 
-from audiosoup_widgets.cli import ensure_demo
-from audiosoup_widgets.serve import server_env, voila_command
+from audiosoup_widgets.dashboards.serve import server_env, voila_command
+from audiosoup_widgets.jobs.demo import ensure_demo
 
 CARD = ".audiosoup-grid .audiosoup-card"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -190,7 +190,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="audiosoup-visitors-") as tmp:
         work = Path(tmp)
         db_url = args.db or f"sqlite:///{work / 'bench.sqlite3'}"
-        ensure_demo(db_url, quiet=True).dispose()
+        ensure_demo(db_url).dispose()
         all_runs: dict[int, list[dict]] = {}
         for n in counts:
             for run in range(args.runs):

@@ -1,7 +1,7 @@
 """The packaged review dashboard: its notebook (``review.ipynb``) and Voila configuration (``voila.json``).
 
 ``audiosoup serve`` runs Voila on ``review.ipynb`` with ``voila.json`` as its only
-configuration file (see :mod:`audiosoup_widgets.serve`). The notebook is the
+configuration file (see :mod:`audiosoup_widgets.dashboards.serve`). The notebook is the
 single source of truth for the review dashboard; ``notebooks/review_dashboard.ipynb``
 in the repository is a byte-for-byte copy for JupyterLab and Binder, and a test
 fails if the two drift apart.

@@ -1,7 +1,7 @@
 """The dashboard server: Voila's own app with the guards a page on a network needs.
 
 ``python -m audiosoup_widgets.dashboards.server NOTEBOOK [--Voila.port=...]`` is
-what ``audiosoup serve`` runs; :func:`audiosoup_widgets.serve.voila_command`
+what ``audiosoup serve`` runs; :func:`audiosoup_widgets.dashboards.serve.voila_command`
 builds that command line for the CLI, the tests and the benchmark alike.
 :class:`DashboardServer` is :class:`voila.app.Voila` plus, in one place:
 
@@ -41,9 +41,9 @@ from voila.app import Voila
 from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
-from ..serve import ENV_TOKEN
 from .guard import HostPolicy, hosts_from_env
 from .pages import busy_page, preparing_page
+from .serve import ENV_TOKEN
 
 __all__ = ["KERNEL_BUDGET_MB", "DashboardServer", "VisitorGate", "default_max_visitors", "main"]
 

@@ -58,7 +58,7 @@ from .summaries import full_to_record
 __all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "provenance_path", "write_export",
            "read_export"]
 
-FORMATS: tuple[str, ...] = ("csv", "txt", "json", "yaml", "parquet")
+FORMATS: tuple[str, ...] = ("csv", "yaml", "json", "txt", "parquet")  # the menus' order
 METADATA_FIELDS: tuple[str, ...] = ("sample_id", "path", "label", "split")
 PARQUET_KEY = b"audiosoup.provenance"
 _SHAPE_SUFFIX = "__shape"

@@ -27,13 +27,13 @@ from .features import FeatureService
 
 __all__ = ["ExportService", "Download", "EXPORT_FORMATS"]
 
-#: MIME type of each download, in the order the export menu lists the formats.
+#: MIME type of each download.
 _MIME = {
     "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
     "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
 }
-#: Formats a user can download: those the export writer knows, in the menu's order.
-EXPORT_FORMATS: tuple[str, ...] = tuple(f for f in _MIME if f in FORMATS)
+#: Formats a user can download: every format the export writer knows.
+EXPORT_FORMATS: tuple[str, ...] = FORMATS
 
 
 class Download(NamedTuple):

@@ -1,7 +1,7 @@
 """Helpers for the dashboard and notebook tests: a seeded database and a live Voila server.
 
 The server is started with the project's own command line
-(:func:`audiosoup_widgets.serve.voila_command`), so the tests exercise exactly
+(:func:`audiosoup_widgets.dashboards.serve.voila_command`), so the tests exercise exactly
 what ``audiosoup serve`` runs.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import audiosoup_widgets
 from audiosoup_widgets.config import ENV_DATABASE_URL
 from audiosoup_widgets.dashboards import READY_MESSAGE
-from audiosoup_widgets.serve import server_env, voila_command
+from audiosoup_widgets.dashboards.serve import server_env, voila_command
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -67,7 +67,7 @@ def subprocess_env(db_url: str | None = None, **extra: str) -> dict[str, str]:
 
 def demo_folder() -> Path:
     """Return the packaged demo dataset folder."""
-    from audiosoup_widgets.cli import demo_data_dir
+    from audiosoup_widgets.jobs.demo import demo_data_dir
 
     return Path(demo_data_dir())
 

@@ -25,7 +25,7 @@ from dashboard_support import (
     voila_server,
 )
 
-from audiosoup_widgets.serve import dashboard_notebook
+from audiosoup_widgets.dashboards.serve import dashboard_notebook
 
 pytestmark = pytest.mark.browser
 

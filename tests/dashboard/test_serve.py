@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from dashboard_support import ROOT
 
-from audiosoup_widgets import serve as serve_mod
 from audiosoup_widgets.cli import main
+from audiosoup_widgets.dashboards import serve as serve_mod
 from audiosoup_widgets.dashboards.preload import preload_resources, template_root
 from audiosoup_widgets.errors import ConfigError
 

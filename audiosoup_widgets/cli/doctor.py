@@ -8,17 +8,25 @@ Three checks, each one plain line with what to do when it fails:
   load it (SIGSEGV); ``--fix`` empties it and compiles it afresh;
 * the dashboard: Voila, the page template and the widget libraries' front-end
   extensions are installed, and the recorded script preloads still match them.
+
+The checks live here, with the command, because they reach into every layer up
+to the dashboard (:mod:`audiosoup_widgets.dashboards.preload`), which only an
+entry point may import; nothing else runs them.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import jitcache
-from .errors import AudiosoupError
+from ..errors import AudiosoupError
+from ..jitcache import cache_files, clear, install, probe
+from .common import Subparsers, db_arg
 
-__all__ = ["Check", "check_database", "check_jit_cache", "check_dashboard", "run_checks"]
+__all__ = ["Check", "check_database", "check_jit_cache", "check_dashboard", "run_checks",
+           "cmd_doctor", "register"]
 
 #: Front-end extensions the dashboard's page needs (Jupyter labextension folder names).
 LAB_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "jupyter-vue", "jupyter-vuetify", "bqplot")
@@ -54,8 +62,8 @@ class Check:
 
 def check_database(db: str | None = None) -> Check:
     """Check that the database answers and its schema is at the packaged head revision."""
-    from .store import Store
-    from .store.engine import resolve
+    from ..store import Store
+    from ..store.engine import resolve
 
     try:
         url = resolve(db)
@@ -89,11 +97,11 @@ def check_jit_cache(*, fix: bool = False) -> Check:
     fix : bool
         Clear a cache whose loading kills the process, then compile it afresh.
     """
-    root = jitcache.install()
-    files = jitcache.cache_files(root)
+    root = install()
+    files = cache_files(root)
     size = sum(p.stat().st_size for p in files) / 1e6
     where = f"{root} ({len(files)} files, {size:.1f} MB)"
-    result = jitcache.probe()
+    result = probe()
     if result.ok:
         return Check("jit cache", "ok", f"{where}: a fresh process loads every feature "
                                         f"({result.seconds:.1f} s)")
@@ -103,8 +111,8 @@ def check_jit_cache(*, fix: bool = False) -> Check:
         hint = ("run 'audiosoup doctor --fix' to clear and rebuild it" if result.crashed
                 else "check the installation (pip install --force-reinstall audiosoup-widgets)")
         return Check("jit cache", "problem", f"{problem}; {hint}")
-    n = jitcache.clear(root)
-    again = jitcache.probe()
+    n = clear(root)
+    again = probe()
     if again.ok:
         return Check("jit cache", "fixed", f"{problem}; cleared {n} files and compiled afresh "
                                            f"({again.seconds:.1f} s)")
@@ -120,7 +128,7 @@ def check_dashboard() -> Check:
         return Check("dashboard", "problem", "Voila is not installed: pip install 'voila>=0.5.6'")
     from jupyter_core.paths import jupyter_path
 
-    from .dashboards.preload import preload_resources, template_root
+    from ..dashboards.preload import preload_resources, template_root
 
     missing = []
     template = os.path.join(template_root(), "voila", "templates", "audiosoup")
@@ -155,3 +163,26 @@ def _recorded_scripts() -> int:
 def run_checks(*, db: str | None = None, fix: bool = False) -> list[Check]:
     """Run every check, in order; with ``fix``, repair what can be repaired."""
     return [check_database(db), check_jit_cache(fix=fix), check_dashboard()]
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the database, the compiled-code cache and the dashboard; repair with --fix."""
+    checks: list[Check] = []
+    runs: tuple[Callable[[], Check], ...] = (lambda: check_database(args.db),
+                                             lambda: check_jit_cache(fix=args.fix),
+                                             check_dashboard)
+    for run in runs:
+        check = run()
+        print(check.line(), flush=True)
+        checks.append(check)
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def register(sub: Subparsers) -> None:
+    """Register the ``doctor`` sub-command."""
+    p = sub.add_parser("doctor", help="check the database, the compiled-code cache and the "
+                                      "dashboard's requirements")
+    p.add_argument("--fix", action="store_true",
+                   help="clear and rebuild a damaged compiled-code cache")
+    db_arg(p)
+    p.set_defaults(func=cmd_doctor)

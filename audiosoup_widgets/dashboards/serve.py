@@ -42,9 +42,9 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 
-from .config import ENV_DATABASE_URL, resolve_database_url
-from .dashboards.preload import preload_resources, template_root
-from .errors import ConfigError
+from ..config import ENV_DATABASE_URL, resolve_database_url
+from ..errors import ConfigError
+from .preload import preload_resources, template_root
 
 DASHBOARD = "review.ipynb"
 VOILA_CONFIG = "voila.json"
@@ -249,7 +249,7 @@ def check_options(*, port: int, max_visitors: int | None,
     ConfigError
         For a port out of range, a visitor cap below 1 or a value that is not a host name.
     """
-    from .dashboards.guard import check_host_name
+    from .guard import check_host_name
 
     if not 1 <= port <= 65535:
         raise ConfigError(f"port {port} out of range (1-65535)")
@@ -281,7 +281,7 @@ def _browser_target(url: str, token: str) -> str:
     return Path(path).as_uri()
 
 
-def wait_until_ready(ready_url: str, proc: subprocess.Popen, *, interval: float = 0.5) -> bool:
+def wait_until_ready(ready_url: str, proc: subprocess.Popen[bytes], *, interval: float = 0.5) -> bool:
     """Poll the server's ``/audiosoup/ready`` until a kernel is ready; ``False`` if it exited first."""
     import urllib.error
     import urllib.request

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..features.export import FORMATS
+from .common import Subparsers, check_output_path, compute_with_progress, db_arg, prepare_engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..features.params import FeatureParams
+
 
 
 def _split_names(value: str | list[str] | None) -> list[str] | None:
@@ -13,16 +20,18 @@ def _split_names(value: str | list[str] | None) -> list[str] | None:
     return names or None
 
 
-def _param_overrides(pairs: list[str] | None) -> dict[str, object]:
-    from .errors import ConfigError
+def _param_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """Read ``NAME=VALUE`` pairs: a number where the value is one, else the text."""
+    from ..errors import ConfigError
 
-    out: dict[str, object] = {}
+    # Any: the engine's parameters check the names and values themselves.
+    out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"--param expects NAME=VALUE, got {pair!r}")
         try:
-            num: object = int(value)
+            num: int | float | str = int(value)
         except ValueError:
             try:
                 num = float(value)
@@ -32,9 +41,9 @@ def _param_overrides(pairs: list[str] | None) -> dict[str, object]:
     return out
 
 
-def _params(args: argparse.Namespace):
-    from .errors import ConfigError
-    from .features.params import FeatureParams
+def _params(args: argparse.Namespace) -> FeatureParams:
+    from ..errors import ConfigError
+    from ..features.params import FeatureParams
 
     overrides = _param_overrides(args.param)
     try:
@@ -46,30 +55,23 @@ def _params(args: argparse.Namespace):
 
 def cmd_features_compute(args: argparse.Namespace) -> int:
     """Compute and store per-sample feature summaries."""
-    from .cli import _progress_bar, prepare_engine
-    from .pipeline import compute_dataset
-    from .store import connect
+    from ..store import connect
 
     store = connect(args.db)
     store.get_dataset(args.dataset)
-    # This process loads the engine before forking workers: check the cache first.
+    # This process loads the engine (the parameters, then the batches) before forking
+    # workers: check the cache first.
     prepare_engine()
-    progress, bar = _progress_bar(f"features {args.dataset}", "clip")
-    try:
-        report = compute_dataset(store, args.dataset, features=_split_names(args.features),
-                                 params=_params(args), workers=args.workers,
-                                 scheduler=args.scheduler, force=args.force,
-                                 progress=progress, retry_failed=args.retry_failed)
-    finally:
-        bar.close()
-    print(report.summary())
+    compute_with_progress(store, args.dataset, features=_split_names(args.features),
+                          params=_params(args), workers=args.workers,
+                          scheduler=args.scheduler, force=args.force,
+                          retry_failed=args.retry_failed)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export features of selected samples to a file."""
-    from .cli import check_output_path
-    from .pipeline import export_features
+    from ..pipeline import export_features
 
     check_output_path(args.output, "--output")
     n = export_features(args.dataset, _split_names(args.features), fmt=args.format,
@@ -77,14 +79,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                         full=args.full, params=_params(args))
     beside = ""
     if args.format in ("csv", "txt"):
-        from .features.export import provenance_path
+        from ..features.export import provenance_path
 
         beside = f" (provenance in {provenance_path(args.output)})"
     print(f"wrote {n} samples to {args.output}{beside}")
     return 0
 
 
-def add_feature_commands(sub, db_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(sub: Subparsers) -> None:
     """Register the ``features`` and ``export`` sub-commands."""
     p = sub.add_parser("features", help="feature summaries")
     fsub = p.add_subparsers(dest="features_command", required=True)
@@ -108,7 +110,7 @@ def add_feature_commands(sub, db_arg: Callable[[argparse.ArgumentParser], None])
     e = sub.add_parser("export", help="export features of a dataset to a file")
     e.add_argument("--dataset", required=True)
     e.add_argument("--features", required=True, help="comma-separated feature ids")
-    e.add_argument("--format", required=True, choices=["csv", "yaml", "json", "txt", "parquet"])
+    e.add_argument("--format", required=True, choices=FORMATS)
     e.add_argument("--output", required=True)
     e.add_argument("--label")
     e.add_argument("--split", choices=["train", "validation", "test"])

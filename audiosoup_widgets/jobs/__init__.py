@@ -1,0 +1,1 @@
+"""Dataset-wide work over the store and the pure code: ingest, feature computation, frames and exports."""
