@@ -39,7 +39,7 @@ def _progress_bar(desc: str, unit: str):
 
 def cmd_load(args: argparse.Namespace) -> int:
     """Load a folder or manifest into the store."""
-    from .ingest import load_dataset
+    from .jobs.ingest import load_dataset
     from .store import connect
 
     if not os.path.exists(args.path):
@@ -94,7 +94,7 @@ def ensure_demo(db: str | None = None, *, quiet: bool = False, features: bool = 
         seconds), so ``feature_frame`` and exports work at once.
     """
     from .errors import NotFoundError
-    from .ingest import load_dataset
+    from .jobs.ingest import load_dataset
     from .store import connect
 
     store = connect(db)
@@ -127,7 +127,7 @@ def prepare_engine(*, quiet: bool = False) -> None:
 
 def _compute_features(store, dataset: str, *, quiet: bool = False):
     """Compute the feature summaries of a dataset's clips that have none; return the report."""
-    from .pipeline import compute_dataset
+    from .jobs.compute import compute_dataset
 
     if not store.count_samples_without_summaries(dataset):
         return None

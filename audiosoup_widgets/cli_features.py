@@ -47,7 +47,7 @@ def _params(args: argparse.Namespace):
 def cmd_features_compute(args: argparse.Namespace) -> int:
     """Compute and store per-sample feature summaries."""
     from .cli import _progress_bar, prepare_engine
-    from .pipeline import compute_dataset
+    from .jobs.compute import compute_dataset
     from .store import connect
 
     store = connect(args.db)
@@ -69,7 +69,7 @@ def cmd_features_compute(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Export features of selected samples to a file."""
     from .cli import check_output_path
-    from .pipeline import export_features
+    from .jobs.export import export_features
 
     check_output_path(args.output, "--output")
     n = export_features(args.dataset, _split_names(args.features), fmt=args.format,

@@ -367,7 +367,8 @@ class ReviewServices:
         for n in names:
             # The export module turns arrays into {"shape", "values"} records itself.
             rec[n] = np.asarray(values[n], dtype=np.float64)
-        prov = self._provenance(record, names)
+        from .jobs.provenance import sample_provenance
+        prov = sample_provenance(record, names, self.params)
         from .features.export import write_export
 
         # A private folder, removed with everything in it: a CSV or text export also

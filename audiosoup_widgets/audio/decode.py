@@ -17,7 +17,7 @@ This module owns everything that touches an audio file's bytes:
 Every failure is a :class:`~audiosoup_widgets.errors.DecodeError` whose ``code``
 is one of :data:`REASONS`, the skip reason a loader records, and whose message is
 one plain line. A decoder that hangs inside C cannot be stopped from the same
-process; :mod:`audiosoup_widgets.audio.pool` runs this module in worker processes
+process; :mod:`audiosoup_widgets.jobs.decodepool` runs this module in worker processes
 with a hard per-file deadline.
 """
 

@@ -9,7 +9,7 @@ from .bulk import BulkMixin
 from .engine import BaseStore
 from .queries import SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
-from .summaries import SummaryMixin
+from .summaries import SummaryMixin, SummaryRecord
 
 
 class Store(QueryMixin, BulkMixin, SummaryMixin, BaseStore):
@@ -54,5 +54,5 @@ def connect(db: str | None = None, *, upgrade: bool = True) -> Store:
 
 __all__ = [
     "Store", "connect", "SampleQuery", "SORTS", "SPLITS", "DatasetRecord", "EditRecord",
-    "LabelRecord", "LoadRunRecord", "SampleRecord",
+    "LabelRecord", "LoadRunRecord", "SampleRecord", "SummaryRecord",
 ]

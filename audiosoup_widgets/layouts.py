@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 LAYOUTS = ("auto", "folders", "speech-commands", "manifest")
 #: Split names a manifest may use, and what they are stored as.

@@ -17,8 +17,8 @@ from audio_fixtures import tone
 from sqlalchemy import text
 
 import audiosoup_widgets
-from audiosoup_widgets.ingest import load_dataset
-from audiosoup_widgets.workerpool import WorkerCrashError, run_local
+from audiosoup_widgets.jobs.ingest import load_dataset
+from audiosoup_widgets.jobs.pool import WorkerCrashError, run_local
 
 PACKAGE_PARENT = str(Path(audiosoup_widgets.__file__).resolve().parents[1])
 
