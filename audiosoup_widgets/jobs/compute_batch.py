@@ -29,12 +29,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AudiosoupError
 from ..store.summaries import SummaryRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..audio import Segment
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,10 @@ def one_line(exc: BaseException) -> tuple[str, str]:
     return UNEXPECTED, f"{type(exc).__name__}{detail}"[:200]
 
 
+# A clip's status, then its summaries and frame counts by feature (None if not computed).
+_Computed = tuple[str, dict[str, np.ndarray] | None, dict[str, int] | None]
+
+
 class _Batch:
     """Rows and failures of one batch, and the stacks of short clips waiting to run."""
 
@@ -143,7 +150,7 @@ class _Batch:
             log.warning("features of sample %s failed", sid, exc_info=True)
             self.fail(sid, *one_line(exc))
 
-    def _long(self, sid: int, first, rest: Iterator) -> None:
+    def _long(self, sid: int, first: Segment, rest: Iterator[Segment]) -> None:
         from ..features.engine import NOT_COMPUTED
         from ..features.segments import summarize_segments
 
@@ -188,21 +195,22 @@ class _Batch:
             if summaries is None:
                 self.fail(sid, status, not_computed_message(status, y))
             else:
-                self.store(sid, status, summaries, frames)
+                self.store(sid, status, summaries, frames or {})
 
-    def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[tuple]:
+    def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[_Computed]:
         from ..features.engine import NOT_COMPUTED, RAGGED, compute_features_with_status, unpad
         from ..features.summaries import summarize
 
-        values, statuses = compute_features_with_status(
+        result = compute_features_with_status(
             np.stack([y for _, y in items]), sr, self.names, params=self.fp)
+        values, statuses = result.values, result.status
         summaries = summarize(values)
-        out = []
+        out: list[_Computed] = []
         for i, status in enumerate(statuses):
             if status in NOT_COMPUTED:
                 out.append((status, None, None))
                 continue
-            frames = {}
+            frames: dict[str, int] = {}
             for name in self.names:
                 # Ragged features are NaN-padded on the right in a batch: count each
                 # clip's own columns.

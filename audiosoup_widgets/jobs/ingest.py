@@ -89,7 +89,10 @@ def _storable_names(cand: Candidate) -> Candidate:
     """
     fixed = {k: _text_path(v)[0] for k, v in (("label", cand.label), ("speaker", cand.speaker))
              if v is not None and not v.isprintable() and _text_path(v)[1] is not None}
-    return replace(cand, **fixed) if fixed else cand
+    if not fixed:
+        return cand
+    return replace(cand, label=fixed.get("label", cand.label),
+                   speaker=fixed.get("speaker", cand.speaker))
 
 
 def _field_problem(cand: Candidate) -> tuple[str, str] | None:

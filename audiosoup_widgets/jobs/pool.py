@@ -30,8 +30,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..errors import AudiosoupError
@@ -222,9 +223,9 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
     return deaths
 
 
-def _first_death(procs: Any) -> int | None:
+def _first_death(procs: Iterable[BaseProcess]) -> int | None:
     """Return the exit code of the worker that died on its own (not terminated by the pool)."""
-    codes = [p.exitcode for p in procs if p.exitcode is not None]
+    codes: list[int] = [p.exitcode for p in procs if p.exitcode is not None]
     own = [c for c in codes if c not in (0, -signal.SIGTERM)]
     if own:
         return own[0]
