@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..features.engine import FeatureParams
 from ..terminal import one_line
 from .pool import WorkerCrashError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..features.engine import FeatureParams
     from ..store import Store
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,10 @@ def _plural(n: int, word: str) -> str:
 
 def feature_params(params: FeatureParams | dict[str, Any] | None = None) -> FeatureParams:
     """Return engine parameters given as ``None`` (the defaults), a dict or themselves."""
+    # Imported when needed: the engine loads librosa's compiled code, which the CLI
+    # checks first (a damaged cache kills the process that loads it).
+    from ..features.engine import FeatureParams
+
     if params is None:
         return FeatureParams()
     if isinstance(params, dict):
@@ -291,7 +295,7 @@ def _batch_task(batch: Sequence[tuple[int, str]],
 
 def _warm(params: dict[str, Any]) -> Callable[[], None]:
     def warm() -> None:
-        from ..features.engine import warm_up
+        from ..features.engine import FeatureParams, warm_up
 
         warm_up(params=FeatureParams(**params))
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AudiosoupError, ConfigError
-from ..features.engine import FeatureParams
 from .compute import feature_names, feature_params, open_store
 from .frames import feature_frame
 from .provenance import dataset_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..features.engine import FeatureParams
     from ..store import Store
 
 __all__ = ["export_features"]

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import FeatureError
-from ..features.engine import FeatureParams
 from .compute import feature_names, feature_params, open_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from ..features.engine import FeatureParams
     from ..store import Store
 
 __all__ = ["feature_frame"]

@@ -11,11 +11,10 @@ selection, so no export path can lose a field the others carry.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..features.engine import FeatureParams
-from ..features.export import make_provenance
-from ..features.segments import MAX_FEATURE_SECONDS, SEGMENT_SAMPLES
+if TYPE_CHECKING:  # pragma: no cover
+    from ..features.engine import FeatureParams
 
 __all__ = ["dataset_provenance", "sample_provenance"]
 
@@ -30,6 +29,8 @@ class SampleLike(Protocol):
 
 def _provenance(dataset: str, names: Sequence[str], params: FeatureParams, *, content: str,
                 **extra: Any) -> dict[str, Any]:
+    from ..features.export import make_provenance
+
     base = make_provenance(params, dataset=dataset, features=list(names), content=content)
     return {
         **base,
@@ -66,6 +67,8 @@ def dataset_provenance(dataset: str, names: Sequence[str], params: FeatureParams
         ``analysis`` (and ``analysis_window_seconds`` for full matrices), ``filters``
         and ``labels``.
     """
+    from ..features.segments import MAX_FEATURE_SECONDS, SEGMENT_SAMPLES
+
     if full:
         content = "full matrices"
         analysis: dict[str, Any] = {
@@ -101,6 +104,8 @@ def sample_provenance(record: SampleLike, names: Sequence[str],
         As :func:`dataset_provenance`, with ``sample_id`` and ``analysed_seconds``
         instead of the selection.
     """
+    from ..features.segments import MAX_FEATURE_SECONDS
+
     return _provenance(record.dataset, names, params, content="full matrices of one sample",
                        sample_id=record.id,
                        analysed_seconds=min(record.duration, MAX_FEATURE_SECONDS))

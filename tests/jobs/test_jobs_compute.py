@@ -121,3 +121,18 @@ def test_compute_decodes_inside_the_dataset_folder_only(loaded: Store, tmp_path)
     rep = compute_dataset(loaded, "sc", features=["mfcc"], workers=1)
     assert [f["reason"] for f in rep.failed] == ["outside_root"]
     assert rep.done == loaded.count_samples(SampleQuery("sc")) - 1
+
+
+def test_importing_the_jobs_does_not_load_the_engine():
+    """The CLI checks numba's cache before loading librosa; importing the jobs must not load it."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys, json; import audiosoup_widgets.jobs.compute, audiosoup_widgets.jobs.export,"
+            " audiosoup_widgets.jobs.frames, audiosoup_widgets.jobs.ingest;"
+            " print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    loaded = {m.split(".")[0] for m in json.loads(out)}
+    assert not loaded & {"librosa", "numba"}
