@@ -25,10 +25,10 @@ _LAZY = {
     "connect": "store",
     "compute_features": "features",
     "FEATURES": "features",
-    "feature_frame": "pipeline",
-    "export_features": "pipeline",
-    "compute_dataset": "pipeline",
-    "load_dataset": "ingest",
+    "feature_frame": "jobs.frames",
+    "export_features": "jobs.export",
+    "compute_dataset": "jobs.compute",
+    "load_dataset": "jobs.ingest",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -47,8 +47,10 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .app import build_review_app
     from .features import FEATURES, compute_features
-    from .ingest import load_dataset
-    from .pipeline import compute_dataset, export_features, feature_frame
+    from .jobs.compute import compute_dataset
+    from .jobs.export import export_features
+    from .jobs.frames import feature_frame
+    from .jobs.ingest import load_dataset
     from .state import ReviewState
     from .store import Store, connect
     from .widgets import FeatureExplorer, MetadataEditor, SampleGrid

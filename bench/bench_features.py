@@ -154,7 +154,7 @@ def reset_store(files: list[Path], args: argparse.Namespace) -> None:
     ``features compute`` of the whole dataset.
     """
     from audiosoup_widgets.features import FEATURES
-    from audiosoup_widgets.ingest import load_dataset
+    from audiosoup_widgets.jobs.ingest import load_dataset
     from audiosoup_widgets.store import Store
 
     if "store" not in _STORE:
@@ -177,7 +177,7 @@ def run_engine_with_store(files: list[Path], args: argparse.Namespace) -> int:
     Decoding, the engine and the summaries written to the database by the workers,
     for every clip of a dataset that has none yet (see :func:`reset_store`).
     """
-    from audiosoup_widgets.pipeline import compute_dataset
+    from audiosoup_widgets.jobs.compute import compute_dataset
 
     report = compute_dataset(_STORE["store"], _STORE["name"])
     return len(report.failed)

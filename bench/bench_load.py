@@ -23,7 +23,7 @@ import soundfile as sf
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from audiosoup_widgets.ingest import load_dataset
+from audiosoup_widgets.jobs.ingest import load_dataset
 from audiosoup_widgets.store import SampleQuery, Store
 
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"

@@ -14,8 +14,8 @@ import audiosoup_widgets
 from audiosoup_widgets import feature_frame
 from audiosoup_widgets.cli import main
 from audiosoup_widgets.errors import FeatureError
-from audiosoup_widgets.ingest import load_dataset
-from audiosoup_widgets.pipeline import compute_dataset
+from audiosoup_widgets.jobs.compute import compute_dataset
+from audiosoup_widgets.jobs.ingest import load_dataset
 
 PACKAGE_PARENT = str(Path(audiosoup_widgets.__file__).resolve().parents[1])
 

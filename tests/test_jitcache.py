@@ -20,7 +20,7 @@ from audio_fixtures import tone
 
 import audiosoup_widgets
 from audiosoup_widgets import jitcache
-from audiosoup_widgets.ingest import load_dataset
+from audiosoup_widgets.jobs.ingest import load_dataset
 from audiosoup_widgets.store import Store
 
 pytestmark = pytest.mark.slow

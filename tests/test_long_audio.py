@@ -23,8 +23,8 @@ from audiosoup_widgets.features import engine as engine_module
 from audiosoup_widgets.features.export import read_export
 from audiosoup_widgets.features.segments import segment_bounds, segment_samples
 from audiosoup_widgets.features.summaries import summarize
-from audiosoup_widgets.ingest import load_dataset
-from audiosoup_widgets.pipeline import compute_dataset
+from audiosoup_widgets.jobs.compute import compute_dataset
+from audiosoup_widgets.jobs.ingest import load_dataset
 from audiosoup_widgets.store import Store
 from audiosoup_widgets.store.models import FeatureSummary, Sample
 

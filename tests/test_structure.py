@@ -22,8 +22,13 @@ def _loaded_after(import_line: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["audiosoup_widgets.features", "audiosoup_widgets.store",
-                                    "audiosoup_widgets.audio", "audiosoup_widgets.ingest",
-                                    "audiosoup_widgets.pipeline"])
+                                    "audiosoup_widgets.audio", "audiosoup_widgets.layouts",
+                                    "audiosoup_widgets.jobs.compute",
+                                    "audiosoup_widgets.jobs.export",
+                                    "audiosoup_widgets.jobs.frames",
+                                    "audiosoup_widgets.jobs.ingest",
+                                    "audiosoup_widgets.jobs.pool",
+                                    "audiosoup_widgets.jobs.decodepool"])
 def test_core_never_imports_ui(module):
     mods = _loaded_after(f"import {module}")
     assert not {m.split(".")[0] for m in mods} & set(UI)

@@ -1,4 +1,4 @@
-"""Audio: safe bounded decoding, analysis, waveform peaks and a process pool for batches.
+"""Audio: safe bounded decoding, analysis and waveform peaks.
 
 Modules, bottom to top: ``limits`` (:class:`Limits` and the skip reasons :data:`REASONS`);
 ``files`` (opening a path safely: inside the root, a regular file within size);
@@ -6,9 +6,10 @@ Modules, bottom to top: ``limits`` (:class:`Limits` and the skip reasons :data:`
 messages); ``reader`` (a checked, open file read in bounded chunks, :class:`AudioInfo`);
 ``decode`` (:func:`probe_file`, :func:`decode`, :func:`decode_segments`); ``analysis``
 (:func:`analyse_file`: hash, peaks, levels and quality :data:`FLAGS` in one pass);
-``peaks`` (the thumbnail peaks and their stored bytes); ``pool`` (:func:`analyse_file`
-over many files in worker processes with a per-file deadline, :func:`analyse_many`).
-Nothing here imports a database or UI library.
+``peaks`` (the thumbnail peaks and their stored bytes). Running :func:`analyse_file`
+over many files in worker processes is the jobs layer's
+(:func:`audiosoup_widgets.jobs.decodepool.analyse_many`). Nothing here imports a
+database or UI library, or starts a process.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from .analysis import FLAGS, Analysis, analyse_file
 from .decode import Segment, decode, decode_segments, probe_file
 from .limits import REASONS, Limits
 from .peaks import N_PEAKS, decode_peaks, encode_peaks, normalised, waveform_peaks
-from .pool import analyse_many
 from .reader import AudioInfo
 
 __all__ = [
     "FLAGS", "REASONS", "N_PEAKS", "Analysis", "AudioInfo", "Limits", "Segment", "probe_file",
     "analyse_file", "decode", "decode_segments", "waveform_peaks", "encode_peaks",
-    "decode_peaks", "normalised", "analyse_many",
+    "decode_peaks", "normalised",
 ]

@@ -4,7 +4,7 @@ This module owns :func:`analyse_file`, which checks, hashes and decodes a file o
 bounded chunks, and what it reports (:class:`Analysis`): the RMS level and peak, the
 quality flags (:data:`FLAGS`) and the thresholds behind them (:data:`SILENT_DBFS`,
 :data:`QUIET_DBFS`, :data:`DC_OFFSET`, :data:`RMS_FLOOR_DB`, and full scale per
-sample encoding for clipping). :mod:`audiosoup_widgets.audio.pool` runs it over many
+sample encoding for clipping). :mod:`audiosoup_widgets.jobs.decodepool` runs it over many
 files in worker processes.
 """
 

@@ -7,8 +7,8 @@ one :class:`Segment` at a time), and the mono mix and resampling they share. Eve
 file is read through :class:`~audiosoup_widgets.audio.reader.OpenedFile`, so each
 failure is a :class:`~audiosoup_widgets.errors.DecodeError` whose ``code`` is one of
 :data:`~audiosoup_widgets.audio.limits.REASONS`. A decoder that hangs inside C
-cannot be stopped from the same process; :mod:`audiosoup_widgets.audio.pool` runs
-the analysis in worker processes with a hard per-file deadline.
+cannot be stopped from the same process; :mod:`audiosoup_widgets.jobs.decodepool`
+runs the analysis in worker processes with a hard per-file deadline.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ..errors import AudiosoupError
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm.auto import tqdm
 
-    from ..pipeline import ComputeReport
+    from ..jobs.compute import ComputeReport
     from ..store import Store
 
 #: ``progress(done, total)``, as the loader and the feature computation call it.
@@ -80,9 +80,9 @@ def compute_with_progress(store: Store, dataset: str, **options: Any) -> Compute
     dataset : str
         Dataset name.
     **options
-        Passed on to :func:`audiosoup_widgets.pipeline.compute_dataset`.
+        Passed on to :func:`audiosoup_widgets.jobs.compute.compute_dataset`.
     """
-    from ..pipeline import compute_dataset
+    from ..jobs.compute import compute_dataset
 
     progress, bar = progress_bar(f"features {dataset}", "clip")
     try:

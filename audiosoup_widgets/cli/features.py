@@ -71,7 +71,7 @@ def cmd_features_compute(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export features of selected samples to a file."""
-    from ..pipeline import export_features
+    from ..jobs.export import export_features
 
     check_output_path(args.output, "--output")
     n = export_features(args.dataset, _split_names(args.features), fmt=args.format,

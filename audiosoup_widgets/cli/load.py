@@ -11,7 +11,7 @@ from .common import Subparsers, check_output_path, db_arg, progress_bar, write_j
 
 def cmd_load(args: argparse.Namespace) -> int:
     """Load a folder or manifest into the store."""
-    from ..ingest import load_dataset
+    from ..jobs.ingest import load_dataset
     from ..store import connect
 
     if not os.path.exists(args.path):

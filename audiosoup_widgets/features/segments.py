@@ -50,6 +50,7 @@ from .params import NOT_COMPUTED, STATUSES, FeatureParams
 from .summaries import _rows_last
 
 __all__ = [
+    "MAX_FEATURE_SECONDS",
     "SEGMENT_SAMPLES",
     "LongSummary",
     "SummaryAccumulator",
@@ -58,6 +59,10 @@ __all__ = [
     "segment_samples",
     "summarize_segments",
 ]
+
+MAX_FEATURE_SECONDS = 60.0
+"""Longest stretch of a clip whose full feature matrices are computed (dashboard view,
+full exports); summaries cover whole clips, analysed in segments."""
 
 SEGMENT_SAMPLES = 2**21
 """Samples per segment with default parameters (a worker peaks at 0.6 to 0.9 GB at any rate)."""

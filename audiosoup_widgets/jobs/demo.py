@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..ingest.load import LoadReport
     from ..store import Store
+    from .ingest import LoadReport
 
 __all__ = ["DEMO_DATASET", "demo_data_dir", "load_demo", "ensure_demo"]
 
@@ -36,7 +36,7 @@ def load_demo(store: Store) -> LoadReport | None:
         The load's report, or ``None`` when the dataset was already stored.
     """
     from ..errors import NotFoundError
-    from ..ingest.load import load_dataset
+    from .ingest import load_dataset
 
     try:
         store.get_dataset(DEMO_DATASET)
@@ -67,7 +67,7 @@ def ensure_demo(db: str | None = None, *, features: bool = True) -> Store:
     load_demo(store)
     if features and store.count_samples_without_summaries(DEMO_DATASET):
         from ..jitcache import ensure_sound
-        from ..pipeline import compute_dataset
+        from .compute import compute_dataset
 
         ensure_sound()
         compute_dataset(store, DEMO_DATASET)

@@ -14,6 +14,7 @@ import numpy as np
 from ..audio import decode, decode_peaks, normalised
 from ..audio.peaks import waveform_peaks
 from ..errors import DecodeError
+from ..features.segments import MAX_FEATURE_SECONDS
 from ..store.records import SampleRecord
 from .cache import LRUCache
 from .samples import SampleService
@@ -22,8 +23,6 @@ __all__ = ["AudioService", "MAX_PLAY_SECONDS", "MAX_FEATURE_SECONDS"]
 
 #: Longest stretch of a clip sent to the browser for playback (a 60-s 48 kHz WAV is 5.8 MB).
 MAX_PLAY_SECONDS = 60.0
-#: Longest stretch of a clip whose full feature matrices are computed for viewing.
-MAX_FEATURE_SECONDS = 60.0
 
 
 class AudioService:

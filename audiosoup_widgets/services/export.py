@@ -10,7 +10,6 @@ and Parquet carry it inside).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,8 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..features import FAMILIES, FEATURES, FORMATS, get_feature, write_export
+from ..jobs.provenance import sample_provenance
 from ..store.records import SampleRecord
-from ..version import __version__
-from .audio import MAX_FEATURE_SECONDS
 from .features import FeatureService
 
 __all__ = ["ExportService", "Download", "EXPORT_FORMATS"]
@@ -110,22 +108,5 @@ class ExportService:
         for n in names:
             # The export module turns arrays into {"shape", "values"} records itself.
             rec[n] = np.asarray(values[n], dtype=np.float64)
-        data = _file_bytes([rec], provenance=self._provenance(record, names), fmt=fmt)
+        data = _file_bytes([rec], provenance=sample_provenance(record, names, self._features.params), fmt=fmt)
         return Download(_download_name(record, fmt), data, _MIME[fmt])
-
-    def _provenance(self, record: SampleRecord, names: Sequence[str]) -> dict[str, Any]:
-        import librosa
-
-        params = self._features.params
-        return {
-            "dataset": record.dataset,
-            "features": list(names),
-            "content": "full matrices of one sample",
-            "sample_id": record.id,
-            "parameters": params.as_dict(),
-            "param_keys": {n: params.key_for(n) for n in names},
-            "librosa_version": librosa.__version__,
-            "audiosoup_version": __version__,
-            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "analysed_seconds": min(record.duration, MAX_FEATURE_SECONDS),
-        }

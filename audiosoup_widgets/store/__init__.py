@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .queries import SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
-from .summaries import SummaryMixin
+from .summaries import SummaryMixin, SummaryRecord
 
 
 class Store(QueryMixin, SummaryMixin):
@@ -52,5 +52,5 @@ def connect(db: str | None = None, *, upgrade: bool = True) -> Store:
 
 __all__ = [
     "Store", "connect", "SampleQuery", "SORTS", "SPLITS", "DatasetRecord", "EditRecord",
-    "LabelRecord", "LoadRunRecord", "SampleRecord",
+    "LabelRecord", "LoadRunRecord", "SampleRecord", "SummaryRecord",
 ]

@@ -1,7 +1,10 @@
 """Feature summaries in the database: which samples still need work, and bulk writes.
 
 Summaries are float32 vectors (row means then row stds) keyed by sample, feature
-and the hash of the parameters that shaped that feature.
+and the hash of the parameters that shaped that feature. Callers hand plain
+:class:`SummaryRecord` values to :meth:`SummaryMixin.save_summaries`; packing them
+into rows (little-endian float32 bytes, the status cut to its column) is this
+module's business.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -18,6 +22,50 @@ from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, sel
 from ..errors import NotFoundError
 from .bulk import BulkMixin
 from .models import Dataset, FeatureSummary, Label, Sample
+
+#: Characters of a status (or failure reason) kept in a summary row.
+STATUS_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """One feature's summary of one sample, or the failure that stands in for it.
+
+    Attributes
+    ----------
+    sample_id : int
+    feature : str
+        Feature id.
+    param_key : str
+        Hash of the parameters that shaped this feature.
+    status : str
+        Engine status (``ok``, ``silent``, ...) or, for a failure, its reason code.
+    values : np.ndarray [shape=(2 * n_rows,)] or None
+        Row means then row stds; ``None`` records a failure (stored with
+        ``n_rows = 0`` so later runs skip the sample until asked to retry).
+    n_frames : int
+        Frames the summary was computed over.
+    """
+
+    sample_id: int
+    feature: str
+    param_key: str
+    status: str
+    values: np.ndarray | None = None
+    n_frames: int = 0
+
+
+def pack_summary(record: SummaryRecord) -> dict[str, Any]:
+    """Return the row :meth:`SummaryMixin.write_summaries` stores for ``record``."""
+    if record.values is None:
+        return {"sample_id": record.sample_id, "feature": record.feature,
+                "param_key": record.param_key, "status": record.status[:STATUS_LENGTH],
+                "n_rows": 0, "n_frames": 0, "data": b""}
+    vec = np.ascontiguousarray(record.values, dtype="<f4")
+    return {"sample_id": record.sample_id, "feature": record.feature,
+            "param_key": record.param_key, "status": record.status[:STATUS_LENGTH],
+            "n_rows": vec.shape[-1] // 2, "n_frames": int(record.n_frames),
+            "data": vec.tobytes()}
 
 
 class SummaryMixin(BulkMixin):
@@ -102,6 +150,10 @@ class SummaryMixin(BulkMixin):
             res = sess.execute(delete(FeatureSummary).where(
                 FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))))
             return cast("CursorResult[Any]", res).rowcount  # a DML result counts its rows
+
+    def save_summaries(self, records: Sequence[SummaryRecord]) -> int:
+        """Upsert summaries given as plain records (see :class:`SummaryRecord`)."""
+        return self.write_summaries([pack_summary(r) for r in records])
 
     def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
         """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``."""
@@ -194,7 +246,7 @@ class SummaryMixin(BulkMixin):
             return [(r[0], r[1], r[2], r[3]) for r in sess.execute(q.order_by(Sample.id)).all()]
 
 
-__all__ = ["SummaryMixin"]
+__all__ = ["STATUS_LENGTH", "SummaryMixin", "SummaryRecord", "pack_summary"]
 
 
 def _current(keys: dict[str, str]) -> ColumnElement[bool]:

@@ -28,8 +28,7 @@ def imported_modules(path: Path) -> set[tuple[str, int]]:
 def test_no_database_or_ui_import_anywhere_in_the_subpackage():
     files = sorted(SRC.glob("*.py"))
     assert {f.name for f in files} >= {"__init__.py", "limits.py", "files.py", "containers.py",
-                                       "reader.py", "decode.py", "analysis.py", "peaks.py",
-                                       "pool.py"}
+                                       "reader.py", "decode.py", "analysis.py", "peaks.py"}
     for f in files:
         for name, level in imported_modules(f):
             top = name.split(".")[0]
@@ -53,6 +52,6 @@ def test_librosa_is_imported_only_where_resampling_needs_it():
 def test_public_api_is_declared():
     for name in audio.__all__:
         assert hasattr(audio, name), name
-    assert {"analyse_file", "probe_file", "decode", "analyse_many", "waveform_peaks",
+    assert {"analyse_file", "probe_file", "decode", "waveform_peaks",
             "encode_peaks", "decode_peaks", "normalised", "Limits", "AudioInfo",
             "Analysis"} <= set(audio.__all__)

@@ -89,7 +89,7 @@ def seed_database(path: Path, *, xss: bool = False, features: bool = True) -> st
     import numpy as np
     import soundfile as sf
 
-    from audiosoup_widgets.ingest import load_dataset
+    from audiosoup_widgets.jobs.ingest import load_dataset
     from audiosoup_widgets.store import SampleQuery, connect
 
     path.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ def seed_database(path: Path, *, xss: bool = False, features: bool = True) -> st
         store.update_sample(sample.id, version=sample.version, reviewer="pytest",
                             label=XSS_LABEL, text=XSS_TEXT, create_label=True)
     if features:
-        from audiosoup_widgets.pipeline import compute_dataset
+        from audiosoup_widgets.jobs.compute import compute_dataset
 
         report = compute_dataset(store, DEMO, workers=2)
         assert not report.failed, report.summary()

@@ -39,7 +39,7 @@ FIRST_LOAD_MS = 120_000
 @pytest.fixture(scope="module")
 def long_clip(dashboard_db, tmp_path_factory) -> str:
     """Add a dataset holding a ten-minute 16 kHz clip (and a short one) to the session database."""
-    from audiosoup_widgets.ingest import load_dataset
+    from audiosoup_widgets.jobs.ingest import load_dataset
 
     folder = tmp_path_factory.mktemp("long-clip")
     (folder / "music").mkdir()

@@ -32,7 +32,7 @@ FROM_A, FROM_B = "saved through server A", "typed on server B over an old view"
 @pytest.fixture(scope="module")
 def shared_db():
     """A PostgreSQL database of its own holding the demo dataset."""
-    from audiosoup_widgets.ingest import load_dataset
+    from audiosoup_widgets.jobs.ingest import load_dataset
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"audiosoup_scaleout_{uuid.uuid4().hex[:10]}"

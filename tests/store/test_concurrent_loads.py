@@ -25,7 +25,7 @@ ROUNDS = 3
 # jitter, which would otherwise let one process finish the schema before the next begins.
 AT_THE_SIGNAL = """
 import os, sys, time
-import alembic.command, audiosoup_widgets.store, audiosoup_widgets.ingest
+import alembic.command, audiosoup_widgets.store, audiosoup_widgets.jobs.ingest
 from audiosoup_widgets.cli import main
 ready, go = sys.argv[1:3]
 open(ready, "w").close()

@@ -14,7 +14,8 @@ from datasets import make_speech_commands, tone
 from sqlalchemy import text
 
 from audiosoup_widgets.cli import main
-from audiosoup_widgets.ingest import detect_layout, load_dataset
+from audiosoup_widgets.jobs.ingest import load_dataset
+from audiosoup_widgets.layouts import detect_layout
 from audiosoup_widgets.store import SampleQuery, Store
 
 

@@ -1,7 +1,9 @@
 """Many files analysed in worker processes, each file under a hard deadline.
 
 This module owns running :func:`~audiosoup_widgets.audio.decode.analyse_file` over
-a batch of files so that no single file can crash or hang the batch:
+a batch of files (at ingest) so that no single file can crash or hang the batch.
+Its workers follow the jobs layer's pool policy (:mod:`audiosoup_widgets.jobs.pool`:
+exit with the parent, one thread, Ctrl-C left to the parent); what is its own:
 
 * Decoding runs in worker processes, because a decoder stuck inside C cannot be
   interrupted from its own process; a worker past its deadline is killed and
@@ -28,18 +30,17 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
-import signal
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 from typing import Any
 
+from ..audio.analysis import Analysis, analyse_file
+from ..audio.limits import Limits
+from ..audio.peaks import N_PEAKS
 from ..errors import AudiosoupError, DecodeError, ValidationError
-from .analysis import Analysis, analyse_file
-from .limits import Limits
-from .peaks import N_PEAKS
+from .pool import init_worker
 
 __all__ = ["analyse_many"]
 
@@ -141,9 +142,9 @@ def analyse_many(
 def _worker_main(conn: Any, root: str | None, limits: Limits, n_peaks: int,
                  analyse: Callable[..., Analysis]) -> None:
     """Run in a worker: analyse each file of each batch received, in order."""
-    # Ctrl-C in a terminal reaches the whole process group; the parent decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    # An idle worker would also notice a dead parent by its pipe closing; a busy one
+    # (a decoder stuck in C) is ended by the policy's parent watch.
+    init_worker()
     # libsndfile, given a file descriptor and a file it cannot identify by its
     # first bytes (an MP3 without ID3 tag), looks for a macOS resource fork named
     # "._" in the working directory; paths arrive absolute, so move somewhere
@@ -165,23 +166,6 @@ def _worker_main(conn: Any, root: str | None, limits: Limits, n_peaks: int,
             except Exception as exc:  # a bug must cost one file, not the batch
                 result = ("unreadable", f"unexpected {type(exc).__name__}: {exc}")
             conn.send((idx, result))
-
-
-def _exit_with_parent() -> None:
-    """End this worker if its parent dies, even while a decoder is stuck in C.
-
-    An idle worker notices a dead parent by its pipe closing; a busy one would
-    not, so a daemon thread polls the parent id (cffi releases the GIL in C calls).
-    """
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="audiosoup-parent-watch", daemon=True).start()
 
 
 class _Worker:

@@ -17,8 +17,8 @@ from audio_fixtures import tone
 from sqlalchemy import text
 
 import audiosoup_widgets
-from audiosoup_widgets.ingest import load_dataset
-from audiosoup_widgets.workerpool import WorkerCrashError, run_local
+from audiosoup_widgets.jobs.ingest import load_dataset
+from audiosoup_widgets.jobs.pool import WorkerCrashError, run_local
 
 PACKAGE_PARENT = str(Path(audiosoup_widgets.__file__).resolve().parents[1])
 
@@ -63,6 +63,31 @@ def test_workers_that_keep_dying_stop_the_run_with_one_line(tmp_path):
     assert "\n" not in message and "SIGSEGV" in message and "audiosoup doctor --fix" in message
     # What finished before the crashes was handed over, not lost.
     assert results == {0: 0, 1: 1}
+
+
+_WARMED: list[int] = []
+
+
+def _warm() -> None:
+    _WARMED.append(os.getpid())
+
+
+def report_policy(batch: int) -> tuple[list[int], bool, int]:
+    """What a worker inherited from the warm-up, and its BLAS/OpenMP thread limit."""
+    from threadpoolctl import threadpool_info
+
+    threads = max((p["num_threads"] for p in threadpool_info()), default=1)
+    return list(_WARMED), os.getpid() != _WARMED[0], threads
+
+
+def test_warm_up_runs_once_in_the_parent_and_workers_inherit_it():
+    _WARMED.clear()
+    results: dict[int, tuple[list[int], bool, int]] = {}
+    run_local(report_policy, list(range(4)), workers=2, warm=_warm,
+              on_result=lambda r, b: results.__setitem__(b, r))
+    assert _WARMED == [os.getpid()]
+    assert all(r == ([os.getpid()], True, 1) for r in results.values()) and len(results) == 4
+    _WARMED.clear()
 
 
 def _long_clips(root: Path, n: int, seconds: float) -> Path:

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 LAYOUTS = ("auto", "folders", "speech-commands", "manifest")
 #: Split names a manifest may use, and what they are stored as.
@@ -179,9 +179,9 @@ def _read_list(path: str) -> set[str]:
 
 def _speech_commands(root: str) -> list[Candidate]:
     splits: dict[str, str] = {}
-    for fname, split in SPEECH_LISTS.items():
+    for fname, listed in SPEECH_LISTS.items():
         for rel in _read_list(os.path.join(root, fname)):
-            splits[rel] = split
+            splits[rel] = listed
     cands = []
     for rel in _walk(root):
         parts = rel.split("/")

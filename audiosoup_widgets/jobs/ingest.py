@@ -1,11 +1,11 @@
-"""The loader: discover, decode in worker processes, bulk insert, report.
+"""Ingest: discover a dataset's files, decode them in worker processes, bulk insert, report.
 
 A load is idempotent and resumable: files already stored (same dataset and
 relative path) are not decoded again, and every batch is committed as it
 completes, so a killed run loses at most one batch of work.
 
 Every candidate ends as loaded, already stored or skipped with a reason: a
-manifest row that cannot be used (see :mod:`~audiosoup_widgets.ingest.discover`)
+manifest row that cannot be used (see :mod:`~audiosoup_widgets.layouts`)
 and a label, speaker or text the store cannot keep as given (too long, a NUL, a
 control character in a name) are skipped rows like undecodable files, on every
 database alike, so one bad row never stops a load.
@@ -17,13 +17,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..audio import Limits, analyse_many, encode_peaks
+from ..audio import Analysis, Limits, encode_peaks
 from ..errors import ConfigError, DecodeError
+from ..layouts import Candidate, discover
 from ..store.models import MAX_NAME, MAX_TEXT
 from ..terminal import one_line
-from .discover import Candidate, discover
+from .decodepool import analyse_many
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import Store
 
 BATCH = 500
 
@@ -85,7 +89,10 @@ def _storable_names(cand: Candidate) -> Candidate:
     """
     fixed = {k: _text_path(v)[0] for k, v in (("label", cand.label), ("speaker", cand.speaker))
              if v is not None and not v.isprintable() and _text_path(v)[1] is not None}
-    return replace(cand, **fixed) if fixed else cand
+    if not fixed:
+        return cand
+    return replace(cand, label=fixed.get("label", cand.label),
+                   speaker=fixed.get("speaker", cand.speaker))
 
 
 def _field_problem(cand: Candidate) -> tuple[str, str] | None:
@@ -106,7 +113,7 @@ def _field_problem(cand: Candidate) -> tuple[str, str] | None:
     return None
 
 
-def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: str = "auto",
+def load_dataset(store: Store, path: str | os.PathLike[str], *, dataset: str, layout: str = "auto",
                  source_url: str | None = None, workers: int | None = None,
                  limits: Limits | None = None,
                  progress: Callable[[int, int], None] | None = None) -> LoadReport:
@@ -194,7 +201,7 @@ def load_dataset(store, path: str | os.PathLike[str], *, dataset: str, layout: s
     return report
 
 
-def _row(ds_id: int, run_id: int, cand: Candidate, a, label_ids: dict[str, int],
+def _row(ds_id: int, run_id: int, cand: Candidate, a: Analysis, label_ids: dict[str, int],
          known_hashes: set[str]) -> dict[str, Any]:
     text_path, raw = _text_path(cand.relpath)
     flags = list(a.flags)

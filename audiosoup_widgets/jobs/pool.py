@@ -1,16 +1,25 @@
-"""Running batches of dataset-wide work in worker processes: local pools and Dask.
+"""The one worker-pool policy of dataset-wide work, and the local pool for batches.
 
-This module owns what happens around the work, not the work itself:
+Every pool of the jobs layer follows these rules, whichever way it runs its workers
+(:func:`run_local` here for feature batches, :func:`~audiosoup_widgets.jobs.decodepool.analyse_many`
+for files decoded under deadlines, :func:`~audiosoup_widgets.jobs.dask.run_dask`):
 
-* workers start after the parent has warmed the feature engine (they are forked,
-  so they inherit compiled code instead of each compiling it);
-* every worker ends when its parent ends, even after ``kill -9`` of the parent
-  (Linux ``PR_SET_PDEATHSIG``, and a watch thread elsewhere), so no orphan keeps
-  memory or database connections;
-* a worker that dies (a signal, the out-of-memory killer) costs no batch: the
-  unfinished batches run again in a fresh pool; if workers keep dying without
-  finishing anything, the run stops with one line that names the signal, the
-  likely cause and the fix, and the batches already finished stay stored.
+* **Warm once, before the workers start.** Compiled code (numba, through
+  :mod:`audiosoup_widgets.jitcache`) and filter banks are built in the parent by a
+  ``warm`` callable; forked workers inherit them instead of each compiling them.
+* **Workers end with their parent** (:func:`exit_with_parent`), even after
+  ``kill -9`` of the parent (Linux ``PR_SET_PDEATHSIG``, and a watch thread
+  elsewhere), so no orphan keeps memory or database connections.
+* **One thread per worker** (:func:`limit_threads`): the processes already use
+  every core; BLAS or numba threads on top would only compete. Ctrl-C is the
+  parent's to handle (:func:`init_worker`).
+* **A crash costs no work and ends in one line.** A worker that dies (a signal,
+  the out-of-memory killer) costs no batch: the unfinished batches run again in a
+  fresh pool; if workers keep dying without finishing anything, the run stops with
+  :class:`WorkerCrashError`, whose one line (:func:`crash_advice`) names the
+  signal, the likely cause and the fix. The batches already finished stay stored.
+* **Deadlines** where one item can hang in C (a decoder): the decode pool kills a
+  worker past its per-file deadline and replaces it.
 """
 
 from __future__ import annotations
@@ -21,16 +30,18 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .errors import AudiosoupError, ConfigError
-from .jitcache import describe_signal
+from ..errors import AudiosoupError
+from ..jitcache import describe_signal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkerCrashError", "WorkerDeath", "run_local", "run_dask", "exit_with_parent"]
+__all__ = ["WorkerCrashError", "WorkerDeath", "crash_advice", "exit_with_parent", "init_worker",
+           "limit_threads", "run_local"]
 
 # Fresh pools tried after worker deaths, at most; two in a row that finish nothing
 # end the run sooner (a broken cache does not get better).
@@ -106,13 +117,12 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="audiosoup-parent-watch", daemon=True).start()
 
 
-def _init_worker() -> None:
-    exit_with_parent()
-    # Ctrl-C reaches the whole process group; the parent decides what to do.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One BLAS/numba thread per process: the processes already use every core. The
-    # environment alone is too late for a forked worker (its BLAS is loaded), so the
-    # running thread pools are limited too.
+def limit_threads() -> None:
+    """Give this worker process one BLAS/OpenMP/numba thread.
+
+    The environment alone is too late for a forked worker (its BLAS is loaded), so
+    the running thread pools are limited too.
+    """
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -124,9 +134,18 @@ def _init_worker() -> None:
         pass
 
 
+def init_worker() -> None:
+    """Apply the policy in a new worker: exit with the parent, ignore Ctrl-C, one thread."""
+    exit_with_parent()
+    # Ctrl-C reaches the whole process group; the parent decides what to do.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
+
+
 def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[Any, ...] = (),
               workers: int, on_result: Callable[[Any, Any], None],
-              on_death: Callable[[WorkerDeath], None] | None = None) -> list[WorkerDeath]:
+              on_death: Callable[[WorkerDeath], None] | None = None,
+              warm: Callable[[], None] | None = None) -> list[WorkerDeath]:
     """Run ``task(batch, *args)`` for every batch in forked worker processes.
 
     Parameters
@@ -143,6 +162,9 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
         ``on_result(result, batch)`` in the parent as each batch finishes.
     on_death : callable, optional
         Told about each worker death (the run goes on).
+    warm : callable, optional
+        Run once in this process before the first worker starts (for example the
+        feature engine's ``warm_up``), so the forked workers inherit its work.
 
     Returns
     -------
@@ -163,6 +185,8 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
     # code, but these workers only run the task and never touch the parent's threads.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
+    if warm is not None and batches:
+        warm()
     pending = list(range(len(batches)))
     deaths: list[WorkerDeath] = []
     stuck = 0  # consecutive pools that broke before finishing any batch
@@ -170,7 +194,7 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
         finished: set[int] = set()
         broken = False
         with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
-                                 initializer=_init_worker) as pool:
+                                 initializer=init_worker) as pool:
             futs = {pool.submit(task, batches[i], *args): i for i in pending}
             procs = dict(getattr(pool, "_processes", None) or {})
             waiting = set(futs)
@@ -199,66 +223,10 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
     return deaths
 
 
-def _first_death(procs: Any) -> int | None:
+def _first_death(procs: Iterable[BaseProcess]) -> int | None:
     """Return the exit code of the worker that died on its own (not terminated by the pool)."""
-    codes = [p.exitcode for p in procs if p.exitcode is not None]
+    codes: list[int] = [p.exitcode for p in procs if p.exitcode is not None]
     own = [c for c in codes if c not in (0, -signal.SIGTERM)]
     if own:
         return own[0]
     return codes[0] if codes else None
-
-
-def run_dask(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[Any, ...] = (),
-             workers: int, scheduler: str, on_result: Callable[[Any, Any], None],
-             warm: Callable[[], None] | None = None) -> None:
-    """Run ``task(batch, *args)`` for every batch on Dask.
-
-    Parameters
-    ----------
-    scheduler : str
-        ``"local"`` for a ``LocalCluster`` of ``workers`` processes on this machine,
-        or the address of a running scheduler (its workers warm themselves up).
-    warm : callable, optional
-        Run in this process before a local cluster starts, so its workers load
-        compiled code instead of all compiling at once.
-
-    Raises
-    ------
-    ConfigError
-        If the scheduler cannot be reached.
-    WorkerCrashError
-        If Dask gave up on a batch because its workers kept dying.
-    """
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-        from distributed.scheduler import KilledWorker
-    except ImportError as exc:  # pragma: no cover - dask is a dependency
-        raise ConfigError("Dask is not installed: pip install 'dask[distributed]'") from exc
-    cluster = None
-    if scheduler == "local":
-        if warm is not None:
-            warm()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=10)
-        except OSError as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
-    try:
-        futs = client.map(task, batches, *[[a] * len(batches) for a in args], pure=False)
-        by_key = {f.key: b for f, b in zip(futs, batches, strict=True)}
-        for fut in as_completed(futs):
-            try:
-                result = fut.result()
-            except KilledWorker as exc:
-                raise WorkerCrashError(
-                    "Dask workers kept dying on a batch (see the workers' logs for the signal); "
-                    "a damaged numba compiled-code cache on a worker machine is the usual cause: "
-                    "run 'audiosoup doctor --fix' there, then run this command again") from exc
-            on_result(result, by_key[fut.key])
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -10,8 +10,8 @@ import soundfile as sf
 from datasets import make_speech_commands, tone
 
 from audiosoup_widgets.cli import main
-from audiosoup_widgets.ingest import load_dataset
-from audiosoup_widgets.pipeline import ComputeReport
+from audiosoup_widgets.jobs.compute import ComputeReport
+from audiosoup_widgets.jobs.ingest import load_dataset
 from audiosoup_widgets.store import SampleQuery, Store
 
 

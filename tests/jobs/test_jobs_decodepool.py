@@ -18,8 +18,9 @@ from audio_fixtures import (
     tone,
 )
 
-from audiosoup_widgets.audio import Analysis, Limits, analyse_file, analyse_many
+from audiosoup_widgets.audio import Analysis, Limits, analyse_file
 from audiosoup_widgets.errors import DecodeError, ValidationError
+from audiosoup_widgets.jobs.decodepool import analyse_many
 
 # Python's per-interpreter helpers (not ours to stop): the resource tracker
 # that spawn starts once, and the fork server whose children are our workers.

@@ -1,8 +1,10 @@
 """One batch of feature work: decode, compute in bounded memory, and the summary rows.
 
 This module owns what a worker does with one batch of samples, short of writing to
-the database (:func:`audiosoup_widgets.pipeline.process_batch` does that):
+the database (:func:`audiosoup_widgets.jobs.compute.process_batch` does that):
 
+* **Inside the dataset.** Files are decoded with the dataset folder as ``root``, as
+  at ingest: a stored path that now resolves outside it (a swapped symlink) fails.
 * **Bounded memory.** Each file is decoded one segment at a time
   (:func:`~audiosoup_widgets.audio.decode_segments`). A clip that fits in one segment
   is stacked with clips of the same rate and length, as before; stacks are computed
@@ -16,8 +18,8 @@ the database (:func:`audiosoup_widgets.pipeline.process_batch` does that):
   at all, its clips are computed one by one, so only the clip that raises fails, with
   its reason in one line (details in the log).
 
-A failure becomes one row per feature with ``n_rows = 0`` and the reason as status,
-so reruns skip it until asked to retry.
+A failure becomes one :class:`~audiosoup_widgets.store.SummaryRecord` per feature
+without values and with the reason as status, so reruns skip it until asked to retry.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import AudiosoupError
+from ..errors import AudiosoupError
+from ..store.summaries import SummaryRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..audio import Segment
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,8 @@ class BatchOutcome:
 
     Attributes
     ----------
-    rows : list of dict
-        Summary rows ready for :meth:`~audiosoup_widgets.store.Store.write_summaries`.
+    summaries : list of SummaryRecord
+        Ready for :meth:`~audiosoup_widgets.store.Store.save_summaries`.
     done : int
         Samples whose summaries were computed.
     failures : list of (sample_id, reason, message)
@@ -58,7 +64,7 @@ class BatchOutcome:
         Samples analysed in segments (longer than one segment).
     """
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    summaries: list[SummaryRecord] = field(default_factory=list)
     done: int = 0
     failures: list[tuple[int, str, str]] = field(default_factory=list)
     segmented: list[int] = field(default_factory=list)
@@ -67,7 +73,7 @@ class BatchOutcome:
 def not_computed_message(status: str, y: np.ndarray | None = None, *,
                          peak: float | None = None) -> str:
     """Return the one-line reason shown for a clip the engine did not compute."""
-    from .features.params import MAX_PEAK
+    from ..features.params import MAX_PEAK
 
     if status == "out_of_range":
         if peak is None and y is not None:
@@ -88,14 +94,19 @@ def one_line(exc: BaseException) -> tuple[str, str]:
     return UNEXPECTED, f"{type(exc).__name__}{detail}"[:200]
 
 
+# A clip's status, then its summaries and frame counts by feature (None if not computed).
+_Computed = tuple[str, dict[str, np.ndarray] | None, dict[str, int] | None]
+
+
 class _Batch:
     """Rows and failures of one batch, and the stacks of short clips waiting to run."""
 
-    def __init__(self, names: Sequence[str], params: dict[str, Any]) -> None:
-        from .features.params import FeatureParams
-        from .features.segments import segment_bounds, segment_samples
+    def __init__(self, names: Sequence[str], params: dict[str, Any], root: str | None) -> None:
+        from ..features.params import FeatureParams
+        from ..features.segments import segment_bounds, segment_samples
 
         self.names = list(names)
+        self.root = root
         self.fp = FeatureParams(**params)
         self.keys = {n: self.fp.key_for(n) for n in self.names}
         self.size = segment_samples(self.fp)
@@ -107,27 +118,23 @@ class _Batch:
     # -- outcomes ---------------------------------------------------------------------
     def fail(self, sid: int, reason: str, message: str) -> None:
         self.out.failures.append((sid, reason, message))
-        self.out.rows += [{"sample_id": sid, "feature": name, "param_key": self.keys[name],
-                           "status": reason[:16], "n_rows": 0, "n_frames": 0, "data": b""}
-                          for name in self.names]
+        self.out.summaries += [SummaryRecord(sid, name, self.keys[name], reason)
+                               for name in self.names]
 
     def store(self, sid: int, status: str, summaries: dict[str, np.ndarray],
               frames: dict[str, int]) -> None:
         self.out.done += 1
-        for name in self.names:
-            vec = np.ascontiguousarray(summaries[name], dtype="<f4")
-            self.out.rows.append({"sample_id": sid, "feature": name,
-                                  "param_key": self.keys[name], "status": status,
-                                  "n_rows": vec.shape[-1] // 2, "n_frames": int(frames[name]),
-                                  "data": vec.tobytes()})
+        self.out.summaries += [SummaryRecord(sid, name, self.keys[name], status,
+                                             summaries[name], int(frames[name]))
+                               for name in self.names]
 
     # -- one file ---------------------------------------------------------------------
     def add_file(self, sid: int, path: str) -> None:
-        from .audio import decode_segments
-        from .errors import DecodeError
+        from ..audio import decode_segments
+        from ..errors import DecodeError
 
         try:
-            segments = decode_segments(path, self.plan)
+            segments = decode_segments(path, self.plan, root=self.root)
             first = next(segments)
             if first.last:
                 y = first.samples
@@ -143,9 +150,9 @@ class _Batch:
             log.warning("features of sample %s failed", sid, exc_info=True)
             self.fail(sid, *one_line(exc))
 
-    def _long(self, sid: int, first, rest: Iterator) -> None:
-        from .features.params import NOT_COMPUTED
-        from .features.segments import summarize_segments
+    def _long(self, sid: int, first: Segment, rest: Iterator[Segment]) -> None:
+        from ..features.params import NOT_COMPUTED
+        from ..features.segments import summarize_segments
 
         def samples() -> Iterator[np.ndarray]:
             yield first.samples
@@ -188,23 +195,24 @@ class _Batch:
             if summaries is None:
                 self.fail(sid, status, not_computed_message(status, y))
             else:
-                self.store(sid, status, summaries, frames)
+                self.store(sid, status, summaries, frames or {})
 
-    def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[tuple]:
-        from .features.batch import RAGGED
-        from .features.engine import compute_features_with_status, unpad
-        from .features.params import NOT_COMPUTED
-        from .features.summaries import summarize
+    def _compute(self, sr: int, items: list[tuple[int, np.ndarray]]) -> list[_Computed]:
+        from ..features.batch import RAGGED
+        from ..features.engine import compute_features_with_status, unpad
+        from ..features.params import NOT_COMPUTED
+        from ..features.summaries import summarize
 
-        values, statuses = compute_features_with_status(
+        result = compute_features_with_status(
             np.stack([y for _, y in items]), sr, self.names, params=self.fp)
+        values, statuses = result.values, result.status
         summaries = summarize(values)
-        out = []
+        out: list[_Computed] = []
         for i, status in enumerate(statuses):
             if status in NOT_COMPUTED:
                 out.append((status, None, None))
                 continue
-            frames = {}
+            frames: dict[str, int] = {}
             for name in self.names:
                 # Ragged features are NaN-padded on the right in a batch: count each
                 # clip's own columns.
@@ -215,7 +223,7 @@ class _Batch:
 
 
 def compute_batch(batch: Sequence[tuple[int, str]], names: Sequence[str],
-                  params: dict[str, Any]) -> BatchOutcome:
+                  params: dict[str, Any], *, root: str | None = None) -> BatchOutcome:
     """Decode and compute the summaries of one batch of samples, in bounded memory.
 
     Parameters
@@ -226,13 +234,15 @@ def compute_batch(batch: Sequence[tuple[int, str]], names: Sequence[str],
         Feature ids.
     params : dict
         :class:`~audiosoup_widgets.features.params.FeatureParams` fields.
+    root : str, optional
+        The dataset folder every file must resolve inside (``None``: no check).
 
     Returns
     -------
     BatchOutcome
-        Rows for every sample of the batch (failed ones included), and counts.
+        Summaries of every sample of the batch (failed ones included), and counts.
     """
-    work = _Batch(names, params)
+    work = _Batch(names, params, root)
     for sid, path in batch:
         work.add_file(sid, path)
     work.flush()

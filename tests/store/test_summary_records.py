@@ -1,0 +1,33 @@
+"""The store packs the summaries it is handed: float32 bytes, row counts, status length."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audiosoup_widgets.store import SampleQuery, Store, SummaryRecord
+from audiosoup_widgets.store.summaries import STATUS_LENGTH, pack_summary
+from audiosoup_widgets.testing import seed_synthetic
+
+
+def test_pack_summary_is_float32_little_endian_with_its_row_count():
+    row = pack_summary(SummaryRecord(7, "mfcc", "k1", "ok", np.arange(6, dtype=np.float64), 9))
+    assert (row["n_rows"], row["n_frames"], row["status"]) == (3, 9, "ok")
+    np.testing.assert_array_equal(np.frombuffer(row["data"], dtype="<f4"), np.arange(6))
+    failed = pack_summary(SummaryRecord(7, "mfcc", "k1", "a_very_long_reason_code"))
+    assert failed["status"] == "a_very_long_reason_code"[:STATUS_LENGTH]
+    assert (failed["n_rows"], failed["n_frames"], failed["data"]) == (0, 0, b"")
+
+
+def test_saved_records_read_back_and_failures_count_as_known_bad(store: Store):
+    seed_synthetic(store, dataset="d", n=3)
+    ids = [r.id for r in store.page_samples(SampleQuery("d"))]
+    values = {sid: np.array([sid, 2.0 * sid, 0.5, 0.25], np.float32) for sid in ids[:2]}
+    records = [SummaryRecord(sid, "mfcc", "k1", "ok", v, 5) for sid, v in values.items()]
+    records.append(SummaryRecord(ids[2], "mfcc", "k1", "unreadable_by_any_decoder"))
+    assert store.save_summaries(records) == 3
+    got_ids, matrix = store.summary_matrix("d", "mfcc", "k1")
+    assert list(got_ids) == ids[:2]
+    np.testing.assert_array_equal(matrix, [values[sid] for sid in ids[:2]])
+    assert store.failed_samples("d", {"mfcc": "k1"}) == [
+        (ids[2], "unreadable_by_any_decoder"[:STATUS_LENGTH])]
+    assert store.samples_needing("d", {"mfcc": "k1"}) == []
