@@ -1,4 +1,4 @@
-"""The store packs the summaries it is handed: float32 bytes, row counts, status length."""
+"""store.summaries: packing (float32 bytes, row counts, status length), inserts then replaces."""
 
 from __future__ import annotations
 
@@ -31,3 +31,29 @@ def test_saved_records_read_back_and_failures_count_as_known_bad(store: Store):
     assert store.failed_samples("d", {"mfcc": "k1"}) == [
         (ids[2], "unreadable_by_any_decoder"[:STATUS_LENGTH])]
     assert store.samples_needing("d", {"mfcc": "k1"}) == []
+
+
+
+def test_summary_writes_insert_then_replace(store: Store):
+    # The first write of a batch goes straight in; writing the same keys again (a
+    # recomputation) replaces the rows instead of failing or duplicating them.
+    import numpy as np
+
+    seed_synthetic(store, dataset="d", n=3)
+    ids = [r.id for r in store.page_samples(SampleQuery("d"))]
+
+    def rows(scale: float) -> list[dict]:
+        return [{"sample_id": sid, "feature": f, "param_key": "k1", "status": "ok",
+                 "n_rows": 2, "n_frames": 7,
+                 "data": (scale * np.arange(4, dtype="<f4") + sid).tobytes()}
+                for sid in ids for f in ("mfcc", "chroma")]
+
+    assert store.write_summaries(rows(1.0)) == 6
+    store.write_summaries(rows(2.0) + [{"sample_id": ids[0], "feature": "tonnetz",
+                                         "param_key": "k1", "status": "silent", "n_rows": 0,
+                                         "n_frames": 0, "data": b""}])
+    got_ids, values = store.summary_matrix("d", "mfcc", "k1")
+    assert list(got_ids) == ids
+    np.testing.assert_array_equal(values, [2.0 * np.arange(4) + sid for sid in ids])
+    assert store.samples_needing("d", {"mfcc": "k1", "chroma": "k1"}) == []
+    assert len(store.samples_needing("d", {"tonnetz": "k1"})) == 2

@@ -1,31 +1,12 @@
-"""Store: migrations, queries, pagination, edits, conflicts and history on both databases."""
+"""store.queries: filters, pages, allow-lists, edits with conflicts, history and undo, on both databases."""
 
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
 from audiosoup_widgets import ConflictError, NotFoundError, ValidationError
 from audiosoup_widgets.store import SampleQuery, Store
-from audiosoup_widgets.store.models import Base
 from audiosoup_widgets.testing import seed_synthetic
-
-
-def test_migrations_match_models(store: Store):
-    assert store.current_revision() == "0001"
-    with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == []
-
-
-def test_upgrade_on_empty_sqlite_file(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'new.sqlite3'}")
-    assert not s.has_schema()
-    s.upgrade()
-    assert s.has_schema() and s.current_revision() == "0001"
-    s.upgrade()  # a second upgrade is a no-op
-    assert s.current_revision() == "0001"
 
 
 def test_page_filters_and_count(store: Store):
@@ -132,12 +113,6 @@ def test_sample_of_other_dataset_is_refused(store: Store):
     assert store.get_sample(b.id, dataset="b").id == b.id
 
 
-def test_bulk_insert_is_idempotent(store: Store):
-    seed_synthetic(store, dataset="d", n=50)
-    seed_synthetic(store, dataset="d", n=50)
-    assert store.count_samples(SampleQuery("d")) == 50
-
-
 def test_odd_text_is_stored_verbatim(store: Store):
     ds = store.ensure_dataset("odd", root="/r", layout="folders")
     rows = [{"dataset_id": ds, "path": "x/\\xff\\xfe name <img src=x onerror=1>.wav",
@@ -148,28 +123,3 @@ def test_odd_text_is_stored_verbatim(store: Store):
     rec = store.page_samples(SampleQuery("odd"))[0]
     assert rec.path == "x/\\xff\\xfe name <img src=x onerror=1>.wav"
     assert store.sample_file(rec.id).endswith("\udcff\udcfe name <img src=x onerror=1>.wav")
-
-
-def test_summary_writes_insert_then_replace(store: Store):
-    # The first write of a batch goes straight in; writing the same keys again (a
-    # recomputation) replaces the rows instead of failing or duplicating them.
-    import numpy as np
-
-    seed_synthetic(store, dataset="d", n=3)
-    ids = [r.id for r in store.page_samples(SampleQuery("d"))]
-
-    def rows(scale: float) -> list[dict]:
-        return [{"sample_id": sid, "feature": f, "param_key": "k1", "status": "ok",
-                 "n_rows": 2, "n_frames": 7,
-                 "data": (scale * np.arange(4, dtype="<f4") + sid).tobytes()}
-                for sid in ids for f in ("mfcc", "chroma")]
-
-    assert store.write_summaries(rows(1.0)) == 6
-    store.write_summaries(rows(2.0) + [{"sample_id": ids[0], "feature": "tonnetz",
-                                         "param_key": "k1", "status": "silent", "n_rows": 0,
-                                         "n_frames": 0, "data": b""}])
-    got_ids, values = store.summary_matrix("d", "mfcc", "k1")
-    assert list(got_ids) == ids
-    np.testing.assert_array_equal(values, [2.0 * np.arange(4) + sid for sid in ids])
-    assert store.samples_needing("d", {"mfcc": "k1", "chroma": "k1"}) == []
-    assert len(store.samples_needing("d", {"tonnetz": "k1"})) == 2
