@@ -150,7 +150,7 @@ def test_every_export_path_carries_the_same_provenance(loaded: Store, tmp_path, 
                  "--output", str(out), "--split", "test", "--db", loaded.url]) == 0
     cli, _ = read_export(out, "json")
     rec = loaded.page_samples(SampleQuery("sc"), page_size=1)[0]
-    _name, data, _mime = ReviewServices(loaded).export(rec, ["mfcc"], "json")
+    _name, data, _mime = ReviewServices(loaded).exports.features(rec, ["mfcc"], "json")
     download = (tmp_path / "download.json")
     download.write_bytes(data)
     one, _ = read_export(download, "json")
