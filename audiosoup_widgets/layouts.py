@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .vocabulary import SPLITS
 
 LAYOUTS = ("auto", "folders", "speech-commands", "manifest")
 #: Split names a manifest may use, and what they are stored as.
-MANIFEST_SPLITS = {"train": "train", "validation": "validation", "val": "validation",
-                   "test": "test"}
+MANIFEST_SPLITS = {**{split: split for split in SPLITS}, "val": "validation"}
 SPEECH_LISTS = {"validation_list.txt": "validation", "testing_list.txt": "test"}
 BACKGROUND = "_background_noise_"
 _NOHASH = re.compile(r"^(?P<speaker>[^_/]+)_nohash_(?P<n>\d+)\.[^/]+$")

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..features.export import FORMATS
+from ..vocabulary import SPLITS
 from .common import Subparsers, check_output_path, compute_with_progress, db_arg, prepare_engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,7 +114,7 @@ def register(sub: Subparsers) -> None:
     e.add_argument("--format", required=True, choices=FORMATS)
     e.add_argument("--output", required=True)
     e.add_argument("--label")
-    e.add_argument("--split", choices=["train", "validation", "test"])
+    e.add_argument("--split", choices=SPLITS)
     e.add_argument("--full", action="store_true",
                    help="full matrices (shape and values) instead of summaries")
     e.add_argument("--param", action="append", metavar="NAME=VALUE")

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from ..errors import AudiosoupError
+from ..layouts import LAYOUTS
 from .common import Subparsers, check_output_path, db_arg, progress_bar, write_json
 
 
@@ -38,7 +39,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--dataset", required=True, help="dataset name")
     p.add_argument("--url", help="where the data came from (kept with the dataset)")
     p.add_argument("--layout", default="auto",
-                   choices=["auto", "folders", "speech-commands", "manifest"])
+                   choices=LAYOUTS)
     p.add_argument("--workers", type=int, default=None, help="decoder processes (default: cores)")
     p.add_argument("--report", help="write the load report as JSON to this file")
     db_arg(p)

@@ -15,13 +15,13 @@ from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
+from ..vocabulary import SPLITS
 from .engine import BaseStore
 from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
 
 #: Columns a user may sort by: name -> (SQL expression builder).
 SORTS = ("id", "path", "label", "duration", "split", "speaker", "sample_rate")
-SPLITS = ("train", "validation", "test")
 STATUSES = ("ok", "flagged")
 MAX_PAGE_SIZE = 200
 MAX_SEARCH = 200
