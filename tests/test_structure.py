@@ -48,3 +48,30 @@ def test_ruff_is_clean():
                            "audiosoup_widgets", "tests", "bench", "loaders"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _code_map() -> set[str]:
+    """Paths named in CONTRIBUTING's file-by-file code map."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    block = text.split("File by file:", 1)[1].split("```", 2)[1]
+    paths, folder = set(), ""
+    for line in block.splitlines()[1:]:
+        indent = len(line) - len(line.lstrip(" "))
+        name = line.strip().split(" ", 1)[0]
+        if not name:
+            continue
+        if indent == 2:
+            folder = name if name.endswith("/") else ""
+            paths.add(name.rstrip("/"))
+        elif indent == 4 and folder:
+            paths.add(folder + name.rstrip("/"))
+    return paths
+
+
+def test_contributing_code_map_names_every_module():
+    named = _code_map()
+    modules = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+               if "migrations" not in p.parts and p.name not in ("__init__.py", "__main__.py")}
+    assert not modules - named, f"modules missing from CONTRIBUTING.md: {sorted(modules - named)}"
+    stale = {p for p in named if not (PACKAGE / p).exists()}
+    assert not stale, f"CONTRIBUTING.md names files that do not exist: {sorted(stale)}"
