@@ -7,11 +7,27 @@ behind them; they exercise paging, filtering and editing at any scale.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 
-def seed_synthetic(store, *, dataset: str = "synthetic", n: int = 1000,
+class SeedableStore(Protocol):
+    """What :func:`seed_synthetic` needs of a store (``Store`` has it)."""
+
+    def ensure_dataset(self, name: str, *, root: str, layout: str,
+                       source_url: str | None = None) -> int:
+        """Return the id of dataset ``name``, creating it if needed."""
+
+    def ensure_labels(self, dataset_id: int, names: Iterable[str]) -> dict[str, int]:
+        """Create missing labels and return a name -> id map for all of them."""
+
+    def insert_samples(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert sample rows, ignoring existing (dataset, path); return the number added."""
+
+
+def seed_synthetic(store: SeedableStore, *, dataset: str = "synthetic", n: int = 1000,
                    labels: tuple[str, ...] = ("yes", "no", "up", "down"),
                    batch: int = 20_000, seed: int = 0) -> int:
     """Insert ``n`` synthetic samples into ``store`` and return the dataset id.
@@ -39,7 +55,7 @@ def seed_synthetic(store, *, dataset: str = "synthetic", n: int = 1000,
     env = np.abs(np.sin(np.linspace(0, np.pi, 200)))
     splits = ("train",) * 8 + ("validation", "test")
     for start in range(0, n, batch):
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i in range(start, min(n, start + batch)):
             lab = labels[i % len(labels)]
             amp = float(rng.uniform(0.01, 0.9))

@@ -42,12 +42,14 @@ class Batch:
     @cached_property
     def stft(self) -> np.ndarray:
         """The complex STFT, shape (B, 1 + n_fft // 2, t)."""
-        return librosa.stft(self.y, n_fft=self.p.n_fft, hop_length=self.p.hop_length)
+        stft: np.ndarray = librosa.stft(self.y, n_fft=self.p.n_fft, hop_length=self.p.hop_length)
+        return stft
 
     @cached_property
     def magnitude(self) -> np.ndarray:
         """``abs(stft)``."""
-        return np.abs(self.stft)
+        magnitude: np.ndarray = np.abs(self.stft)
+        return magnitude
 
     @cached_property
     def power(self) -> np.ndarray:
@@ -77,23 +79,26 @@ class Batch:
     @cached_property
     def onset(self) -> np.ndarray:
         """The onset strength envelope (mean over mel bands), shape (B, t)."""
-        return librosa.onset.onset_strength(
+        onset: np.ndarray = librosa.onset.onset_strength(
             S=self.log_mel, sr=self.sr, n_fft=self.p.n_fft, hop_length=self.p.hop_length
         )
+        return onset
 
     @cached_property
     def onset_median(self) -> np.ndarray:
         """The beat tracker's onset envelope (median over mel bands), shape (B, t)."""
         # beat_track(y=...) builds its envelope with a median over mel bands.
-        return librosa.onset.onset_strength(
+        onset: np.ndarray = librosa.onset.onset_strength(
             S=self.log_mel, sr=self.sr, n_fft=self.p.n_fft, hop_length=self.p.hop_length,
             aggregate=np.median,
         )
+        return onset
 
     @cached_property
     def mfcc(self) -> np.ndarray:
         """The MFCCs of the log-mel spectrogram, shape (B, n_mfcc, t)."""
-        return librosa.feature.mfcc(S=self.log_mel, n_mfcc=self.p.n_mfcc)
+        mfcc: np.ndarray = librosa.feature.mfcc(S=self.log_mel, n_mfcc=self.p.n_mfcc)
+        return mfcc
 
     @cached_property
     def chroma(self) -> np.ndarray:
@@ -108,7 +113,8 @@ class Batch:
             chroma_filters(float(self.sr), self.p.n_fft, float(tuning)) @ power
             for tuning, power in zip(tunings, self.power, strict=True)
         ])
-        return librosa.util.normalize(raw, norm=np.inf, axis=-2)
+        chroma: np.ndarray = librosa.util.normalize(raw, norm=np.inf, axis=-2)
+        return chroma
 
     @cached_property
     def cqt_tunings(self) -> np.ndarray:
@@ -144,8 +150,9 @@ def _tonnetz(batch: Batch) -> np.ndarray:
 
 
 def _delta(batch: Batch, order: int) -> np.ndarray:
-    return librosa.feature.delta(batch.mfcc, width=batch.plan.delta_width, order=order,
-                                 mode=batch.plan.delta_mode)
+    delta: np.ndarray = librosa.feature.delta(batch.mfcc, width=batch.plan.delta_width,
+                                              order=order, mode=batch.plan.delta_mode)
+    return delta
 
 
 def _stack_memory(batch: Batch) -> np.ndarray:

@@ -190,7 +190,7 @@ def _stft_ones(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
     # In float64 as librosa does: after the CQT's max- and L1-normalisation, float32
     # rounding in a quiet frame shows at the 1e-5 level of the loud ones.
-    spec = scipy.fft.rfft(frames.astype(np.float64), axis=-1)
+    spec: np.ndarray = scipy.fft.rfft(frames.astype(np.float64), axis=-1)
     return np.swapaxes(spec, -1, -2).astype(librosa.util.dtype_r2c(y.dtype))
 
 

@@ -75,7 +75,8 @@ def colour_lut(name: str, n: int = 255) -> np.ndarray:
     pos = np.linspace(0, len(anchors) - 1, n)
     lo = np.floor(pos).astype(int).clip(0, len(anchors) - 2)
     frac = (pos - lo)[:, None]
-    return np.rint(anchors[lo] * (1 - frac) + anchors[lo + 1] * frac).astype(np.uint8)
+    lut: np.ndarray = np.rint(anchors[lo] * (1 - frac) + anchors[lo + 1] * frac).astype(np.uint8)
+    return lut
 
 
 def _hz_text(hz: float) -> str:
@@ -200,7 +201,7 @@ def _resample_rows(z: np.ndarray, coords: np.ndarray, grid: np.ndarray, how: str
     lo = np.searchsorted(coords, edges[:-1], side="left")
     hi = np.searchsorted(coords, edges[1:], side="left")
     nearest = np.abs(coords[None, :] - grid[:, None]).argmin(axis=1)
-    out = z[nearest].copy()
+    out: np.ndarray = z[nearest].copy()
     for i in np.flatnonzero(hi > lo):
         block = z[lo[i]:hi[i]]
         out[i] = block.max(axis=0) if how == "max" else block.mean(axis=0)

@@ -49,6 +49,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _plain(value: object) -> object:
         if "shape" not in value or "values" not in value:
             raise FeatureError("A matrix must be a dict with 'shape' and 'values'.",
                                code="invalid_record")
-        shape = [int(d) for d in value["shape"]]  # type: ignore[union-attr]
+        shape = [int(d) for d in value["shape"]]
         flat = np.asarray(value["values"], dtype=np.float64).ravel()  # None becomes NaN
         if flat.size != math.prod(shape):
             raise FeatureError(f"A matrix of shape {shape} needs {math.prod(shape)} values, "
@@ -156,7 +157,7 @@ def _type_of(value: object) -> str | None:
     return {bool: "bool", int: "int", float: "float", str: "str"}[type(value)]
 
 
-def _normalise(records: Iterable[Mapping[str, object]]) -> tuple[list[dict], dict[str, str]]:
+def _normalise(records: Iterable[Mapping[str, object]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     rows = [{key: _plain(value) for key, value in record.items()} for record in records]
     columns: dict[str, str | None] = {name: None for name in METADATA_FIELDS}
     for row in rows:
@@ -248,7 +249,7 @@ def _cell(value: object, kind: str) -> str:
     return str(value)
 
 
-def _write_delimited(rows: list[dict], schema: dict[str, str], delimiter: str) -> str:
+def _write_delimited(rows: list[dict[str, Any]], schema: dict[str, str], delimiter: str) -> str:
     buffer = io.StringIO()
     # CRLF rows (RFC 4180): the csv module then quotes any cell holding a CR or LF;
     # with "\n" alone a lone CR in a label would be written bare and split the row.
@@ -259,7 +260,7 @@ def _write_delimited(rows: list[dict], schema: dict[str, str], delimiter: str) -
     return buffer.getvalue()
 
 
-def _write_parquet(rows: list[dict], schema: dict[str, str], provenance: dict,
+def _write_parquet(rows: list[dict[str, Any]], schema: dict[str, str], provenance: dict[str, Any],
                    tmp: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -353,7 +354,7 @@ def write_export(
 
 
 # -- Reading ----------------------------------------------------------------------------------
-def _restore(rows: list[dict], schema: dict[str, str]) -> list[dict]:
+def _restore(rows: list[dict[str, Any]], schema: dict[str, str]) -> list[dict[str, Any]]:
     # Strict JSON had no NaN: null in a float column or a matrix stands for NaN.
     for row in rows:
         for key, kind in schema.items():
@@ -394,8 +395,8 @@ def _infer_kind(cells: list[str]) -> str:
     return "str"
 
 
-def _read_delimited(path: Path, delimiter: str) -> tuple[dict, list[dict]]:
-    provenance: dict = {}
+def _read_delimited(path: Path, delimiter: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    provenance: dict[str, Any] = {}
     schema: dict[str, str] = {}
     sidecar = provenance_path(path)
     if sidecar.is_file():
@@ -422,7 +423,7 @@ def _read_delimited(path: Path, delimiter: str) -> tuple[dict, list[dict]]:
     return provenance, _restore(records, schema)
 
 
-def _read_parquet(path: Path) -> tuple[dict, list[dict]]:
+def _read_parquet(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
@@ -444,7 +445,7 @@ def _read_parquet(path: Path) -> tuple[dict, list[dict]]:
 
 
 def read_export(path: str | os.PathLike[str],
-                fmt: str | None = None) -> tuple[dict, list[dict]]:
+                fmt: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read a file written by :func:`write_export`.
 
     Parameters

@@ -41,7 +41,8 @@ def mel_filters(sr: float, n_fft: int, n_mels: int, fmin: float,
 @functools.lru_cache(maxsize=256)
 def chroma_filters(sr: float, n_fft: int, tuning: float) -> np.ndarray:
     """``librosa.filters.chroma`` with 12 pitch classes, for one tuning."""
-    return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=12)
+    basis: np.ndarray = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=12)
+    return basis
 
 
 def relative_bandwidth(freqs: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ def relative_bandwidth(freqs: np.ndarray) -> np.ndarray:
 def hann(n: int) -> np.ndarray:
     """Return a read-only Hann window of ``n`` samples, as ``librosa.filters.get_window``."""
     # librosa asks scipy for the same few hundred window lengths for every tuning.
-    window = librosa.filters.get_window("hann", n)
+    window: np.ndarray = librosa.filters.get_window("hann", n)
     window.flags.writeable = False
     return window
 

@@ -33,8 +33,10 @@ def tempogram(envelope: np.ndarray, win_length: int, sr: float, hop_length: int)
     left = ramp * (envelope[..., :1] / half)
     right = (ramp * (envelope[..., -1:] / half))[..., ::-1]
     padded = np.concatenate([left, envelope, right], axis=-1)
-    return librosa.feature.tempogram(onset_envelope=padded, sr=sr, hop_length=hop_length,
-                                     win_length=win_length, center=False)[..., :n]
+    tg: np.ndarray = librosa.feature.tempogram(onset_envelope=padded, sr=sr,
+                                               hop_length=hop_length, win_length=win_length,
+                                               center=False)
+    return tg[..., :n]
 
 
 def track_beats(envelope: np.ndarray, sr: float, *, hop_length: int, start_bpm: float,

@@ -36,7 +36,7 @@ def db_per_clip(power: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(B, rows, t)]
     """
-    log = 10.0 * np.log10(np.maximum(1e-10, power))
+    log: np.ndarray = 10.0 * np.log10(np.maximum(1e-10, power))
     np.maximum(log, log.max(axis=(-2, -1), keepdims=True) - TOP_DB, out=log)
     return log
 
@@ -115,4 +115,5 @@ def tonnetz(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int, n
     chroma = np.matmul(cq_to_chroma, cqt)
     chroma[chroma < 0.0] = 0.0
     chroma = librosa.util.normalize(chroma, norm=np.inf, axis=-2)
-    return np.matmul(phi, librosa.util.normalize(chroma, norm=1, axis=-2))
+    tz: np.ndarray = np.matmul(phi, librosa.util.normalize(chroma, norm=1, axis=-2))
+    return tz

@@ -83,4 +83,5 @@ def beat_tempo(envelope: np.ndarray, *, sr: float, hop_length: int, start_bpm: f
         logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / _STD_BPM) ** 2
     logprior[: int(np.argmax(bpms < _MAX_TEMPO))] = -np.inf
     best = np.argmax(np.log1p(1e6 * mean) + logprior[:, np.newaxis], axis=-2)
-    return np.take(bpms, best)
+    tempi: np.ndarray = np.take(bpms, best)
+    return tempi

@@ -83,7 +83,7 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *,
             continue
         cols = summary_columns(name, values.shape[1] // 2)
         full = np.full((len(ids), values.shape[1]), np.nan, np.float32)
-        idx = pos.get_indexer(fids)
+        idx = pos.get_indexer(pd.Index(fids))
         keep = idx >= 0
         full[idx[keep]] = values[keep]
         blocks.append(pd.DataFrame(full, columns=cols))
