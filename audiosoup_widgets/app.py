@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import ipyvuetify as v
+from ipyvuetify.Html import Html
 
 from .errors import NotFoundError
 from .services import ReviewServices
@@ -60,7 +60,7 @@ class ReviewApp:
     editor: MetadataEditor
     explorer: FeatureExplorer
     banner: ErrorBanner
-    widget: v.Html
+    widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -110,12 +110,12 @@ def build_review_app(db: str | Store | None = None, dataset: str | None = None, 
     review = ReviewDialog(state, services)
     review.edit_view, review.features_view = editor, explorer
     banner = ErrorBanner(state)
-    header = v.Html(tag="div", class_="audiosoup-header", style_="margin: 4px 2px 12px;", children=[
-        v.Html(tag="div", style_="font-size: 22px; font-weight: 600; color: #1f2328;",
+    header = Html(tag="div", class_="audiosoup-header", style_="margin: 4px 2px 12px;", children=[
+        Html(tag="div", style_="font-size: 22px; font-weight: 600; color: #1f2328;",
                children=[_TITLE]),
-        v.Html(tag="div", style_="font-size: 14px; color: #57606a;", children=[_INTRO]),
+        Html(tag="div", style_="font-size: 14px; color: #57606a;", children=[_INTRO]),
     ])
-    page = v.Html(tag="div", class_="audiosoup-app", style_="padding: 8px 12px; max-width: 1600px;",
+    page = Html(tag="div", class_="audiosoup-app", style_="padding: 8px 12px; max-width: 1600px;",
                   children=[banner, header, grid, review])
     warm = None
     if warm_up:

@@ -27,7 +27,7 @@ import io
 import logging
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _quiet_tracebacks_outside_cells() -> None:
     shell.events.register("post_run_cell", lambda *_: running.update(cell=False))
     original = shell.showtraceback
 
-    def showtraceback(exc_tuple=None, *args, **kwargs):
+    def showtraceback(exc_tuple: Any = None, *args: Any, **kwargs: Any) -> Any:
         if running["cell"]:
             return original(exc_tuple, *args, **kwargs)
         info = exc_tuple if exc_tuple is not None else sys.exc_info()

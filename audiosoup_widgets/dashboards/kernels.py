@@ -20,9 +20,9 @@ end this way: its pool manager keeps them out of the check.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Float, default
 
@@ -57,8 +57,8 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     def _check_often(self) -> int:
         return 5
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # jupyter_server leaves it untyped
         self._unattended_since: dict[str, float] = {}
         self._was_connected: set[str] = set()
 
@@ -70,7 +70,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         state = getattr(kernel, "execution_state", None)
         if state == "dead":
             self.log.warning("ending dead kernel %s", kernel_id)
-            await ensure_async(self.shutdown_kernel(kernel_id))
+            await self.shutdown_kernel(kernel_id)
             return
         if self._kernel_connections.get(kernel_id, 0) > 0:
             self._was_connected.add(kernel_id)
@@ -89,10 +89,12 @@ class DashboardKernelManager(AsyncMappingKernelManager):
             return
         self.log.info("ending kernel %s: %s for %.0f s", kernel_id,
                  "its page disconnected" if connected else "no page connected to it", now - since)
-        await ensure_async(self.shutdown_kernel(kernel_id))
+        await self.shutdown_kernel(kernel_id)
 
-    async def shutdown_kernel(self, kernel_id: str, *args, **kwargs):
+    async def shutdown_kernel(  # type: ignore[override]  # the base declares a plain method
+            self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
         """Shut a kernel down and forget its bookkeeping."""
         self._unattended_since.pop(kernel_id, None)
         self._was_connected.discard(kernel_id)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        # jupyter_server leaves the base method untyped; it returns None.
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)  # type: ignore[no-untyped-call]

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 from importlib import metadata, resources
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def _static_dirs() -> list[str]:
     # Where Voila serves /voila/static/ from: the static folders of its templates.
     from voila.paths import collect_static_paths
 
-    return collect_static_paths(["voila", "nbconvert"], "lab", prune=True)
+    paths: list[str] = collect_static_paths(["voila", "nbconvert"], "lab", prune=True)
+    return paths
 
 
 def _labextension_dirs() -> list[str]:
@@ -64,7 +66,7 @@ def _exists_under(dirs: list[str], relative: str) -> bool:
     return any(os.path.isfile(os.path.join(d, *parts)) for d in dirs)
 
 
-def _installed(manifest: dict, voila_version: str) -> list[str]:
+def _installed(manifest: dict[str, Any], voila_version: str) -> list[str]:
     # Scripts only: fonts are asked for from inside style sheets, where a preload did
     # not match the request (Chromium reported the preloaded icon font as unused).
     recorded = manifest.get("resources", [])

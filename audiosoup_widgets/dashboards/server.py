@@ -31,11 +31,13 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import tornado.web
 from jupyter_core.utils import ensure_async
 from jupyter_server.utils import url_path_join
+from tornado.httputil import HTTPServerRequest
 from traitlets import Int, List, Unicode
 from voila.app import Voila
 from voila.static_file_handler import TemplateStaticFileHandler
@@ -129,11 +131,12 @@ class _Refused(tornado.web.RequestHandler):
 class _GuardedApplication(tornado.web.Application):
     """A tornado application that asks the host policy about every request first."""
 
-    def __init__(self, *args, policy: HostPolicy, **kwargs):
+    def __init__(self, *args: Any, policy: HostPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy
 
-    def find_handler(self, request, **kwargs):  # noqa: D102 - tornado's routing hook
+    def find_handler(self, request: HTTPServerRequest,  # noqa: D102 - tornado's routing hook
+                     **kwargs: Any) -> tornado.web._HandlerDelegate:
         headers = request.headers
         refusal = self.policy.refusal(
             host_header=headers.get("Host", ""),
@@ -149,32 +152,33 @@ class _GuardedApplication(tornado.web.Application):
         return super().find_handler(request, **kwargs)
 
 
-class _TemplateStatic(TemplateStaticFileHandler):
+class _TemplateStatic(TemplateStaticFileHandler):  # type: ignore[misc]  # voila ships no types
     """Voila's template static files, with a 404 for a path that names no template file."""
 
     def parse_url_path(self, path: str) -> str:
         parts = path.split("/", 2)
         if len(parts) < 3 or parts[1] != "static" or not parts[2]:
             raise tornado.web.HTTPError(404)
-        return super().parse_url_path(path)
+        url: str = super().parse_url_path(path)
+        return url
 
 
 class _TicketedKernels:
     """The server's kernel manager as one page handler sees it: binds its ticket to its kernel."""
 
-    def __init__(self, manager, bind: Callable[[str], None]):
+    def __init__(self, manager: Any, bind: Callable[[str], None]) -> None:
         self._manager, self._bind = manager, bind
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._manager, name)
 
-    async def get_rendered_notebook(self, *args, **kwargs):
+    async def get_rendered_notebook(self, *args: Any, **kwargs: Any) -> Any:
         result = await self._manager.get_rendered_notebook(*args, **kwargs)
         self._bind(result[2])
         return result
 
-    async def start_kernel(self, *args, **kwargs):
-        kernel_id = await ensure_async(self._manager.start_kernel(*args, **kwargs))
+    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
+        kernel_id: str = await ensure_async(self._manager.start_kernel(*args, **kwargs))
         self._bind(kernel_id)
         return kernel_id
 
@@ -191,13 +195,13 @@ class _ReadyHandler(tornado.web.RequestHandler):
         self.finish(json.dumps({"ready": ready}))
 
 
-class _DashboardPage(TornadoVoilaHandler):
+class _DashboardPage(TornadoVoilaHandler):  # type: ignore[misc]  # voila ships no types
     """The dashboard page: the busy and preparing pages, the cap, the ``_xsrf`` cookie."""
 
     _ticket: int | None = None
 
     @property
-    def kernel_manager(self):  # noqa: D102 - JupyterHandler's accessor, seen through the ticket
+    def kernel_manager(self) -> Any:  # noqa: D102 - JupyterHandler's accessor, seen through the ticket
         manager = self.settings["kernel_manager"]
         ticket = self._ticket
         if ticket is None:
@@ -206,7 +210,7 @@ class _DashboardPage(TornadoVoilaHandler):
         return _TicketedKernels(manager, lambda kernel_id: gate.bind(ticket, kernel_id))
 
     @tornado.web.authenticated
-    async def get(self, path=None):  # noqa: D102 - serves the page
+    async def get(self, path: str | None = None) -> None:  # noqa: D102 - serves the page
         if path:
             # One notebook is served; Voila would redirect anything else to its
             # file handler, which serves nothing.
@@ -253,7 +257,7 @@ class _DashboardPage(TornadoVoilaHandler):
         self.finish(html)
 
 
-class DashboardServer(Voila):
+class DashboardServer(Voila):  # type: ignore[misc]  # voila ships no types
     """Voila serving the review dashboard with host checks, a visitor cap and a token from the environment."""
 
     allowed_hosts = List(
@@ -264,8 +268,10 @@ class DashboardServer(Voila):
         0, config=True,
         help="Most visitors served at once (each has a kernel); 0: derived from the memory "
              "available at start.")
+    #: Voila's ``token`` trait, as the type checker should see it (no class attribute).
+    token: str | None
 
-    def initialize(self, argv=None):  # noqa: D102 - traitlets' start-up hook
+    def initialize(self, argv: list[str] | None = None) -> None:  # noqa: D102 - traitlets' start-up hook
         super().initialize(argv)
         # Kernels inherit this process's environment: take the token out of it
         # before any kernel starts.
@@ -285,7 +291,7 @@ class DashboardServer(Voila):
         self.log.info("Audio Soup: at most %d visitors at once; answering to loopback names%s",
                       limit, "".join(f", {n}" for n in sorted(self.policy.names)))
 
-    def init_handlers(self) -> list:  # noqa: D102 - Voila's handlers with ours swapped in
+    def init_handlers(self) -> list[Any]:  # noqa: D102 - Voila's handlers with ours swapped in
         swap = {TornadoVoilaHandler: _DashboardPage, TemplateStaticFileHandler: _TemplateStatic}
         handlers = [(spec[0], swap.get(spec[1], spec[1]), *spec[2:])
                     for spec in super().init_handlers()]

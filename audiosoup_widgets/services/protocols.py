@@ -88,6 +88,9 @@ class AudioServices(Protocol):
     def thumbnail(self, record: SampleRecord) -> tuple[np.ndarray, float] | None:
         """Display peaks and the gain applied, or None."""
 
+    def waveform(self, record: SampleRecord, *, n_bins: int = ...) -> tuple[np.ndarray, float]:
+        """Return the decoded clip's min/max envelope and its duration in seconds."""
+
 
 class FeatureServices(Protocol):
     """Feature matrices of the sample in view (:class:`~.features.FeatureService`)."""

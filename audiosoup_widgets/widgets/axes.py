@@ -15,6 +15,7 @@ visible range, so zooming never shows "1.5 beats".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def tick_texts(lo: float, hi: float, *, count: int = 10) -> list[str]:
     return [f"{v:.{decimals}f}" for v in values]
 
 
-def y_room(labels, *, px: float = TICK_PX) -> tuple[int, int]:
+def y_room(labels: Iterable[object], *, px: float = TICK_PX) -> tuple[int, int]:
     """Return ``(label_offset, left_margin)`` in pixels for a left axis with these tick labels.
 
     The title's baseline sits ``label_offset`` left of the axis line, clear of the

@@ -132,7 +132,8 @@ class LatestJob:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
-    def _run(self, job: Job, generation: int, work, on_done, on_error) -> None:
+    def _run(self, job: Job, generation: int, work: Callable[[Job], Any],
+             on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
         try:
             if job.stale:  # superseded while it waited for the worker
                 return

@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import ipyvuetify as v
+from ipyvuetify.VuetifyTemplate import VuetifyTemplate
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ __all__ = ["SafeTemplate", "handler", "as_int", "as_str", "fmt_duration", "fmt_r
            "fmt_value", "fmt_db"]
 
 
-class SafeTemplate(v.VuetifyTemplate):
+class SafeTemplate(VuetifyTemplate):
     """A ``VuetifyTemplate`` that accepts only its own events and no trait writes."""
 
     #: Synced traits the browser may change (none by default).
     _frontend_writable: ClassVar[frozenset[str]] = frozenset()
 
-    def _handle_event(self, _, content, buffers):
+    def _handle_event(self, _: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or set(content) - {"event", "data"}:
             log.warning("%s: dropped a widget message that is not a declared event",
                         type(self).__name__)
@@ -48,7 +48,7 @@ class SafeTemplate(v.VuetifyTemplate):
             return
         getattr(self, "vue_" + event)(content.get("data"))
 
-    def set_state(self, sync_data):
+    def set_state(self, sync_data: dict[str, Any]) -> None:
         """Apply browser-side trait updates, but only for ``_frontend_writable`` traits."""
         allowed = {k: val for k, val in sync_data.items() if k in self._frontend_writable}
         if len(allowed) != len(sync_data):
@@ -58,7 +58,7 @@ class SafeTemplate(v.VuetifyTemplate):
             super().set_state(allowed)
 
 
-def handler(context: str) -> Callable:
+def handler(context: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Wrap a ``vue_*`` event method: report any exception as a plain message.
 
     The wrapped method receives the event's data (whatever JSON the browser sent)
@@ -72,9 +72,9 @@ def handler(context: str) -> Callable:
         What the user was doing, for the log ("saving the label").
     """
 
-    def wrap(method: Callable) -> Callable:
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
-        def run(self, data=None, *_buffers):
+        def run(self: Any, data: Any = None, *_buffers: Any) -> Any:
             try:
                 return method(self, data)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a plain message

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING, Any
 
 import bqplot as bq
 import ipywidgets as ipw
@@ -34,6 +35,9 @@ from ..features.display import (
     palette,
 )
 from .axes import fit_label, js_key, tick_texts, whole_ticks, y_room
+
+if TYPE_CHECKING:
+    from ..services import FeatureSpec
 
 __all__ = ["FeaturePlot", "WaveformPlot", "png_indexed"]
 
@@ -71,7 +75,7 @@ class FeaturePlot:
         Figure height in pixels.
     """
 
-    def __init__(self, spec, *, height: int = 230) -> None:
+    def __init__(self, spec: FeatureSpec, *, height: int = 230) -> None:
         self.spec = spec
         self.height = height
         self.left = 78
@@ -131,6 +135,7 @@ class FeaturePlot:
             self.y_axis.label_offset = f"{offset}px"
             self.figure.fig_margin = {**self.figure.fig_margin, "left": self.left}
             if spec.kind == "image":
+                assert display.image is not None  # an image display has its picture
                 self.picture.value = png_indexed(display.image, palette(display.cmap))
                 self.mark.x = np.array(display.x_extent, dtype=float)
                 self.mark.y = np.array(display.y_extent, dtype=float)
@@ -141,7 +146,7 @@ class FeaturePlot:
                 self.mark.y = y.astype(float)
             self._set_domain()
 
-    def _whole_beats(self, change=None) -> None:
+    def _whole_beats(self, change: Any = None) -> None:
         ticks = whole_ticks(float(self.x_scale.min if self.x_scale.min is not None else 0.0),
                             float(self.x_scale.max if self.x_scale.max is not None else 1.0))
         # bqplot falls back to fractional automatic ticks for an empty list; num_ticks=1
@@ -211,6 +216,7 @@ class FeaturePlot:
         if not (min(d.y_extent) <= y <= max(d.y_extent)):
             return ""
         rows = d.row_coords
+        assert rows is not None  # an image display has row coordinates
         if d.y_scale == "mel":
             i = int(np.abs(rows - y).argmin())
             row_text = f"{mel_to_hz(rows[i]):,.0f} Hz"
