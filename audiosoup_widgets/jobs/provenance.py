@@ -20,11 +20,16 @@ __all__ = ["dataset_provenance", "sample_provenance"]
 
 
 class SampleLike(Protocol):
-    """What :func:`sample_provenance` reads of a sample record."""
+    """What :func:`sample_provenance` reads of a sample record (read-only, as records are)."""
 
-    id: int
-    dataset: str
-    duration: float
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def dataset(self) -> str: ...
+
+    @property
+    def duration(self) -> float: ...
 
 
 def _provenance(dataset: str, names: Sequence[str], params: FeatureParams, *, content: str,
