@@ -7,7 +7,7 @@ loader tests on SQLite and PostgreSQL:
   audio in every supported format, plus every kind of broken or hostile file,
   and returns the outcome each must end with;
 * :func:`make_clips` writes many small distinct clips (throughput tests);
-* :func:`tone` and :func:`audio_bytes` make the signals and encoded bytes;
+* :func:`audio_bytes` encodes signals (made by ``signals.tone``) to bytes;
 * :func:`analyse_or_misbehave` stands in for ``analyse_file`` in worker pools
   (``analyse_many(..., _analyse=analyse_or_misbehave)``) to simulate a decoder
   that hangs or crashes on chosen files.
@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from signals import tone
 
-__all__ = ["GOOD_DETAILS", "make_mixed_folder", "make_clips", "tone", "audio_bytes",
+__all__ = ["GOOD_DETAILS", "make_mixed_folder", "make_clips", "audio_bytes",
            "huge_claim_wav", "analyse_or_misbehave", "XSS_NAME", "ODD_BYTES_NAME"]
 
 #: A file name that is also an XSS payload; the file holds valid audio.
@@ -67,21 +68,6 @@ GOOD_DETAILS: dict[str, dict[str, object]] = {
     f"cat/{ODD_BYTES_NAME}": dict(format="WAV", subtype="PCM_16", sample_rate=16000,
                                   channels=1, frames=16000, flags=()),
 }
-
-
-def tone(*, sr: int, seconds: float, channels: int = 1, freq: float = 440.0,
-         level: float = 0.5, noise: float = 0.02, seed: int = 0) -> np.ndarray:
-    """Return a tone plus a little noise, shape ``(frames, channels)`` float32.
-
-    Each channel gets a slightly different frequency, and different ``seed`` or
-    ``freq`` values give different bytes (so no two fixture files are duplicates).
-    """
-    rng = np.random.default_rng(seed)
-    n = int(round(sr * seconds))
-    t = np.arange(n) / sr
-    cols = [np.sin(2 * np.pi * freq * (1 + 0.01 * c) * t) for c in range(channels)]
-    y = level * np.stack(cols, axis=1) + noise * level * rng.standard_normal((n, channels))
-    return y.astype(np.float32)
 
 
 def audio_bytes(y: np.ndarray, sr: int, *, format: str = "WAV", subtype: str | None = None) -> bytes:
@@ -166,39 +152,39 @@ def make_mixed_folder(root: Path) -> dict[str, str | None]:
         out[rel] = reason
 
     good("dog/u8_8k_mono.wav",
-         audio_bytes(tone(sr=8000, seconds=1, freq=300, seed=1), 8000, subtype="PCM_U8"))
+         audio_bytes(tone(sr=8000, seconds=1, freq=300, seed=1, noise=0.02), 8000, subtype="PCM_U8"))
     good("dog/pcm16_16k_stereo.wav",
-         audio_bytes(tone(sr=16000, seconds=1, channels=2, freq=350, seed=2), 16000,
+         audio_bytes(tone(sr=16000, seconds=1, channels=2, freq=350, seed=2, noise=0.02), 16000,
                      subtype="PCM_16"))
     good("dog/pcm24_44k.wav",
-         audio_bytes(tone(sr=44100, seconds=0.5, freq=400, seed=3), 44100, subtype="PCM_24"))
+         audio_bytes(tone(sr=44100, seconds=0.5, freq=400, seed=3, noise=0.02), 44100, subtype="PCM_24"))
     good("dog/float_48k_6ch.wav",
-         audio_bytes(tone(sr=48000, seconds=0.5, channels=6, freq=450, seed=4), 48000,
+         audio_bytes(tone(sr=48000, seconds=0.5, channels=6, freq=450, seed=4, noise=0.02), 48000,
                      subtype="FLOAT"))
     good("dog/flac_22k.flac",
-         audio_bytes(tone(sr=22050, seconds=1, freq=500, seed=5), 22050, format="FLAC"))
+         audio_bytes(tone(sr=22050, seconds=1, freq=500, seed=5, noise=0.02), 22050, format="FLAC"))
     good("dog/vorbis_32k.ogg",
-         audio_bytes(tone(sr=32000, seconds=1, freq=550, seed=6), 32000, format="OGG",
+         audio_bytes(tone(sr=32000, seconds=1, freq=550, seed=6, noise=0.02), 32000, format="OGG",
                      subtype="VORBIS"))
     good("dog/mp3_44k_stereo.mp3",
-         audio_bytes(tone(sr=44100, seconds=1, channels=2, freq=600, seed=7), 44100,
+         audio_bytes(tone(sr=44100, seconds=1, channels=2, freq=600, seed=7, noise=0.02), 44100,
                      format="MP3", subtype="MPEG_LAYER_III"))
     good("dog/flac_content.wav",
-         audio_bytes(tone(sr=16000, seconds=1, freq=650, seed=8), 16000, format="FLAC"))
+         audio_bytes(tone(sr=16000, seconds=1, freq=650, seed=8, noise=0.02), 16000, format="FLAC"))
     good("cat/very_quiet.wav",
-         audio_bytes(tone(sr=16000, seconds=1, freq=700, level=0.001, seed=9), 16000,
+         audio_bytes(tone(sr=16000, seconds=1, freq=700, level=0.001, seed=9, noise=0.02), 16000,
                      subtype="PCM_16"))
     good("cat/silent.wav",
          audio_bytes(np.zeros((16000, 1), np.float32), 16000, subtype="PCM_16"))
     good("cat/clipped.wav",
-         audio_bytes(np.clip(tone(sr=16000, seconds=1, freq=750, level=3.0, seed=10), -1, 1),
+         audio_bytes(np.clip(tone(sr=16000, seconds=1, freq=750, level=3.0, seed=10, noise=0.02), -1, 1),
                      16000, subtype="PCM_16"))
     good(f"cat/{XSS_NAME}",
-         audio_bytes(tone(sr=16000, seconds=1, freq=800, seed=11), 16000, subtype="PCM_16"))
+         audio_bytes(tone(sr=16000, seconds=1, freq=800, seed=11, noise=0.02), 16000, subtype="PCM_16"))
     if sys.platform.startswith("linux"):
         try:
             good(f"cat/{ODD_BYTES_NAME}",
-                 audio_bytes(tone(sr=16000, seconds=1, freq=850, seed=12), 16000,
+                 audio_bytes(tone(sr=16000, seconds=1, freq=850, seed=12, noise=0.02), 16000,
                              subtype="PCM_16"))
         except OSError:  # a file system that insists on UTF-8 names
             out.pop(f"cat/{ODD_BYTES_NAME}", None)
@@ -208,26 +194,26 @@ def make_mixed_folder(root: Path) -> dict[str, str | None]:
     # Seed chosen so libsndfile answers "format not recognised" (some random
     # byte strings make mpg123 hunt for MPEG frames instead; same outcome).
     bad("cat/random.flac", np.random.default_rng(2024).bytes(8192), "not_audio")
-    wav = audio_bytes(tone(sr=16000, seconds=1, freq=900, seed=13), 16000, subtype="PCM_16")
+    wav = audio_bytes(tone(sr=16000, seconds=1, freq=900, seed=13, noise=0.02), 16000, subtype="PCM_16")
     bad("cat/truncated.wav", wav[: len(wav) // 2], "truncated")
     bad("cat/header_cut.wav", wav[:30], "truncated")
-    flac = audio_bytes(tone(sr=16000, seconds=3, freq=950, seed=14), 16000, format="FLAC")
+    flac = audio_bytes(tone(sr=16000, seconds=3, freq=950, seed=14, noise=0.02), 16000, format="FLAC")
     bad("cat/truncated.flac", flac[: len(flac) * 2 // 3], "truncated")
-    mp3 = audio_bytes(tone(sr=44100, seconds=3, channels=2, freq=1000, seed=15), 44100,
+    mp3 = audio_bytes(tone(sr=44100, seconds=3, channels=2, freq=1000, seed=15, noise=0.02), 44100,
                       format="MP3", subtype="MPEG_LAYER_III")
     bad("cat/truncated.mp3", mp3[: len(mp3) // 2], "truncated")
-    ogg = audio_bytes(tone(sr=32000, seconds=3, freq=1050, seed=16), 32000, format="OGG",
+    ogg = audio_bytes(tone(sr=32000, seconds=3, freq=1050, seed=16, noise=0.02), 32000, format="OGG",
                       subtype="VORBIS")
     bad("cat/truncated.ogg", ogg[: len(ogg) // 2], "truncated")
     bad("cat/huge_claim.wav", huge_claim_wav(), "too_long")
     bad("cat/too_many_channels.wav",
-        audio_bytes(tone(sr=8000, seconds=0.1, channels=33, freq=1100, seed=17), 8000,
+        audio_bytes(tone(sr=8000, seconds=0.1, channels=33, freq=1100, seed=17, noise=0.02), 8000,
                     subtype="PCM_16"), "unsupported")
 
     outside = root.parent / f"{root.name}-outside"
     outside.mkdir(exist_ok=True)
     secret = outside / "secret.wav"
-    secret.write_bytes(audio_bytes(tone(sr=16000, seconds=1, freq=1150, seed=18), 16000))
+    secret.write_bytes(audio_bytes(tone(sr=16000, seconds=1, freq=1150, seed=18, noise=0.02), 16000))
     try:
         os.symlink(secret, root / "cat" / "outside_link.wav")
         out["cat/outside_link.wav"] = "outside_root"
@@ -254,7 +240,7 @@ def make_clips(root: Path, n: int, *, sr: int = 16000, seconds: float = 1.0,
     root = Path(root)
     for label in labels:
         (root / label).mkdir(parents=True, exist_ok=True)
-    base = tone(sr=sr, seconds=seconds, freq=440.0, noise=0.0)[:, 0]
+    base = tone(sr, seconds=seconds, freq=440.0)
     rng = np.random.default_rng(0)
     paths = []
     for i in range(n):

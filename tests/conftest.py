@@ -1,7 +1,9 @@
 """Shared fixtures: a fresh store on SQLite and on PostgreSQL for every test.
 
 PostgreSQL is never optional: if the server cannot be reached, the tests that
-need it fail with a clear message rather than skip.
+need it fail with a clear message rather than skip. Every test that reaches it
+(the ``postgresql`` parameter of ``store``, ``pg_store``, ``pg_url``) carries the
+``postgres`` marker, so ``-m "not postgres"`` runs without a server.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from audiosoup_widgets.store.models import Base
 PG_ADMIN_URL = os.environ.get(
     "AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
-BACKENDS = ["sqlite", "postgresql"]
+#: The store backends every ``store`` test runs on; PostgreSQL ones carry the ``postgres`` marker.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
-
-
-def tone(seconds: float = 1.0, sr: int = 16000, f: float = 440.0) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+from signals import noise, tone
 
 
 def make_speech_commands(root: Path) -> None:
@@ -20,12 +15,11 @@ def make_speech_commands(root: Path) -> None:
         (root / word).mkdir(parents=True)
         for s, spk in enumerate(speakers):
             for n in range(2):
-                sf.write(root / word / f"{spk}_nohash_{n}.wav", tone(f=200 + 50 * w + 10 * s + n),
-                         16000, subtype="PCM_16")
+                sf.write(root / word / f"{spk}_nohash_{n}.wav",
+                         tone(freq=200 + 50 * w + 10 * s + n, level=0.3), 16000, subtype="PCM_16")
     (root / "_background_noise_").mkdir()
-    rng = np.random.default_rng(0)
     sf.write(root / "_background_noise_" / "white_noise.wav",
-             (0.1 * rng.standard_normal(16000 * 5)).astype(np.float32), 16000)
+             noise(16000, seconds=5.0, seed=0, level=0.1), 16000)
     (root / "_background_noise_" / "README.md").write_text("noise clips\n")
     (root / "validation_list.txt").write_text(
         "\n".join(f"{w}/1b2c3d4e_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2)))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from audio_fixtures import tone
+from signals import tone
 
 import audiosoup_widgets
 from audiosoup_widgets import jitcache
@@ -80,11 +80,12 @@ def _clip_dataset(root: Path) -> Path:
     for sr in RATES:
         (root / f"r{sr}").mkdir(parents=True)
         for i in range(6):
-            y = tone(sr=sr, seconds=1.0, freq=220.0 + 40 * i, seed=i)
+            y = tone(sr=sr, seconds=1.0, freq=220.0 + 40 * i, seed=i, noise=0.02)
             sf.write(root / f"r{sr}" / f"clip{i}.wav", y, sr, subtype="PCM_16")
     return root
 
 
+@pytest.mark.postgres
 def test_scheduler_local_run_on_an_empty_cache_leaves_it_working(tmp_path, pg_store):
     load_dataset(pg_store, _clip_dataset(tmp_path / "clips"), dataset="rates", workers=1)
     cache = tmp_path / "numba"

@@ -95,6 +95,7 @@ def peak_rss(db: str, dataset: str, features: str) -> int:
     return int(peak)
 
 
+@pytest.mark.slow
 def test_features_compute_memory_is_bounded_and_does_not_grow_with_length(tmp_path):
     sr = 16000
     write_long(tmp_path / "short" / "a" / "four_minutes.wav", sr=sr, seconds=240)
@@ -124,6 +125,7 @@ FEATS = ["mfcc", "chroma", "onset_strength", "stack_memory"]
 _EXPECTED: dict[str, dict] = {}
 
 
+@pytest.mark.slow
 def test_long_clip_summary_is_over_its_segments_and_short_clips_are_unchanged(
         store: Store, tmp_path):
     sr = 48000

@@ -7,8 +7,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from audio_fixtures import audio_bytes, huge_claim_wav, tone
+from audio_fixtures import audio_bytes, huge_claim_wav
 from audiotest_helpers import reason, write
+from signals import tone
 
 from audiosoup_widgets.audio import analyse_file, decode, probe_file
 from audiosoup_widgets.errors import DecodeError
@@ -16,7 +17,7 @@ from audiosoup_widgets.errors import DecodeError
 
 def test_streamed_wav_with_unknown_size_loads(tmp_path):
     # `ffmpeg ... -f wav -` cannot seek back and leaves 0xFFFFFFFF as the data size.
-    data = bytearray(audio_bytes(tone(sr=16000, seconds=0.5), 16000, subtype="PCM_16"))
+    data = bytearray(audio_bytes(tone(sr=16000, seconds=0.5, noise=0.02), 16000, subtype="PCM_16"))
     i = data.index(b"data")
     data[i + 4:i + 8] = struct.pack("<I", 0xFFFFFFFF)
     data[4:8] = struct.pack("<I", 0xFFFFFFFF)
@@ -27,7 +28,7 @@ def test_streamed_wav_with_unknown_size_loads(tmp_path):
 def test_mp3_without_length_header_loads_by_decoding(tmp_path):
     # Without a Xing/Info frame libsndfile estimates the length from the file
     # size; the decoded length is taken as the truth, not flagged as truncated.
-    data = bytearray(audio_bytes(tone(sr=44100, seconds=1.0, channels=2), 44100, format="MP3"))
+    data = bytearray(audio_bytes(tone(sr=44100, seconds=1.0, channels=2, noise=0.02), 44100, format="MP3"))
     for tag in (b"Xing", b"Info"):
         i = data.find(tag, 0, 2000)
         if i >= 0:
@@ -57,7 +58,7 @@ def test_header_claiming_billions_of_frames_is_too_long_without_allocating(tmp_p
 
 
 def test_truncated_wav(tmp_path):
-    data = audio_bytes(tone(sr=16000, seconds=1), 16000, subtype="PCM_16")
+    data = audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000, subtype="PCM_16")
     path = write(tmp_path / "cut.wav", data[:len(data) // 2 + 1])  # also mid-frame
     with pytest.raises(DecodeError, match=r"decoded 7989 of the 16000 frames") as info:
         analyse_file(path)
@@ -66,7 +67,7 @@ def test_truncated_wav(tmp_path):
 
 
 def test_wav_cut_inside_its_header(tmp_path):
-    data = audio_bytes(tone(sr=16000, seconds=1), 16000)
+    data = audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000)
     for n in (12, 30, 40):
         assert reason(write(tmp_path / f"h{n}.wav", data[:n])) == "truncated"
 
@@ -76,13 +77,13 @@ def test_wav_cut_inside_its_header(tmp_path):
     ("MP3", "MPEG_LAYER_III", 0.8), ("OGG", "VORBIS", 0.5), ("OGG", "VORBIS", 0.1),
 ])
 def test_truncated_compressed_files(tmp_path, fmt, subtype, frac):
-    data = audio_bytes(tone(sr=32000, seconds=3, channels=2), 32000, format=fmt,
+    data = audio_bytes(tone(sr=32000, seconds=3, channels=2, noise=0.02), 32000, format=fmt,
                        subtype=subtype)
     assert reason(write(tmp_path / "cut.bin", data[:int(len(data) * frac)])) == "truncated"
 
 
 def test_ogg_cut_at_a_page_boundary_is_truncated(tmp_path):
-    data = audio_bytes(tone(sr=32000, seconds=3), 32000, format="OGG", subtype="VORBIS")
+    data = audio_bytes(tone(sr=32000, seconds=3, noise=0.02), 32000, format="OGG", subtype="VORBIS")
     cut = data.rfind(b"OggS")  # drop exactly the last (end-of-stream) page
     assert reason(write(tmp_path / "cut.ogg", data[:cut])) == "truncated"
 

@@ -8,8 +8,9 @@ import tracemalloc
 import librosa
 import numpy as np
 import pytest
-from audio_fixtures import audio_bytes, tone
+from audio_fixtures import audio_bytes
 from audiotest_helpers import write
+from signals import tone
 
 from audiosoup_widgets.audio import (
     Analysis,
@@ -42,7 +43,7 @@ CASES = [  # format, subtype, sample rate, channels
 
 @pytest.mark.parametrize(("fmt", "subtype", "sr", "ch"), CASES)
 def test_every_format_rate_and_channel_count_loads(tmp_path, fmt, subtype, sr, ch):
-    y = tone(sr=sr, seconds=0.5, channels=ch, freq=440, level=0.5)
+    y = tone(sr=sr, seconds=0.5, channels=ch, freq=440, level=0.5, noise=0.02)
     path = write(tmp_path / f"x.{fmt.lower()}", audio_bytes(y, sr, format=fmt, subtype=subtype))
     a = analyse_file(path, root=tmp_path)
     assert isinstance(a, Analysis)
@@ -68,7 +69,7 @@ def test_every_format_rate_and_channel_count_loads(tmp_path, fmt, subtype, sr, c
 # -- decode --------------------------------------------------------------------------------
 
 def test_decode_mixes_offsets_and_resamples(tmp_path):
-    y = tone(sr=16000, seconds=1.0, channels=2)
+    y = tone(sr=16000, seconds=1.0, channels=2, noise=0.02)
     path = write(tmp_path / "d.wav", audio_bytes(y, 16000, subtype="FLOAT"))
     mono, sr = decode(path)
     assert sr == 16000 and mono.shape == (16000,) and mono.dtype == np.float32
@@ -86,19 +87,19 @@ def test_decode_mixes_offsets_and_resamples(tmp_path):
 
 
 def test_decode_seeks_in_compressed_files(tmp_path):
-    y = tone(sr=22050, seconds=2.0)
+    y = tone(sr=22050, seconds=2.0, noise=0.02, channels=1)
     path = write(tmp_path / "s.flac", audio_bytes(y, 22050, format="FLAC"))
     part, _ = decode(path, offset=1.0, duration=0.5)
     np.testing.assert_allclose(part, y[22050:33075, 0], atol=1e-4)
 
 
 def test_decode_refuses_bad_arguments_and_broken_files(tmp_path):
-    path = write(tmp_path / "d.wav", audio_bytes(tone(sr=8000, seconds=0.1), 8000))
+    path = write(tmp_path / "d.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000))
     for kw in ({"offset": -1.0}, {"duration": -0.5}, {"offset": float("nan")}, {"sr": 0}):
         with pytest.raises(ValidationError):
             decode(path, **kw)
     cut = write(tmp_path / "cut.flac",
-                audio_bytes(tone(sr=8000, seconds=3), 8000, format="FLAC")[:3000])
+                audio_bytes(tone(sr=8000, seconds=3, noise=0.02), 8000, format="FLAC")[:3000])
     with pytest.raises(DecodeError) as info:
         decode(cut)
     assert info.value.code == "truncated"
@@ -116,7 +117,7 @@ def thirds(n: int) -> list[tuple[int, int]]:
     ("MP3", "MPEG_LAYER_III", 2),
 ])
 def test_segments_are_the_whole_decode_cut_where_planned(tmp_path, fmt, subtype, channels):
-    path = write(tmp_path / "a.bin", audio_bytes(tone(sr=32000, seconds=2.5, channels=channels),
+    path = write(tmp_path / "a.bin", audio_bytes(tone(sr=32000, seconds=2.5, channels=channels, noise=0.02),
                                                  32000, format=fmt, subtype=subtype))
     whole, sr = decode(path)
     segments = list(decode_segments(path, thirds))
@@ -130,7 +131,7 @@ def test_segments_are_the_whole_decode_cut_where_planned(tmp_path, fmt, subtype,
 
 
 def test_a_file_that_fits_is_one_last_segment_equal_to_decode(tmp_path):
-    path = write(tmp_path / "a.wav", audio_bytes(tone(sr=16000, seconds=1), 16000))
+    path = write(tmp_path / "a.wav", audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000))
     (only,) = decode_segments(path, lambda n: [(0, n)])
     assert only.last and only.start == 0
     np.testing.assert_array_equal(only.samples, decode(path)[0])
@@ -138,7 +139,7 @@ def test_a_file_that_fits_is_one_last_segment_equal_to_decode(tmp_path):
 
 def test_audio_beyond_the_plan_comes_in_more_segments(tmp_path):
     # As when a header only estimates the length: the plan covers a part of the file.
-    path = write(tmp_path / "a.wav", audio_bytes(tone(sr=8000, seconds=2), 8000))
+    path = write(tmp_path / "a.wav", audio_bytes(tone(sr=8000, seconds=2, noise=0.02), 8000))
     segments = list(decode_segments(path, lambda n: [(0, 3000), (3000, 5000)]))
     # The planned 3000 and 2000, then 11000 more frames in segments of the last size.
     assert [len(s.samples) for s in segments] == [3000] + [2000] * 6 + [1000]
@@ -147,7 +148,7 @@ def test_audio_beyond_the_plan_comes_in_more_segments(tmp_path):
 
 
 def test_truncation_is_found_before_the_last_segment_is_handed_over(tmp_path):
-    data = audio_bytes(tone(sr=16000, seconds=3), 16000, subtype="PCM_16")
+    data = audio_bytes(tone(sr=16000, seconds=3, noise=0.02), 16000, subtype="PCM_16")
     path = write(tmp_path / "cut.wav", data[:len(data) // 2])
     got = []
     with pytest.raises(DecodeError) as info:
@@ -159,7 +160,7 @@ def test_truncation_is_found_before_the_last_segment_is_handed_over(tmp_path):
 
 def test_memory_is_one_segment_not_the_file(tmp_path):
     path = write(tmp_path / "long.wav",
-                 audio_bytes(tone(sr=16000, seconds=120, channels=2), 16000, subtype="PCM_16"))
+                 audio_bytes(tone(sr=16000, seconds=120, channels=2, noise=0.02), 16000, subtype="PCM_16"))
     size = 16000 * 5
     tracemalloc.start()
     try:

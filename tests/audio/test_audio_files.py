@@ -7,8 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from audio_fixtures import audio_bytes, tone
+from audio_fixtures import audio_bytes
 from audiotest_helpers import reason, write
+from signals import tone
 
 from audiosoup_widgets.audio import Limits, analyse_file
 from audiosoup_widgets.errors import DecodeError
@@ -19,14 +20,14 @@ def test_empty_file(tmp_path):
 
 
 def test_too_large_is_refused_before_reading(tmp_path):
-    path = write(tmp_path / "big.wav", audio_bytes(tone(sr=16000, seconds=1), 16000))
+    path = write(tmp_path / "big.wav", audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000))
     with pytest.raises(DecodeError, match=r"bytes \(> limit 1000\)") as info:
         analyse_file(path, limits=Limits(max_bytes=1000))
     assert info.value.code == "too_large"
 
 
 def test_symlink_leaving_the_root(tmp_path):
-    outside = write(tmp_path / "elsewhere" / "secret.wav", audio_bytes(tone(sr=8000, seconds=0.1),
+    outside = write(tmp_path / "elsewhere" / "secret.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02),
                                                                        8000))
     root = tmp_path / "root"
     root.mkdir()
@@ -34,7 +35,7 @@ def test_symlink_leaving_the_root(tmp_path):
     assert reason(root / "link.wav", root=root) == "outside_root"
     assert reason(root / ".." / "elsewhere" / "secret.wav", root=root) == "outside_root"
     # A sibling whose name starts like the root is outside too (no string prefix test).
-    write(tmp_path / "root2" / "x.wav", audio_bytes(tone(sr=8000, seconds=0.1), 8000))
+    write(tmp_path / "root2" / "x.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000))
     assert reason(tmp_path / "root2" / "x.wav", root=root) == "outside_root"
     # Without a root, the same link is fine.
     assert analyse_file(root / "link.wav").info.frames == 800
@@ -42,7 +43,7 @@ def test_symlink_leaving_the_root(tmp_path):
 
 def test_symlink_inside_the_root_and_a_symlinked_root_load(tmp_path):
     real = tmp_path / "real"
-    target = write(real / "a" / "x.wav", audio_bytes(tone(sr=8000, seconds=0.1), 8000))
+    target = write(real / "a" / "x.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000))
     (real / "b").mkdir()
     (real / "b" / "y.wav").symlink_to(Path("..") / "a" / "x.wav")
     (tmp_path / "alias").symlink_to(real)
@@ -87,6 +88,6 @@ def test_missing_file_and_symlink_loop_are_unreadable(tmp_path):
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
                     reason="root reads files whatever their permissions")
 def test_permission_denied_is_unreadable(tmp_path):
-    path = write(tmp_path / "p.wav", audio_bytes(tone(sr=8000, seconds=0.1), 8000))
+    path = write(tmp_path / "p.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000))
     path.chmod(0)
     assert reason(path) == "unreadable"

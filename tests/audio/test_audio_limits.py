@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from audio_fixtures import audio_bytes, tone
+from audio_fixtures import audio_bytes
 from audiotest_helpers import write
+from signals import tone
 
 from audiosoup_widgets.audio import Limits, analyse_file
 from audiosoup_widgets.errors import AudiosoupError, DecodeError, ValidationError
@@ -19,7 +20,7 @@ def test_limits_are_validated():
 
 
 def test_slow_decoding_times_out_between_chunks(tmp_path):
-    path = write(tmp_path / "t.wav", audio_bytes(tone(sr=16000, seconds=2), 16000))
+    path = write(tmp_path / "t.wav", audio_bytes(tone(sr=16000, seconds=2, noise=0.02), 16000))
     with pytest.raises(DecodeError, match="longer than") as info:
         analyse_file(path, limits=Limits(timeout_s=1e-9, chunk_frames=1000))
     assert info.value.code == "timeout"

@@ -1,4 +1,4 @@
-"""Synthetic test audio with known structure, and librosa's own answers to compare with.
+"""The feature tests' signal set and rates, and librosa's own answers to compare with.
 
 A plain module (not a conftest) so test modules can import it by a unique name.
 """
@@ -11,54 +11,14 @@ from collections.abc import Iterator
 
 import librosa
 import numpy as np
-import scipy.signal
+from signals import chirp, clicks, noise, speech_like, tone
 
 RATES = (8000, 11025, 16000, 22050, 44100, 48000)
 
 
-def sine(sr: int, *, seconds: float = 1.0, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(sr * seconds)) / sr
-    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def chirp(sr: int, *, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(sr * seconds)) / sr
-    return (amp * scipy.signal.chirp(t, f0=80.0, t1=seconds, f1=0.4 * sr, method="log")
-            ).astype(np.float32)
-
-
-def clicks(sr: int, *, seconds: float = 1.0, bpm: float = 150.0) -> np.ndarray:
-    times = np.arange(0.05, seconds, 60.0 / bpm)
-    return librosa.clicks(times=times, sr=sr, length=int(sr * seconds)).astype(np.float32)
-
-
-def noise(sr: int, *, seconds: float = 1.0, seed: int = 0, amp: float = 0.1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (amp * rng.standard_normal(int(sr * seconds))).astype(np.float32)
-
-
-def speech_like(sr: int, *, seconds: float = 1.0, seed: int = 1) -> np.ndarray:
-    """A voiced, syllabic signal: a glottal pulse train through vowel formants."""
-    rng = np.random.default_rng(seed)
-    n = int(sr * seconds)
-    t = np.arange(n) / sr
-    f0 = 120 + 20 * np.sin(2 * np.pi * 1.5 * t)  # intonation
-    phase = np.cumsum(f0 / sr)
-    pulses = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(float)
-    voiced = pulses + 0.02 * rng.standard_normal(n)
-    out = np.zeros(n)
-    for formant, bandwidth in ((700, 110), (1220, 120), (2600, 160)):
-        if formant < sr / 2:
-            r = np.exp(-np.pi * bandwidth / sr)
-            a = [1, -2 * r * np.cos(2 * np.pi * formant / sr), r * r]
-            out += scipy.signal.lfilter([1 - r], a, voiced)
-    envelope = np.clip(np.sin(2 * np.pi * 3.5 * t), 0, None) ** 0.5  # syllables
-    out *= envelope
-    return (0.5 * out / np.abs(out).max()).astype(np.float32)
-
-
+#: The synthetic signals (from ``signals``) every feature is checked on, by name.
 SIGNALS = {
-    "sine": sine,
+    "sine": tone,
     "chirp": chirp,
     "clicks": clicks,
     "noise": noise,

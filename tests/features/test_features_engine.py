@@ -8,19 +8,8 @@ import subprocess
 import librosa
 import numpy as np
 import pytest
-from featuretest_helpers import (
-    RATES,
-    SIGNALS,
-    assert_close,
-    chirp,
-    clicks,
-    librosa_reference,
-    no_warnings,
-    noise,
-    quietly,
-    sine,
-    speech_like,
-)
+from featuretest_helpers import RATES, SIGNALS, assert_close, librosa_reference, no_warnings, quietly
+from signals import chirp, clicks, noise, speech_like, tone
 
 from audiosoup_widgets.errors import FeatureError
 from audiosoup_widgets.features import (
@@ -67,7 +56,7 @@ def test_low_rates_adapt_contrast_bands_and_cqt_octaves():
         48000: {},
     }
     for sr, adapted in expected.items():
-        result = compute_features_with_status(sine(sr, seconds=0.5), sr,
+        result = compute_features_with_status(tone(sr, seconds=0.5), sr,
                                               ["spectral_contrast", "tonnetz"])
         assert result.adaptations.get("spectral_contrast", {}).get("n_bands") == \
             adapted.get("spectral_contrast")
@@ -79,9 +68,9 @@ def test_low_rates_adapt_contrast_bands_and_cqt_octaves():
         assert result.values["tonnetz"].shape[0] == 6
     # librosa itself refuses these rates with its defaults: the adaptation is needed.
     with quietly(), pytest.raises(librosa.ParameterError):
-        librosa.feature.spectral_contrast(y=sine(8000), sr=8000)
+        librosa.feature.spectral_contrast(y=tone(8000), sr=8000)
     with quietly(), pytest.raises(librosa.ParameterError):
-        librosa.feature.tonnetz(y=sine(8000), sr=8000)
+        librosa.feature.tonnetz(y=tone(8000), sr=8000)
 
 
 def test_single_clip_float64_equals_librosa():
@@ -131,7 +120,7 @@ def test_non_default_params_follow_librosa_with_the_same_params():
 
 
 def test_explicit_tuning_is_in_semitones_for_chroma_and_tonnetz():
-    sr, y = 22050, sine(22050, freq=450.0)
+    sr, y = 22050, tone(22050, freq=450.0)
     with no_warnings():
         values = compute_features(y, sr, ["chroma", "tonnetz"],
                                   params=FeatureParams(tuning=0.1))
@@ -147,8 +136,8 @@ def test_a_clip_gets_exactly_the_same_values_whatever_it_is_batched_with():
     loud = np.clip(3 * speech_like(sr) + clicks(sr), -1, 1)
     quiet = 1e-3 * chirp(sr) + 1e-4 * noise(sr)
     silent = np.zeros(sr, dtype=np.float32)
-    tone = sine(sr, freq=261.0)  # another tuning than the others
-    batch = np.stack([loud, quiet, silent, tone])
+    pitched = tone(sr, freq=261.0)  # another tuning than the others
+    batch = np.stack([loud, quiet, silent, pitched])
     with no_warnings():
         together = compute_features(batch, sr)
         for i, clip in enumerate(batch):
@@ -186,7 +175,7 @@ def test_silence_gives_librosas_values_without_warnings():
 
 
 def test_near_silence_below_minus_90_dbfs_is_silent_but_computed():
-    y = 1e-5 * sine(16000, amp=1.0)
+    y = 1e-5 * tone(16000, level=1.0)
     with no_warnings():
         result = compute_features_with_status(y, 16000)
     assert result.status == ("silent",)
@@ -292,17 +281,17 @@ def test_invalid_audio_is_refused(bad, code):
 
 def test_invalid_sample_rate_and_unknown_feature_are_refused():
     with pytest.raises(FeatureError) as info:
-        compute_features(sine(16000), 0)
+        compute_features(tone(16000), 0)
     assert info.value.code == "invalid_audio"
     with pytest.raises(FeatureError) as info:
-        compute_features(sine(16000), 16000, ["mel_spectrogram", "loudness"])
+        compute_features(tone(16000), 16000, ["mel_spectrogram", "loudness"])
     assert info.value.code == "unknown_feature"
 
 
 # -- Shapes, subsets, helpers ---------------------------------------------------------------
 def test_subset_and_batch_shapes():
     sr = 16000
-    batch = np.stack([sine(sr), noise(sr), speech_like(sr)])
+    batch = np.stack([tone(sr), noise(sr), speech_like(sr)])
     values = compute_features(batch, sr, ["onset_strength", "mfcc"])
     assert set(values) == {"onset_strength", "mfcc"}
     assert values["onset_strength"].shape == (3, 32)

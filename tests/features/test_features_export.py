@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from featuretest_helpers import clicks, speech_like
+from signals import clicks, speech_like
 
 from audiosoup_widgets.errors import FeatureError
 from audiosoup_widgets.features import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-from featuretest_helpers import clicks, no_warnings, noise, speech_like
+from featuretest_helpers import no_warnings
+from signals import clicks, noise, speech_like
 
 from audiosoup_widgets.errors import FeatureError
 from audiosoup_widgets.features import compute_features, compute_features_with_status, summarize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from featuretest_helpers import clicks, noise, speech_like
+from signals import clicks, noise, speech_like
 
 from audiosoup_widgets.features import (
     FEATURES,

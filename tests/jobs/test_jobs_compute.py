@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 import soundfile as sf
 from datasets import make_speech_commands
 
@@ -61,6 +62,7 @@ def test_parameter_change_invalidates_exactly_what_it_affects(loaded: Store):
     assert "mel_spectrogram_mean_63" in frame and "mel_spectrogram_mean_64" not in frame
 
 
+@pytest.mark.postgres
 def test_dask_local_cluster_on_postgres(pg_store: Store, tmp_path):
     make_speech_commands(tmp_path / "sc")
     load_dataset(pg_store, tmp_path / "sc", dataset="sc", workers=1)

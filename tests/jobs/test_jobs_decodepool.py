@@ -9,14 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from audio_fixtures import (
-    GOOD_DETAILS,
-    analyse_or_misbehave,
-    audio_bytes,
-    make_clips,
-    make_mixed_folder,
-    tone,
-)
+from audio_fixtures import GOOD_DETAILS, analyse_or_misbehave, audio_bytes, make_clips, make_mixed_folder
+from signals import tone
 
 from audiosoup_widgets.audio import Analysis, Limits, analyse_file
 from audiosoup_widgets.errors import DecodeError, ValidationError
@@ -92,7 +86,7 @@ def clips(root: Path, names: list[str]) -> list[str]:
     out = []
     for i, name in enumerate(names):
         path = root / name
-        path.write_bytes(audio_bytes(tone(sr=8000, seconds=0.2, freq=200 + 10 * i, seed=i),
+        path.write_bytes(audio_bytes(tone(sr=8000, seconds=0.2, freq=200 + 10 * i, seed=i, noise=0.02),
                                      8000, subtype="PCM_16"))
         out.append(str(path))
     return out
@@ -132,6 +126,7 @@ def test_mixed_folder_matches_in_process_analysis(tmp_path):
         assert got == want, rel
 
 
+@pytest.mark.slow
 def test_hanging_and_crashing_files_are_the_only_ones_that_fail(tmp_path, no_leaks):
     names = [f"ok_{i:02d}.wav" for i in range(12)]
     # Two hangs in one batch, mid-batch, so batch-mates before and after them
@@ -164,6 +159,7 @@ def test_a_slow_consumer_causes_no_false_timeouts(tmp_path, no_leaks):
     assert len(results) == 12 and all(isinstance(r, Analysis) for r in results)
 
 
+@pytest.mark.slow
 def test_closing_early_stops_every_worker(tmp_path, no_leaks):
     paths = clips(tmp_path, [f"c{i}.wav" for i in range(4)] + ["hang.wav"] * 1)
     it = analyse_many(paths * 5, root=tmp_path, workers=2, chunksize=2,

@@ -10,7 +10,8 @@ import sys
 import pytest
 import soundfile as sf
 from audio_fixtures import make_mixed_folder
-from datasets import make_speech_commands, tone
+from datasets import make_speech_commands
+from signals import tone
 from sqlalchemy import text
 
 from audiosoup_widgets.cli import main
@@ -66,7 +67,7 @@ def test_mixed_real_world_folder(store: Store, tmp_path):
 
 def test_format_comes_from_content(store: Store, tmp_path):
     (tmp_path / "d" / "a").mkdir(parents=True)
-    sf.write(tmp_path / "d" / "a" / "really_flac.wav", tone(), 16000, format="FLAC")
+    sf.write(tmp_path / "d" / "a" / "really_flac.wav", tone(level=0.3), 16000, format="FLAC")
     load_dataset(store, tmp_path / "d", dataset="d", workers=1)
     rec = store.page_samples(SampleQuery("d"))[0]
     assert rec.format == "FLAC" and rec.label == "a"
@@ -75,7 +76,7 @@ def test_format_comes_from_content(store: Store, tmp_path):
 def test_manifest_layout(store: Store, tmp_path):
     (tmp_path / "clips").mkdir()
     for i in range(3):
-        sf.write(tmp_path / "clips" / f"c{i}.wav", tone(f=300 + i), 16000)
+        sf.write(tmp_path / "clips" / f"c{i}.wav", tone(freq=300 + i, level=0.3), 16000)
     (tmp_path / "manifest.csv").write_text(
         "path,label,split,text\n"
         "clips/c0.wav,dog,train,a bark\n"
@@ -110,7 +111,7 @@ def test_resume_after_lost_rows(store: Store, tmp_path):
 def test_killed_load_resumes_to_the_same_rows(store: Store, tmp_path):
     root = tmp_path / "many" / "tone"
     root.mkdir(parents=True)
-    y = tone(0.05)
+    y = tone(seconds=0.05, level=0.3)
     for i in range(1600):
         sf.write(root / f"{i:05d}.wav", y * (1 + i % 7) / 8, 16000, subtype="PCM_16")
     env = {**os.environ, "AUDIOSOUP_NO_PROGRESS": "1"}

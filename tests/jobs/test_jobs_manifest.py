@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import soundfile as sf
-from datasets import make_speech_commands, tone
+from datasets import make_speech_commands
+from signals import tone
 
 from audiosoup_widgets.cli import main
 from audiosoup_widgets.jobs.compute import ComputeReport
@@ -18,7 +19,7 @@ from audiosoup_widgets.store import SampleQuery, Store
 def _clips(root: Path, *names: str) -> None:
     for i, name in enumerate(names):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(root / name, tone(0.2, f=300 + 20 * i), 16000)
+        sf.write(root / name, tone(seconds=0.2, freq=300 + 20 * i, level=0.3), 16000)
 
 
 def _manifest(root: Path, rows: list[list[str]], *, bom: bool = False,

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 import soundfile as sf
-from audio_fixtures import tone
+from signals import tone
 from sqlalchemy import text
 
 import audiosoup_widgets
@@ -93,7 +93,7 @@ def test_warm_up_runs_once_in_the_parent_and_workers_inherit_it():
 def _long_clips(root: Path, n: int, seconds: float) -> Path:
     (root / "w").mkdir(parents=True)
     for i in range(n):
-        y = tone(sr=16000, seconds=seconds, freq=200.0 + i, seed=i)
+        y = tone(sr=16000, seconds=seconds, freq=200.0 + i, seed=i, noise=0.02)
         sf.write(root / "w" / f"c{i:04d}.wav", y, 16000, subtype="PCM_16")
     return root
 
@@ -107,6 +107,7 @@ def _backends(store) -> set[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
     # Two batches of 64 twenty-second clips: each worker is busy for seconds when
     # the parent dies (before, they went on computing, and then waited forever).

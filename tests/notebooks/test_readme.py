@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from dashboard_support import subprocess_env
+
+pytestmark = pytest.mark.slow  # a subprocess per block, against the demo database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from datasets import tone
+from rows import sample_row
+from signals import tone
 from sqlalchemy import create_engine, event, text
 
 import audiosoup_widgets
@@ -38,7 +39,7 @@ sys.exit(main(sys.argv[3:]))
 def _folder(root: Path, label: str, n: int) -> Path:
     (root / label).mkdir(parents=True)
     for i in range(n):
-        sf.write(root / label / f"{i:04d}.wav", tone(0.1, f=200 + 7 * i), 16000)
+        sf.write(root / label / f"{i:04d}.wav", tone(seconds=0.1, freq=200 + 7 * i, level=0.3), 16000)
     return root
 
 
@@ -82,7 +83,7 @@ def _loads_at_once(jobs: list[tuple[Path, str]], url: str, tmp_path: Path, tag: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_loads_started_together_on_an_empty_database(backend, tmp_path, request):
     """Two loads of one folder and a third of another, at once, on a new database, 3 times."""
     one = _folder(tmp_path / "one", "yes", 60)
@@ -136,9 +137,7 @@ def test_loaded_count_leaves_out_rows_another_writer_adds(store: Store):
         event.listen(store.engine, "before_cursor_execute", hook)
     else:
         event.listen(store.engine.pool, "checkout", other_writer_commits)
-    rows = [{"dataset_id": ds_id, "path": f"m/{i}.wav", "content_hash": f"{i:064x}",
-             "format": "WAV", "sample_rate": 16000, "channels": 1, "frames": 16000,
-             "duration": 1.0} for i in range(5)]
+    rows = [sample_row(ds_id, f"m/{i}.wav") for i in range(5)]
     try:
         assert store.insert_samples(rows) == 5
         assert fired

@@ -14,6 +14,7 @@ def _without_driver(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@pytest.mark.postgres
 def test_postgresql_url_without_a_driver_works(pg_url, capsys):
     bare = _without_driver(pg_url)
     assert bare.startswith("postgresql://")

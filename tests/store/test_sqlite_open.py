@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # Each process waits for a common start signal, then opens the engine and asks for the
 # journal mode. Switching to WAL needs an exclusive lock that SQLite refuses at once
 # ("database is locked") rather than waiting, so without a retry some processes fail.
@@ -23,6 +25,7 @@ with engine.connect() as conn:
 """
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_sqlite_file_together_all_get_wal(tmp_path: Path) -> None:
     rounds, width = 6, 8
     for r in range(rounds):

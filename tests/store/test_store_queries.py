@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rows import sample_row
 
 from audiosoup_widgets import ConflictError, NotFoundError, ValidationError
 from audiosoup_widgets.store import SampleQuery, Store
@@ -115,10 +116,9 @@ def test_sample_of_other_dataset_is_refused(store: Store):
 
 def test_odd_text_is_stored_verbatim(store: Store):
     ds = store.ensure_dataset("odd", root="/r", layout="folders")
-    rows = [{"dataset_id": ds, "path": "x/\\xff\\xfe name <img src=x onerror=1>.wav",
-             "path_bytes": b"x/\xff\xfe name <img src=x onerror=1>.wav", "content_hash": "h",
-             "format": "WAV", "sample_rate": 8000, "channels": 1, "frames": 8, "duration": 0.001,
-             "text": "quote ' \" and ; -- and \x00 nul"}]
+    rows = [sample_row(ds, "x/\\xff\\xfe name <img src=x onerror=1>.wav",
+                       path_bytes=b"x/\xff\xfe name <img src=x onerror=1>.wav",
+                       sample_rate=8000, frames=8, text="quote ' \" and ; -- and \x00 nul")]
     assert store.insert_samples(rows) == 1
     rec = store.page_samples(SampleQuery("odd"))[0]
     assert rec.path == "x/\\xff\\xfe name <img src=x onerror=1>.wav"

@@ -124,6 +124,7 @@ def test_state_rules():
     assert len(st.error) <= 500
 
 
+@pytest.mark.slow
 def test_the_state_module_imports_no_ui():
     import subprocess
     import sys

@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 import pytest
-from widgettest_helpers import add_samples, word
+from signals import word
+from widgettest_helpers import add_samples
 
 import audiosoup_widgets.services.features as services_module
 from audiosoup_widgets.widgets.grid import SEARCH_DELAY

@@ -1,18 +1,16 @@
 """Helpers of the widget tests: a small dataset of real audio files in a store.
 
-Rows are inserted directly (no loader), with peaks computed from the audio, so
-the widget tests depend only on the store and the audio package.
+Rows are inserted directly (no loader; ``rows.sample_row``), with peaks computed from
+the audio, so the widget tests depend only on the store and the audio package.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
-
-from audiosoup_widgets.audio import encode_peaks, waveform_peaks
+from rows import sample_row
+from signals import word
 
 #: User text that would run script if it ever reached the page as HTML or template code.
 XSS_FILE = "<img src=x onerror=window.__xss=1>"
@@ -22,18 +20,6 @@ XSS_META_KEY = "<svg onload=window.__xss=5>"
 XSS_META_VALUE = "javascript:window.__xss=6 {{ $root }}"
 XSS_DATASET = "<b onmouseover=window.__xss=7>ds</b>"
 PAYLOADS = (XSS_FILE, XSS_LABEL, XSS_TEXT, XSS_META_KEY, XSS_META_VALUE, XSS_DATASET)
-
-
-def word(sr: int = 16000, seconds: float = 1.0, f0: float = 220.0, level: float = 0.5,
-         seed: int = 0) -> np.ndarray:
-    """A voiced 'word': a harmonic tone with a smooth envelope and a little noise."""
-    n = int(sr * seconds)
-    t = np.arange(n) / sr
-    env = np.clip(np.sin(np.pi * np.clip((t - 0.2 * seconds) / (0.6 * seconds), 0, 1)), 0, 1)
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    noise = np.random.default_rng(seed).standard_normal(n) * 0.01
-    y = env * tone / 2.5 + noise * env
-    return (level * y / max(np.abs(y).max(), 1e-9)).astype(np.float32)
 
 
 def add_samples(store, root: Path, *, dataset: str = "words",
@@ -55,24 +41,17 @@ def add_samples(store, root: Path, *, dataset: str = "words",
     for i, c in enumerate(clips):
         sr = c.get("sr", 16000)
         seconds = c.get("seconds", 1.0)
-        y = c["audio"] if "audio" in c else word(sr=sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i),
+        y = c["audio"] if "audio" in c else word(sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i),
                                                  level=c.get("level", 0.5), seed=i)
         folder = root / c["label"]
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"{c['label']}/{c['name']}.wav"
         sf.write(root / rel, y, sr, subtype="PCM_16")
-        peaks = waveform_peaks(y)
-        rows.append({
-            "dataset_id": ds_id, "label_id": label_ids[c["label"]], "path": rel,
-            "content_hash": hashlib.sha256(f"{dataset}:{rel}:{i}".encode()).hexdigest(),
-            "format": "WAV", "subtype": "PCM_16", "sample_rate": sr, "channels": 1,
-            "frames": len(y), "duration": len(y) / sr, "split": c.get("split", "train"),
-            "speaker": c.get("speaker", f"spk{i % 3}"), "text": c.get("text"),
-            "meta": c.get("meta", {}), "peaks": encode_peaks(peaks),
-            "peak_abs": float(np.abs(y).max()),
-            "rms_db": float(20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)),
-            "status": c.get("status", "ok"), "flags": c.get("flags", []),
-        })
+        rows.append(sample_row(
+            ds_id, rel, audio=y, label_id=label_ids[c["label"]], subtype="PCM_16", sample_rate=sr,
+            split=c.get("split", "train"), speaker=c.get("speaker", f"spk{i % 3}"),
+            text=c.get("text"), meta=c.get("meta", {}), status=c.get("status", "ok"),
+            flags=c.get("flags", [])))
     store.insert_samples(rows)
     from audiosoup_widgets.store import SampleQuery
 
