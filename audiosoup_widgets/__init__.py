@@ -37,11 +37,27 @@ _LAZY = {
 }
 
 __all__ = [
-    "AudiosoupError", "ConflictError", "DecodeError", "FeatureError", "NotFoundError",
-    "StoreError", "ValidationError", "__version__",
-    "Store", "connect", "compute_features", "FEATURES", "feature_frame", "export_features",
-    "compute_dataset", "load_dataset", "ReviewState", "SampleGrid", "MetadataEditor",
-    "FeatureExplorer", "build_review_app",
+    "AudiosoupError",
+    "ConflictError",
+    "DecodeError",
+    "FeatureError",
+    "NotFoundError",
+    "StoreError",
+    "ValidationError",
+    "__version__",
+    "Store",
+    "connect",
+    "compute_features",
+    "FEATURES",
+    "feature_frame",
+    "export_features",
+    "compute_dataset",
+    "load_dataset",
+    "ReviewState",
+    "SampleGrid",
+    "MetadataEditor",
+    "FeatureExplorer",
+    "build_review_app",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 __all__ = ["ReviewApp", "build_review_app"]
 
 _TITLE = "Audio Soup · review"
-_INTRO = ("Listen to the clips, fix labels and text, and explore each clip's features. "
-          "Every change is saved as you make it.")
+_INTRO = (
+    "Listen to the clips, fix labels and text, and explore each clip's features. "
+    "Every change is saved as you make it."
+)
 
 
 @dataclass(eq=False)
@@ -72,8 +74,9 @@ class ReviewApp:
             part.close()
 
 
-def build_review_app(db: str | Store | None = None, dataset: str | None = None, *,
-                     warm_up: bool = True) -> ReviewApp:
+def build_review_app(
+    db: str | Store | None = None, dataset: str | None = None, *, warm_up: bool = True
+) -> ReviewApp:
     """Build the review app on a database.
 
     Parameters
@@ -100,9 +103,13 @@ def build_review_app(db: str | Store | None = None, dataset: str | None = None, 
     unknown = dataset is not None and dataset not in names
     state = ReviewState(dataset=(None if unknown else dataset) or (names[0] if names else ""))
     if unknown:
-        state.report(NotFoundError(f"There is no dataset named {dataset!r}; showing "
-                                   f"{names[0]!r} instead." if names else
-                                   f"There is no dataset named {dataset!r} yet."))
+        state.report(
+            NotFoundError(
+                f"There is no dataset named {dataset!r}; showing {names[0]!r} instead."
+                if names
+                else f"There is no dataset named {dataset!r} yet."
+            )
+        )
 
     grid = SampleGrid(state, services)
     editor = MetadataEditor(state, services)
@@ -110,17 +117,34 @@ def build_review_app(db: str | Store | None = None, dataset: str | None = None, 
     review = ReviewDialog(state, services)
     review.edit_view, review.features_view = editor, explorer
     banner = ErrorBanner(state)
-    header = Html(tag="div", class_="audiosoup-header", style_="margin: 4px 2px 12px;", children=[
-        Html(tag="div", style_="font-size: 22px; font-weight: 600; color: #1f2328;",
-               children=[_TITLE]),
-        Html(tag="div", style_="font-size: 14px; color: #57606a;", children=[_INTRO]),
-    ])
-    page = Html(tag="div", class_="audiosoup-app", style_="padding: 8px 12px; max-width: 1600px;",
-                  children=[banner, header, grid, review])
+    header = Html(
+        tag="div",
+        class_="audiosoup-header",
+        style_="margin: 4px 2px 12px;",
+        children=[
+            Html(tag="div", style_="font-size: 22px; font-weight: 600; color: #1f2328;", children=[_TITLE]),
+            Html(tag="div", style_="font-size: 14px; color: #57606a;", children=[_INTRO]),
+        ],
+    )
+    page = Html(
+        tag="div",
+        class_="audiosoup-app",
+        style_="padding: 8px 12px; max-width: 1600px;",
+        children=[banner, header, grid, review],
+    )
     warm = None
     if warm_up:
-        warm = threading.Thread(target=services.features.warm_up, name="audiosoup-warm-up",
-                                daemon=True)
+        warm = threading.Thread(target=services.features.warm_up, name="audiosoup-warm-up", daemon=True)
         warm.start()
-    return ReviewApp(state=state, store=store, services=services, grid=grid, review=review,
-                     editor=editor, explorer=explorer, banner=banner, widget=page, _warm=warm)
+    return ReviewApp(
+        state=state,
+        store=store,
+        services=services,
+        grid=grid,
+        review=review,
+        editor=editor,
+        explorer=explorer,
+        banner=banner,
+        widget=page,
+        _warm=warm,
+    )

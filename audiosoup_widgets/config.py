@@ -65,8 +65,10 @@ def resolve_database_url(db: str | None = None) -> str:
         does not support.
     """
     if db is not None and not str(db).strip():
-        raise ConfigError("the database URL is empty: give postgresql://... or sqlite:///..., "
-                          "or leave the option out for the default database")
+        raise ConfigError(
+            "the database URL is empty: give postgresql://... or sqlite:///..., "
+            "or leave the option out for the default database"
+        )
     url = db or os.environ.get(ENV_DATABASE_URL, "").strip() or default_database_url()
     return normalise_database_url(url)
 
@@ -98,13 +100,12 @@ def normalise_database_url(url: str) -> str:
     if kind == "postgres":
         kind = "postgresql"  # Heroku-style URLs; SQLAlchemy 2 only knows "postgresql".
     if kind not in {"postgresql", "sqlite"}:
-        raise ConfigError(
-            f"unsupported database URL scheme {kind!r}: use postgresql://... or sqlite:///..."
-        )
+        raise ConfigError(f"unsupported database URL scheme {kind!r}: use postgresql://... or sqlite:///...")
     if kind == "postgresql":
         # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql://, which is not installed.
         if driver not in ("", "psycopg2"):
-            raise ConfigError(f"unsupported PostgreSQL driver {driver!r}: use postgresql://... "
-                              "or postgresql+psycopg2://...")
+            raise ConfigError(
+                f"unsupported PostgreSQL driver {driver!r}: use postgresql://... or postgresql+psycopg2://..."
+            )
         driver = "psycopg2"
     return f"{kind}+{driver}://{rest}" if driver else f"{kind}://{rest}"

@@ -60,8 +60,9 @@ class ConflictError(AudiosoupError):
 
     code = "conflict"
 
-    def __init__(self, message: str, *, field: str, mine: object, theirs: object,
-                 theirs_by: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str, mine: object, theirs: object, theirs_by: str | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.mine = mine

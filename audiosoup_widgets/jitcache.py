@@ -51,17 +51,34 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ENV_CACHE_DIR", "cache_dir", "install", "lock", "import_librosa", "clear",
-    "cache_files", "probe", "ProbeResult", "ensure_sound", "describe_signal",
+    "ENV_CACHE_DIR",
+    "cache_dir",
+    "install",
+    "lock",
+    "import_librosa",
+    "clear",
+    "cache_files",
+    "probe",
+    "ProbeResult",
+    "ensure_sound",
+    "describe_signal",
 ]
 
 #: numba's own setting; the project sets it (unless the user did) before numba loads.
 ENV_CACHE_DIR = "NUMBA_CACHE_DIR"
 #: librosa's modules that define numba functions with ``cache=True``.
 LIBROSA_NUMBA_MODULES = (
-    "librosa.util.utils", "librosa.util.matching", "librosa.core.audio", "librosa.core.pitch",
-    "librosa.core.spectrum", "librosa.core.constantq", "librosa.core.notation",
-    "librosa.filters", "librosa.sequence", "librosa.feature.utils", "librosa.beat",
+    "librosa.util.utils",
+    "librosa.util.matching",
+    "librosa.core.audio",
+    "librosa.core.pitch",
+    "librosa.core.spectrum",
+    "librosa.core.constantq",
+    "librosa.core.notation",
+    "librosa.filters",
+    "librosa.sequence",
+    "librosa.feature.utils",
+    "librosa.beat",
 )
 _LOCK_NAME = ".compile.lock"
 _SOUND_NAME = "sound.json"
@@ -302,8 +319,14 @@ def probe(*, timeout: float = _PROBE_TIMEOUT_S, env: dict[str, str] | None = Non
     run_env.setdefault(ENV_CACHE_DIR, str(cache_dir()))
     t0 = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-c", _PROBE_CODE], env=run_env, timeout=timeout,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE_CODE],
+            env=run_env,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return ProbeResult(False, 1, time.monotonic() - t0, f"no answer within {timeout:g} s")
     seconds = time.monotonic() - t0
@@ -358,15 +381,19 @@ def ensure_sound(*, timeout: float = _PROBE_TIMEOUT_S) -> ProbeResult | None:
         result = probe(timeout=timeout)
         if result.crashed:
             n = clear(root)
-            log.warning("numba's compile cache at %s was damaged (a process loading it died "
-                        "with %s); cleared %d files and compiling afresh", root, result.detail, n)
+            log.warning(
+                "numba's compile cache at %s was damaged (a process loading it died "
+                "with %s); cleared %d files and compiling afresh",
+                root,
+                result.detail,
+                n,
+            )
             result = probe(timeout=timeout)
         if not result.ok:
             raise AudiosoupError(
-                f"the feature engine cannot start ({result.detail}); run 'audiosoup doctor' "
-                "for details")
+                f"the feature engine cannot start ({result.detail}); run 'audiosoup doctor' for details"
+            )
         tmp = stamp.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fingerprint": _fingerprint(root),
-                                   "checked_at": time.time()}))
+        tmp.write_text(json.dumps({"fingerprint": _fingerprint(root), "checked_at": time.time()}))
         os.replace(tmp, stamp)
         return result

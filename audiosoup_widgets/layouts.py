@@ -32,8 +32,7 @@ SPEECH_LISTS = {"validation_list.txt": "validation", "testing_list.txt": "test"}
 BACKGROUND = "_background_noise_"
 _NOHASH = re.compile(r"^(?P<speaker>[^_/]+)_nohash_(?P<n>\d+)\.[^/]+$")
 # Files that document a dataset rather than belong to it.
-_DOCS_ANYWHERE = {"readme", "readme.md", "readme.txt", "license", "license.txt", "license.md",
-                  "thumbs.db"}
+_DOCS_ANYWHERE = {"readme", "readme.md", "readme.txt", "license", "license.txt", "license.md", "thumbs.db"}
 _DOC_NAMES = {*_DOCS_ANYWHERE, "manifest.csv", *SPEECH_LISTS}
 
 
@@ -210,8 +209,10 @@ def _manifest_path(raw: str, roots: tuple[str, ...]) -> tuple[str, tuple[str, st
         norm = posixpath.normpath(path)
         # The folder as written, then with its symlinks resolved (the file itself is
         # left alone: the decoder refuses a symlink that leads out of the root).
-        for candidate in (norm, posixpath.join(_real_folder(posixpath.dirname(norm)),
-                                               posixpath.basename(norm))):
+        for candidate in (
+            norm,
+            posixpath.join(_real_folder(posixpath.dirname(norm)), posixpath.basename(norm)),
+        ):
             for base in roots:
                 if os.path.commonpath([candidate, base]) == base:
                     return posixpath.relpath(candidate, base), None
@@ -231,8 +232,10 @@ def _manifest_split(raw: str) -> tuple[str | None, tuple[str, str] | None]:
     if value in MANIFEST_SPLITS:
         return MANIFEST_SPLITS[value], None
     shown = raw.strip()[:40].replace("\x00", "\\x00")
-    return None, ("invalid_split", f"unknown split {shown!r}; allowed: train, validation "
-                                   "(or val), test, or empty")
+    return None, (
+        "invalid_split",
+        f"unknown split {shown!r}; allowed: train, validation (or val), test, or empty",
+    )
 
 
 def _manifest(csv_path: Path, *, roots: tuple[str, ...]) -> list[Candidate]:
@@ -244,8 +247,9 @@ def _manifest(csv_path: Path, *, roots: tuple[str, ...]) -> list[Candidate]:
             reader = csv.DictReader(fh)
             fields = [f.strip().lower() for f in reader.fieldnames or []]
             if "path" not in fields:
-                raise ConfigError(f"{csv_path.name}: the header needs a 'path' column "
-                                  "(path,label[,split,speaker,text])")
+                raise ConfigError(
+                    f"{csv_path.name}: the header needs a 'path' column (path,label[,split,speaker,text])"
+                )
             reader.fieldnames = fields
             for row in reader:
                 line = reader.line_num
@@ -253,21 +257,32 @@ def _manifest(csv_path: Path, *, roots: tuple[str, ...]) -> list[Candidate]:
                 if not any((v or "").strip() for k, v in row.items() if k is not None):
                     continue  # an empty row (",,," at a spreadsheet's end) names no file
                 if not raw:
-                    cands.append(Candidate(f"{csv_path.name}:{line}", problem=(
-                        "missing_path", f"the row on line {line} has no path")))
+                    cands.append(
+                        Candidate(
+                            f"{csv_path.name}:{line}",
+                            problem=("missing_path", f"the row on line {line} has no path"),
+                        )
+                    )
                     continue
                 rel, problem = _manifest_path(raw, roots)
                 split, split_problem = _manifest_split(row.get("split") or "")
                 if problem is None:
                     if rel in first_line:
-                        problem = ("listed_twice", f"the same file as line {first_line[rel]}; "
-                                                   f"only that first row counts")
+                        problem = (
+                            "listed_twice",
+                            f"the same file as line {first_line[rel]}; only that first row counts",
+                        )
                     first_line.setdefault(rel, line)
-                cands.append(Candidate(
-                    rel, label=(row.get("label") or "").strip() or None, split=split,
-                    speaker=(row.get("speaker") or "").strip() or None,
-                    text=(row.get("text") or "").strip() or None,
-                    problem=problem or split_problem))
+                cands.append(
+                    Candidate(
+                        rel,
+                        label=(row.get("label") or "").strip() or None,
+                        split=split,
+                        speaker=(row.get("speaker") or "").strip() or None,
+                        text=(row.get("text") or "").strip() or None,
+                        problem=problem or split_problem,
+                    )
+                )
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{csv_path.name} is not UTF-8 text") from exc
     except csv.Error as exc:

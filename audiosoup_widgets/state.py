@@ -137,8 +137,7 @@ class ReviewState(HasTraits):
         self.n_pages = max(1, math.ceil(self.total / self.page_size))
 
     def _derive_filtered(self) -> None:
-        self.filtered = bool(self.label_filter or self.split_filter or self.search
-                             or self.status_filter)
+        self.filtered = bool(self.label_filter or self.split_filter or self.search or self.status_filter)
 
     @property
     def page_exists(self) -> bool:
@@ -147,9 +146,14 @@ class ReviewState(HasTraits):
 
     def filters(self) -> SampleFilters:
         """Return the current filter as the services take it."""
-        return SampleFilters(dataset=self.dataset, labels=tuple(self.label_filter),
-                             split=self.split_filter, search=self.search,
-                             status=self.status_filter, sort=self.sort)
+        return SampleFilters(
+            dataset=self.dataset,
+            labels=tuple(self.label_filter),
+            split=self.split_filter,
+            search=self.search,
+            status=self.status_filter,
+            sort=self.sort,
+        )
 
     # -- the error channel -------------------------------------------------------
 

@@ -15,8 +15,7 @@ __all__ = ["one_line"]
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Line and paragraph separators end a line in editors; bidirectional overrides
 # reorder what is shown ("Trojan source"): all are shown escaped.
-_INVISIBLE = {"\u2028", "\u2029", *map(chr, range(0x202A, 0x202F)),
-              *map(chr, range(0x2066, 0x206A))}
+_INVISIBLE = {"\u2028", "\u2029", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 
 
 def _escape(ch: str) -> str:
@@ -44,5 +43,4 @@ def one_line(text: object) -> str:
     s = str(text)
     if s.isprintable():  # the common case: nothing to escape (isprintable is C-fast)
         return s
-    return "".join(_escape(c) if c in _INVISIBLE or unicodedata.category(c) == "Cc" else c
-                   for c in s)
+    return "".join(_escape(c) if c in _INVISIBLE or unicodedata.category(c) == "Cc" else c for c in s)

@@ -16,8 +16,7 @@ import numpy as np
 class SeedableStore(Protocol):
     """What :func:`seed_synthetic` needs of a store (``Store`` has it)."""
 
-    def ensure_dataset(self, name: str, *, root: str, layout: str,
-                       source_url: str | None = None) -> int:
+    def ensure_dataset(self, name: str, *, root: str, layout: str, source_url: str | None = None) -> int:
         """Return the id of dataset ``name``, creating it if needed."""
 
     def ensure_labels(self, dataset_id: int, names: Iterable[str]) -> dict[str, int]:
@@ -27,9 +26,15 @@ class SeedableStore(Protocol):
         """Insert sample rows, ignoring existing (dataset, path); return the number added."""
 
 
-def seed_synthetic(store: SeedableStore, *, dataset: str = "synthetic", n: int = 1000,
-                   labels: tuple[str, ...] = ("yes", "no", "up", "down"),
-                   batch: int = 20_000, seed: int = 0) -> int:
+def seed_synthetic(
+    store: SeedableStore,
+    *,
+    dataset: str = "synthetic",
+    n: int = 1000,
+    labels: tuple[str, ...] = ("yes", "no", "up", "down"),
+    batch: int = 20_000,
+    seed: int = 0,
+) -> int:
     """Insert ``n`` synthetic samples into ``store`` and return the dataset id.
 
     Parameters
@@ -60,14 +65,25 @@ def seed_synthetic(store: SeedableStore, *, dataset: str = "synthetic", n: int =
             lab = labels[i % len(labels)]
             amp = float(rng.uniform(0.01, 0.9))
             peaks = np.stack([-env * amp, env * amp]).astype(np.float32)
-            rows.append({
-                "dataset_id": ds_id, "label_id": label_ids[lab],
-                "path": f"{lab}/{i:08x}_nohash_{i % 5}.wav",
-                "content_hash": hashlib.sha256(f"{dataset}:{i}".encode()).hexdigest(),
-                "format": "WAV", "subtype": "PCM_16", "sample_rate": 16000, "channels": 1,
-                "frames": 16000, "duration": 1.0, "split": splits[i % len(splits)],
-                "speaker": f"{i % 997:08x}", "text": f"synthetic clip {i} of {lab}",
-                "peaks": encode_peaks(peaks), "peak_abs": amp, "rms_db": float(20 * np.log10(amp / 3)),
-            })
+            rows.append(
+                {
+                    "dataset_id": ds_id,
+                    "label_id": label_ids[lab],
+                    "path": f"{lab}/{i:08x}_nohash_{i % 5}.wav",
+                    "content_hash": hashlib.sha256(f"{dataset}:{i}".encode()).hexdigest(),
+                    "format": "WAV",
+                    "subtype": "PCM_16",
+                    "sample_rate": 16000,
+                    "channels": 1,
+                    "frames": 16000,
+                    "duration": 1.0,
+                    "split": splits[i % len(splits)],
+                    "speaker": f"{i % 997:08x}",
+                    "text": f"synthetic clip {i} of {lab}",
+                    "peaks": encode_peaks(peaks),
+                    "peak_abs": amp,
+                    "rms_db": float(20 * np.log10(amp / 3)),
+                }
+            )
         store.insert_samples(rows)
     return ds_id

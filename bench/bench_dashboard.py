@@ -44,8 +44,14 @@ from audiosoup_widgets.dashboards.serve import dashboard_dir, server_env, voila_
 from audiosoup_widgets.jobs.demo import ensure_demo
 
 TARGET_S = 2.0
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -97,8 +103,7 @@ def measure(page, url: str) -> tuple[float, float]:
     target = cards.nth(1 if cards.count() > 1 else 0)
     sample_id = target.get_attribute("data-sample-id")
     target.click()
-    page.wait_for_selector(f".audiosoup-card.as-selected[data-sample-id='{sample_id}']",
-                           timeout=60_000)
+    page.wait_for_selector(f".audiosoup-card.as-selected[data-sample-id='{sample_id}']", timeout=60_000)
     return t_cards, time.perf_counter() - t0
 
 
@@ -109,9 +114,13 @@ def dashboard_server(url_db: str, workdir: Path, *, preload: bool):
     log = workdir / f"voila-{port}.log"
     env = server_env(db_url=url_db, host="127.0.0.1")
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(voila_command(port=port, host="127.0.0.1", preload=preload),
-                                env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            voila_command(port=port, host="127.0.0.1", preload=preload),
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for(lambda: answers(f"{url}healthcheck"), 60, "voila to answer")
@@ -121,8 +130,7 @@ def dashboard_server(url_db: str, workdir: Path, *, preload: bool):
         proc.wait(timeout=30)
 
 
-def measure_run(browser, url: str, log: Path, run: int, *, context=None,
-                on_request=None) -> dict[str, float]:
+def measure_run(browser, url: str, log: Path, run: int, *, context=None, on_request=None) -> dict[str, float]:
     """Time one page load on a ready pre-heated kernel (``run`` visitors came before).
 
     ``on_request`` is called with each request the page makes until the grid is
@@ -155,9 +163,12 @@ def record_preload(browser, url: str, log: Path, loads: int = 2) -> list[str]:
         def on_request(request, asked=asked):
             # Keep the query (webpack asks for chunks as "name.js?v=hash"): a preload
             # only serves a request for exactly the same URL.
-            path = request.url[len(url):] if request.url.startswith(url) else ""
-            if (path.startswith(("voila/static/", "voila/labextensions/"))
-                    and path.split("?", 1)[0].endswith(".js") and path not in asked):
+            path = request.url[len(url) :] if request.url.startswith(url) else ""
+            if (
+                path.startswith(("voila/static/", "voila/labextensions/"))
+                and path.split("?", 1)[0].endswith(".js")
+                and path not in asked
+            ):
                 asked.append(path)
 
         measure_run(browser, url, log, run, on_request=on_request)
@@ -183,15 +194,19 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--db", help="database URL (default: a temporary SQLite demo database)")
     ap.add_argument("--json", help="write the results to this JSON file")
-    ap.add_argument("--warm-cache", action="store_true",
-                    help="reuse one browser context, so static assets come from its cache "
-                         "(a returning visitor); default: a fresh context per run")
-    ap.add_argument("--no-baseline", action="store_true",
-                    help="skip the runs without preload tags")
-    ap.add_argument("--record-preload", action="store_true",
-                    help="write the packaged preload.json from a real page load, then stop")
-    ap.add_argument("--chromium", default=os.environ.get("AUDIOSOUP_TEST_CHROMIUM",
-                                                         "/usr/bin/chromium"))
+    ap.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="reuse one browser context, so static assets come from its cache "
+        "(a returning visitor); default: a fresh context per run",
+    )
+    ap.add_argument("--no-baseline", action="store_true", help="skip the runs without preload tags")
+    ap.add_argument(
+        "--record-preload",
+        action="store_true",
+        help="write the packaged preload.json from a real page load, then stop",
+    )
+    ap.add_argument("--chromium", default=os.environ.get("AUDIOSOUP_TEST_CHROMIUM", "/usr/bin/chromium"))
     args = ap.parse_args()
     from importlib import metadata
 
@@ -204,42 +219,46 @@ def main() -> int:
     results: dict[str, list[dict[str, float]]] = {}
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, headless=True,
-                                         args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
             if args.record_preload:
                 with dashboard_server(url_db, work, preload=False) as (url, log):
                     paths = record_preload(browser, url, log)
                 target = Path(dashboard_dir()) / MANIFEST
-                target.write_text(json.dumps({"voila": metadata.version("voila"),
-                                              "resources": paths}, indent=1) + "\n")
+                target.write_text(
+                    json.dumps({"voila": metadata.version("voila"), "resources": paths}, indent=1) + "\n"
+                )
                 print(f"wrote {len(paths)} resources to {target}")
                 browser.close()
                 return 0
             kept = len(preload_resources())
             with contextlib.ExitStack() as stack:
-                servers = {"preload": stack.enter_context(
-                    dashboard_server(url_db, work, preload=True))}
+                servers = {"preload": stack.enter_context(dashboard_server(url_db, work, preload=True))}
                 if not args.no_baseline:
-                    servers["baseline"] = stack.enter_context(
-                        dashboard_server(url_db, work, preload=False))
+                    servers["baseline"] = stack.enter_context(dashboard_server(url_db, work, preload=False))
                 # Alternate the two servers run by run, so drift in the machine's
                 # speed during the benchmark affects both alike.
-                shared = {k: browser.new_context(viewport={"width": 1440, "height": 1000})
-                          for k in servers}
+                shared = {k: browser.new_context(viewport={"width": 1440, "height": 1000}) for k in servers}
                 visits = dict.fromkeys(servers, 0)
                 for run in range(args.runs):
                     for key, (url, log) in servers.items():
                         # Each server warms a new kernel 10 s after a visit: wait until
                         # every server has finished, so none competes for the CPU.
                         for other, (_, other_log) in servers.items():
-                            wait_for(lambda n=visits[other], lg=other_log: kernels_ready(lg) > n,
-                                     180, "a pre-heated kernel")
+                            wait_for(
+                                lambda n=visits[other], lg=other_log: kernels_ready(lg) > n,
+                                180,
+                                "a pre-heated kernel",
+                            )
                         visits[key] += 1
-                        row = measure_run(browser, url, log, run,
-                                          context=shared[key] if args.warm_cache else None)
+                        row = measure_run(
+                            browser, url, log, run, context=shared[key] if args.warm_cache else None
+                        )
                         results.setdefault(key, []).append(row)
-                        print(f"{key} run {run + 1}: cards {row['cards_visible_s']:.2f} s, "
-                              f"interactive {row['interactive_s']:.2f} s", flush=True)
+                        print(
+                            f"{key} run {run + 1}: cards {row['cards_visible_s']:.2f} s, "
+                            f"interactive {row['interactive_s']:.2f} s",
+                            flush=True,
+                        )
             browser.close()
     finally:
         tmp.cleanup()
@@ -249,23 +268,36 @@ def main() -> int:
     summary = {"median_cards_visible_s": med_cards, "median_interactive_s": med_ready}
     if "baseline" in results:
         base_cards, base_ready = report("Baseline: no preload tags", results["baseline"])
-        summary.update(baseline_median_interactive_s=base_ready,
-                       baseline_median_cards_visible_s=base_cards)
-        print(f"\npreload tags: {base_ready:.2f} s -> {med_ready:.2f} s "
-              f"({base_ready / med_ready:.2f}x faster to the interactive grid)")
+        summary.update(baseline_median_interactive_s=base_ready, baseline_median_cards_visible_s=base_cards)
+        print(
+            f"\npreload tags: {base_ready:.2f} s -> {med_ready:.2f} s "
+            f"({base_ready / med_ready:.2f}x faster to the interactive grid)"
+        )
     verdict = "meets" if med_ready <= TARGET_S else "MISSES"
-    print(f"\nmedian {med_ready:.2f} s to the first interactive grid: {verdict} the "
-          f"{TARGET_S:.0f} s target ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
-          f"pre-heated kernel, {cache} browser cache)")
+    print(
+        f"\nmedian {med_ready:.2f} s to the first interactive grid: {verdict} the "
+        f"{TARGET_S:.0f} s target ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+        f"pre-heated kernel, {cache} browser cache)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "benchmark": "dashboard first interactive grid",
-            "runs": results, **summary, "preload_tags": kept,
-            "target_s": TARGET_S, "meets_target": med_ready <= TARGET_S,
-            "browser_cache": cache,
-            "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
-            "python": platform.python_version(),
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "dashboard first interactive grid",
+                    "runs": results,
+                    **summary,
+                    "preload_tags": kept,
+                    "target_s": TARGET_S,
+                    "meets_target": med_ready <= TARGET_S,
+                    "browser_cache": cache,
+                    "cpu_count": os.cpu_count(),
+                    "load_average": os.getloadavg(),
+                    "python": platform.python_version(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

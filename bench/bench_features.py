@@ -46,9 +46,17 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000
-SINGLE_THREAD = {name: "1" for name in (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+SINGLE_THREAD = {
+    name: "1"
+    for name in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    )
+}
 
 
 # -- Synthetic data -----------------------------------------------------------------------------
@@ -65,8 +73,7 @@ def synth_clip(i: int, sr: int = SR) -> np.ndarray:
         y = np.zeros(sr)
         for formant in rng.uniform([500, 1000, 2300], [900, 1800, 3000]):
             r = np.exp(-np.pi * 120 / sr)
-            y += scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * formant / sr),
-                                                r * r], pulses)
+            y += scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * formant / sr), r * r], pulses)
         y *= np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t), 0, None)
     elif kind == 1:  # tone with vibrato
         f = rng.uniform(100, 2000)
@@ -76,7 +83,7 @@ def synth_clip(i: int, sr: int = SR) -> np.ndarray:
     elif kind == 3:  # click train
         y = np.zeros(sr)
         period = int(sr * 60 / rng.uniform(70, 200))
-        y[rng.integers(0, period)::period] = 1.0
+        y[rng.integers(0, period) :: period] = 1.0
         y = scipy.signal.lfilter([1.0], [1, -0.9], y)
     elif kind == 4:  # noise bursts
         y = rng.standard_normal(sr) * (np.sin(2 * np.pi * rng.uniform(1, 4) * t) > 0.3)
@@ -112,18 +119,15 @@ def run_prototype(files: list[Path], args: argparse.Namespace) -> int:
         librosa.feature.tonnetz(y=harmonic, sr=sr)
         librosa.feature.chroma_cqt(y=harmonic, sr=sr)
         librosa.feature.spectral_contrast(S=np.abs(librosa.stft(y)), sr=sr)
-        librosa.feature.tempogram(onset_envelope=librosa.onset.onset_strength(y=y, sr=sr),
-                                  sr=sr)
-        librosa.feature.fourier_tempogram(
-            onset_envelope=librosa.onset.onset_strength(y=y, sr=sr), sr=sr)
+        librosa.feature.tempogram(onset_envelope=librosa.onset.onset_strength(y=y, sr=sr), sr=sr)
+        librosa.feature.fourier_tempogram(onset_envelope=librosa.onset.onset_strength(y=y, sr=sr), sr=sr)
         mfcc = librosa.feature.mfcc(y=y, sr=sr)
         librosa.feature.delta(mfcc)
         librosa.feature.delta(mfcc, order=2)
         chroma = librosa.feature.chroma_stft(y=y, sr=sr)
         _, beats = librosa.beat.beat_track(y=y, sr=sr)
         try:
-            librosa.feature.stack_memory(librosa.util.sync(chroma, beats,
-                                                           aggregate=np.median))
+            librosa.feature.stack_memory(librosa.util.sync(chroma, beats, aggregate=np.median))
         except librosa.ParameterError:  # no beat found: the prototype failed here
             errors += 1
     return errors
@@ -137,7 +141,7 @@ def run_engine(files: list[Path], args: argparse.Namespace) -> int:
 
     errors = 0
     for start in range(0, len(files), args.batch):
-        clips = [sf.read(path, dtype="float32")[0] for path in files[start:start + args.batch]]
+        clips = [sf.read(path, dtype="float32")[0] for path in files[start : start + args.batch]]
         result = compute_features_with_status(np.stack(clips), SR)
         errors += sum(status == "non_finite" for status in result.status)
     return errors
@@ -233,26 +237,41 @@ def worker(args: argparse.Namespace) -> None:
         errors = run(files, args)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
-    print(json.dumps({
-        "path": args.worker,
-        "clips": len(files),
-        "warm_up_seconds": warm_seconds,
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "clips_per_s": [len(files) / s for s in seconds],
-        "cpu_clips_per_s": [len(files) / s for s in cpu_seconds],
-        "errors": errors,
-        "maxrss_after_warmup_mb": rss_warm,
-        "maxrss_mb": _maxrss_mb(),
-        "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "path": args.worker,
+                "clips": len(files),
+                "warm_up_seconds": warm_seconds,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "clips_per_s": [len(files) / s for s in seconds],
+                "cpu_clips_per_s": [len(files) / s for s in cpu_seconds],
+                "errors": errors,
+                "maxrss_after_warmup_mb": rss_warm,
+                "maxrss_mb": _maxrss_mb(),
+                "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 # -- Driver -------------------------------------------------------------------------------------
 def run_path(name: str, folder: Path, args: argparse.Namespace, limit: int) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", name,
-               "--dir", str(folder), "--repeats", str(args.repeats), "--batch", str(args.batch),
-               "--limit", str(limit)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--dir",
+        str(folder),
+        "--repeats",
+        str(args.repeats),
+        "--batch",
+        str(args.batch),
+        "--limit",
+        str(limit),
+    ]
     if args.with_store:
         command += ["--with-store", args.with_store]
     env = {**os.environ, **SINGLE_THREAD} if name != "engine_store" else dict(os.environ)
@@ -272,12 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=256, help="number of synthetic clips")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per path")
     parser.add_argument("--batch", type=int, default=64, help="engine batch size")
-    parser.add_argument("--prototype-n", type=int, default=0,
-                        help="clips for the (slow, per-clip) prototype path; default: --n")
-    parser.add_argument("--paths", default="prototype,engine",
-                        help="comma-separated paths to run")
-    parser.add_argument("--with-store", metavar="URL", default="",
-                        help="also run path (c), the engine writing to this store")
+    parser.add_argument(
+        "--prototype-n",
+        type=int,
+        default=0,
+        help="clips for the (slow, per-clip) prototype path; default: --n",
+    )
+    parser.add_argument("--paths", default="prototype,engine", help="comma-separated paths to run")
+    parser.add_argument(
+        "--with-store", metavar="URL", default="", help="also run path (c), the engine writing to this store"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -298,17 +321,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {name} on {limit} clips x {args.repeats} ...", file=sys.stderr)
             results[name] = run_path(name, Path(tmp), args, limit)
 
-    print(f"\n{'path':<14}{'clips':>7}{'clips/s':>9}{'CPU clips/s':>13}{'first pass':>12}"
-          f"{'warm-up s':>11}{'peak RSS MB':>13}{'errors':>8}")
+    print(
+        f"\n{'path':<14}{'clips':>7}{'clips/s':>9}{'CPU clips/s':>13}{'first pass':>12}"
+        f"{'warm-up s':>11}{'peak RSS MB':>13}{'errors':>8}"
+    )
     for name, r in results.items():
         if "failed" in r:
             print(f"{name:<14}  failed: {r['failed']}")
             continue
-        print(f"{name:<14}{r['clips']:>7}{r['median_clips_per_s']:>9.1f}"
-              f"{r['median_cpu_clips_per_s']:>13.1f}{r['first_pass_clips_per_s']:>12.1f}"
-              f"{r['warm_up_seconds']:>11.1f}{r['maxrss_mb']:>13.0f}{r['errors']:>8}")
-    print("(clips/s: median wall-clock pass; CPU clips/s: median over process CPU time, "
-          "which other load on the machine does not inflate)")
+        print(
+            f"{name:<14}{r['clips']:>7}{r['median_clips_per_s']:>9.1f}"
+            f"{r['median_cpu_clips_per_s']:>13.1f}{r['first_pass_clips_per_s']:>12.1f}"
+            f"{r['warm_up_seconds']:>11.1f}{r['maxrss_mb']:>13.0f}{r['errors']:>8}"
+        )
+    print(
+        "(clips/s: median wall-clock pass; CPU clips/s: median over process CPU time, "
+        "which other load on the machine does not inflate)"
+    )
     ratio = cpu_ratio = None
     a, b = results.get("prototype", {}), results.get("engine", {})
     if "median_clips_per_s" in a and "median_clips_per_s" in b:
@@ -319,11 +348,17 @@ def main(argv: list[str] | None = None) -> int:
         import librosa
 
         report = {
-            "n": args.n, "repeats": args.repeats, "batch": args.batch, "sr": SR,
-            "paths": results, "ratio_engine_over_prototype": ratio,
+            "n": args.n,
+            "repeats": args.repeats,
+            "batch": args.batch,
+            "sr": SR,
+            "paths": results,
+            "ratio_engine_over_prototype": ratio,
             "cpu_ratio_engine_over_prototype": cpu_ratio,
-            "python": platform.python_version(), "librosa": librosa.__version__,
-            "machine": platform.machine(), "processor": platform.processor(),
+            "python": platform.python_version(),
+            "librosa": librosa.__version__,
+            "machine": platform.machine(),
+            "processor": platform.processor(),
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -29,8 +29,14 @@ from audiosoup_widgets.store import Store
 from audiosoup_widgets.testing import seed_synthetic
 
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-ROWS = {"mfcc": 20, "chroma": 12, "mel_spectrogram": 128, "spectral_contrast": 7,
-        "tonnetz": 6, "onset_strength": 1}
+ROWS = {
+    "mfcc": 20,
+    "chroma": 12,
+    "mel_spectrogram": 128,
+    "spectral_contrast": 7,
+    "tonnetz": 6,
+    "onset_strength": 1,
+}
 
 
 def seed_summaries(store: Store, n_rows: dict[str, int]) -> None:
@@ -40,11 +46,19 @@ def seed_summaries(store: Store, n_rows: dict[str, int]) -> None:
         ids = [r[0] for r in conn.execute(text("SELECT id FROM samples ORDER BY id"))]
     for start in range(0, len(ids), 10_000):
         rows = []
-        for sid in ids[start:start + 10_000]:
+        for sid in ids[start : start + 10_000]:
             for feat, k in n_rows.items():
-                rows.append({"sample_id": sid, "feature": feat, "param_key": fp.key_for(feat),
-                             "status": "ok", "n_rows": k, "n_frames": 32,
-                             "data": rng.standard_normal(2 * k).astype("<f4").tobytes()})
+                rows.append(
+                    {
+                        "sample_id": sid,
+                        "feature": feat,
+                        "param_key": fp.key_for(feat),
+                        "status": "ok",
+                        "n_rows": k,
+                        "n_frames": 32,
+                        "data": rng.standard_normal(2 * k).astype("<f4").tobytes(),
+                    }
+                )
         store.write_summaries(rows)
 
 
@@ -54,10 +68,15 @@ def baseline(url: str, features: list[str]) -> pd.DataFrame:
     engine = create_engine(url)
     parts = []
     for feat in features:
-        df = pd.read_sql(text("SELECT s.id AS sample_id, f.data FROM feature_summaries f "
-                              "JOIN samples s ON s.id = f.sample_id WHERE f.feature = :f "
-                              "AND f.param_key = :k ORDER BY s.id"),
-                         engine, params={"f": feat, "k": fp.key_for(feat)})
+        df = pd.read_sql(
+            text(
+                "SELECT s.id AS sample_id, f.data FROM feature_summaries f "
+                "JOIN samples s ON s.id = f.sample_id WHERE f.feature = :f "
+                "AND f.param_key = :k ORDER BY s.id"
+            ),
+            engine,
+            params={"f": feat, "k": fp.key_for(feat)},
+        )
         vals = [np.frombuffer(bytes(b), "<f4") for b in df["data"]]
         cols = summary_columns(feat, len(vals[0]) // 2)
         parts.append(pd.DataFrame(vals, columns=cols, index=df["sample_id"]))
@@ -94,12 +113,18 @@ def main() -> None:
             ref = baseline(url, feats)
             base.append(time.perf_counter() - t)
         assert len(frame) == args.n == len(ref)
-        res = {"n": args.n, "columns": frame.shape[1], "feature_frame_s": statistics.median(ours),
-               "baseline_s": statistics.median(base)}
+        res = {
+            "n": args.n,
+            "columns": frame.shape[1],
+            "feature_frame_s": statistics.median(ours),
+            "baseline_s": statistics.median(base),
+        }
         res["ratio"] = res["baseline_s"] / res["feature_frame_s"]
-        print(f"feature_frame: {res['feature_frame_s']:.2f} s for {args.n} rows x "
-              f"{frame.shape[1]} columns (median of {args.repeats}); naive read_sql + pivot: "
-              f"{res['baseline_s']:.2f} s; {res['ratio']:.1f}x faster")
+        print(
+            f"feature_frame: {res['feature_frame_s']:.2f} s for {args.n} rows x "
+            f"{frame.shape[1]} columns (median of {args.repeats}); naive read_sql + pivot: "
+            f"{res['baseline_s']:.2f} s; {res['ratio']:.1f}x faster"
+        )
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
         store.dispose()

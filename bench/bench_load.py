@@ -38,8 +38,12 @@ def make_clips(root: Path, n: int) -> None:
     for i in range(n):
         f = 150 + 40 * (i % 17)
         y = 0.3 * np.sin(2 * np.pi * f * t) * np.hanning(16000) + 0.01 * rng.standard_normal(16000)
-        sf.write(root / words[i % 10] / f"{i:08x}_nohash_{i % 4}.wav", y.astype(np.float32),
-                 16000, subtype="PCM_16")
+        sf.write(
+            root / words[i % 10] / f"{i:08x}_nohash_{i % 4}.wav",
+            y.astype(np.float32),
+            16000,
+            subtype="PCM_16",
+        )
 
 
 class TempDB:
@@ -82,12 +86,23 @@ def run_baseline(root: Path, admin: str) -> float:
         for f in files:
             y, sr = sf.read(f, dtype="float32")
             rel = f.relative_to(root).as_posix()
-            store.insert_samples([{
-                "dataset_id": ds, "label_id": labels[f.parent.name], "path": rel,
-                "content_hash": hashlib.sha256(f.read_bytes()).hexdigest(), "format": "WAV",
-                "subtype": "PCM_16", "sample_rate": sr, "channels": 1, "frames": len(y),
-                "duration": len(y) / sr, "peaks": encode_peaks(waveform_peaks(y)),
-            }])
+            store.insert_samples(
+                [
+                    {
+                        "dataset_id": ds,
+                        "label_id": labels[f.parent.name],
+                        "path": rel,
+                        "content_hash": hashlib.sha256(f.read_bytes()).hexdigest(),
+                        "format": "WAV",
+                        "subtype": "PCM_16",
+                        "sample_rate": sr,
+                        "channels": 1,
+                        "frames": len(y),
+                        "duration": len(y) / sr,
+                        "peaks": encode_peaks(waveform_peaks(y)),
+                    }
+                ]
+            )
         return len(files) / (time.perf_counter() - t0)
 
 
@@ -103,15 +118,17 @@ def main() -> None:
         make_clips(root, args.n)
         loader = [run_loader(root, args.db_admin) for _ in range(args.repeats)]
         base = [run_baseline(root, args.db_admin) for _ in range(args.repeats)]
-    res = {"n": args.n, "repeats": args.repeats,
-           "loader_clips_per_s": statistics.median(loader),
-           "baseline_clips_per_s": statistics.median(base)}
+    res = {
+        "n": args.n,
+        "repeats": args.repeats,
+        "loader_clips_per_s": statistics.median(loader),
+        "baseline_clips_per_s": statistics.median(base),
+    }
     res["ratio"] = res["loader_clips_per_s"] / res["baseline_clips_per_s"]
     print(f"{'path':<44}{'clips/s (median)':>18}")
     print(f"{'audiosoup load (workers + COPY batches)':<44}{res['loader_clips_per_s']:>18.0f}")
     print(f"{'baseline (one process, commit per file)':<44}{res['baseline_clips_per_s']:>18.0f}")
-    print(f"ratio: {res['ratio']:.1f}x   runs: {[round(x) for x in loader]} vs "
-          f"{[round(x) for x in base]}")
+    print(f"ratio: {res['ratio']:.1f}x   runs: {[round(x) for x in loader]} vs {[round(x) for x in base]}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
 

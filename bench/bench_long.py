@@ -61,15 +61,14 @@ def synth_piece(i: int, sr: int, seconds: float) -> np.ndarray:
         for formant in rng.uniform([500, 1000, 2300], [900, 1800, 3000]):
             formant = min(formant, 0.45 * sr)
             r = np.exp(-np.pi * 120 / sr)
-            y += scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * formant / sr),
-                                                r * r], pulses)
+            y += scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * formant / sr), r * r], pulses)
         y *= np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t), 0, None)
     elif kind == 1:  # tone with vibrato
         y = np.sin(2 * np.pi * rng.uniform(100, 2000) * t + 3 * np.sin(2 * np.pi * 5 * t))
     elif kind == 2:  # click train at a steady tempo
         y = np.zeros(n)
         period = int(sr * 60 / rng.uniform(70, 200))
-        y[rng.integers(0, period)::period] = 1.0
+        y[rng.integers(0, period) :: period] = 1.0
         y = scipy.signal.lfilter([1.0], [1, -0.9], y)
     else:  # noise bursts
         y = rng.standard_normal(n) * (np.sin(2 * np.pi * rng.uniform(1, 4) * t) > 0.3)
@@ -77,16 +76,16 @@ def synth_piece(i: int, sr: int, seconds: float) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def write_long_wav(path: Path, *, minutes: float, sr: int, channels: int = 1,
-                   subtype: str = "PCM_16") -> None:
+def write_long_wav(
+    path: Path, *, minutes: float, sr: int, channels: int = 1, subtype: str = "PCM_16"
+) -> None:
     """Write a long WAV in pieces of :data:`PIECE_S` seconds."""
     import soundfile as sf
 
     total = int(round(minutes * 60 * sr))
     piece = int(PIECE_S * sr)
     fmt = "RF64" if total * channels * 4 > 2**32 - 2**20 else "WAV"
-    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype=subtype,
-                      format=fmt) as f:
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype=subtype, format=fmt) as f:
         written, i = 0, 0
         while written < total:
             k = min(piece, total - written)
@@ -128,8 +127,9 @@ print(json.dumps({"rc": proc.returncode, "seconds": seconds, "peak_rss": peak,
 
 def measure(cmd: list[str]) -> dict:
     """Run ``cmd`` under a wrapper and return its exit code, time and peak memory."""
-    res = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(cmd)],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", _MEASURE, json.dumps(cmd)], capture_output=True, text=True, check=True
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -152,9 +152,11 @@ def compare_whole(minutes: float, sr: int) -> dict[str, dict[str, float]]:
         # In units of the feature's typical spread (RMS over rows of the whole clip's
         # std), so rows near zero or nearly constant do not blow the ratio up.
         spread = max(float(np.sqrt(np.mean(w[rows:] ** 2))), 1e-12)
-        out[name] = {"mean": float(np.sqrt(np.mean(d[:rows] ** 2)) / spread),
-                     "std": float(np.sqrt(np.mean(d[rows:] ** 2)) / spread),
-                     "segments": len(bounds)}
+        out[name] = {
+            "mean": float(np.sqrt(np.mean(d[:rows] ** 2)) / spread),
+            "std": float(np.sqrt(np.mean(d[rows:] ** 2)) / spread),
+            "segments": len(bounds),
+        }
     return out
 
 
@@ -167,14 +169,16 @@ def main() -> None:
     ap.add_argument("--features", default=None, help="comma-separated ids (default: all)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write the result here")
-    ap.add_argument("--compare-whole", action="store_true",
-                    help="compare segmented and whole-clip summaries instead")
+    ap.add_argument(
+        "--compare-whole", action="store_true", help="compare segmented and whole-clip summaries instead"
+    )
     args = ap.parse_args()
     if args.compare_whole:
         report = compare_whole(args.minutes, args.sr)
         for name, d in report.items():
-            print(f"{name:18s} mean {d['mean']:.4f}  std {d['std']:.4f}  (x spread; "
-                  f"{d['segments']} segments)")
+            print(
+                f"{name:18s} mean {d['mean']:.4f}  std {d['std']:.4f}  (x spread; {d['segments']} segments)"
+            )
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
         return
@@ -186,23 +190,29 @@ def main() -> None:
     if not wav.exists():
         t0 = time.perf_counter()
         write_long_wav(wav, minutes=args.minutes, sr=args.sr, channels=args.channels)
-        print(f"wrote {wav.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr)
+        print(f"wrote {wav.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     db_file = work / f"bench_{os.getpid()}.sqlite3"
     db = f"sqlite:///{db_file}"
     exe = [sys.executable, "-m", "audiosoup_widgets.cli"]
-    subprocess.run([*exe, "load", str(data), "--dataset", "long", "--layout", "folders",
-                    "--workers", "1", "--db", db], check=True, capture_output=True)
-    cmd = [*exe, "features", "compute", "--dataset", "long", "--workers", str(args.workers),
-           "--db", db]
+    subprocess.run(
+        [*exe, "load", str(data), "--dataset", "long", "--layout", "folders", "--workers", "1", "--db", db],
+        check=True,
+        capture_output=True,
+    )
+    cmd = [*exe, "features", "compute", "--dataset", "long", "--workers", str(args.workers), "--db", db]
     if args.features:
         cmd += ["--features", args.features]
     result = measure(cmd)
     db_file.unlink(missing_ok=True)
     report = {
-        "file": {"minutes": args.minutes, "sr": args.sr, "channels": args.channels,
-                 "bytes": wav.stat().st_size},
-        "workers": args.workers, "rc": result["rc"],
+        "file": {
+            "minutes": args.minutes,
+            "sr": args.sr,
+            "channels": args.channels,
+            "bytes": wav.stat().st_size,
+        },
+        "workers": args.workers,
+        "rc": result["rc"],
         "seconds": round(result["seconds"], 1),
         "peak_rss_mb": round(result["peak_rss"] / 2**20),
         "tree_rss_mb": round(result["tree_rss"] / 2**20),

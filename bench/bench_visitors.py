@@ -41,8 +41,14 @@ from audiosoup_widgets.dashboards.serve import server_env, voila_command
 from audiosoup_widgets.jobs.demo import ensure_demo
 
 CARD = ".audiosoup-grid .audiosoup-card"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 MB = 2**20
 #: A visitor who has no grid after this long counts as a failed (blank) page.
 GIVE_UP_S = 300
@@ -77,9 +83,13 @@ def dashboard_server(db_url: str, workdir: Path, *, visitors: int):
     log = workdir / f"server-{port}.log"
     env = server_env(db_url=db_url, host="127.0.0.1")
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(voila_command(port=port, host="127.0.0.1", max_visitors=visitors),
-                                env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            voila_command(port=port, host="127.0.0.1", max_visitors=visitors),
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for(lambda: ready(url) or proc.poll() is not None, 300, "a ready kernel")
@@ -123,11 +133,11 @@ async def visit(browser, url: str, start: asyncio.Event) -> tuple[float | None, 
     target = cards.nth(1)
     sample_id = await target.get_attribute("data-sample-id")
     await target.click()
-    await page.wait_for_selector(f"{CARD}.as-selected[data-sample-id='{sample_id}']",
-                                 timeout=120_000)
+    await page.wait_for_selector(f"{CARD}.as-selected[data-sample-id='{sample_id}']", timeout=120_000)
     took = time.perf_counter() - t0
     kernel_id = await page.evaluate(
-        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
     return took, kernel_id, context
 
 
@@ -135,8 +145,7 @@ async def one_run(chromium_path: str, url: str, visitors: int, server_pid: int) 
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path, headless=True,
-                                           args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         start = asyncio.Event()
         tasks = [asyncio.create_task(visit(browser, url, start)) for _ in range(visitors)]
         await asyncio.sleep(1.0)  # every context created before anyone navigates
@@ -151,11 +160,14 @@ async def one_run(chromium_path: str, url: str, visitors: int, server_pid: int) 
     own = {r[1] for r in results if r[0] is not None}
     visitor_rss = [rss[k] / MB for k in own if k in rss]
     other_rss = [v / MB for k, v in rss.items() if k not in own]
-    return {"times_s": times, "failed": len(results) - len(times),
-            "visitor_kernel_rss_mb": visitor_rss,
-            "other_kernel_rss_mb": other_rss,
-            "machine_available_mb": psutil.virtual_memory().available / MB,
-            "load_average": os.getloadavg()}
+    return {
+        "times_s": times,
+        "failed": len(results) - len(times),
+        "visitor_kernel_rss_mb": visitor_rss,
+        "other_kernel_rss_mb": other_rss,
+        "machine_available_mb": psutil.virtual_memory().available / MB,
+        "load_average": os.getloadavg(),
+    }
 
 
 def summarise(n: int, runs: list[dict]) -> dict:
@@ -169,11 +181,10 @@ def summarise(n: int, runs: list[dict]) -> dict:
         "median_visitor_s": med(med(r["times_s"]) for r in runs),
         "slowest_visitor_s": med(max(r["times_s"], default=float("nan")) for r in runs),
         "median_kernel_rss_mb": med(med(r["visitor_kernel_rss_mb"]) for r in runs),
-        "largest_kernel_rss_mb": med(max(r["visitor_kernel_rss_mb"], default=float("nan"))
-                                     for r in runs),
+        "largest_kernel_rss_mb": med(max(r["visitor_kernel_rss_mb"], default=float("nan")) for r in runs),
         "preheated_kernel_rss_mb": med(
-            (med(r["other_kernel_rss_mb"]) if r["other_kernel_rss_mb"] else float("nan"))
-            for r in runs),
+            (med(r["other_kernel_rss_mb"]) if r["other_kernel_rss_mb"] else float("nan")) for r in runs
+        ),
     }
 
 
@@ -183,8 +194,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--db", help="database URL (default: a temporary SQLite demo database)")
     ap.add_argument("--json", help="write the results to this JSON file")
-    ap.add_argument("--chromium", default=os.environ.get("AUDIOSOUP_TEST_CHROMIUM",
-                                                         "/usr/bin/chromium"))
+    ap.add_argument("--chromium", default=os.environ.get("AUDIOSOUP_TEST_CHROMIUM", "/usr/bin/chromium"))
     args = ap.parse_args()
     counts = [int(n) for n in args.visitors.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="audiosoup-visitors-") as tmp:
@@ -197,25 +207,42 @@ def main() -> int:
                 with dashboard_server(db_url, work, visitors=n) as (url, proc):
                     row = asyncio.run(one_run(args.chromium, url, n, proc.pid))
                 all_runs.setdefault(n, []).append(row)
-                print(f"{n} visitor(s), run {run + 1}: {row['failed']} without a grid after "
-                      f"{GIVE_UP_S} s; times {sorted(round(t, 1) for t in row['times_s'])} s, "
-                      f"kernel RSS {sorted(round(m) for m in row['visitor_kernel_rss_mb'])} MB, "
-                      f"load {row['load_average'][0]:.1f}", flush=True)
+                print(
+                    f"{n} visitor(s), run {run + 1}: {row['failed']} without a grid after "
+                    f"{GIVE_UP_S} s; times {sorted(round(t, 1) for t in row['times_s'])} s, "
+                    f"kernel RSS {sorted(round(m) for m in row['visitor_kernel_rss_mb'])} MB, "
+                    f"load {row['load_average'][0]:.1f}",
+                    flush=True,
+                )
     summary = [summarise(n, all_runs[n]) for n in counts]
-    print("\n| visitors | median visitor (s) | slowest visitor (s) | kernel RSS, median / largest (MB) "
-          "| pre-heated kernel RSS (MB) | pages without a grid |")
+    print(
+        "\n| visitors | median visitor (s) | slowest visitor (s) | kernel RSS, median / largest (MB) "
+        "| pre-heated kernel RSS (MB) | pages without a grid |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for s in summary:
-        print(f"| {s['visitors']} | {s['median_visitor_s']:.2f} | {s['slowest_visitor_s']:.2f} | "
-              f"{s['median_kernel_rss_mb']:.0f} / {s['largest_kernel_rss_mb']:.0f} | "
-              f"{s['preheated_kernel_rss_mb']:.0f} | {s['failed_pages']} |")
-    print(f"\n(median of {args.runs} runs; {os.cpu_count()} cores; load average now "
-          f"{os.getloadavg()[0]:.1f})")
+        print(
+            f"| {s['visitors']} | {s['median_visitor_s']:.2f} | {s['slowest_visitor_s']:.2f} | "
+            f"{s['median_kernel_rss_mb']:.0f} / {s['largest_kernel_rss_mb']:.0f} | "
+            f"{s['preheated_kernel_rss_mb']:.0f} | {s['failed_pages']} |"
+        )
+    print(
+        f"\n(median of {args.runs} runs; {os.cpu_count()} cores; load average now {os.getloadavg()[0]:.1f})"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "benchmark": "concurrent visitors", "runs": {str(k): v for k, v in all_runs.items()},
-            "summary": summary, "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "concurrent visitors",
+                    "runs": {str(k): v for k, v in all_runs.items()},
+                    "summary": summary,
+                    "cpu_count": os.cpu_count(),
+                    "python": platform.python_version(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

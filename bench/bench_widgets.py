@@ -32,8 +32,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-TARGETS_MS = {"page_first": 50, "page_middle": 50, "page_last": 50, "spectral_cold": 200,
-              "spectral_cached": 50}
+TARGETS_MS = {
+    "page_first": 50,
+    "page_middle": 50,
+    "page_last": 50,
+    "spectral_cold": 200,
+    "spectral_cached": 50,
+}
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -69,11 +74,24 @@ def add_audio(store, root: Path, *, n: int) -> list[int]:
         y = _clip(1.0, 16000, i)
         rel = f"tone/clip_{i:03d}.wav"
         sf.write(root / rel, y, 16000, subtype="PCM_16")
-        rows.append({"dataset_id": ds, "label_id": lab, "path": rel,
-                     "content_hash": hashlib.sha256(rel.encode()).hexdigest(), "format": "WAV",
-                     "subtype": "PCM_16", "sample_rate": 16000, "channels": 1, "frames": len(y),
-                     "duration": 1.0, "split": "train", "peaks": encode_peaks(waveform_peaks(y)),
-                     "peak_abs": float(np.abs(y).max()), "rms_db": -20.0})
+        rows.append(
+            {
+                "dataset_id": ds,
+                "label_id": lab,
+                "path": rel,
+                "content_hash": hashlib.sha256(rel.encode()).hexdigest(),
+                "format": "WAV",
+                "subtype": "PCM_16",
+                "sample_rate": 16000,
+                "channels": 1,
+                "frames": len(y),
+                "duration": 1.0,
+                "split": "train",
+                "peaks": encode_peaks(waveform_peaks(y)),
+                "peak_abs": float(np.abs(y).max()),
+                "rms_db": -20.0,
+            }
+        )
     store.insert_samples(rows)
     return [r.id for r in store.page_samples(SampleQuery("bench-audio"), page=0, page_size=n)]
 
@@ -131,7 +149,7 @@ def run(admin_url: str, n: int, runs: int) -> dict:
             ex.vue_set_visible(True)
             st.selected_sample_id = ids[0]  # first compute in this process (filters, caches)
             cold = []
-            for sid in ids[1:runs + 1]:
+            for sid in ids[1 : runs + 1]:
                 cold.append(_time(lambda sid=sid: setattr(st, "selected_sample_id", sid)))
                 assert len(ex.items) == 5 and not st.error, st.error
             results["spectral_cold"] = _median_ms(cold)
@@ -159,14 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     res = run(args.db_admin, args.n, args.runs)
-    print(f"review widgets on {res['n_samples']:,} samples (seeded in {res['seed_s']} s), "
-          f"median of {res['runs']} runs")
+    print(
+        f"review widgets on {res['n_samples']:,} samples (seeded in {res['seed_s']} s), "
+        f"median of {res['runs']} runs"
+    )
     print(f"{'measurement':<32}{'ms':>10}{'target':>10}")
-    rows = [("page flip, first page", "page_first"), ("page flip, middle page", "page_middle"),
-            ("page flip, last page", "page_last"),
-            ("label filter (new count)", "filter_change_uncached_count"),
-            ("spectral tab 1-s clip, cold", "spectral_cold"),
-            ("spectral tab 1-s clip, cached", "spectral_cached")]
+    rows = [
+        ("page flip, first page", "page_first"),
+        ("page flip, middle page", "page_middle"),
+        ("page flip, last page", "page_last"),
+        ("label filter (new count)", "filter_change_uncached_count"),
+        ("spectral tab 1-s clip, cold", "spectral_cold"),
+        ("spectral tab 1-s clip, cached", "spectral_cached"),
+    ]
     for title, key in rows:
         target = TARGETS_MS.get(key)
         print(f"{title:<32}{res[key]:>10.1f}{('<= ' + str(target)) if target else '':>10}")

@@ -104,9 +104,11 @@ def _percent(speaker: str) -> float:
 
 
 # Each split's range of the hash percentage, as in the real rule below.
-_RANGES = {"validation": (0.0, VALIDATION_PERCENT),
-           "test": (VALIDATION_PERCENT, VALIDATION_PERCENT + TESTING_PERCENT),
-           "train": (VALIDATION_PERCENT + TESTING_PERCENT, 100.0)}
+_RANGES = {
+    "validation": (0.0, VALIDATION_PERCENT),
+    "test": (VALIDATION_PERCENT, VALIDATION_PERCENT + TESTING_PERCENT),
+    "train": (VALIDATION_PERCENT + TESTING_PERCENT, 100.0),
+}
 
 
 def which_set(speaker: str) -> str:
@@ -195,8 +197,29 @@ def synthesize(word: str, voice: Voice, take: int) -> np.ndarray:
     if voice.reverb:
         effects += ["reverb", str(voice.reverb), "50", "40"]
     # -R: repeatable mode; -D: no dither (the output is float, quantised later by numpy).
-    raw = _run(["sox", "-R", "-D", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "floating-point",
-                "-b", "32", "-c", "1", "-L", "-", *effects], stdin=wav)
+    raw = _run(
+        [
+            "sox",
+            "-R",
+            "-D",
+            "-V1",
+            "-t",
+            "wav",
+            "-",
+            "-t",
+            "raw",
+            "-e",
+            "floating-point",
+            "-b",
+            "32",
+            "-c",
+            "1",
+            "-L",
+            "-",
+            *effects,
+        ],
+        stdin=wav,
+    )
     return np.frombuffer(raw, dtype="<f4").astype(np.float64)
 
 
@@ -273,8 +296,9 @@ def background_noises() -> dict[str, np.ndarray]:
 
     # Running tap: a hiss band around 1-4 kHz whose loudness wobbles, plus droplet "plinks".
     rng = np.random.default_rng(_seed("background", "running_tap"))
-    hiss = _fft_filter(rng.normal(size=n),
-                       lambda f: np.exp(-0.5 * (np.log(np.maximum(f, 1.0) / 2200.0) / 0.45) ** 2))
+    hiss = _fft_filter(
+        rng.normal(size=n), lambda f: np.exp(-0.5 * (np.log(np.maximum(f, 1.0) / 2200.0) / 0.45) ** 2)
+    )
     wobble = _fft_filter(rng.normal(size=n), lambda f: (f < 6.0).astype(float))
     wobble = 1.0 + 0.35 * wobble / np.max(np.abs(wobble))
     tap = hiss / np.sqrt(np.mean(hiss**2)) * wobble
@@ -305,12 +329,15 @@ synthetic, made with numpy from fixed seeds by
 """
 
 
-def readme_text(words_total: int, clips: int, speakers: dict[str, list[str]],
-                versions: tuple[str, str]) -> str:
+def readme_text(
+    words_total: int, clips: int, speakers: dict[str, list[str]], versions: tuple[str, str]
+) -> str:
     voice_lines = "\n".join(
         f"| `{v.speaker}` | `{v.name}` | {v.speed} | {v.pitch} | {split} |"
         for split in ("train", "validation", "test")
-        for v in sorted(VOICES, key=lambda v: v.speaker) if v.speaker in speakers[split])
+        for v in sorted(VOICES, key=lambda v: v.speaker)
+        if v.speaker in speakers[split]
+    )
     return f"""{MARKER}
 
 A small **synthetic** copy of Google Speech Commands v0.02, for demos and tests of
@@ -386,8 +413,10 @@ after Google Speech Commands, Warden 2018)" when you reuse it.
 
 def build(out: Path) -> dict:
     """Write the whole dataset into the empty folder ``out``; return summary numbers."""
-    versions = (_version(["espeak-ng", "--version"]).split(" Data at:")[0].strip(),
-                _version(["sox", "--version"]).replace("sox:", "").strip())
+    versions = (
+        _version(["espeak-ng", "--version"]).split(" Data at:")[0].strip(),
+        _version(["sox", "--version"]).replace("sox:", "").strip(),
+    )
     speaker_ids = [v.speaker for v in VOICES]
     if len(set(speaker_ids)) != len(speaker_ids):
         raise BuildError("two voices hash to the same speaker id")
@@ -408,14 +437,21 @@ def build(out: Path) -> dict:
     (out / BACKGROUND / "README.md").write_text(BACKGROUND_README, encoding="utf-8", newline="\n")
 
     for fname, split in (("validation_list.txt", "validation"), ("testing_list.txt", "test")):
-        (out / fname).write_text("".join(f"{rel}\n" for rel in sorted(lists[split])),
-                                 encoding="utf-8", newline="\n")
+        (out / fname).write_text(
+            "".join(f"{rel}\n" for rel in sorted(lists[split])), encoding="utf-8", newline="\n"
+        )
     speakers = {s: sorted({k for k, v in splits.items() if v == s}) for s in lists}
-    (out / "README.md").write_text(readme_text(len(WORDS), len(clips), speakers, versions),
-                                   encoding="utf-8", newline="\n")
+    (out / "README.md").write_text(
+        readme_text(len(WORDS), len(clips), speakers, versions), encoding="utf-8", newline="\n"
+    )
     (out / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8", newline="\n")
-    return {"lists": lists, "speakers": speakers, "moved": moved, "versions": versions,
-            "n_background": len(noises)}
+    return {
+        "lists": lists,
+        "speakers": speakers,
+        "moved": moved,
+        "versions": versions,
+        "n_background": len(noises),
+    }
 
 
 def _check_replaceable(out: Path) -> None:
@@ -449,15 +485,23 @@ def _make_readable(root: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=f"Build the synthetic {DATASET_NAME} demo dataset (Speech Commands v0.02 layout) "
-                    "with espeak-ng and sox.")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help="folder to (re)create (default: audiosoup_widgets/demo_data/"
-                             "speech_commands_mini in the repository)")
+        "with espeak-ng and sox."
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="folder to (re)create (default: audiosoup_widgets/demo_data/"
+        "speech_commands_mini in the repository)",
+    )
     args = parser.parse_args(argv)
     missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
     if missing:
-        print(f"error: {' and '.join(missing)} not found on PATH; install the Debian package(s) "
-              f"{' '.join(missing)} (apt-get install {' '.join(missing)})", file=sys.stderr)
+        print(
+            f"error: {' and '.join(missing)} not found on PATH; install the Debian package(s) "
+            f"{' '.join(missing)} (apt-get install {' '.join(missing)})",
+            file=sys.stderr,
+        )
         return 2
     out = args.output.resolve()
     try:
@@ -480,13 +524,19 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(p.stat().st_size for p in files)
     n_clips = sum(len(v) for v in lists.values())
     print(f"{DATASET_NAME} -> {out}")
-    print(f"  words:    {len(WORDS)} ({len(KEYWORDS)} keywords: {' '.join(KEYWORDS)}; "
-          f"unknown: {' '.join(UNKNOWN_WORDS)})")
-    print(f"  clips:    {n_clips} x 1 s, {SR} Hz mono PCM_16, {len(VOICES)} speakers; "
-          f"{BACKGROUND}: {info['n_background']} x {BACKGROUND_SECONDS} s")
+    print(
+        f"  words:    {len(WORDS)} ({len(KEYWORDS)} keywords: {' '.join(KEYWORDS)}; "
+        f"unknown: {' '.join(UNKNOWN_WORDS)})"
+    )
+    print(
+        f"  clips:    {n_clips} x 1 s, {SR} Hz mono PCM_16, {len(VOICES)} speakers; "
+        f"{BACKGROUND}: {info['n_background']} x {BACKGROUND_SECONDS} s"
+    )
     for split in ("train", "validation", "test"):
-        print(f"  {split + ':':<11} {len(lists[split]):3d} clips, {len(speakers[split]):2d} speakers "
-              f"({' '.join(speakers[split])})")
+        print(
+            f"  {split + ':':<11} {len(lists[split]):3d} clips, {len(speakers[split]):2d} speakers "
+            f"({' '.join(speakers[split])})"
+        )
     if info["moved"]:
         print(f"  moved to fill an empty split: {', '.join(info['moved'])}")
     print(f"  size:     {total} bytes ({total / 2**20:.2f} MiB) in {len(files)} files")

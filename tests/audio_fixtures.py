@@ -30,8 +30,16 @@ import numpy as np
 import soundfile as sf
 from signals import tone
 
-__all__ = ["GOOD_DETAILS", "make_mixed_folder", "make_clips", "audio_bytes",
-           "huge_claim_wav", "analyse_or_misbehave", "XSS_NAME", "ODD_BYTES_NAME"]
+__all__ = [
+    "GOOD_DETAILS",
+    "make_mixed_folder",
+    "make_clips",
+    "audio_bytes",
+    "huge_claim_wav",
+    "analyse_or_misbehave",
+    "XSS_NAME",
+    "ODD_BYTES_NAME",
+]
 
 #: A file name that is also an XSS payload; the file holds valid audio.
 XSS_NAME = "<img src=x onerror=alert(1)>.wav"
@@ -41,32 +49,45 @@ ODD_BYTES_NAME = os.fsdecode(b"caf\xe9.wav")
 #: For each file of the mixed folder that should load: its format (from the
 #: content), sample rate, channels, frames and the quality flags expected.
 GOOD_DETAILS: dict[str, dict[str, object]] = {
-    "dog/u8_8k_mono.wav": dict(format="WAV", subtype="PCM_U8", sample_rate=8000, channels=1,
-                               frames=8000, flags=()),
-    "dog/pcm16_16k_stereo.wav": dict(format="WAV", subtype="PCM_16", sample_rate=16000,
-                                     channels=2, frames=16000, flags=()),
-    "dog/pcm24_44k.wav": dict(format="WAV", subtype="PCM_24", sample_rate=44100, channels=1,
-                              frames=22050, flags=()),
-    "dog/float_48k_6ch.wav": dict(format="WAV", subtype="FLOAT", sample_rate=48000, channels=6,
-                                  frames=24000, flags=()),
-    "dog/flac_22k.flac": dict(format="FLAC", subtype="PCM_16", sample_rate=22050, channels=1,
-                              frames=22050, flags=()),
-    "dog/vorbis_32k.ogg": dict(format="OGG", subtype="VORBIS", sample_rate=32000, channels=1,
-                               frames=32000, flags=()),
-    "dog/mp3_44k_stereo.mp3": dict(format="MP3", subtype="MPEG_LAYER_III", sample_rate=44100,
-                                   channels=2, frames=44100, flags=()),
-    "dog/flac_content.wav": dict(format="FLAC", subtype="PCM_16", sample_rate=16000, channels=1,
-                                 frames=16000, flags=()),
-    "cat/very_quiet.wav": dict(format="WAV", subtype="PCM_16", sample_rate=16000, channels=1,
-                               frames=16000, flags=("quiet",)),
-    "cat/silent.wav": dict(format="WAV", subtype="PCM_16", sample_rate=16000, channels=1,
-                           frames=16000, flags=("silent",)),
-    "cat/clipped.wav": dict(format="WAV", subtype="PCM_16", sample_rate=16000, channels=1,
-                            frames=16000, flags=("clipped",)),
-    f"cat/{XSS_NAME}": dict(format="WAV", subtype="PCM_16", sample_rate=16000, channels=1,
-                            frames=16000, flags=()),
-    f"cat/{ODD_BYTES_NAME}": dict(format="WAV", subtype="PCM_16", sample_rate=16000,
-                                  channels=1, frames=16000, flags=()),
+    "dog/u8_8k_mono.wav": dict(
+        format="WAV", subtype="PCM_U8", sample_rate=8000, channels=1, frames=8000, flags=()
+    ),
+    "dog/pcm16_16k_stereo.wav": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=2, frames=16000, flags=()
+    ),
+    "dog/pcm24_44k.wav": dict(
+        format="WAV", subtype="PCM_24", sample_rate=44100, channels=1, frames=22050, flags=()
+    ),
+    "dog/float_48k_6ch.wav": dict(
+        format="WAV", subtype="FLOAT", sample_rate=48000, channels=6, frames=24000, flags=()
+    ),
+    "dog/flac_22k.flac": dict(
+        format="FLAC", subtype="PCM_16", sample_rate=22050, channels=1, frames=22050, flags=()
+    ),
+    "dog/vorbis_32k.ogg": dict(
+        format="OGG", subtype="VORBIS", sample_rate=32000, channels=1, frames=32000, flags=()
+    ),
+    "dog/mp3_44k_stereo.mp3": dict(
+        format="MP3", subtype="MPEG_LAYER_III", sample_rate=44100, channels=2, frames=44100, flags=()
+    ),
+    "dog/flac_content.wav": dict(
+        format="FLAC", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=()
+    ),
+    "cat/very_quiet.wav": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=("quiet",)
+    ),
+    "cat/silent.wav": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=("silent",)
+    ),
+    "cat/clipped.wav": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=("clipped",)
+    ),
+    f"cat/{XSS_NAME}": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=()
+    ),
+    f"cat/{ODD_BYTES_NAME}": dict(
+        format="WAV", subtype="PCM_16", sample_rate=16000, channels=1, frames=16000, flags=()
+    ),
 }
 
 
@@ -82,9 +103,17 @@ def huge_claim_wav(*, data_size: int = 0xFFFFFFF0, sr: int = 16000) -> bytes:
     fmt = struct.pack("<HHIIHH", 1, 1, sr, sr * 2, 2, 16)
     body = np.arange(10, dtype="<i2").tobytes()
     riff_size = min(0xFFFFFFFF, 4 + 8 + len(fmt) + 8 + data_size)
-    return (b"RIFF" + struct.pack("<I", riff_size) + b"WAVE"
-            + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-            + b"data" + struct.pack("<I", data_size) + body)
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff_size)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_size)
+        + body
+    )
 
 
 def _write(root: Path, rel: str, data: bytes) -> None:
@@ -151,41 +180,76 @@ def make_mixed_folder(root: Path) -> dict[str, str | None]:
         _write(root, rel, data)
         out[rel] = reason
 
-    good("dog/u8_8k_mono.wav",
-         audio_bytes(tone(sr=8000, seconds=1, freq=300, seed=1, noise=0.02), 8000, subtype="PCM_U8"))
-    good("dog/pcm16_16k_stereo.wav",
-         audio_bytes(tone(sr=16000, seconds=1, channels=2, freq=350, seed=2, noise=0.02), 16000,
-                     subtype="PCM_16"))
-    good("dog/pcm24_44k.wav",
-         audio_bytes(tone(sr=44100, seconds=0.5, freq=400, seed=3, noise=0.02), 44100, subtype="PCM_24"))
-    good("dog/float_48k_6ch.wav",
-         audio_bytes(tone(sr=48000, seconds=0.5, channels=6, freq=450, seed=4, noise=0.02), 48000,
-                     subtype="FLOAT"))
-    good("dog/flac_22k.flac",
-         audio_bytes(tone(sr=22050, seconds=1, freq=500, seed=5, noise=0.02), 22050, format="FLAC"))
-    good("dog/vorbis_32k.ogg",
-         audio_bytes(tone(sr=32000, seconds=1, freq=550, seed=6, noise=0.02), 32000, format="OGG",
-                     subtype="VORBIS"))
-    good("dog/mp3_44k_stereo.mp3",
-         audio_bytes(tone(sr=44100, seconds=1, channels=2, freq=600, seed=7, noise=0.02), 44100,
-                     format="MP3", subtype="MPEG_LAYER_III"))
-    good("dog/flac_content.wav",
-         audio_bytes(tone(sr=16000, seconds=1, freq=650, seed=8, noise=0.02), 16000, format="FLAC"))
-    good("cat/very_quiet.wav",
-         audio_bytes(tone(sr=16000, seconds=1, freq=700, level=0.001, seed=9, noise=0.02), 16000,
-                     subtype="PCM_16"))
-    good("cat/silent.wav",
-         audio_bytes(np.zeros((16000, 1), np.float32), 16000, subtype="PCM_16"))
-    good("cat/clipped.wav",
-         audio_bytes(np.clip(tone(sr=16000, seconds=1, freq=750, level=3.0, seed=10, noise=0.02), -1, 1),
-                     16000, subtype="PCM_16"))
-    good(f"cat/{XSS_NAME}",
-         audio_bytes(tone(sr=16000, seconds=1, freq=800, seed=11, noise=0.02), 16000, subtype="PCM_16"))
+    good(
+        "dog/u8_8k_mono.wav",
+        audio_bytes(tone(sr=8000, seconds=1, freq=300, seed=1, noise=0.02), 8000, subtype="PCM_U8"),
+    )
+    good(
+        "dog/pcm16_16k_stereo.wav",
+        audio_bytes(
+            tone(sr=16000, seconds=1, channels=2, freq=350, seed=2, noise=0.02), 16000, subtype="PCM_16"
+        ),
+    )
+    good(
+        "dog/pcm24_44k.wav",
+        audio_bytes(tone(sr=44100, seconds=0.5, freq=400, seed=3, noise=0.02), 44100, subtype="PCM_24"),
+    )
+    good(
+        "dog/float_48k_6ch.wav",
+        audio_bytes(
+            tone(sr=48000, seconds=0.5, channels=6, freq=450, seed=4, noise=0.02), 48000, subtype="FLOAT"
+        ),
+    )
+    good(
+        "dog/flac_22k.flac",
+        audio_bytes(tone(sr=22050, seconds=1, freq=500, seed=5, noise=0.02), 22050, format="FLAC"),
+    )
+    good(
+        "dog/vorbis_32k.ogg",
+        audio_bytes(
+            tone(sr=32000, seconds=1, freq=550, seed=6, noise=0.02), 32000, format="OGG", subtype="VORBIS"
+        ),
+    )
+    good(
+        "dog/mp3_44k_stereo.mp3",
+        audio_bytes(
+            tone(sr=44100, seconds=1, channels=2, freq=600, seed=7, noise=0.02),
+            44100,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+        ),
+    )
+    good(
+        "dog/flac_content.wav",
+        audio_bytes(tone(sr=16000, seconds=1, freq=650, seed=8, noise=0.02), 16000, format="FLAC"),
+    )
+    good(
+        "cat/very_quiet.wav",
+        audio_bytes(
+            tone(sr=16000, seconds=1, freq=700, level=0.001, seed=9, noise=0.02), 16000, subtype="PCM_16"
+        ),
+    )
+    good("cat/silent.wav", audio_bytes(np.zeros((16000, 1), np.float32), 16000, subtype="PCM_16"))
+    good(
+        "cat/clipped.wav",
+        audio_bytes(
+            np.clip(tone(sr=16000, seconds=1, freq=750, level=3.0, seed=10, noise=0.02), -1, 1),
+            16000,
+            subtype="PCM_16",
+        ),
+    )
+    good(
+        f"cat/{XSS_NAME}",
+        audio_bytes(tone(sr=16000, seconds=1, freq=800, seed=11, noise=0.02), 16000, subtype="PCM_16"),
+    )
     if sys.platform.startswith("linux"):
         try:
-            good(f"cat/{ODD_BYTES_NAME}",
-                 audio_bytes(tone(sr=16000, seconds=1, freq=850, seed=12, noise=0.02), 16000,
-                             subtype="PCM_16"))
+            good(
+                f"cat/{ODD_BYTES_NAME}",
+                audio_bytes(
+                    tone(sr=16000, seconds=1, freq=850, seed=12, noise=0.02), 16000, subtype="PCM_16"
+                ),
+            )
         except OSError:  # a file system that insists on UTF-8 names
             out.pop(f"cat/{ODD_BYTES_NAME}", None)
 
@@ -199,16 +263,25 @@ def make_mixed_folder(root: Path) -> dict[str, str | None]:
     bad("cat/header_cut.wav", wav[:30], "truncated")
     flac = audio_bytes(tone(sr=16000, seconds=3, freq=950, seed=14, noise=0.02), 16000, format="FLAC")
     bad("cat/truncated.flac", flac[: len(flac) * 2 // 3], "truncated")
-    mp3 = audio_bytes(tone(sr=44100, seconds=3, channels=2, freq=1000, seed=15, noise=0.02), 44100,
-                      format="MP3", subtype="MPEG_LAYER_III")
+    mp3 = audio_bytes(
+        tone(sr=44100, seconds=3, channels=2, freq=1000, seed=15, noise=0.02),
+        44100,
+        format="MP3",
+        subtype="MPEG_LAYER_III",
+    )
     bad("cat/truncated.mp3", mp3[: len(mp3) // 2], "truncated")
-    ogg = audio_bytes(tone(sr=32000, seconds=3, freq=1050, seed=16, noise=0.02), 32000, format="OGG",
-                      subtype="VORBIS")
+    ogg = audio_bytes(
+        tone(sr=32000, seconds=3, freq=1050, seed=16, noise=0.02), 32000, format="OGG", subtype="VORBIS"
+    )
     bad("cat/truncated.ogg", ogg[: len(ogg) // 2], "truncated")
     bad("cat/huge_claim.wav", huge_claim_wav(), "too_long")
-    bad("cat/too_many_channels.wav",
-        audio_bytes(tone(sr=8000, seconds=0.1, channels=33, freq=1100, seed=17, noise=0.02), 8000,
-                    subtype="PCM_16"), "unsupported")
+    bad(
+        "cat/too_many_channels.wav",
+        audio_bytes(
+            tone(sr=8000, seconds=0.1, channels=33, freq=1100, seed=17, noise=0.02), 8000, subtype="PCM_16"
+        ),
+        "unsupported",
+    )
 
     outside = root.parent / f"{root.name}-outside"
     outside.mkdir(exist_ok=True)
@@ -225,8 +298,9 @@ def make_mixed_folder(root: Path) -> dict[str, str | None]:
     return out
 
 
-def make_clips(root: Path, n: int, *, sr: int = 16000, seconds: float = 1.0,
-               labels: tuple[str, ...] = ("yes", "no")) -> list[Path]:
+def make_clips(
+    root: Path, n: int, *, sr: int = 16000, seconds: float = 1.0, labels: tuple[str, ...] = ("yes", "no")
+) -> list[Path]:
     """Write ``n`` distinct 16-bit mono WAV clips under label folders of ``root``.
 
     Speech-Commands-like names (``<label>/<hash>_nohash_<i>.wav``); each clip
@@ -245,7 +319,8 @@ def make_clips(root: Path, n: int, *, sr: int = 16000, seconds: float = 1.0,
     paths = []
     for i in range(n):
         y = base * np.float32(0.3 + 0.5 * (i % 7) / 7) + np.float32(0.01) * rng.standard_normal(
-            len(base)).astype(np.float32)
+            len(base)
+        ).astype(np.float32)
         pcm = np.clip(np.rint(y * 32767), -32768, 32767).astype("<i2")
         path = root / labels[i % len(labels)] / f"{i:08x}_nohash_{i % 5}.wav"
         path.write_bytes(_pcm16_wav(pcm, sr))
@@ -257,9 +332,17 @@ def _pcm16_wav(pcm: np.ndarray, sr: int) -> bytes:
     # Hand-rolled header: libsndfile per file would dominate making 3000 clips.
     data = pcm.tobytes()
     fmt = struct.pack("<HHIIHH", 1, 1, sr, sr * 2, 2, 16)
-    return (b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
-            + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-            + b"data" + struct.pack("<I", len(data)) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
 
 
 def analyse_or_misbehave(path: str, **kwargs: object) -> object:

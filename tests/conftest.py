@@ -19,9 +19,7 @@ from sqlalchemy.engine import make_url
 from audiosoup_widgets.store import Store
 from audiosoup_widgets.store.models import Base
 
-PG_ADMIN_URL = os.environ.get(
-    "AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 #: The store backends every ``store`` test runs on; PostgreSQL ones carry the ``postgres`` marker.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -35,8 +33,11 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL is required for these tests and is unreachable at "
-                    f"{PG_ADMIN_URL}: {str(exc).splitlines()[0]}", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL is required for these tests and is unreachable at "
+            f"{PG_ADMIN_URL}: {str(exc).splitlines()[0]}",
+            pytrace=False,
+        )
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     store = Store(url)
     store.upgrade()

@@ -15,13 +15,20 @@ def make_speech_commands(root: Path) -> None:
         (root / word).mkdir(parents=True)
         for s, spk in enumerate(speakers):
             for n in range(2):
-                sf.write(root / word / f"{spk}_nohash_{n}.wav",
-                         tone(freq=200 + 50 * w + 10 * s + n, level=0.3), 16000, subtype="PCM_16")
+                sf.write(
+                    root / word / f"{spk}_nohash_{n}.wav",
+                    tone(freq=200 + 50 * w + 10 * s + n, level=0.3),
+                    16000,
+                    subtype="PCM_16",
+                )
     (root / "_background_noise_").mkdir()
-    sf.write(root / "_background_noise_" / "white_noise.wav",
-             noise(16000, seconds=5.0, seed=0, level=0.1), 16000)
+    sf.write(
+        root / "_background_noise_" / "white_noise.wav", noise(16000, seconds=5.0, seed=0, level=0.1), 16000
+    )
     (root / "_background_noise_" / "README.md").write_text("noise clips\n")
     (root / "validation_list.txt").write_text(
-        "\n".join(f"{w}/1b2c3d4e_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2)))
+        "\n".join(f"{w}/1b2c3d4e_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2))
+    )
     (root / "testing_list.txt").write_text(
-        "\n".join(f"{w}/9f8e7d6c_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2)))
+        "\n".join(f"{w}/9f8e7d6c_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2))
+    )

@@ -13,8 +13,9 @@ import numpy as np
 from audiosoup_widgets.audio import encode_peaks, waveform_peaks
 
 
-def sample_row(dataset_id: int, path: str, *, audio: np.ndarray | None = None,
-               **overrides: Any) -> dict[str, Any]:
+def sample_row(
+    dataset_id: int, path: str, *, audio: np.ndarray | None = None, **overrides: Any
+) -> dict[str, Any]:
     """Return one row for ``Store.insert_samples``, with the required columns filled.
 
     Defaults: a one-second 16 kHz mono WAV (16000 frames), ``duration`` =
@@ -35,15 +36,22 @@ def sample_row(dataset_id: int, path: str, *, audio: np.ndarray | None = None,
         ``flags``, ...) or a replacement for a default.
     """
     row: dict[str, Any] = {
-        "dataset_id": dataset_id, "path": path,
+        "dataset_id": dataset_id,
+        "path": path,
         "content_hash": hashlib.sha256(f"{dataset_id}:{path}".encode()).hexdigest(),
-        "format": "WAV", "sample_rate": 16000, "channels": 1, "frames": 16000,
+        "format": "WAV",
+        "sample_rate": 16000,
+        "channels": 1,
+        "frames": 16000,
     }
     if audio is not None:
         y = np.asarray(audio)
         row.update(
-            frames=len(y), peaks=encode_peaks(waveform_peaks(y)), peak_abs=float(np.abs(y).max()),
-            rms_db=float(20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)))
+            frames=len(y),
+            peaks=encode_peaks(waveform_peaks(y)),
+            peak_abs=float(np.abs(y).max()),
+            rms_db=float(20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)),
+        )
     row.update(overrides)
     row.setdefault("duration", row["frames"] / row["sample_rate"])
     return row

@@ -14,8 +14,16 @@ import scipy.signal
 __all__ = ["tone", "chirp", "clicks", "noise", "speech_like", "word"]
 
 
-def tone(sr: int = 16000, *, seconds: float = 1.0, freq: float = 440.0, level: float = 0.5,
-         channels: int | None = None, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+def tone(
+    sr: int = 16000,
+    *,
+    seconds: float = 1.0,
+    freq: float = 440.0,
+    level: float = 0.5,
+    channels: int | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
     """Return a sine tone, shape ``(frames,)`` or ``(frames, channels)``, float32.
 
     ``frames`` is ``round(sr * seconds)``. With ``channels`` each channel's
@@ -40,8 +48,7 @@ def tone(sr: int = 16000, *, seconds: float = 1.0, freq: float = 440.0, level: f
 def chirp(sr: int, *, seconds: float = 1.0, level: float = 0.5) -> np.ndarray:
     """Return a log sweep from 80 Hz to 0.4 ``sr``, shape ``(frames,)``, float32."""
     t = np.arange(int(sr * seconds)) / sr
-    return (level * scipy.signal.chirp(t, f0=80.0, t1=seconds, f1=0.4 * sr, method="log")
-            ).astype(np.float32)
+    return (level * scipy.signal.chirp(t, f0=80.0, t1=seconds, f1=0.4 * sr, method="log")).astype(np.float32)
 
 
 def clicks(sr: int, *, seconds: float = 1.0, bpm: float = 150.0) -> np.ndarray:
@@ -76,8 +83,9 @@ def speech_like(sr: int, *, seconds: float = 1.0, seed: int = 1) -> np.ndarray:
     return (0.5 * out / np.abs(out).max()).astype(np.float32)
 
 
-def word(sr: int = 16000, *, seconds: float = 1.0, f0: float = 220.0, level: float = 0.5,
-         seed: int = 0) -> np.ndarray:
+def word(
+    sr: int = 16000, *, seconds: float = 1.0, f0: float = 220.0, level: float = 0.5, seed: int = 0
+) -> np.ndarray:
     """Return a voiced 'word' (harmonics, smooth envelope, a little noise), shape ``(frames,)``, float32."""
     n = int(sr * seconds)
     t = np.arange(n) / sr

@@ -31,8 +31,21 @@ def test_feature_frame_and_export_say_what_to_run_before_features_exist(store, t
     assert feature_frame("my set", ["mfcc"], db=store)["mfcc_mean_0"].notna().all()
     with pytest.raises(FeatureError, match="--features chroma"):
         feature_frame("my set", ["mfcc", "chroma"], db=store)
-    code = main(["export", "--dataset", "my set", "--features", "chroma", "--format", "csv",
-                 "--output", str(tmp_path / "out.csv"), "--db", store.url])
+    code = main(
+        [
+            "export",
+            "--dataset",
+            "my set",
+            "--features",
+            "chroma",
+            "--format",
+            "csv",
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--db",
+            store.url,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("audiosoup: error: no summaries of chroma are stored")
@@ -48,10 +61,11 @@ def test_demo_computes_the_features_once(tmp_path):
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "148 computed" in first.stdout and "0 failed" in first.stdout
-    code = ("import audiosoup_widgets as asw; df = asw.feature_frame('speech-commands-mini'); "
-            "print(len(df), int(df.filter(like='_mean_').notna().all(axis=1).sum()))")
-    frame = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                           timeout=300)
+    code = (
+        "import audiosoup_widgets as asw; df = asw.feature_frame('speech-commands-mini'); "
+        "print(len(df), int(df.filter(like='_mean_').notna().all(axis=1).sum()))"
+    )
+    frame = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert frame.returncode == 0, frame.stderr[-2000:]
     assert frame.stdout.split() == ["148", "148"]
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

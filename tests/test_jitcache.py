@@ -53,8 +53,9 @@ def _env(cache: Path, **extra: str) -> dict[str, str]:
 
 
 def _python(code: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def _assert_fresh_process_computes_everything(env: dict[str, str]) -> None:
@@ -66,8 +67,12 @@ def _assert_fresh_process_computes_everything(env: dict[str, str]) -> None:
 def test_concurrent_warm_ups_on_an_empty_cache_leave_it_working(tmp_path):
     cache = tmp_path / "numba"
     env = _env(cache)
-    procs = [subprocess.Popen([sys.executable, "-c", WARM], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WARM], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outcomes = [(p.wait(timeout=600), p.stderr.read()[-1500:]) for p in procs]
     for code, err in outcomes:
         # Before the compile lock, one or two of three died with SIGSEGV here.
@@ -91,9 +96,27 @@ def test_scheduler_local_run_on_an_empty_cache_leaves_it_working(tmp_path, pg_st
     cache = tmp_path / "numba"
     env = _env(cache)
     proc = subprocess.run(
-        [sys.executable, "-m", "audiosoup_widgets.cli", "features", "compute", "--dataset",
-         "rates", "--scheduler", "local", "--workers", "2", "--db", pg_store.url],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "audiosoup_widgets.cli",
+            "features",
+            "compute",
+            "--dataset",
+            "rates",
+            "--scheduler",
+            "local",
+            "--workers",
+            "2",
+            "--db",
+            pg_store.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "12 computed" in proc.stdout and "0 failed" in proc.stdout, proc.stdout
     _assert_fresh_process_computes_everything(env)
@@ -162,8 +185,12 @@ def poisoned(pristine, tmp_path):
 def test_doctor_finds_a_damaged_cache_and_fix_rebuilds_it(poisoned, tmp_path):
     cache, env = poisoned
     db = ["--db", f"sqlite:///{tmp_path / 'doctor.sqlite3'}"]
-    subprocess.run([sys.executable, "-m", "audiosoup_widgets.cli", "db", "upgrade", *db],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "audiosoup_widgets.cli", "db", "upgrade", *db],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     cmd = [sys.executable, "-m", "audiosoup_widgets.cli", "doctor", *db]
     found = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert found.returncode == 1, found.stdout + found.stderr
@@ -176,8 +203,9 @@ def test_doctor_finds_a_damaged_cache_and_fix_rebuilds_it(poisoned, tmp_path):
 
     fixed = subprocess.run([*cmd, "--fix"], env=env, capture_output=True, text=True, timeout=600)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert any(line.startswith("fixed") and "jit cache" in line
-               for line in fixed.stdout.splitlines()), fixed.stdout
+    assert any(line.startswith("fixed") and "jit cache" in line for line in fixed.stdout.splitlines()), (
+        fixed.stdout
+    )
     _assert_fresh_process_computes_everything(env)
 
 
@@ -189,9 +217,25 @@ def test_features_compute_repairs_a_damaged_cache_before_loading_it(poisoned, tm
     load_dataset(store, _clip_dataset(tmp_path / "clips"), dataset="rates", workers=1)
     store.dispose()
     proc = subprocess.run(
-        [sys.executable, "-m", "audiosoup_widgets.cli", "features", "compute", "--dataset",
-         "rates", "--workers", "2", "--db", url],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "audiosoup_widgets.cli",
+            "features",
+            "compute",
+            "--dataset",
+            "rates",
+            "--workers",
+            "2",
+            "--db",
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     # Without the check the command itself died with SIGSEGV, printing nothing useful.
     assert proc.returncode == 0, (jitcache.describe_signal(proc.returncode), proc.stderr[-2000:])
     assert "12 computed" in proc.stdout

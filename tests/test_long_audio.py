@@ -47,7 +47,7 @@ def varied(sr: int, seconds: float, *, seed: int = 0) -> np.ndarray:
         else:
             piece = np.zeros(sr)
             piece[:: int(sr * 60 / rng.uniform(80, 180))] = 1.0
-        out[start:start + k] = (rng.uniform(0.05, 0.5) * piece[:k]).astype(np.float32)
+        out[start : start + k] = (rng.uniform(0.05, 0.5) * piece[:k]).astype(np.float32)
     return out
 
 
@@ -67,11 +67,16 @@ def stored_rows(store: Store) -> dict[tuple[str, str], tuple]:
     """``(file name, feature) -> (status, n_rows, n_frames, float32 values)``."""
     with store.session() as sess:
         rows = sess.execute(
-            select(Sample.path, FeatureSummary.feature, FeatureSummary.status,
-                   FeatureSummary.n_rows, FeatureSummary.n_frames, FeatureSummary.data)
-            .join(Sample, Sample.id == FeatureSummary.sample_id)).all()
-    return {(Path(p).name, f): (s, n, k, np.frombuffer(bytes(d), "<f4"))
-            for p, f, s, n, k, d in rows}
+            select(
+                Sample.path,
+                FeatureSummary.feature,
+                FeatureSummary.status,
+                FeatureSummary.n_rows,
+                FeatureSummary.n_frames,
+                FeatureSummary.data,
+            ).join(Sample, Sample.id == FeatureSummary.sample_id)
+        ).all()
+    return {(Path(p).name, f): (s, n, k, np.frombuffer(bytes(d), "<f4")) for p, f, s, n, k, d in rows}
 
 
 # -- Bounded memory ----------------------------------------------------------------------------
@@ -85,11 +90,25 @@ HEAVY = "power_spectrogram,mel_spectrogram,mfcc,chroma,tonnetz"
 
 def peak_rss(db: str, dataset: str, features: str) -> int:
     """Peak resident set (bytes) of one ``audiosoup features compute`` and its workers."""
-    cmd = [sys.executable, "-m", "audiosoup_widgets.cli", "features", "compute",
-           "--dataset", dataset, "--workers", "1", "--features", features, "--db", db]
+    cmd = [
+        sys.executable,
+        "-m",
+        "audiosoup_widgets.cli",
+        "features",
+        "compute",
+        "--dataset",
+        dataset,
+        "--workers",
+        "1",
+        "--features",
+        features,
+        "--db",
+        db,
+    ]
     env = {"PYTHONPATH": PKG_PARENT, "AUDIOSOUP_NO_PROGRESS": "1", "PATH": "/usr/bin:/bin"}
-    res = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
-                         env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, env=env, timeout=300
+    )
     rc, peak = res.stdout.split()
     assert rc == "0", res.stderr
     return int(peak)
@@ -99,12 +118,10 @@ def peak_rss(db: str, dataset: str, features: str) -> int:
 def test_features_compute_memory_is_bounded_and_does_not_grow_with_length(tmp_path):
     sr = 16000
     write_long(tmp_path / "short" / "a" / "four_minutes.wav", sr=sr, seconds=240)
-    write_long(tmp_path / "long" / "a" / "twenty_minutes_4ch.wav", sr=sr, seconds=1200,
-               channels=4)
+    write_long(tmp_path / "long" / "a" / "twenty_minutes_4ch.wav", sr=sr, seconds=1200, channels=4)
     db = f"sqlite:///{tmp_path / 'mem.sqlite3'}"
     for name in ("short", "long"):
-        assert main(["load", str(tmp_path / name), "--dataset", name, "--workers", "1",
-                     "--db", db]) == 0
+        assert main(["load", str(tmp_path / name), "--dataset", name, "--workers", "1", "--db", db]) == 0
     small = peak_rss(db, "short", HEAVY)
     large = peak_rss(db, "long", HEAVY)
     # Five times the audio (and four channels to mix): the same peak, well under the bound.
@@ -126,21 +143,21 @@ _EXPECTED: dict[str, dict] = {}
 
 
 @pytest.mark.slow
-def test_long_clip_summary_is_over_its_segments_and_short_clips_are_unchanged(
-        store: Store, tmp_path):
+def test_long_clip_summary_is_over_its_segments_and_short_clips_are_unchanged(store: Store, tmp_path):
     sr = 48000
     size = segment_samples()
-    clips = {"long.wav": varied(sr, 2.4 * size / sr, seed=1),
-             "exactly_one_segment.wav": varied(sr, size / sr, seed=2),
-             "one_second.wav": varied(sr, 1.0, seed=3)}
+    clips = {
+        "long.wav": varied(sr, 2.4 * size / sr, seed=1),
+        "exactly_one_segment.wav": varied(sr, size / sr, seed=2),
+        "one_second.wav": varied(sr, 1.0, seed=3),
+    }
     folder = _mkdir(tmp_path / "d" / "x")
     for name, y in clips.items():
         sf.write(folder / name, y, sr, subtype="FLOAT")
     load_dataset(store, tmp_path / "d", dataset="d", workers=1)
     report = compute_dataset(store, "d", features=FEATS, workers=1)
     assert report.done == 3 and report.failed == [] and report.segmented == 1
-    assert "1 clip longer than 2,097,152 samples (44 s at 48000 Hz) analysed in segments" \
-        in report.summary()
+    assert "1 clip longer than 2,097,152 samples (44 s at 48000 Hz) analysed in segments" in report.summary()
     rows = stored_rows(store)
 
     if not _EXPECTED:  # computed once for both databases
@@ -153,7 +170,8 @@ def test_long_clip_summary_is_over_its_segments_and_short_clips_are_unchanged(
             frames = frames.astype(np.float64)
             _EXPECTED[("long.wav", name)] = (
                 np.concatenate([frames.mean(-1), frames.std(-1)]).astype(np.float32),
-                frames.shape[-1])
+                frames.shape[-1],
+            )
         for clip in ("exactly_one_segment.wav", "one_second.wav"):
             values = compute_features(clips[clip], sr, FEATS)
             for name, summary in summarize(values).items():
@@ -189,10 +207,21 @@ def batch_with_a_huge_clip(store: Store, tmp_path) -> Store:
 
 
 def test_a_huge_sample_costs_one_clip_and_reruns_skip_it_until_asked(
-        batch_with_a_huge_clip: Store, tmp_path, capsys):
+    batch_with_a_huge_clip: Store, tmp_path, capsys
+):
     store = batch_with_a_huge_clip
-    args = ["features", "compute", "--dataset", "h", "--features", "mfcc,chroma",
-            "--workers", "1", "--db", store.url]
+    args = [
+        "features",
+        "compute",
+        "--dataset",
+        "h",
+        "--features",
+        "mfcc,chroma",
+        "--workers",
+        "1",
+        "--db",
+        store.url,
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "40 computed, 0 already up to date, 1 failed" in out
@@ -214,20 +243,17 @@ def test_a_huge_sample_costs_one_clip_and_reruns_skip_it_until_asked(
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_stack_that_raises_is_computed_clip_by_clip(batch_with_a_huge_clip: Store,
-                                                      monkeypatch):
+def test_a_stack_that_raises_is_computed_clip_by_clip(batch_with_a_huge_clip: Store, monkeypatch):
     # Without the out_of_range check, 1e30 reaches librosa, which raises for the whole
     # stack: the batch falls back to one clip at a time and loses that clip only.
     monkeypatch.setattr(engine_module, "MAX_PEAK", np.inf)
-    report = compute_dataset(batch_with_a_huge_clip, "h", features=["mfcc", "chroma"],
-                             workers=1)
+    report = compute_dataset(batch_with_a_huge_clip, "h", features=["mfcc", "chroma"], workers=1)
     assert report.done == 40 and len(report.failed) == 1
     fail = report.failed[0]
     assert fail["path"].endswith("c17.wav") and fail["reason"] == "engine_error"
     assert fail["message"] == "ParameterError: Input must be finite"
     assert "engine_error  " in report.summary()
-    again = compute_dataset(batch_with_a_huge_clip, "h", features=["mfcc", "chroma"],
-                            workers=1)
+    again = compute_dataset(batch_with_a_huge_clip, "h", features=["mfcc", "chroma"], workers=1)
     assert again.done == 0 and again.known_bad == {"engine_error": 1}
 
 

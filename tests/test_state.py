@@ -39,8 +39,12 @@ def test_filtered_follows_every_filter():
     st = ReviewState(dataset="d")
     seen = []
     st.observe(lambda c: seen.append(c["new"]), names=["filtered"])
-    for name, value, empty in (("label_filter", ["yes"], []), ("split_filter", "test", None),
-                               ("search", "spk", ""), ("status_filter", "ok", None)):
+    for name, value, empty in (
+        ("label_filter", ["yes"], []),
+        ("split_filter", "test", None),
+        ("search", "spk", ""),
+        ("status_filter", "ok", None),
+    ):
         setattr(st, name, value)
         assert st.filtered, name
         setattr(st, name, empty)
@@ -51,10 +55,22 @@ def test_filtered_follows_every_filter():
 
 
 def test_filters_are_what_the_services_take():
-    st = ReviewState(dataset="words", label_filter=["no", "yes"], split_filter="test",
-                     search="spk", status_filter="ok", sort="-duration")
-    assert st.filters() == {"dataset": "words", "labels": ("no", "yes"), "split": "test",
-                            "search": "spk", "status": "ok", "sort": "-duration"}
+    st = ReviewState(
+        dataset="words",
+        label_filter=["no", "yes"],
+        split_filter="test",
+        search="spk",
+        status_filter="ok",
+        sort="-duration",
+    )
+    assert st.filters() == {
+        "dataset": "words",
+        "labels": ("no", "yes"),
+        "split": "test",
+        "search": "spk",
+        "status": "ok",
+        "sort": "-duration",
+    }
 
 
 def test_page_and_page_size_are_checked():
@@ -72,21 +88,25 @@ def _writers_in(path: Path) -> dict[str, set[str]]:
     for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
         for fn in (n for n in ast.walk(cls) if isinstance(n, ast.FunctionDef)):
             # Names bound to the state: the constructor's ``state``, ``s = self.state``.
-            aliases = {"state"} | {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign)
-                                   for t in n.targets if isinstance(t, ast.Name)
-                                   and ast.unparse(n.value) == "self.state"}
+            aliases = {"state"} | {
+                t.id
+                for n in ast.walk(fn)
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name) and ast.unparse(n.value) == "self.state"
+            }
             for node in ast.walk(fn):
                 if isinstance(node, ast.Assign):
-                    targets = [e for t in node.targets
-                               for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+                    targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
                 elif isinstance(node, ast.AugAssign):
                     targets = [node.target]
                 else:
                     continue
                 for t in targets:
                     if isinstance(t, ast.Attribute) and (
-                            ast.unparse(t.value) == "self.state"
-                            or (isinstance(t.value, ast.Name) and t.value.id in aliases)):
+                        ast.unparse(t.value) == "self.state"
+                        or (isinstance(t.value, ast.Name) and t.value.id in aliases)
+                    ):
                         found.setdefault(t.attr, set()).add(cls.name)
     return found
 

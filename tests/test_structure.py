@@ -22,15 +22,19 @@ def test_import_contracts_hold():
     # The layers, "widgets never import the store, audio or feature internals", "nothing
     # imports the package root", no UI library below the widgets, no SQL in pure code:
     # the contracts live in pyproject.toml under [tool.importlinter].
-    proc = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "0 broken" in proc.stdout
 
 
 def test_no_module_is_over_600_lines():
-    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, long
 
 
@@ -44,9 +48,21 @@ def test_public_api_is_declared():
 
 
 def test_ruff_is_clean():
-    proc = subprocess.run([_tool("ruff"), "check", "--output-format", "concise",
-                           "audiosoup_widgets", "tests", "bench", "loaders"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            _tool("ruff"),
+            "check",
+            "--output-format",
+            "concise",
+            "audiosoup_widgets",
+            "tests",
+            "bench",
+            "loaders",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -70,8 +86,21 @@ def _code_map() -> set[str]:
 
 def test_contributing_code_map_names_every_module():
     named = _code_map()
-    modules = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-               if "migrations" not in p.parts and p.name not in ("__init__.py", "__main__.py")}
+    modules = {
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if "migrations" not in p.parts and p.name not in ("__init__.py", "__main__.py")
+    }
     assert not modules - named, f"modules missing from CONTRIBUTING.md: {sorted(modules - named)}"
     stale = {p for p in named if not (PACKAGE / p).exists()}
     assert not stale, f"CONTRIBUTING.md names files that do not exist: {sorted(stale)}"
+
+
+def test_ruff_format_is_applied():
+    proc = subprocess.run(
+        [_tool("ruff"), "format", "--check", "audiosoup_widgets", "tests", "bench", "loaders"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -21,7 +21,19 @@ from .peaks import N_PEAKS, decode_peaks, encode_peaks, normalised, waveform_pea
 from .reader import AudioInfo
 
 __all__ = [
-    "FLAGS", "REASONS", "N_PEAKS", "Analysis", "AudioInfo", "Limits", "Segment", "probe_file",
-    "analyse_file", "decode", "decode_segments", "waveform_peaks", "encode_peaks",
-    "decode_peaks", "normalised",
+    "FLAGS",
+    "REASONS",
+    "N_PEAKS",
+    "Analysis",
+    "AudioInfo",
+    "Limits",
+    "Segment",
+    "probe_file",
+    "analyse_file",
+    "decode",
+    "decode_segments",
+    "waveform_peaks",
+    "encode_peaks",
+    "decode_peaks",
+    "normalised",
 ]

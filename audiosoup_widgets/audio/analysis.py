@@ -23,8 +23,7 @@ from .limits import Limits
 from .peaks import N_PEAKS, PeakAccumulator, encode_peaks
 from .reader import AudioInfo, OpenedFile
 
-__all__ = ["FLAGS", "SILENT_DBFS", "QUIET_DBFS", "DC_OFFSET", "RMS_FLOOR_DB", "Analysis",
-           "analyse_file"]
+__all__ = ["FLAGS", "SILENT_DBFS", "QUIET_DBFS", "DC_OFFSET", "RMS_FLOOR_DB", "Analysis", "analyse_file"]
 
 #: Every quality flag :func:`analyse_file` can set (see :class:`Analysis`).
 FLAGS = ("silent", "quiet", "clipped", "dc_offset", "non_finite")
@@ -83,8 +82,11 @@ class Analysis:
 
 
 def analyse_file(
-    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-    limits: Limits = Limits(), n_peaks: int = N_PEAKS,
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    limits: Limits = Limits(),
+    n_peaks: int = N_PEAKS,
 ) -> Analysis:
     """Check, hash and decode a file once, and summarise it.
 
@@ -148,7 +150,7 @@ def analyse_file(
                 mask = np.concatenate((tail, np.abs(x) >= clip_thr))
                 run = mask[:-2] & mask[1:-1] & mask[2:] if len(mask) >= _CLIP_RUN else mask[:0]
                 clipped = bool(run.any())
-                tail = mask[-(_CLIP_RUN - 1):]
+                tail = mask[-(_CLIP_RUN - 1) :]
             elif not clipped:
                 tail = np.zeros((0, ch), dtype=bool)
             acc.update(mono_mix(x))

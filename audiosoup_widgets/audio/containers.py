@@ -26,16 +26,29 @@ if TYPE_CHECKING:
     import soundfile as sf
 
 __all__ = [
-    "BYTES_PER_SAMPLE", "MP3_FRAME", "riff_data_bytes", "logged_short_data",
-    "mp3_has_length_header", "ogg_tail_problem", "sndfile_message", "open_error",
+    "BYTES_PER_SAMPLE",
+    "MP3_FRAME",
+    "riff_data_bytes",
+    "logged_short_data",
+    "mp3_has_length_header",
+    "ogg_tail_problem",
+    "sndfile_message",
+    "open_error",
 ]
 
 #: Frames in an MPEG frame: the tolerance between a Xing/Info header and decoding.
 MP3_FRAME = 1152
 #: Bytes per sample of the uncompressed encodings a WAV data chunk can hold.
 BYTES_PER_SAMPLE = {
-    "PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
-    "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1,
+    "PCM_S8": 1,
+    "PCM_U8": 1,
+    "PCM_16": 2,
+    "PCM_24": 3,
+    "PCM_32": 4,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+    "ULAW": 1,
+    "ALAW": 1,
 }
 # libsndfile error numbers meaning "a real format, an encoding we cannot decode".
 _UNSUPPORTED_ERRORS = {4, 18, 106, 110, 117, 123}
@@ -111,7 +124,7 @@ def mp3_has_length_header(fd: int) -> bool:
             break
         i += 1
     # Xing/Info sits at byte 13, 21 or 36 of the frame, VBRI at 36.
-    frame = window[i + 4:i + 64]
+    frame = window[i + 4 : i + 64]
     return any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
 
 
@@ -127,9 +140,9 @@ def ogg_tail_problem(fd: int, size: int) -> str | None:
     i = tail.rfind(b"OggS")
     if i < 0 or len(tail) - i < 27:
         return "Ogg stream ends without a complete last page"
-    header = tail[i:i + 27]
+    header = tail[i : i + 27]
     n_seg = header[26]
-    segments = tail[i + 27:i + 27 + n_seg]
+    segments = tail[i + 27 : i + 27 + n_seg]
     if len(segments) < n_seg or i + 27 + n_seg + sum(segments) > len(tail):
         return "Ogg stream ends inside a page"
     if not header[5] & 0x04:

@@ -29,7 +29,9 @@ __all__ = ["Segment", "probe_file", "decode", "decode_segments", "mono_mix"]
 
 
 def probe_file(
-    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
     limits: Limits = Limits(),
 ) -> AudioInfo:
     """Read a file's header and check it against ``limits``, without decoding.
@@ -62,9 +64,14 @@ def probe_file(
 
 
 def decode(
-    path: str | os.PathLike[str], *, sr: int | None = None, mono: bool = True,
-    offset: float = 0.0, duration: float | None = None,
-    root: str | os.PathLike[str] | None = None, limits: Limits = Limits(),
+    path: str | os.PathLike[str],
+    *,
+    sr: int | None = None,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+    root: str | os.PathLike[str] | None = None,
+    limits: Limits = Limits(),
 ) -> tuple[np.ndarray, int]:
     """Decode (part of) a file to float32 samples, within ``limits``.
 
@@ -126,7 +133,7 @@ def decode(
             k = len(x)
             part = mono_mix(x) if mono else x.T
             if out is not None:
-                out[..., pos:pos + k] = part
+                out[..., pos : pos + k] = part
             else:
                 parts.append(part.copy())
             pos += k
@@ -165,8 +172,11 @@ class Segment(NamedTuple):
 
 
 def decode_segments(
-    path: str | os.PathLike[str], plan: Callable[[int], Sequence[tuple[int, int]]], *,
-    root: str | os.PathLike[str] | None = None, limits: Limits = Limits(),
+    path: str | os.PathLike[str],
+    plan: Callable[[int], Sequence[tuple[int, int]]],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    limits: Limits = Limits(),
 ) -> Iterator[Segment]:
     """Decode a file's mono mix one segment at a time, in one sequential pass.
 
@@ -218,7 +228,7 @@ def decode_segments(
                     start, index, fill = start + len(buf), index + 1, 0
                     buf = np.empty(sizes[min(index, len(sizes) - 1)], dtype=np.float32)
                 take = min(len(buf) - fill, len(mono) - pos)
-                buf[fill:fill + take] = mono[pos:pos + take]
+                buf[fill : fill + take] = mono[pos : pos + take]
                 fill += take
                 pos += take
             if time.monotonic() - resumed > limits.timeout_s:

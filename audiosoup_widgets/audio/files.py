@@ -30,7 +30,10 @@ _O_FLAGS = (
 
 
 def open_regular(
-    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None, limits: Limits,
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None,
+    limits: Limits,
 ) -> tuple[int, int]:
     """Open a regular, non-empty file within ``limits`` (and ``root``) for reading.
 
@@ -92,11 +95,9 @@ def _resolve(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) 
             real_root = _real_root(os.path.abspath(os.fsdecode(os.fspath(root))))
             # commonpath raises ValueError for paths on different drives (Windows).
             if os.path.commonpath([real, real_root]) != real_root:
-                raise DecodeError("resolves to a place outside the dataset folder",
-                                  code="outside_root")
+                raise DecodeError("resolves to a place outside the dataset folder", code="outside_root")
     except ValueError:
-        raise DecodeError("resolves to a place outside the dataset folder",
-                          code="outside_root") from None
+        raise DecodeError("resolves to a place outside the dataset folder", code="outside_root") from None
     except OSError as exc:
         raise os_error(exc) from None
     return real
@@ -118,8 +119,7 @@ def _check_regular(st: os.stat_result, limits: Limits) -> int:
     if st.st_size == 0:
         raise DecodeError("file is empty (0 bytes)", code="empty")
     if st.st_size > limits.max_bytes:
-        raise DecodeError(f"file is {st.st_size} bytes (> limit {limits.max_bytes})",
-                          code="too_large")
+        raise DecodeError(f"file is {st.st_size} bytes (> limit {limits.max_bytes})", code="too_large")
     return st.st_size
 
 

@@ -17,8 +17,16 @@ __all__ = ["REASONS", "Limits", "timeout_error"]
 
 #: Every skip reason code a :class:`DecodeError` from this package can carry.
 REASONS = (
-    "empty", "not_audio", "too_large", "too_long", "truncated", "unsupported",
-    "outside_root", "not_regular", "timeout", "unreadable",
+    "empty",
+    "not_audio",
+    "too_large",
+    "too_long",
+    "truncated",
+    "unsupported",
+    "outside_root",
+    "not_regular",
+    "timeout",
+    "unreadable",
 )
 
 
@@ -56,8 +64,14 @@ class Limits:
     timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_seconds", "max_channels", "max_sample_rate",
-                     "chunk_frames", "timeout_s"):
+        for name in (
+            "max_bytes",
+            "max_seconds",
+            "max_channels",
+            "max_sample_rate",
+            "chunk_frames",
+            "timeout_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
                 raise ValidationError(f"limit {name} must be a positive number, got {value!r}")

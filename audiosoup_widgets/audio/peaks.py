@@ -26,8 +26,13 @@ import struct
 import numpy as np
 
 __all__ = [
-    "N_PEAKS", "MAX_GAIN_DB", "PeakAccumulator", "waveform_peaks", "encode_peaks",
-    "decode_peaks", "normalised",
+    "N_PEAKS",
+    "MAX_GAIN_DB",
+    "PeakAccumulator",
+    "waveform_peaks",
+    "encode_peaks",
+    "decode_peaks",
+    "normalised",
 ]
 
 #: Default number of bins: one per pixel of a 200-pixel-wide thumbnail.
@@ -170,7 +175,7 @@ class PeakAccumulator:
         # Bins k0..k1-1 overlap [a, b): k0 holds a, k1 is the first starting at or after b.
         k0 = int(np.searchsorted(starts, a, side="right")) - 1
         k1 = int(np.searchsorted(starts, b, side="left"))
-        idx = np.concatenate(([0], starts[k0 + 1:k1] - a))
+        idx = np.concatenate(([0], starts[k0 + 1 : k1] - a))
         np.minimum(self._lo[k0:k1], np.minimum.reduceat(x, idx), out=self._lo[k0:k1])
         np.maximum(self._hi[k0:k1], np.maximum.reduceat(x, idx), out=self._hi[k0:k1])
 

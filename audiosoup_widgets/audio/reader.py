@@ -108,8 +108,9 @@ class OpenedFile:
         With a code from :data:`~audiosoup_widgets.audio.limits.REASONS`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None,
-                 limits: Limits) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None, limits: Limits
+    ) -> None:
         self.limits = limits
         self.decoded = 0
         self.fd, self.size = open_regular(path, root=root, limits=limits)
@@ -133,8 +134,9 @@ class OpenedFile:
             if ch < 1 or ch > limits.max_channels:
                 raise DecodeError(f"{ch} channels (limit {limits.max_channels})", code="unsupported")
             if rate < 1 or rate > limits.max_sample_rate:
-                raise DecodeError(f"sample rate {rate} Hz (limit {limits.max_sample_rate} Hz)",
-                                  code="unsupported")
+                raise DecodeError(
+                    f"sample rate {rate} Hz (limit {limits.max_sample_rate} Hz)", code="unsupported"
+                )
             # What the header claims may exceed what libsndfile will deliver: it
             # silently shortens a WAV data chunk that runs past the end of the file.
             claimed, self.exact_length = frames, True
@@ -155,8 +157,7 @@ class OpenedFile:
                     raise DecodeError(cut, code="truncated")
             limit = limits.max_frames(rate)
             if claimed > limit:
-                raise DecodeError(f"header claims {claimed} frames (> limit {limit})",
-                                  code="too_long")
+                raise DecodeError(f"header claims {claimed} frames (> limit {limit})", code="too_long")
             if fmt == "OGG":
                 # Before the frame count: a cut Ogg file can report 0 frames.
                 problem = ogg_tail_problem(self.fd, self.size)
@@ -196,11 +197,11 @@ class OpenedFile:
         try:
             self.sf.seek(frame)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise DecodeError(f"cannot seek to frame {frame}: {sndfile_message(exc)}",
-                              code="truncated") from None
+            raise DecodeError(
+                f"cannot seek to frame {frame}: {sndfile_message(exc)}", code="truncated"
+            ) from None
 
-    def chunks(self, deadline: float, *, start: int = 0,
-               stop: int | None = None) -> Iterator[np.ndarray]:
+    def chunks(self, deadline: float, *, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``(frames, channels)`` float32 chunks from ``start`` up to ``stop``.
 
         The same buffer is reused for every chunk: consume each before the next.
@@ -219,8 +220,9 @@ class OpenedFile:
             try:
                 x: np.ndarray = self.sf.read(want, dtype="float32", always_2d=True, out=buf[:want])
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise DecodeError(f"decoder error after frame {pos}: {sndfile_message(exc)}",
-                                  code="truncated") from None
+                raise DecodeError(
+                    f"decoder error after frame {pos}: {sndfile_message(exc)}", code="truncated"
+                ) from None
             if len(x) == 0:
                 break
             pos += len(x)
@@ -230,12 +232,11 @@ class OpenedFile:
                 raise timeout_error(limits)
         if pos > limits.max_frames(info.sample_rate):
             raise DecodeError(
-                f"decodes to more than {limits.max_frames(info.sample_rate)} frames",
-                code="too_long")
+                f"decodes to more than {limits.max_frames(info.sample_rate)} frames", code="too_long"
+            )
         target = self.claimed if full else stop
         if self.exact_length and self._short(pos, target):
-            raise DecodeError(f"decoded {pos} of the {target} frames the header claims",
-                              code="truncated")
+            raise DecodeError(f"decoded {pos} of the {target} frames the header claims", code="truncated")
 
     def _short(self, n: int, target: int) -> bool:
         # An MP3 length header counts whole MPEG frames; allow one of slack.

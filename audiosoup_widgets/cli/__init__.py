@@ -29,8 +29,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``audiosoup`` command."""
-    parser = argparse.ArgumentParser(prog="audiosoup",
-                                     description="Review and curate audio datasets.")
+    parser = argparse.ArgumentParser(prog="audiosoup", description="Review and curate audio datasets.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     # The order here is the order of the sub-commands in ``audiosoup --help``.
@@ -43,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``audiosoup`` command; return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except AudiosoupError as exc:
@@ -53,19 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"audiosoup: error: {one_line(exc.message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("audiosoup: interrupted (finished batches are saved; run again to resume)",
-              file=sys.stderr)
+        print("audiosoup: interrupted (finished batches are saved; run again to resume)", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI user
         if args.debug:
             raise
         if isinstance(exc, OSError) and exc.filename is not None:
             # A file that could not be read or written (disk full, permissions): say which.
-            print(f"audiosoup: error: {one_line(exc.filename)}: {exc.strerror or exc}",
-                  file=sys.stderr)
+            print(f"audiosoup: error: {one_line(exc.filename)}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         first = one_line(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
-        print(f"audiosoup: unexpected error: {type(exc).__name__}: {first} "
-              "(run with --debug for details)", file=sys.stderr)
+        print(
+            f"audiosoup: unexpected error: {type(exc).__name__}: {first} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return 1
-

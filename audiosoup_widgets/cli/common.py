@@ -32,16 +32,25 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def db_arg(parser: argparse.ArgumentParser) -> None:
     """Add the ``--db`` option to a sub-command's parser."""
-    parser.add_argument("--db", help="SQLAlchemy database URL (default: $AUDIOSOUP_DATABASE_URL, "
-                                     "else an SQLite file in your data folder)")
+    parser.add_argument(
+        "--db",
+        help="SQLAlchemy database URL (default: $AUDIOSOUP_DATABASE_URL, "
+        "else an SQLite file in your data folder)",
+    )
 
 
 def progress_bar(desc: str, unit: str) -> tuple[Progress, tqdm]:
     """Return a ``progress(done, total)`` callback drawing a tqdm bar on stderr, and the bar."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=0, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-               disable=os.environ.get("AUDIOSOUP_NO_PROGRESS") == "1")
+    bar = tqdm(
+        total=0,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=os.environ.get("AUDIOSOUP_NO_PROGRESS") == "1",
+    )
 
     def progress(done: int, total: int) -> None:
         if bar.total != total:
@@ -62,8 +71,11 @@ def prepare_engine() -> None:
     from ..jitcache import cache_files, ensure_sound, install
 
     if not cache_files(install()):
-        print("preparing the feature engine (first run: compiling it takes about 20 s)...",
-              file=sys.stderr, flush=True)
+        print(
+            "preparing the feature engine (first run: compiling it takes about 20 s)...",
+            file=sys.stderr,
+            flush=True,
+        )
     ensure_sound()
 
 

@@ -25,8 +25,15 @@ from ..errors import AudiosoupError
 from ..jitcache import cache_files, clear, install, probe
 from .common import Subparsers, db_arg
 
-__all__ = ["Check", "check_database", "check_jit_cache", "check_dashboard", "run_checks",
-           "cmd_doctor", "register"]
+__all__ = [
+    "Check",
+    "check_database",
+    "check_jit_cache",
+    "check_dashboard",
+    "run_checks",
+    "cmd_doctor",
+    "register",
+]
 
 #: Front-end extensions the dashboard's page needs (Jupyter labextension folder names).
 LAB_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "jupyter-vue", "jupyter-vuetify", "bqplot")
@@ -80,12 +87,17 @@ def check_database(db: str | None = None) -> Check:
     finally:
         store.dispose()
     if current is None:
-        return Check("database", "problem",
-                     f"{shown}: empty; run 'audiosoup db upgrade' (or any command that loads data)")
+        return Check(
+            "database",
+            "problem",
+            f"{shown}: empty; run 'audiosoup db upgrade' (or any command that loads data)",
+        )
     if current != head:
-        return Check("database", "problem",
-                     f"{shown}: schema at revision {current}, this version needs {head}; "
-                     "run 'audiosoup db upgrade'")
+        return Check(
+            "database",
+            "problem",
+            f"{shown}: schema at revision {current}, this version needs {head}; run 'audiosoup db upgrade'",
+        )
     return Check("database", "ok", f"{shown}: schema at revision {current} (current)")
 
 
@@ -103,21 +115,26 @@ def check_jit_cache(*, fix: bool = False) -> Check:
     where = f"{root} ({len(files)} files, {size:.1f} MB)"
     result = probe()
     if result.ok:
-        return Check("jit cache", "ok", f"{where}: a fresh process loads every feature "
-                                        f"({result.seconds:.1f} s)")
-    problem = (f"{where}: a fresh process loading the feature engine failed "
-               f"({result.detail})")
+        return Check(
+            "jit cache", "ok", f"{where}: a fresh process loads every feature ({result.seconds:.1f} s)"
+        )
+    problem = f"{where}: a fresh process loading the feature engine failed ({result.detail})"
     if not fix:
-        hint = ("run 'audiosoup doctor --fix' to clear and rebuild it" if result.crashed
-                else "check the installation (pip install --force-reinstall audiosoup-widgets)")
+        hint = (
+            "run 'audiosoup doctor --fix' to clear and rebuild it"
+            if result.crashed
+            else "check the installation (pip install --force-reinstall audiosoup-widgets)"
+        )
         return Check("jit cache", "problem", f"{problem}; {hint}")
     n = clear(root)
     again = probe()
     if again.ok:
-        return Check("jit cache", "fixed", f"{problem}; cleared {n} files and compiled afresh "
-                                           f"({again.seconds:.1f} s)")
-    return Check("jit cache", "problem", f"{problem}; still failing after clearing {n} files "
-                                         f"({again.detail})")
+        return Check(
+            "jit cache", "fixed", f"{problem}; cleared {n} files and compiled afresh ({again.seconds:.1f} s)"
+        )
+    return Check(
+        "jit cache", "problem", f"{problem}; still failing after clearing {n} files ({again.detail})"
+    )
 
 
 def check_dashboard() -> Check:
@@ -139,13 +156,18 @@ def check_dashboard() -> Check:
         if not any(os.path.isfile(os.path.join(d, ext, "package.json")) for d in dirs):
             missing.append(f"the front-end extension {ext}")
     if missing:
-        return Check("dashboard", "problem", "missing " + ", ".join(missing)
-                     + "; reinstall: pip install --force-reinstall audiosoup-widgets")
+        return Check(
+            "dashboard",
+            "problem",
+            "missing " + ", ".join(missing) + "; reinstall: pip install --force-reinstall audiosoup-widgets",
+        )
     kept, recorded = len(preload_resources()), _recorded_scripts()
     detail = f"Voila {voila.__version__}, page template and {len(LAB_EXTENSIONS)} widget extensions found"
     if kept < recorded:
-        detail += (f"; {recorded - kept} of {recorded} recorded script preloads no longer match "
-                   "the installed files (the page loads, only slower)")
+        detail += (
+            f"; {recorded - kept} of {recorded} recorded script preloads no longer match "
+            "the installed files (the page loads, only slower)"
+        )
     return Check("dashboard", "ok", detail)
 
 
@@ -168,9 +190,11 @@ def run_checks(*, db: str | None = None, fix: bool = False) -> list[Check]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the database, the compiled-code cache and the dashboard; repair with --fix."""
     checks: list[Check] = []
-    runs: tuple[Callable[[], Check], ...] = (lambda: check_database(args.db),
-                                             lambda: check_jit_cache(fix=args.fix),
-                                             check_dashboard)
+    runs: tuple[Callable[[], Check], ...] = (
+        lambda: check_database(args.db),
+        lambda: check_jit_cache(fix=args.fix),
+        check_dashboard,
+    )
     for run in runs:
         check = run()
         print(check.line(), flush=True)
@@ -180,9 +204,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     """Register the ``doctor`` sub-command."""
-    p = sub.add_parser("doctor", help="check the database, the compiled-code cache and the "
-                                      "dashboard's requirements")
-    p.add_argument("--fix", action="store_true",
-                   help="clear and rebuild a damaged compiled-code cache")
+    p = sub.add_parser(
+        "doctor", help="check the database, the compiled-code cache and the dashboard's requirements"
+    )
+    p.add_argument("--fix", action="store_true", help="clear and rebuild a damaged compiled-code cache")
     db_arg(p)
     p.set_defaults(func=cmd_doctor)

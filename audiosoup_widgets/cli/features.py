@@ -13,7 +13,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..features.params import FeatureParams
 
 
-
 def _split_names(value: str | list[str] | None) -> list[str] | None:
     """Accept ``a,b``, ``a b`` (several arguments) or a mix; None means all."""
     parts = [value] if isinstance(value, str) else list(value or [])
@@ -50,8 +49,10 @@ def _params(args: argparse.Namespace) -> FeatureParams:
     try:
         return FeatureParams(**overrides)
     except TypeError as exc:
-        raise ConfigError(f"unknown feature parameter in {sorted(overrides)}; known: "
-                          f"{', '.join(sorted(FeatureParams().as_dict()))}") from exc
+        raise ConfigError(
+            f"unknown feature parameter in {sorted(overrides)}; known: "
+            f"{', '.join(sorted(FeatureParams().as_dict()))}"
+        ) from exc
 
 
 def cmd_features_compute(args: argparse.Namespace) -> int:
@@ -63,10 +64,16 @@ def cmd_features_compute(args: argparse.Namespace) -> int:
     # This process loads the engine (the parameters, then the batches) before forking
     # workers: check the cache first.
     prepare_engine()
-    compute_with_progress(store, args.dataset, features=_split_names(args.features),
-                          params=_params(args), workers=args.workers,
-                          scheduler=args.scheduler, force=args.force,
-                          retry_failed=args.retry_failed)
+    compute_with_progress(
+        store,
+        args.dataset,
+        features=_split_names(args.features),
+        params=_params(args),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        retry_failed=args.retry_failed,
+    )
     return 0
 
 
@@ -75,9 +82,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..jobs.export import export_features
 
     check_output_path(args.output, "--output")
-    n = export_features(args.dataset, _split_names(args.features), fmt=args.format,
-                        output=args.output, db=args.db, label=args.label, split=args.split,
-                        full=args.full, params=_params(args))
+    n = export_features(
+        args.dataset,
+        _split_names(args.features),
+        fmt=args.format,
+        output=args.output,
+        db=args.db,
+        label=args.label,
+        split=args.split,
+        full=args.full,
+        params=_params(args),
+    )
     beside = ""
     if args.format in ("csv", "txt"):
         from ..features.export import provenance_path
@@ -93,18 +108,24 @@ def register(sub: Subparsers) -> None:
     fsub = p.add_subparsers(dest="features_command", required=True)
     c = fsub.add_parser("compute", help="compute and store feature summaries for a dataset")
     c.add_argument("--dataset", required=True)
-    c.add_argument("--features", nargs="*", help="feature ids, space- or comma-separated "
-                                                 "(default: all)")
-    c.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: one per core)")
-    c.add_argument("--scheduler", default=None,
-                   help="'local' for a Dask LocalCluster, or a Dask scheduler address")
+    c.add_argument("--features", nargs="*", help="feature ids, space- or comma-separated (default: all)")
+    c.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    c.add_argument(
+        "--scheduler", default=None, help="'local' for a Dask LocalCluster, or a Dask scheduler address"
+    )
     c.add_argument("--force", action="store_true", help="recompute samples already done")
-    c.add_argument("--retry-failed", action="store_true",
-                   help="also retry samples an earlier run could not analyse (by default "
-                        "they are skipped and counted in the summary)")
-    c.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="engine parameter, e.g. --param n_mels=64 (repeatable)")
+    c.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also retry samples an earlier run could not analyse (by default "
+        "they are skipped and counted in the summary)",
+    )
+    c.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="engine parameter, e.g. --param n_mels=64 (repeatable)",
+    )
     db_arg(c)
     c.set_defaults(func=cmd_features_compute)
 
@@ -115,8 +136,9 @@ def register(sub: Subparsers) -> None:
     e.add_argument("--output", required=True)
     e.add_argument("--label")
     e.add_argument("--split", choices=SPLITS)
-    e.add_argument("--full", action="store_true",
-                   help="full matrices (shape and values) instead of summaries")
+    e.add_argument(
+        "--full", action="store_true", help="full matrices (shape and values) instead of summaries"
+    )
     e.add_argument("--param", action="append", metavar="NAME=VALUE")
     db_arg(e)
     e.set_defaults(func=cmd_export)

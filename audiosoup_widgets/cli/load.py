@@ -22,8 +22,15 @@ def cmd_load(args: argparse.Namespace) -> int:
     store = connect(args.db)
     progress, bar = progress_bar(f"loading {args.dataset}", "file")
     try:
-        report = load_dataset(store, args.path, dataset=args.dataset, layout=args.layout,
-                              source_url=args.url, workers=args.workers, progress=progress)
+        report = load_dataset(
+            store,
+            args.path,
+            dataset=args.dataset,
+            layout=args.layout,
+            source_url=args.url,
+            workers=args.workers,
+            progress=progress,
+        )
     finally:
         bar.close()
     print(report.summary())
@@ -38,8 +45,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("path", help="dataset folder, or a manifest CSV (path,label[,split,speaker,text])")
     p.add_argument("--dataset", required=True, help="dataset name")
     p.add_argument("--url", help="where the data came from (kept with the dataset)")
-    p.add_argument("--layout", default="auto",
-                   choices=LAYOUTS)
+    p.add_argument("--layout", default="auto", choices=LAYOUTS)
     p.add_argument("--workers", type=int, default=None, help="decoder processes (default: cores)")
     p.add_argument("--report", help="write the load report as JSON to this file")
     db_arg(p)

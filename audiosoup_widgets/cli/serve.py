@@ -39,9 +39,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Kernels load the feature engine when a visitor first opens a feature view:
     # make sure the compiled-code cache is sound (and filled) before any of them starts.
     prepare_engine()
-    return serve(db=args.db, port=args.port, host=args.host, open_browser=not args.no_browser,
-                 token=args.token, max_visitors=args.max_visitors,
-                 allowed_hosts=args.allow_host or ())
+    return serve(
+        db=args.db,
+        port=args.port,
+        host=args.host,
+        open_browser=not args.no_browser,
+        token=args.token,
+        max_visitors=args.max_visitors,
+        allowed_hosts=args.allow_host or (),
+    )
 
 
 def register(sub: Subparsers) -> None:
@@ -53,20 +59,32 @@ def register(sub: Subparsers) -> None:
         p = sub.add_parser(name, help=helptext)
         db_arg(p)
         p.add_argument("--port", type=int, default=8866)
-        p.add_argument("--host", default="127.0.0.1",
-                       help="address to bind (a token is required off loopback)")
+        p.add_argument(
+            "--host", default="127.0.0.1", help="address to bind (a token is required off loopback)"
+        )
         p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-        p.add_argument("--token", default=None,
-                       help="access token (default: $AUDIOSOUP_TOKEN, else none on loopback and "
-                            "generated otherwise); passed to the server in its environment")
-        p.add_argument("--max-visitors", type=int, default=None, metavar="N",
-                       help="most visitors served at once, each with its own kernel (default: "
-                            "available memory / 450 MB - 1, at least 1); others see a busy page")
-        p.add_argument("--allow-host", action="append", metavar="NAME",
-                       help="a host name the server answers to besides localhost and --host "
-                            "(repeatable; e.g. a proxy's public name); also "
-                            "$AUDIOSOUP_ALLOWED_HOSTS")
+        p.add_argument(
+            "--token",
+            default=None,
+            help="access token (default: $AUDIOSOUP_TOKEN, else none on loopback and "
+            "generated otherwise); passed to the server in its environment",
+        )
+        p.add_argument(
+            "--max-visitors",
+            type=int,
+            default=None,
+            metavar="N",
+            help="most visitors served at once, each with its own kernel (default: "
+            "available memory / 450 MB - 1, at least 1); others see a busy page",
+        )
+        p.add_argument(
+            "--allow-host",
+            action="append",
+            metavar="NAME",
+            help="a host name the server answers to besides localhost and --host "
+            "(repeatable; e.g. a proxy's public name); also "
+            "$AUDIOSOUP_ALLOWED_HOSTS",
+        )
         if name == "demo":
-            p.add_argument("--no-serve", action="store_true",
-                           help="only load the demo dataset")
+            p.add_argument("--no-serve", action="store_true", help="only load the demo dataset")
         p.set_defaults(func=func)

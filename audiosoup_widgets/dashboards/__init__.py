@@ -48,6 +48,5 @@ def prepare_kernel() -> float:
     from .. import app  # noqa: F401 - ipyvuetify, bqplot and the store load here, not later
 
     seconds = time.perf_counter() - t0
-    print(f"{READY_MESSAGE} in {seconds:.1f} s (pid {os.getpid()})", file=server_log_stream(),
-          flush=True)
+    print(f"{READY_MESSAGE} in {seconds:.1f} s (pid {os.getpid()})", file=server_log_stream(), flush=True)
     return seconds

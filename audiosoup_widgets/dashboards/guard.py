@@ -67,8 +67,10 @@ def check_host_name(name: str) -> str:
     except ValueError:
         pass
     if not _NAME.match(bare):
-        raise ValueError(f"{name!r} is not a host name (give a name such as dash.example.org, "
-                         "or an IP address, without a scheme or a port)")
+        raise ValueError(
+            f"{name!r} is not a host name (give a name such as dash.example.org, "
+            "or an IP address, without a scheme or a port)"
+        )
     return bare
 
 
@@ -140,10 +142,9 @@ class HostPolicy:
         if parts.scheme not in ("http", "https") or not host or not self.allows(host):
             return False
         target = _host_without_port(host_header)
-        target_port = host_header.strip()[len(target):].lstrip(":")
+        target_port = host_header.strip()[len(target) :].lstrip(":")
         default = "443" if parts.scheme == "https" else "80"
-        return (_bare(host) == _bare(target)
-                and str(port or default) == (target_port or default))
+        return _bare(host) == _bare(target) and str(port or default) == (target_port or default)
 
     def refusal(self, *, host_header: str, origin: str | None, path: str) -> tuple[int, str] | None:
         """Return ``(status, plain message)`` if a request must be refused, else ``None``.
@@ -163,7 +164,8 @@ class HostPolicy:
                 "This dashboard does not answer to the name in the address you used. "
                 "Open it as http://localhost:PORT/ on the machine that runs it; an operator "
                 "can add a name with `audiosoup serve --allow-host NAME` or "
-                f"{ENV_ALLOWED_HOSTS}.\n")
+                f"{ENV_ALLOWED_HOSTS}.\n"
+            )
         if origin is not None and not self.allows_origin(origin, host_header):
             return 403, "Requests from other web sites are not accepted.\n"
         segments = unquote(path).replace("\\", "/").split("/")

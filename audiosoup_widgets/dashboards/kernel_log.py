@@ -53,8 +53,9 @@ def server_log_stream() -> TextIO:
     fd = getattr(sys.stderr, "_original_stdstream_copy", None)
     if fd is None:
         fd = getattr(sys.__stderr__, "fileno", lambda: 2)()
-    stream = io.TextIOWrapper(io.FileIO(os.dup(fd), "w"), encoding="utf-8", errors="replace",
-                              line_buffering=True)
+    stream = io.TextIOWrapper(
+        io.FileIO(os.dup(fd), "w"), encoding="utf-8", errors="replace", line_buffering=True
+    )
     _installed.append(stream)
     return stream
 
@@ -97,8 +98,10 @@ def _quiet_tracebacks_outside_cells() -> None:
         if running["cell"]:
             return original(exc_tuple, *args, **kwargs)
         info = exc_tuple if exc_tuple is not None else sys.exc_info()
-        log.error("unexpected error while handling a message from the page",
-                  exc_info=info if info[0] is not None else None)
+        log.error(
+            "unexpected error while handling a message from the page",
+            exc_info=info if info[0] is not None else None,
+        )
         return None
 
     shell.showtraceback = showtraceback

@@ -41,11 +41,11 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     """End the kernels of pages that are gone or never came (see the module docstring)."""
 
     unconnected_grace = Float(
-        45.0, config=True,
-        help="Seconds a kernel may wait, after building its page, for the page to connect.")
+        45.0, config=True, help="Seconds a kernel may wait, after building its page, for the page to connect."
+    )
     disconnected_grace = Float(
-        20.0, config=True,
-        help="Seconds a kernel lives on after its last page disconnected.")
+        20.0, config=True, help="Seconds a kernel lives on after its last page disconnected."
+    )
 
     @default("cull_idle_timeout")
     def _reaper_on(self) -> int:
@@ -87,12 +87,17 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         grace = self.disconnected_grace if connected else self.unconnected_grace
         if now - since < grace:
             return
-        self.log.info("ending kernel %s: %s for %.0f s", kernel_id,
-                 "its page disconnected" if connected else "no page connected to it", now - since)
+        self.log.info(
+            "ending kernel %s: %s for %.0f s",
+            kernel_id,
+            "its page disconnected" if connected else "no page connected to it",
+            now - since,
+        )
         await self.shutdown_kernel(kernel_id)
 
     async def shutdown_kernel(  # type: ignore[override]  # the base declares a plain method
-            self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+        self, kernel_id: str, *args: Any, **kwargs: Any
+    ) -> None:
         """Shut a kernel down and forget its bookkeeping."""
         self._unattended_since.pop(kernel_id, None)
         self._was_connected.discard(kernel_id)

@@ -62,12 +62,16 @@ def busy_page(*, visitors: int, retry_after_s: int) -> str:
         who = "one person at a time, and someone is using it right now"
     else:
         who = f"{visitors:,} people at a time, and all of those places are taken right now"
-    return _page(title="The dashboard is busy", refresh_s=retry_after_s, body=f"""
+    return _page(
+        title="The dashboard is busy",
+        refresh_s=retry_after_s,
+        body=f"""
 <p>This server shows the dashboard to {escape(who)}.</p>
 <p>Please try again in a minute. This page tries again by itself every
 {int(retry_after_s)} seconds; you can also <a href="">reload it</a>.</p>
 <p class="small">A place becomes free when someone closes their dashboard tab.</p>
-""")
+""",
+    )
 
 
 def preparing_page(*, elapsed_s: float, refresh_s: int) -> str:
@@ -80,11 +84,15 @@ def preparing_page(*, elapsed_s: float, refresh_s: int) -> str:
     refresh_s : int
         Seconds between reloads of the page.
     """
-    return _page(title="Preparing the dashboard", refresh_s=refresh_s, body=f"""
+    return _page(
+        title="Preparing the dashboard",
+        refresh_s=refresh_s,
+        body=f"""
 <p>The server has just started and is getting the dashboard ready: it starts a Python
 process, loads the widget and audio libraries and connects to the database.</p>
 <p>This has taken {int(elapsed_s)} s so far. It usually takes 5 to 30 seconds (up to
 a minute on a slow or busy machine, or on the first start after installing).</p>
 <p class="small">This page reloads by itself every {int(refresh_s)} seconds and shows the
 dashboard as soon as it is ready.</p>
-""")
+""",
+    )

@@ -79,16 +79,19 @@ def _installed(manifest: dict[str, Any], voila_version: str) -> list[str]:
         if not file_path.endswith(".js"):
             continue
         if file_path.startswith("voila/static/"):
-            ok = same_voila and _exists_under(static_dirs, file_path[len("voila/static/"):])
+            ok = same_voila and _exists_under(static_dirs, file_path[len("voila/static/") :])
         elif file_path.startswith("voila/labextensions/"):
-            ok = _exists_under(ext_dirs, file_path[len("voila/labextensions/"):])
+            ok = _exists_under(ext_dirs, file_path[len("voila/labextensions/") :])
         else:
             ok = False
         if ok:
             kept.append(path)
     if len(kept) < len(recorded):
-        log.info("dashboard preload: %d of %d recorded files match the installed packages",
-                 len(kept), len(recorded))
+        log.info(
+            "dashboard preload: %d of %d recorded files match the installed packages",
+            len(kept),
+            len(recorded),
+        )
     return kept
 
 

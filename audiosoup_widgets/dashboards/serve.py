@@ -116,12 +116,20 @@ def resolve_token(*, host: str, token: str | None = None) -> str:
     if not token and not is_loopback(host) and os.environ.get(ENV_ALLOW_NO_TOKEN) != "1":
         raise ConfigError(
             f"a token is required when serving on {host!r} (not a loopback address); "
-            f"set {ENV_TOKEN}, or {ENV_ALLOW_NO_TOKEN}=1 if something else guards the server")
+            f"set {ENV_TOKEN}, or {ENV_ALLOW_NO_TOKEN}=1 if something else guards the server"
+        )
     return token
 
 
-def voila_command(*, port: int, host: str, notebook: str | None = None, preload: bool = True,
-                  max_visitors: int | None = None, allowed_hosts: Sequence[str] = ()) -> list[str]:
+def voila_command(
+    *,
+    port: int,
+    host: str,
+    notebook: str | None = None,
+    preload: bool = True,
+    max_visitors: int | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> list[str]:
     """Build the command line that runs the dashboard server.
 
     Used by :func:`serve`, the browser tests and the benchmark, so they all run
@@ -155,7 +163,9 @@ def voila_command(*, port: int, host: str, notebook: str | None = None, preload:
     cmd = [
         # The interpreter running this code has the package installed, and the
         # kernel is started from the server's interpreter: one environment.
-        sys.executable, "-m", "audiosoup_widgets.dashboards.server",
+        sys.executable,
+        "-m",
+        "audiosoup_widgets.dashboards.server",
         notebook or dashboard_notebook(),
         # Only our configuration file is read: not the working folder's
         # voila.json, not ~/.jupyter.
@@ -174,8 +184,9 @@ def voila_command(*, port: int, host: str, notebook: str | None = None, preload:
     return cmd
 
 
-def server_env(*, db_url: str, host: str, token: str = "",
-               base: dict[str, str] | None = None) -> dict[str, str]:
+def server_env(
+    *, db_url: str, host: str, token: str = "", base: dict[str, str] | None = None
+) -> dict[str, str]:
     """Return the environment to run the dashboard server (and so its kernels) with.
 
     Parameters
@@ -198,8 +209,7 @@ def server_env(*, db_url: str, host: str, token: str = "",
     env[ENV_DATABASE_URL] = db_url
     env[ENV_TOKEN] = token
     # Voila finds the dashboard's page template (voila/templates/audiosoup) here.
-    env["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (template_root(), env.get("JUPYTER_PATH", "")) if p)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (template_root(), env.get("JUPYTER_PATH", "")) if p)
     # A pre-heated kernel learns that its visitor has arrived over a websocket to
     # this server, at 127.0.0.1 unless told otherwise: tell it where to connect
     # when the server listens on one specific address.
@@ -240,8 +250,7 @@ def dashboard_url(*, host: str, port: int, token: str, show_token: bool = True) 
     return f"http://{shown}:{port}/{query}"
 
 
-def check_options(*, port: int, max_visitors: int | None,
-                  allowed_hosts: Sequence[str]) -> list[str]:
+def check_options(*, port: int, max_visitors: int | None, allowed_hosts: Sequence[str]) -> list[str]:
     """Validate ``serve``'s options; return the allowed host names as the server compares them.
 
     Raises
@@ -275,9 +284,11 @@ def _browser_target(url: str, token: str) -> str:
 
     fd, path = tempfile.mkstemp(prefix="audiosoup-open-", suffix=".html")  # mode 0600
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f'<!DOCTYPE html><meta charset="utf-8">'
-                 f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
-                 f'<p><a href="{html.escape(url)}">Open the Audio Soup dashboard</a></p>\n')
+        fh.write(
+            f'<!DOCTYPE html><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+            f'<p><a href="{html.escape(url)}">Open the Audio Soup dashboard</a></p>\n'
+        )
     return Path(path).as_uri()
 
 
@@ -297,8 +308,7 @@ def wait_until_ready(ready_url: str, proc: subprocess.Popen[bytes], *, interval:
     return False
 
 
-def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str,
-               browser_url: str | None) -> int:
+def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str, browser_url: str | None) -> int:
     """Run the server until it exits or Ctrl+C; say when it is ready and then open the browser.
 
     Parameters
@@ -343,9 +353,16 @@ def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str,
         return 0
 
 
-def serve(*, db: str | None = None, port: int = 8866, host: str = "127.0.0.1",
-          open_browser: bool = True, token: str | None = None, max_visitors: int | None = None,
-          allowed_hosts: Sequence[str] = ()) -> int:
+def serve(
+    *,
+    db: str | None = None,
+    port: int = 8866,
+    host: str = "127.0.0.1",
+    open_browser: bool = True,
+    token: str | None = None,
+    max_visitors: int | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> int:
     """Run the dashboard server until interrupted; return its exit code.
 
     The address is printed at once; the browser is opened once a pre-heated

@@ -135,19 +135,27 @@ class _GuardedApplication(tornado.web.Application):
         super().__init__(*args, **kwargs)
         self.policy = policy
 
-    def find_handler(self, request: HTTPServerRequest,  # noqa: D102 - tornado's routing hook
-                     **kwargs: Any) -> tornado.web._HandlerDelegate:
+    def find_handler(
+        self,
+        request: HTTPServerRequest,  # noqa: D102 - tornado's routing hook
+        **kwargs: Any,
+    ) -> tornado.web._HandlerDelegate:
         headers = request.headers
         refusal = self.policy.refusal(
             host_header=headers.get("Host", ""),
             origin=headers.get("Origin", headers.get("Sec-WebSocket-Origin")),
-            path=request.path)
+            path=request.path,
+        )
         if refusal is not None:
             status, text = refusal
             if status == 403:
                 self.settings["audiosoup_server"].log.warning(
-                    "refused %s %s: Host %r, Origin %r", request.method, request.path,
-                    headers.get("Host"), headers.get("Origin"))
+                    "refused %s %s: Host %r, Origin %r",
+                    request.method,
+                    request.path,
+                    headers.get("Host"),
+                    headers.get("Origin"),
+                )
             return self.get_handler_delegate(request, _Refused, {"status": status, "text": text})
         return super().find_handler(request, **kwargs)
 
@@ -217,15 +225,20 @@ class _DashboardPage(TornadoVoilaHandler):  # type: ignore[misc]  # voila ships 
             raise tornado.web.HTTPError(404)
         server: DashboardServer = self.settings["audiosoup_server"]
         if not server.has_been_ready():
-            self._plain(503, preparing_page(elapsed_s=server.uptime(),
-                                            refresh_s=PREPARING_REFRESH_S),
-                        retry_after=PREPARING_REFRESH_S)
+            self._plain(
+                503,
+                preparing_page(elapsed_s=server.uptime(), refresh_s=PREPARING_REFRESH_S),
+                retry_after=PREPARING_REFRESH_S,
+            )
             return
         ticket = server.gate.admit()
         if ticket is None:
             server.log.warning("busy: all %d visitor places are taken", server.gate.limit)
-            self._plain(503, busy_page(visitors=server.gate.limit, retry_after_s=BUSY_RETRY_S),
-                        retry_after=BUSY_RETRY_S)
+            self._plain(
+                503,
+                busy_page(visitors=server.gate.limit, retry_after_s=BUSY_RETRY_S),
+                retry_after=BUSY_RETRY_S,
+            )
             return
         # The page tells the server when its tab closes (a POST that must carry the
         # _xsrf cookie's value); reading the token sets that cookie.
@@ -261,13 +274,17 @@ class DashboardServer(Voila):  # type: ignore[misc]  # voila ships no types
     """Voila serving the review dashboard with host checks, a visitor cap and a token from the environment."""
 
     allowed_hosts = List(
-        Unicode(), config=True,
+        Unicode(),
+        config=True,
         help="Host names the server answers to besides loopback ones and the address it is "
-             "bound to (also read from AUDIOSOUP_ALLOWED_HOSTS).")
+        "bound to (also read from AUDIOSOUP_ALLOWED_HOSTS).",
+    )
     max_visitors = Int(
-        0, config=True,
+        0,
+        config=True,
         help="Most visitors served at once (each has a kernel); 0: derived from the memory "
-             "available at start.")
+        "available at start.",
+    )
     #: Voila's ``token`` trait, as the type checker should see it (no class attribute).
     token: str | None
 
@@ -279,8 +296,7 @@ class DashboardServer(Voila):  # type: ignore[misc]  # voila ships no types
         if token is not None and self.token is None:
             self.token = token
         try:
-            self.policy = HostPolicy.for_server(bound=self.ip,
-                                                extra=[*self.allowed_hosts, *hosts_from_env()])
+            self.policy = HostPolicy.for_server(bound=self.ip, extra=[*self.allowed_hosts, *hosts_from_env()])
         except ValueError as exc:
             self.log.critical("Audio Soup: %s", exc)
             self.exit(2)
@@ -288,13 +304,15 @@ class DashboardServer(Voila):  # type: ignore[misc]  # voila ships no types
         self.gate = VisitorGate(limit, alive=lambda kernel_id: kernel_id in self.kernel_manager)
         self._started = time.monotonic()
         self._ready_once = False
-        self.log.info("Audio Soup: at most %d visitors at once; answering to loopback names%s",
-                      limit, "".join(f", {n}" for n in sorted(self.policy.names)))
+        self.log.info(
+            "Audio Soup: at most %d visitors at once; answering to loopback names%s",
+            limit,
+            "".join(f", {n}" for n in sorted(self.policy.names)),
+        )
 
     def init_handlers(self) -> list[Any]:  # noqa: D102 - Voila's handlers with ours swapped in
         swap = {TornadoVoilaHandler: _DashboardPage, TemplateStaticFileHandler: _TemplateStatic}
-        handlers = [(spec[0], swap.get(spec[1], spec[1]), *spec[2:])
-                    for spec in super().init_handlers()]
+        handlers = [(spec[0], swap.get(spec[1], spec[1]), *spec[2:]) for spec in super().init_handlers()]
         return [(url_path_join(self.server_url, "/audiosoup/ready"), _ReadyHandler), *handlers]
 
     def start(self) -> None:

@@ -50,8 +50,8 @@ def plan_for(sr: float, n_samples: int, params: FeatureParams) -> Plan:
         n_bands -= 1
     if params.contrast_fmin >= nyquist:
         raise FeatureError(
-            f"Spectral contrast cannot start at {params.contrast_fmin:g} Hz with a "
-            f"{sr:g} Hz sample rate.", code="invalid_params",
+            f"Spectral contrast cannot start at {params.contrast_fmin:g} Hz with a {sr:g} Hz sample rate.",
+            code="invalid_params",
         )
     if n_bands != params.n_bands:
         adaptations["spectral_contrast"] = {
@@ -68,13 +68,13 @@ def plan_for(sr: float, n_samples: int, params: FeatureParams) -> Plan:
     while n_octaves > 1 and cqt_cutoff(sr, n_octaves, bpo, worst) > nyquist:
         n_octaves -= 1
     if cqt_cutoff(sr, n_octaves, bpo, worst) > nyquist:
-        raise FeatureError(f"Sample rate {sr:g} Hz is too low for a constant-Q transform.",
-                           code="invalid_params")
+        raise FeatureError(
+            f"Sample rate {sr:g} Hz is too low for a constant-Q transform.", code="invalid_params"
+        )
     if n_octaves != params.cqt_n_octaves:
         adaptations["tonnetz"] = {
             "cqt_n_octaves": n_octaves,
-            "reason": f"the top CQT octave would reach above {nyquist:g} Hz (half the sample "
-                      "rate)",
+            "reason": f"the top CQT octave would reach above {nyquist:g} Hz (half the sample rate)",
         }
 
     # Deltas need width <= frames in librosa's 'interp' mode: narrow the filter on
@@ -86,8 +86,7 @@ def plan_for(sr: float, n_samples: int, params: FeatureParams) -> Plan:
             width = n_frames if n_frames % 2 else n_frames - 1
         else:
             width, mode = 3, "nearest"
-        change = {"delta_width": width, "delta_mode": mode,
-                  "reason": f"the clip has only {n_frames} frames"}
+        change = {"delta_width": width, "delta_mode": mode, "reason": f"the clip has only {n_frames} frames"}
         adaptations["mfcc_delta"] = dict(change)
         adaptations["mfcc_delta2"] = dict(change)
     return Plan(n_frames, n_bands, n_octaves, width, mode, adaptations)

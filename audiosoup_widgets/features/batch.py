@@ -64,8 +64,7 @@ class Batch:
         # call. Each mel filter is a short triangle, so a sparse product (which
         # computes every output column on its own) does the same sums without the
         # ~98% of multiplications by zero.
-        basis = mel_filters(float(self.sr), self.p.n_fft, self.p.n_mels, self.p.mel_fmin,
-                             self.p.mel_fmax)
+        basis = mel_filters(float(self.sr), self.p.n_fft, self.p.n_mels, self.p.mel_fmin, self.p.mel_fmax)
         power = self.power
         b, f, t = power.shape
         columns = np.moveaxis(power, 0, 1).reshape(f, b * t)
@@ -89,7 +88,10 @@ class Batch:
         """The beat tracker's onset envelope (median over mel bands), shape (B, t)."""
         # beat_track(y=...) builds its envelope with a median over mel bands.
         onset: np.ndarray = librosa.onset.onset_strength(
-            S=self.log_mel, sr=self.sr, n_fft=self.p.n_fft, hop_length=self.p.hop_length,
+            S=self.log_mel,
+            sr=self.sr,
+            n_fft=self.p.n_fft,
+            hop_length=self.p.hop_length,
             aggregate=np.median,
         )
         return onset
@@ -109,10 +111,12 @@ class Batch:
             tunings = estimate_tunings(self.power, self.sr, bins_per_octave=12)
         # One clip at a time, as librosa.feature.chroma_stft does it: a batched einsum
         # may sum in another order depending on the batch size.
-        raw = np.stack([
-            chroma_filters(float(self.sr), self.p.n_fft, float(tuning)) @ power
-            for tuning, power in zip(tunings, self.power, strict=True)
-        ])
+        raw = np.stack(
+            [
+                chroma_filters(float(self.sr), self.p.n_fft, float(tuning)) @ power
+                for tuning, power in zip(tunings, self.power, strict=True)
+            ]
+        )
         chroma: np.ndarray = librosa.util.normalize(raw, norm=np.inf, axis=-2)
         return chroma
 
@@ -133,31 +137,47 @@ class Batch:
     @cached_property
     def beats(self) -> list[np.ndarray]:
         """Each clip's beat frames (:func:`.rhythm.track_beats`)."""
-        return track_beats(self.onset_median, self.sr, hop_length=self.p.hop_length,
-                           start_bpm=self.p.start_bpm, tightness=self.p.tightness)
+        return track_beats(
+            self.onset_median,
+            self.sr,
+            hop_length=self.p.hop_length,
+            start_bpm=self.p.start_bpm,
+            tightness=self.p.tightness,
+        )
 
 
 def _contrast(batch: Batch) -> np.ndarray:
-    return spectral_contrast(batch.magnitude, batch.sr, n_fft=batch.p.n_fft,
-                             fmin=batch.p.contrast_fmin, n_bands=batch.plan.n_bands,
-                             quantile=batch.p.contrast_quantile)
+    return spectral_contrast(
+        batch.magnitude,
+        batch.sr,
+        n_fft=batch.p.n_fft,
+        fmin=batch.p.contrast_fmin,
+        n_bands=batch.plan.n_bands,
+        quantile=batch.p.contrast_quantile,
+    )
 
 
 def _tonnetz(batch: Batch) -> np.ndarray:
     bpo = batch.p.cqt_bins_per_octave
-    return tonnetz(batch.y, batch.sr, batch.cqt_tunings, hop_length=batch.p.hop_length,
-                   n_bins=batch.plan.cqt_n_octaves * bpo, bins_per_octave=bpo)
+    return tonnetz(
+        batch.y,
+        batch.sr,
+        batch.cqt_tunings,
+        hop_length=batch.p.hop_length,
+        n_bins=batch.plan.cqt_n_octaves * bpo,
+        bins_per_octave=bpo,
+    )
 
 
 def _delta(batch: Batch, order: int) -> np.ndarray:
-    delta: np.ndarray = librosa.feature.delta(batch.mfcc, width=batch.plan.delta_width,
-                                              order=order, mode=batch.plan.delta_mode)
+    delta: np.ndarray = librosa.feature.delta(
+        batch.mfcc, width=batch.plan.delta_width, order=order, mode=batch.plan.delta_mode
+    )
     return delta
 
 
 def _stack_memory(batch: Batch) -> np.ndarray:
-    return stack_memory(batch.chroma, batch.beats, n_steps=batch.p.stack_n_steps,
-                        delay=batch.p.stack_delay)
+    return stack_memory(batch.chroma, batch.beats, n_steps=batch.p.stack_n_steps, delay=batch.p.stack_delay)
 
 
 #: Per registered feature, its value for every clip of a :class:`Batch`.
@@ -169,9 +189,11 @@ COMPUTE: dict[str, Callable[[Batch], np.ndarray]] = {
     "tonnetz": _tonnetz,
     "onset_strength": lambda b: b.onset,
     "tempogram": lambda b: tempogram(b.onset, b.p.tempo_win_length, b.sr, b.p.hop_length),
-    "fourier_tempogram": lambda b: np.abs(librosa.feature.fourier_tempogram(
-        onset_envelope=b.onset, sr=b.sr, hop_length=b.p.hop_length,
-        win_length=b.p.tempo_win_length)),
+    "fourier_tempogram": lambda b: np.abs(
+        librosa.feature.fourier_tempogram(
+            onset_envelope=b.onset, sr=b.sr, hop_length=b.p.hop_length, win_length=b.p.tempo_win_length
+        )
+    ),
     "mfcc": lambda b: b.mfcc,
     "mfcc_delta": lambda b: _delta(b, 1),
     "mfcc_delta2": lambda b: _delta(b, 2),

@@ -36,10 +36,15 @@ def cqt_cutoff(sr: float, n_octaves: int, bins_per_octave: int, tuning: float) -
     freqs = librosa.interval_frequencies(
         n_bins=n_octaves * bins_per_octave,
         fmin=librosa.note_to_hz("C1") * 2.0 ** (tuning / bins_per_octave),
-        intervals="equal", bins_per_octave=bins_per_octave,
+        intervals="equal",
+        bins_per_octave=bins_per_octave,
     )
     _, cutoff = librosa.filters.wavelet_lengths(
-        freqs=freqs, sr=sr, window="hann", filter_scale=1, gamma=0,
+        freqs=freqs,
+        sr=sr,
+        window="hann",
+        filter_scale=1,
+        gamma=0,
         alpha=relative_bandwidth(freqs),
     )
     return float(cutoff)
@@ -63,8 +68,7 @@ class CqtPlan:
 
 
 @functools.lru_cache(maxsize=1024)
-def cqt_plan(sr: float, tuning: float, hop_length: int, n_bins: int, bpo: int,
-             dtype: str) -> CqtPlan:
+def cqt_plan(sr: float, tuning: float, hop_length: int, n_bins: int, bpo: int, dtype: str) -> CqtPlan:
     """Build (once per argument set) the filters of a CQT at one tuning.
 
     Mirrors ``librosa.vqt`` (``intervals='equal'``, ``gamma=0``, the ``chroma_cqt``
@@ -84,11 +88,13 @@ def cqt_plan(sr: float, tuning: float, hop_length: int, n_bins: int, bpo: int,
     n_octaves = int(np.ceil(n_bins / bpo))
     n_filters = min(bpo, n_bins)
     fmin = librosa.note_to_hz("C1") * 2.0 ** (tuning / bpo)
-    freqs = librosa.interval_frequencies(n_bins=n_bins, fmin=fmin, intervals="equal",
-                                         bins_per_octave=bpo, sort=True)
+    freqs = librosa.interval_frequencies(
+        n_bins=n_bins, fmin=fmin, intervals="equal", bins_per_octave=bpo, sort=True
+    )
     alpha = relative_bandwidth(freqs)
-    _, cutoff = librosa.filters.wavelet_lengths(freqs=freqs, sr=sr, window="hann",
-                                                filter_scale=1, gamma=0, alpha=alpha)
+    _, cutoff = librosa.filters.wavelet_lengths(
+        freqs=freqs, sr=sr, window="hann", filter_scale=1, gamma=0, alpha=alpha
+    )
     nyquist = sr / 2.0
     count1 = max(0, int(np.ceil(np.log2(nyquist / cutoff)) - 1) - 1)
     count2 = max(0, _num_two_factors(hop_length) - n_octaves + 1)
@@ -104,13 +110,15 @@ def cqt_plan(sr: float, tuning: float, hop_length: int, n_bins: int, bpo: int,
         if my_hop % 2 == 0:
             my_hop //= 2
             my_sr /= 2.0
-    lengths, _ = librosa.filters.wavelet_lengths(freqs=freqs, sr=sr_ds, window="hann",
-                                                 filter_scale=1, gamma=0, alpha=alpha)
+    lengths, _ = librosa.filters.wavelet_lengths(
+        freqs=freqs, sr=sr_ds, window="hann", filter_scale=1, gamma=0, alpha=alpha
+    )
     return CqtPlan(downsample, tuple(octaves), lengths)
 
 
-def cqt_magnitude(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int,
-                   n_bins: int, bins_per_octave: int) -> np.ndarray:
+def cqt_magnitude(
+    y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int, n_bins: int, bins_per_octave: int
+) -> np.ndarray:
     """``abs(librosa.cqt(y[b], tuning=tunings[b]))`` for every clip, batched.
 
     Parameters
@@ -124,15 +132,20 @@ def cqt_magnitude(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: 
     np.ndarray [shape=(B, n_bins, t)]
     """
     dtype = np.dtype(librosa.util.dtype_r2c(y.dtype))
-    plans = [cqt_plan(float(sr), float(t), hop_length, n_bins, bins_per_octave, dtype.str)
-             for t in tunings]
+    plans = [cqt_plan(float(sr), float(t), hop_length, n_bins, bins_per_octave, dtype.str) for t in tunings]
     out: np.ndarray | None = None
     by_downsample: dict[int, list[int]] = {}
     for b, plan in enumerate(plans):
         by_downsample.setdefault(plan.downsample, []).append(b)
     for downsample, members in by_downsample.items():
-        part = _cqt_group(y[members], [plans[b] for b in members], downsample=downsample,
-                          hop_length=hop_length, n_bins=n_bins, dtype=dtype)
+        part = _cqt_group(
+            y[members],
+            [plans[b] for b in members],
+            downsample=downsample,
+            hop_length=hop_length,
+            n_bins=n_bins,
+            dtype=dtype,
+        )
         if out is None:
             out = np.empty((len(plans),) + part.shape[1:], dtype=part.dtype)
         out[members] = part
@@ -140,8 +153,9 @@ def cqt_magnitude(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: 
     return out
 
 
-def _cqt_group(y: np.ndarray, plans: list[CqtPlan], *, downsample: int, hop_length: int,
-               n_bins: int, dtype: np.dtype) -> np.ndarray:
+def _cqt_group(
+    y: np.ndarray, plans: list[CqtPlan], *, downsample: int, hop_length: int, n_bins: int, dtype: np.dtype
+) -> np.ndarray:
     # Resampling and the per-octave STFTs do not depend on the tuning: do them once
     # for the batch; only the projection onto each clip's filters is per clip.
     my_y, my_hop = y, hop_length
@@ -173,7 +187,7 @@ def _cqt_group(y: np.ndarray, plans: list[CqtPlan], *, downsample: int, hop_leng
         if end < n_oct:
             cqt[..., :end, :] = r[..., -end:, :max_col]
         else:
-            cqt[..., end - n_oct:end, :] = r[..., :max_col]
+            cqt[..., end - n_oct : end, :] = r[..., :max_col]
         end -= n_oct
     cqt /= np.sqrt(np.stack([p.lengths for p in plans]))[:, :, np.newaxis]
     return np.abs(cqt)
@@ -205,4 +219,3 @@ def _downsample(y: np.ndarray, factor: int) -> np.ndarray:
     out = librosa.util.fix_length(out, size=int(np.ceil(y.shape[-1] * ratio)), axis=-1)
     out /= np.sqrt(ratio)
     return np.ascontiguousarray(out, dtype=y.dtype)
-

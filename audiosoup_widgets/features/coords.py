@@ -53,14 +53,16 @@ def feature_coords(
     columns = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
     rows: dict[str, Callable[[], np.ndarray | None]] = {
         "mel_spectrogram": lambda: librosa.mel_frequencies(
-            n_mels=p.n_mels, fmin=p.mel_fmin, fmax=p.mel_fmax or sr / 2.0),
+            n_mels=p.n_mels, fmin=p.mel_fmin, fmax=p.mel_fmax or sr / 2.0
+        ),
         "power_spectrogram": lambda: librosa.fft_frequencies(sr=sr, n_fft=p.n_fft),
         "spectral_contrast": lambda: np.concatenate(
-            ([0.0], p.contrast_fmin * 2.0 ** np.arange(plan.n_bands))),
-        "tempogram": lambda: librosa.tempo_frequencies(
-            p.tempo_win_length, sr=sr, hop_length=p.hop_length),
+            ([0.0], p.contrast_fmin * 2.0 ** np.arange(plan.n_bands))
+        ),
+        "tempogram": lambda: librosa.tempo_frequencies(p.tempo_win_length, sr=sr, hop_length=p.hop_length),
         "fourier_tempogram": lambda: librosa.fourier_tempo_frequencies(
-            sr=sr, win_length=p.tempo_win_length, hop_length=p.hop_length),
+            sr=sr, win_length=p.tempo_win_length, hop_length=p.hop_length
+        ),
         "onset_strength": lambda: None,
         "mfcc": lambda: np.arange(p.n_mfcc, dtype=float),
         "mfcc_delta": lambda: np.arange(p.n_mfcc, dtype=float),

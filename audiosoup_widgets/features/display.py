@@ -58,12 +58,39 @@ PLOT_TOP, PLOT_BOTTOM = 10, 44
 # Evenly spaced anchors, interpolated linearly in RGB by colour_lut for the picture
 # and by the browser's CSS gradient for the colour bar, so the two match.
 CMAPS = {
-    "magma": ("#000004", "#1c1044", "#51127c", "#822681", "#b73779", "#e75263", "#fc8961",
-              "#fec287", "#fcfdbf"),
-    "viridis": ("#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962",
-                "#addc30", "#fde725"),
-    "diverging": ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582",
-                  "#d6604d", "#b2182b"),
+    "magma": (
+        "#000004",
+        "#1c1044",
+        "#51127c",
+        "#822681",
+        "#b73779",
+        "#e75263",
+        "#fc8961",
+        "#fec287",
+        "#fcfdbf",
+    ),
+    "viridis": (
+        "#440154",
+        "#472d7b",
+        "#3b528b",
+        "#2c728e",
+        "#21918c",
+        "#28ae80",
+        "#5ec962",
+        "#addc30",
+        "#fde725",
+    ),
+    "diverging": (
+        "#2166ac",
+        "#4393c3",
+        "#92c5de",
+        "#d1e5f0",
+        "#f7f7f7",
+        "#fddbc7",
+        "#f4a582",
+        "#d6604d",
+        "#b2182b",
+    ),
 }
 _NAN_COLOUR = (230, 230, 230)
 _SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "tonnetz")
@@ -71,7 +98,7 @@ _SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "tonnetz")
 
 def colour_lut(name: str, n: int = 255) -> np.ndarray:
     """Return ``n`` RGB colours (uint8, shape ``(n, 3)``) interpolated between a map's anchors."""
-    anchors = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in CMAPS[name]], float)
+    anchors = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in CMAPS[name]], float)
     pos = np.linspace(0, len(anchors) - 1, n)
     lo = np.floor(pos).astype(int).clip(0, len(anchors) - 2)
     frac = (pos - lo)[:, None]
@@ -134,7 +161,6 @@ class Display:
     note: str = ""
 
 
-
 def colour_bar(display: Display, *, plot_height: int) -> dict[str, object]:
     """Describe the HTML colour bar drawn beside an image plot.
 
@@ -162,9 +188,13 @@ def colour_bar(display: Display, *, plot_height: int) -> dict[str, object]:
     for frac in np.linspace(0.0, 1.0, 5):
         value = lo + frac * (hi - lo)
         ticks.append({"pos": round(float(frac) * 100, 2), "text": _tick_text(value, hi - lo)})
-    return {"gradient": f"linear-gradient(to top, {stops})", "ticks": ticks,
-            "label": display.value_label, "top": PLOT_TOP,
-            "height": max(20, plot_height - PLOT_TOP - PLOT_BOTTOM)}
+    return {
+        "gradient": f"linear-gradient(to top, {stops})",
+        "ticks": ticks,
+        "label": display.value_label,
+        "top": PLOT_TOP,
+        "height": max(20, plot_height - PLOT_TOP - PLOT_BOTTOM),
+    }
 
 
 def _tick_text(value: float, span: float) -> str:
@@ -195,15 +225,19 @@ def _resample_rows(z: np.ndarray, coords: np.ndarray, grid: np.ndarray, how: str
     Each output row takes the max (or mean) of the input rows inside its cell, or
     the nearest input row when the cell holds none (low frequencies on a log axis).
     """
-    edges = np.concatenate(([grid[0] - (grid[1] - grid[0]) / 2],
-                            (grid[1:] + grid[:-1]) / 2,
-                            [grid[-1] + (grid[-1] - grid[-2]) / 2]))
+    edges = np.concatenate(
+        (
+            [grid[0] - (grid[1] - grid[0]) / 2],
+            (grid[1:] + grid[:-1]) / 2,
+            [grid[-1] + (grid[-1] - grid[-2]) / 2],
+        )
+    )
     lo = np.searchsorted(coords, edges[:-1], side="left")
     hi = np.searchsorted(coords, edges[1:], side="left")
     nearest = np.abs(coords[None, :] - grid[:, None]).argmin(axis=1)
     out: np.ndarray = z[nearest].copy()
     for i in np.flatnonzero(hi > lo):
-        block = z[lo[i]:hi[i]]
+        block = z[lo[i] : hi[i]]
         out[i] = block.max(axis=0) if how == "max" else block.mean(axis=0)
     return out
 
@@ -221,9 +255,9 @@ def palette(cmap: str) -> np.ndarray:
     return np.vstack([colour_lut(cmap, 255), np.array([_NAN_COLOUR], dtype=np.uint8)])
 
 
-
-def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: FeatureParams,
-            n_bands: int | None = None) -> Display:
+def prepare(
+    spec: FeatureSpec, values: np.ndarray, *, sr: float, params: FeatureParams, n_bands: int | None = None
+) -> Display:
     """Turn one engine matrix into a :class:`Display` for its registry spec.
 
     Parameters
@@ -257,10 +291,18 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
         v = np.where(np.isfinite(values), values, np.nan)
         finite = v[np.isfinite(v)]
         top = float(finite.max()) if finite.size else 1.0
-        return Display(kind="line", values=v, col_coords=cols, x_label=x_label,
-                       y_label=axis_label(spec.y_axis), value_label=spec.value_unit,
-                       vmin=min(0.0, float(finite.min()) if finite.size else 0.0),
-                       vmax=top if top > 0 else 1.0, x_extent=x_extent, unit=spec.y_axis.unit)
+        return Display(
+            kind="line",
+            values=v,
+            col_coords=cols,
+            x_label=x_label,
+            y_label=axis_label(spec.y_axis),
+            value_label=spec.value_unit,
+            vmin=min(0.0, float(finite.min()) if finite.size else 0.0),
+            vmax=top if top > 0 else 1.0,
+            x_extent=x_extent,
+            unit=spec.y_axis.unit,
+        )
 
     z = values
     unit = spec.value_unit
@@ -280,8 +322,10 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
         if spec.id.startswith("mfcc") and z.shape[0] > 1:
             # MFCC 0 follows loudness and dwarfs the others: scale colours on the rest.
             body = z[1:]
-            note = ("Coefficient 0 (loudness) is much larger than the others; it is drawn "
-                    "at the ends of the colour scale. Point at it to read its value.")
+            note = (
+                "Coefficient 0 (loudness) is much larger than the others; it is drawn "
+                "at the ends of the colour scale. Point at it to read its value."
+            )
         finite = np.abs(body[np.isfinite(body)])
         lim = float(np.percentile(finite, 99)) if finite.size else 1.0
         lim = lim if lim > 0 else 1.0
@@ -309,10 +353,12 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
         step = float(np.mean(np.diff(mel))) if len(mel) > 1 else 1.0
         row_coords = mel
         y_extent = (float(mel[0] - step / 2), float(mel[-1] + step / 2))
-        y_ticks = spaced_ticks([f for f in (100, 200, 500, 1000, 2000, 4000, 8000, 16000)
-                                 if rows[0] <= f <= rows[-1]],
-                                lambda f: round(float(hz_to_mel(np.array([f]))[0]), 3),
-                                y_extent, _hz_text)
+        y_ticks = spaced_ticks(
+            [f for f in (100, 200, 500, 1000, 2000, 4000, 8000, 16000) if rows[0] <= f <= rows[-1]],
+            lambda f: round(float(hz_to_mel(np.array([f]))[0]), 3),
+            y_extent,
+            _hz_text,
+        )
         y_label = "frequency (Hz)"
     elif scale == "log":
         assert rows is not None  # a log axis has BPM rows
@@ -328,15 +374,18 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
         row_coords = r
         z = zz
         y_extent = (float(np.exp(grid[0] - step / 2)), float(np.exp(grid[-1] + step / 2)))
-        y_ticks = {float(t): f"{t:g}" for t in (10, 30, 60, 120, 240, 480, 960, 1920)
-                   if y_extent[0] <= t <= y_extent[1]}
+        y_ticks = {
+            float(t): f"{t:g}"
+            for t in (10, 30, 60, 120, 240, 480, 960, 1920)
+            if y_extent[0] <= t <= y_extent[1]
+        }
     elif scale == "categorical":
         n = z.shape[0]
         row_coords = np.arange(n, dtype=float)
         y_extent = (-0.5, n - 0.5)
         names = spec.y_axis.ticks
         if spec.id == "spectral_contrast":
-            edges = rows[: n] if rows is not None else np.arange(n)
+            edges = rows[:n] if rows is not None else np.arange(n)
             names = tuple(_band_name(i, edges, n) for i in range(n))
         if len(names) == n:
             row_names = tuple(names)
@@ -358,11 +407,27 @@ def prepare(spec: FeatureSpec, values: np.ndarray, *, sr: float, params: Feature
         pixelated = z.shape[0] <= 40
     shown = _pool_columns(shown, how)
     image = _to_index(shown, vmin, vmax)[::-1]
-    return Display(kind="image", values=z, image=image, col_coords=cols, x_label=x_label,
-                   y_label=y_label, value_label=value_label, vmin=vmin, vmax=vmax,
-                   x_extent=x_extent, y_extent=y_extent, y_scale=scale, row_coords=row_coords,
-                   cmap=cmap, y_ticks=y_ticks, pixelated=pixelated, row_names=row_names, unit=unit,
-                   note=note)
+    return Display(
+        kind="image",
+        values=z,
+        image=image,
+        col_coords=cols,
+        x_label=x_label,
+        y_label=y_label,
+        value_label=value_label,
+        vmin=vmin,
+        vmax=vmax,
+        x_extent=x_extent,
+        y_extent=y_extent,
+        y_scale=scale,
+        row_coords=row_coords,
+        cmap=cmap,
+        y_ticks=y_ticks,
+        pixelated=pixelated,
+        row_names=row_names,
+        unit=unit,
+        note=note,
+    )
 
 
 def _band_name(i: int, edges: np.ndarray, n: int) -> str:
@@ -382,7 +447,6 @@ def mel_to_hz(mel: float) -> float:
     """Return ``librosa.mel_to_hz`` of one mel value, in Hz."""
     librosa = jitcache.import_librosa()
     return float(librosa.mel_to_hz(mel))
-
 
 
 def format_value(x: float) -> str:
@@ -410,9 +474,14 @@ def axis_label(axis: Axis, *, override: str | None = None) -> str:
     return f"{axis.name} ({axis.unit})"
 
 
-def spaced_ticks(values: Iterable[float], to_axis: Callable[[float], float],
-                 extent: tuple[float, float], label: Callable[[float], str], *,
-                 min_gap: float = 0.07) -> dict[float, str]:
+def spaced_ticks(
+    values: Iterable[float],
+    to_axis: Callable[[float], float],
+    extent: tuple[float, float],
+    label: Callable[[float], str],
+    *,
+    min_gap: float = 0.07,
+) -> dict[float, str]:
     """Keep tick values (from the top down) at least ``min_gap`` of the axis apart."""
     span = (extent[1] - extent[0]) or 1.0
     out: dict[float, str] = {}

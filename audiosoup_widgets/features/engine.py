@@ -75,8 +75,7 @@ class _Quiet:
                 warnings.simplefilter("ignore")
             self._depth += 1
         try:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore",
-                             under="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
                 yield
         finally:
             with self._lock:
@@ -92,16 +91,12 @@ _quiet = _Quiet()
 def _as_batch(y: object) -> tuple[np.ndarray, bool]:
     array = np.asarray(y)
     if not np.issubdtype(array.dtype, np.floating):
-        raise FeatureError(
-            f"Audio must be floating-point samples, not {array.dtype}.", code="invalid_audio"
-        )
+        raise FeatureError(f"Audio must be floating-point samples, not {array.dtype}.", code="invalid_audio")
     if array.ndim == 1:
         return array[np.newaxis], True
     if array.ndim == 2:
         return array, False
-    raise FeatureError(
-        f"Audio must have shape (n,) or (clips, n), not {array.shape}.", code="invalid_audio"
-    )
+    raise FeatureError(f"Audio must have shape (n,) or (clips, n), not {array.shape}.", code="invalid_audio")
 
 
 def _statuses(batch: np.ndarray, n_fft: int) -> list[str]:
@@ -130,20 +125,23 @@ def _names(names: Iterable[str] | str | None) -> list[str]:
     return [get_feature(name).id for name in dict.fromkeys(names)]
 
 
-def _compute(batch: np.ndarray, sr: float, names: list[str], params: FeatureParams,
-             plan: Plan) -> dict[str, np.ndarray]:
+def _compute(
+    batch: np.ndarray, sr: float, names: list[str], params: FeatureParams, plan: Plan
+) -> dict[str, np.ndarray]:
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     with _quiet():
         for start in range(0, len(batch), _CHUNK):
-            intermediates = Batch(batch[start:start + _CHUNK], sr, params, plan)
+            intermediates = Batch(batch[start : start + _CHUNK], sr, params, plan)
             for name in names:
                 chunks[name].append(COMPUTE[name](intermediates))
     out = {}
     for name, parts in chunks.items():
         if name in RAGGED and len(parts) > 1:
             width = max(p.shape[-1] for p in parts)
-            parts = [np.pad(p, [(0, 0)] * (p.ndim - 1) + [(0, width - p.shape[-1])],
-                            constant_values=np.nan) for p in parts]
+            parts = [
+                np.pad(p, [(0, 0)] * (p.ndim - 1) + [(0, width - p.shape[-1])], constant_values=np.nan)
+                for p in parts
+            ]
         out[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return out
 
@@ -292,13 +290,14 @@ def compute_features(
     bad = [b for b, s in enumerate(result.status) if s == "non_finite"]
     if bad:
         where = "The clip contains" if np.ndim(y) == 1 else f"Clips {bad[:10]} contain"
-        raise FeatureError(f"{where} NaN or infinite samples; features not computed.",
-                           code="non_finite")
+        raise FeatureError(f"{where} NaN or infinite samples; features not computed.", code="non_finite")
     huge = [b for b, s in enumerate(result.status) if s == "out_of_range"]
     if huge:
         where = "The clip has" if np.ndim(y) == 1 else f"Clips {huge[:10]} have"
-        raise FeatureError(f"{where} samples beyond {MAX_PEAK:.3g}, far above full scale "
-                           "(1.0); features not computed.", code="out_of_range")
+        raise FeatureError(
+            f"{where} samples beyond {MAX_PEAK:.3g}, far above full scale (1.0); features not computed.",
+            code="out_of_range",
+        )
     return result.values
 
 
@@ -320,9 +319,7 @@ def unpad(values: np.ndarray) -> np.ndarray:
     return values[..., : int(np.flatnonzero(keep)[-1]) + 1]
 
 
-
-def warm_up(sr: float = 16000, *, params: FeatureParams | None = None,
-            all_tunings: bool = True) -> None:
+def warm_up(sr: float = 16000, *, params: FeatureParams | None = None, all_tunings: bool = True) -> None:
     """Compile librosa's numba code and build filter caches, so a user does not wait.
 
     The beat tracker is compiled by numba on its first call, which can take

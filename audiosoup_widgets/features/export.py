@@ -56,8 +56,7 @@ import numpy as np
 from ..errors import FeatureError
 from .summaries import full_to_record
 
-__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "provenance_path", "write_export",
-           "read_export"]
+__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "provenance_path", "write_export", "read_export"]
 
 FORMATS: tuple[str, ...] = ("csv", "yaml", "json", "txt", "parquet")  # the menus' order
 METADATA_FIELDS: tuple[str, ...] = ("sample_id", "path", "label", "split")
@@ -66,9 +65,11 @@ _SHAPE_SUFFIX = "__shape"
 SIDECAR_SUFFIX = ".provenance.json"
 # Cells a spreadsheet would run as a formula (OWASP's list).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_CELLS_NOTE = ("a text cell starting with =, +, -, @, tab or carriage return (after any "
-                    "single quotes) has one more single quote in front, so that a spreadsheet "
-                    "shows it as text; read_export removes that quote")
+_TEXT_CELLS_NOTE = (
+    "a text cell starting with =, +, -, @, tab or carriage return (after any "
+    "single quotes) has one more single quote in front, so that a spreadsheet "
+    "shows it as text; read_export removes that quote"
+)
 
 
 def provenance_path(path: str | os.PathLike[str]) -> Path:
@@ -121,13 +122,14 @@ def _plain(value: object) -> object:
         return full_to_record(value) if value.ndim else _plain(value.item())
     if isinstance(value, Mapping):
         if "shape" not in value or "values" not in value:
-            raise FeatureError("A matrix must be a dict with 'shape' and 'values'.",
-                               code="invalid_record")
+            raise FeatureError("A matrix must be a dict with 'shape' and 'values'.", code="invalid_record")
         shape = [int(d) for d in value["shape"]]
         flat = np.asarray(value["values"], dtype=np.float64).ravel()  # None becomes NaN
         if flat.size != math.prod(shape):
-            raise FeatureError(f"A matrix of shape {shape} needs {math.prod(shape)} values, "
-                               f"not {flat.size}.", code="invalid_record")
+            raise FeatureError(
+                f"A matrix of shape {shape} needs {math.prod(shape)} values, not {flat.size}.",
+                code="invalid_record",
+            )
         record: dict[str, object] = {"shape": shape, "values": flat.tolist()}
         if value.get("complex"):
             record["complex"] = True
@@ -139,14 +141,14 @@ def _plain(value: object) -> object:
     if isinstance(value, (np.floating, float)):
         return float(value)
     if isinstance(value, (np.complexfloating, complex)):
-        raise FeatureError("A complex value must be exported as a matrix or a magnitude.",
-                           code="invalid_record")
+        raise FeatureError(
+            "A complex value must be exported as a matrix or a magnitude.", code="invalid_record"
+        )
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise FeatureError(f"Cannot export a value of type {type(value).__name__}.",
-                       code="invalid_record")
+    raise FeatureError(f"Cannot export a value of type {type(value).__name__}.", code="invalid_record")
 
 
 def _type_of(value: object) -> str | None:
@@ -168,8 +170,7 @@ def _normalise(records: Iterable[Mapping[str, object]]) -> tuple[list[dict[str, 
             elif {kind, known} == {"int", "float"}:
                 columns[key] = "float"
             else:
-                raise FeatureError(f"Column {key!r} mixes {known} and {kind} values.",
-                                   code="invalid_record")
+                raise FeatureError(f"Column {key!r} mixes {known} and {kind} values.", code="invalid_record")
     schema = {key: kind or "str" for key, kind in columns.items()}
     # Every record gets every column (None where absent), the same in every format.
     return [{key: row.get(key) for key in schema} for row in rows], schema
@@ -260,29 +261,30 @@ def _write_delimited(rows: list[dict[str, Any]], schema: dict[str, str], delimit
     return buffer.getvalue()
 
 
-def _write_parquet(rows: list[dict[str, Any]], schema: dict[str, str], provenance: dict[str, Any],
-                   tmp: str) -> None:
+def _write_parquet(
+    rows: list[dict[str, Any]], schema: dict[str, str], provenance: dict[str, Any], tmp: str
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow_types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(),
-                   "bool": pa.bool_()}
+    arrow_types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
     arrays, names = [], []
     for key, kind in schema.items():
         column = [row.get(key) for row in rows]
         if kind == "matrix":
-            arrays.append(pa.array([None if m is None else m["values"] for m in column],
-                                   type=pa.list_(pa.float64())))
+            arrays.append(
+                pa.array([None if m is None else m["values"] for m in column], type=pa.list_(pa.float64()))
+            )
             names.append(key)
-            arrays.append(pa.array([None if m is None else m["shape"] for m in column],
-                                   type=pa.list_(pa.int64())))
+            arrays.append(
+                pa.array([None if m is None else m["shape"] for m in column], type=pa.list_(pa.int64()))
+            )
             names.append(key + _SHAPE_SUFFIX)
         else:
             arrays.append(pa.array(column, type=arrow_types[kind]))
             names.append(key)
     table = pa.Table.from_arrays(arrays, names=names)
-    meta = {PARQUET_KEY: json.dumps(provenance).encode(),
-            b"audiosoup.schema": json.dumps(schema).encode()}
+    meta = {PARQUET_KEY: json.dumps(provenance).encode(), b"audiosoup.schema": json.dumps(schema).encode()}
     pq.write_table(table.replace_schema_metadata(meta), tmp)
 
 
@@ -318,28 +320,36 @@ def write_export(
         ``unknown_format``, or ``invalid_record`` for a value that cannot be exported.
     """
     if fmt not in FORMATS:
-        raise FeatureError(f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.",
-                           code="unknown_format")
+        raise FeatureError(
+            f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.", code="unknown_format"
+        )
     target = Path(path)
     rows, schema = _normalise(records)
     try:
         prov = json.loads(json.dumps(dict(provenance)))
     except (TypeError, ValueError) as exc:
-        raise FeatureError(f"Provenance must be JSON-serialisable: {exc}.",
-                           code="invalid_record") from None
+        raise FeatureError(f"Provenance must be JSON-serialisable: {exc}.", code="invalid_record") from None
 
     def write_text(text: str) -> object:
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
+
         return write
 
     if fmt in ("csv", "txt"):
         text = _write_delimited(rows, schema, "," if fmt == "csv" else "\t")
-        sidecar = {"format": fmt, "data_file": target.name, "provenance": prov,
-                   "schema": schema, "text_cells": _TEXT_CELLS_NOTE}
-        _atomic_write((target, write_text(text)),
-                      (provenance_path(target), write_text(json.dumps(sidecar, indent=1) + "\n")))
+        sidecar = {
+            "format": fmt,
+            "data_file": target.name,
+            "provenance": prov,
+            "schema": schema,
+            "text_cells": _TEXT_CELLS_NOTE,
+        }
+        _atomic_write(
+            (target, write_text(text)),
+            (provenance_path(target), write_text(json.dumps(sidecar, indent=1) + "\n")),
+        )
     elif fmt == "json":
         document = {"provenance": prov, "schema": schema, "samples": _json_safe(rows)}
         _atomic_write((target, write_text(json.dumps(document, allow_nan=False) + "\n")))
@@ -418,8 +428,10 @@ def _read_delimited(path: Path, delimiter: str) -> tuple[dict[str, Any], list[di
     for i, name in enumerate(header):
         if name not in schema:
             schema[name] = _infer_kind([cells[i] for cells in table if i < len(cells)])
-    records = [{name: _parse_cell(cell, schema[name])
-                for name, cell in zip(header, cells, strict=True)} for cells in table]
+    records = [
+        {name: _parse_cell(cell, schema[name]) for name, cell in zip(header, cells, strict=True)}
+        for cells in table
+    ]
     return provenance, _restore(records, schema)
 
 
@@ -444,8 +456,9 @@ def _read_parquet(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return provenance, records
 
 
-def read_export(path: str | os.PathLike[str],
-                fmt: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def read_export(
+    path: str | os.PathLike[str], fmt: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read a file written by :func:`write_export`.
 
     Parameters
@@ -466,8 +479,9 @@ def read_export(path: str | os.PathLike[str],
     target = Path(path)
     fmt = fmt or target.suffix.lstrip(".").lower().replace("yml", "yaml")
     if fmt not in FORMATS:
-        raise FeatureError(f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.",
-                           code="unknown_format")
+        raise FeatureError(
+            f"Unknown export format {fmt!r}; valid: {', '.join(FORMATS)}.", code="unknown_format"
+        )
     if fmt in ("csv", "txt"):
         return _read_delimited(target, "," if fmt == "csv" else "\t")
     if fmt == "parquet":

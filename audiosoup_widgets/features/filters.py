@@ -31,11 +31,13 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=16)
-def mel_filters(sr: float, n_fft: int, n_mels: int, fmin: float,
-                fmax: float | None) -> scipy.sparse.csr_matrix:
+def mel_filters(
+    sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None
+) -> scipy.sparse.csr_matrix:
     """``librosa.filters.mel`` as a sparse matrix (each filter is a short triangle)."""
     return scipy.sparse.csr_matrix(
-        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax))
+        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,8 +69,9 @@ def hann(n: int) -> np.ndarray:
     return window
 
 
-def filter_fft(freqs: np.ndarray, alpha: np.ndarray, sr: float,
-               dtype: np.dtype) -> tuple[scipy.sparse.csr_matrix, int]:
+def filter_fft(
+    freqs: np.ndarray, alpha: np.ndarray, sr: float, dtype: np.dtype
+) -> tuple[scipy.sparse.csr_matrix, int]:
     """One octave of CQT filters in the frequency domain, as librosa builds them.
 
     The same arithmetic as ``librosa.filters.wavelet`` followed by librosa's
@@ -81,18 +84,17 @@ def filter_fft(freqs: np.ndarray, alpha: np.ndarray, sr: float,
     fft_basis : scipy.sparse.csr_matrix [shape=(len(freqs), n_fft // 2 + 1)]
     n_fft : int
     """
-    lengths, _ = librosa.filters.wavelet_lengths(freqs=freqs, sr=sr, window="hann",
-                                                 filter_scale=1, gamma=0, alpha=alpha)
+    lengths, _ = librosa.filters.wavelet_lengths(
+        freqs=freqs, sr=sr, window="hann", filter_scale=1, gamma=0, alpha=alpha
+    )
     n_fft = int(2.0 ** (np.ceil(np.log2(max(lengths)))))
     basis = np.zeros((len(freqs), n_fft), dtype=np.complex64)
     for row, (ilen, freq) in enumerate(zip(lengths, freqs, strict=True)):
-        sig = librosa.util.phasor(
-            np.arange(-ilen // 2, ilen // 2, dtype=float) * 2 * np.pi * freq / sr
-        )
+        sig = librosa.util.phasor(np.arange(-ilen // 2, ilen // 2, dtype=float) * 2 * np.pi * freq / sr)
         sig *= hann(len(sig))
         sig /= np.sum(np.abs(sig).astype(float), axis=0, keepdims=True)
         lpad = int((n_fft - len(sig)) // 2)
-        basis[row, lpad:lpad + len(sig)] = sig
+        basis[row, lpad : lpad + len(sig)] = sig
     basis *= lengths[:, np.newaxis] / float(n_fft)
     fft_basis = librosa.get_fftlib().fft(basis, n=n_fft, axis=1)[:, : (n_fft // 2) + 1]
     # sparsify_rows: per row, drop the smallest magnitudes that sum to 1% of the row.
@@ -122,8 +124,7 @@ def tonnetz_matrices(n_bins: int, bins_per_octave: int) -> tuple[np.ndarray, np.
     cq_to_chroma : np.ndarray [shape=(12, n_bins)]
     phi : np.ndarray [shape=(6, 12)]
     """
-    cq_to_chroma = librosa.filters.cq_to_chroma(n_bins, bins_per_octave=bins_per_octave,
-                                                n_chroma=12)
+    cq_to_chroma = librosa.filters.cq_to_chroma(n_bins, bins_per_octave=bins_per_octave, n_chroma=12)
     scale = np.asarray([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3])
     angles = np.multiply.outer(scale, np.linspace(0, 12, num=12, endpoint=False))
     angles[::2] -= 0.5

@@ -137,8 +137,17 @@ class FeatureParams:
 
     def _check(self) -> None:
         problems = []
-        for name in ("n_fft", "hop_length", "n_mels", "n_mfcc", "n_bands", "cqt_n_octaves",
-                     "cqt_bins_per_octave", "tempo_win_length", "stack_n_steps"):
+        for name in (
+            "n_fft",
+            "hop_length",
+            "n_mels",
+            "n_mfcc",
+            "n_bands",
+            "cqt_n_octaves",
+            "cqt_bins_per_octave",
+            "tempo_win_length",
+            "stack_n_steps",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive integer")
         if self.cqt_bins_per_octave % 12:
@@ -158,8 +167,9 @@ class FeatureParams:
         if self.tuning is not None and not -0.5 <= self.tuning <= 0.5:
             problems.append("tuning must lie between -0.5 and 0.5 semitones")
         if problems:
-            raise FeatureError("Invalid feature parameters: " + "; ".join(problems) + ".",
-                               code="invalid_params")
+            raise FeatureError(
+                "Invalid feature parameters: " + "; ".join(problems) + ".", code="invalid_params"
+            )
 
     def as_dict(self) -> dict[str, int | float | None]:
         """Return every parameter by name (JSON-serialisable)."""

@@ -30,11 +30,26 @@ FAMILIES: tuple[str, ...] = ("spectral", "rhythmic", "deltas")
 SCALES: tuple[str, ...] = ("linear", "log", "mel", "categorical")
 
 PITCH_CLASSES: tuple[str, ...] = (
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    "C",
+    "C#",
+    "D",
+    "D#",
+    "E",
+    "F",
+    "F#",
+    "G",
+    "G#",
+    "A",
+    "A#",
+    "B",
 )
 TONNETZ_DIMS: tuple[str, ...] = (
-    "fifths x", "fifths y", "minor thirds x", "minor thirds y",
-    "major thirds x", "major thirds y",
+    "fifths x",
+    "fifths y",
+    "minor thirds x",
+    "minor thirds y",
+    "major thirds x",
+    "major thirds y",
 )
 
 
@@ -163,10 +178,12 @@ def _lib(name: str) -> tuple[str, str]:
 
 
 _DELTA_LINKS = (
-    ("Wikipedia: Savitzky-Golay filter",
-     "https://en.wikipedia.org/wiki/Savitzky%E2%80%93Golay_filter"),
-    ("Furui (1986): Speaker-independent isolated word recognition using dynamic "
-     "features of speech spectrum", "https://doi.org/10.1109/TASSP.1986.1164788"),
+    ("Wikipedia: Savitzky-Golay filter", "https://en.wikipedia.org/wiki/Savitzky%E2%80%93Golay_filter"),
+    (
+        "Furui (1986): Speaker-independent isolated word recognition using dynamic "
+        "features of speech spectrum",
+        "https://doi.org/10.1109/TASSP.1986.1164788",
+    ),
     _lib("librosa.feature.delta"),
 )
 
@@ -184,8 +201,11 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Mel scale", "https://en.wikipedia.org/wiki/Mel_scale"),
-            ("Stevens, Volkmann & Newman (1937): A scale for the measurement of the "
-             "psychological magnitude pitch", "https://doi.org/10.1121/1.1915893"),
+            (
+                "Stevens, Volkmann & Newman (1937): A scale for the measurement of the "
+                "psychological magnitude pitch",
+                "https://doi.org/10.1121/1.1915893",
+            ),
             _lib("librosa.feature.melspectrogram"),
         ),
         y_axis=Axis("frequency", "Hz", "mel"),
@@ -207,8 +227,10 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Spectrogram", "https://en.wikipedia.org/wiki/Spectrogram"),
-            ("Wikipedia: Short-time Fourier transform",
-             "https://en.wikipedia.org/wiki/Short-time_Fourier_transform"),
+            (
+                "Wikipedia: Short-time Fourier transform",
+                "https://en.wikipedia.org/wiki/Short-time_Fourier_transform",
+            ),
             _lib("librosa.stft"),
         ),
         y_axis=_FREQ_LINEAR,
@@ -230,8 +252,10 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Octave band", "https://en.wikipedia.org/wiki/Octave_band"),
-            ("Jiang et al. (2002): Music type classification by spectral contrast feature",
-             "https://doi.org/10.1109/ICME.2002.1035731"),
+            (
+                "Jiang et al. (2002): Music type classification by spectral contrast feature",
+                "https://doi.org/10.1109/ICME.2002.1035731",
+            ),
             _lib("librosa.feature.spectral_contrast"),
         ),
         y_axis=Axis("frequency band", "octave band", "categorical"),
@@ -252,9 +276,11 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Chroma feature", "https://en.wikipedia.org/wiki/Chroma_feature"),
-            ("Bartsch & Wakefield (2001): To catch a chorus: using chroma-based "
-             "representations for audio thumbnailing",
-             "https://doi.org/10.1109/ASPAA.2001.969560"),
+            (
+                "Bartsch & Wakefield (2001): To catch a chorus: using chroma-based "
+                "representations for audio thumbnailing",
+                "https://doi.org/10.1109/ASPAA.2001.969560",
+            ),
             _lib("librosa.feature.chroma_stft"),
         ),
         y_axis=_PITCH,
@@ -276,8 +302,10 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Tonnetz", "https://en.wikipedia.org/wiki/Tonnetz"),
-            ("Harte, Sandler & Gasser (2006): Detecting harmonic change in musical audio",
-             "https://doi.org/10.1145/1178723.1178727"),
+            (
+                "Harte, Sandler & Gasser (2006): Detecting harmonic change in musical audio",
+                "https://doi.org/10.1145/1178723.1178727",
+            ),
             _lib("librosa.feature.tonnetz"),
         ),
         y_axis=Axis("tonal dimension", "coordinate", "categorical", TONNETZ_DIMS),
@@ -298,8 +326,10 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Onset (audio)", "https://en.wikipedia.org/wiki/Onset_(audio)"),
-            ("Bello et al. (2005): A tutorial on onset detection in music signals",
-             "https://doi.org/10.1109/TSA.2005.851998"),
+            (
+                "Bello et al. (2005): A tutorial on onset detection in music signals",
+                "https://doi.org/10.1109/TSA.2005.851998",
+            ),
             _lib("librosa.onset.onset_strength"),
         ),
         y_axis=Axis("onset strength", "dB increase", "linear"),
@@ -321,8 +351,11 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Tempo", "https://en.wikipedia.org/wiki/Tempo"),
-            ("Grosche, Müller & Kurth (2010): Cyclic tempogram - a mid-level tempo "
-             "representation for music signals", "https://doi.org/10.1109/ICASSP.2010.5495219"),
+            (
+                "Grosche, Müller & Kurth (2010): Cyclic tempogram - a mid-level tempo "
+                "representation for music signals",
+                "https://doi.org/10.1109/ICASSP.2010.5495219",
+            ),
             _lib("librosa.feature.tempogram"),
         ),
         y_axis=Axis("tempo", "BPM", "log"),
@@ -344,8 +377,11 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Fourier transform", "https://en.wikipedia.org/wiki/Fourier_transform"),
-            ("Grosche, Müller & Kurth (2010): Cyclic tempogram - a mid-level tempo "
-             "representation for music signals", "https://doi.org/10.1109/ICASSP.2010.5495219"),
+            (
+                "Grosche, Müller & Kurth (2010): Cyclic tempogram - a mid-level tempo "
+                "representation for music signals",
+                "https://doi.org/10.1109/ICASSP.2010.5495219",
+            ),
             _lib("librosa.feature.fourier_tempogram"),
         ),
         y_axis=Axis("tempo", "BPM", "linear"),
@@ -366,10 +402,12 @@ _SPECS: tuple[FeatureSpec, ...] = (
             "the classic input of speech recognisers."
         ),
         links=(
-            ("Wikipedia: Mel-frequency cepstrum",
-             "https://en.wikipedia.org/wiki/Mel-frequency_cepstrum"),
-            ("Davis & Mermelstein (1980): Comparison of parametric representations for "
-             "monosyllabic word recognition", "https://doi.org/10.1109/TASSP.1980.1163420"),
+            ("Wikipedia: Mel-frequency cepstrum", "https://en.wikipedia.org/wiki/Mel-frequency_cepstrum"),
+            (
+                "Davis & Mermelstein (1980): Comparison of parametric representations for "
+                "monosyllabic word recognition",
+                "https://doi.org/10.1109/TASSP.1980.1163420",
+            ),
             _lib("librosa.feature.mfcc"),
         ),
         y_axis=_COEFF,
@@ -426,13 +464,17 @@ _SPECS: tuple[FeatureSpec, ...] = (
         ),
         links=(
             ("Wikipedia: Beat (music)", "https://en.wikipedia.org/wiki/Beat_(music)"),
-            ("Ellis (2007): Beat tracking by dynamic programming",
-             "https://doi.org/10.1080/09298210701653344"),
+            (
+                "Ellis (2007): Beat tracking by dynamic programming",
+                "https://doi.org/10.1080/09298210701653344",
+            ),
             _lib("librosa.feature.stack_memory"),
             _lib("librosa.beat.beat_track"),
         ),
         y_axis=Axis(
-            "pitch class (this beat, previous beat)", "pitch class", "categorical",
+            "pitch class (this beat, previous beat)",
+            "pitch class",
+            "categorical",
             PITCH_CLASSES + tuple(f"{p} (prev)" for p in PITCH_CLASSES),
         ),
         x_axis=Axis("beat", "beat", "linear"),

@@ -33,14 +33,15 @@ def tempogram(envelope: np.ndarray, win_length: int, sr: float, hop_length: int)
     left = ramp * (envelope[..., :1] / half)
     right = (ramp * (envelope[..., -1:] / half))[..., ::-1]
     padded = np.concatenate([left, envelope, right], axis=-1)
-    tg: np.ndarray = librosa.feature.tempogram(onset_envelope=padded, sr=sr,
-                                               hop_length=hop_length, win_length=win_length,
-                                               center=False)
+    tg: np.ndarray = librosa.feature.tempogram(
+        onset_envelope=padded, sr=sr, hop_length=hop_length, win_length=win_length, center=False
+    )
     return tg[..., :n]
 
 
-def track_beats(envelope: np.ndarray, sr: float, *, hop_length: int, start_bpm: float,
-                tightness: float) -> list[np.ndarray]:
+def track_beats(
+    envelope: np.ndarray, sr: float, *, hop_length: int, start_bpm: float, tightness: float
+) -> list[np.ndarray]:
     """Beat frames of every clip, as ``librosa.beat.beat_track(onset_envelope=...)``.
 
     beat_track returns no beats for an all-zero envelope, but only when the whole
@@ -67,11 +68,14 @@ def track_beats(envelope: np.ndarray, sr: float, *, hop_length: int, start_bpm: 
 
         # librosa's tempo estimate builds an 8-s-window tempogram whole: beyond a
         # size (long or high-rate clips) estimate it in blocks, the same way.
-        bpm = beat_tempo(envelope[active], sr=sr, hop_length=hop_length,
-                         start_bpm=start_bpm)
+        bpm = beat_tempo(envelope[active], sr=sr, hop_length=hop_length, start_bpm=start_bpm)
         _, dense = librosa.beat.beat_track(
-            onset_envelope=envelope[active], sr=sr, hop_length=hop_length,
-            start_bpm=start_bpm, tightness=tightness, bpm=bpm,
+            onset_envelope=envelope[active],
+            sr=sr,
+            hop_length=hop_length,
+            start_bpm=start_bpm,
+            tightness=tightness,
+            bpm=bpm,
             sparse=False,
         )
         for j, b in enumerate(active):
@@ -79,8 +83,7 @@ def track_beats(envelope: np.ndarray, sr: float, *, hop_length: int, start_bpm: 
     return beats
 
 
-def stack_memory(chroma: np.ndarray, beats: list[np.ndarray], *, n_steps: int,
-                 delay: int) -> np.ndarray:
+def stack_memory(chroma: np.ndarray, beats: list[np.ndarray], *, n_steps: int, delay: int) -> np.ndarray:
     """Beat-synchronous stack memory of every clip, padded to one width.
 
     Per clip, ``librosa.feature.stack_memory(librosa.util.sync(chroma, beats,
@@ -107,10 +110,13 @@ def stack_memory(chroma: np.ndarray, beats: list[np.ndarray], *, n_steps: int,
         if delay > 0:
             stacks.append(_stack(_sync_median(clip_chroma, clip_beats), n_steps, delay))
         else:  # librosa's edge handling for non-causal stacking
-            stacks.append(librosa.feature.stack_memory(
-                librosa.util.sync(clip_chroma, clip_beats.tolist() or [0],
-                                  aggregate=np.median),
-                n_steps=n_steps, delay=delay))
+            stacks.append(
+                librosa.feature.stack_memory(
+                    librosa.util.sync(clip_chroma, clip_beats.tolist() or [0], aggregate=np.median),
+                    n_steps=n_steps,
+                    delay=delay,
+                )
+            )
     return _pad_stack(stacks)
 
 
@@ -137,15 +143,18 @@ def _stack(data: np.ndarray, n_steps: int, delay: int) -> np.ndarray:
     for k in range(n_steps):
         shift = k * delay
         if shift < t:
-            out[..., k * d:(k + 1) * d, shift:] = data[..., :t - shift]
+            out[..., k * d : (k + 1) * d, shift:] = data[..., : t - shift]
     return out
 
 
 def _pad_stack(arrays: list[np.ndarray]) -> np.ndarray:
     # Clips have different numbers of beats: pad on the right with all-NaN columns.
     width = max(a.shape[-1] for a in arrays)
-    out = np.full((len(arrays),) + arrays[0].shape[:-1] + (width,), np.nan,
-                  dtype=np.result_type(arrays[0].dtype, np.float32))
+    out = np.full(
+        (len(arrays),) + arrays[0].shape[:-1] + (width,),
+        np.nan,
+        dtype=np.result_type(arrays[0].dtype, np.float32),
+    )
     for b, a in enumerate(arrays):
         out[b, ..., : a.shape[-1]] = a
     return out

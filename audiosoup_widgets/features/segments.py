@@ -84,8 +84,9 @@ def segment_samples(params: FeatureParams | None = None) -> int:
     return size - size % p.hop_length
 
 
-def segment_bounds(n_samples: int, *, params: FeatureParams | None = None,
-                   size: int | None = None) -> list[tuple[int, int]]:
+def segment_bounds(
+    n_samples: int, *, params: FeatureParams | None = None, size: int | None = None
+) -> list[tuple[int, int]]:
     """Cut ``n_samples`` into the fewest near-equal segments of at most ``size`` samples.
 
     Parameters
@@ -233,9 +234,13 @@ class LongSummary:
     adaptations: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
-def summarize_segments(segments: Iterable[np.ndarray], sr: float,
-                       names: Iterable[str] | None = None, *,
-                       params: FeatureParams | None = None) -> LongSummary:
+def summarize_segments(
+    segments: Iterable[np.ndarray],
+    sr: float,
+    names: Iterable[str] | None = None,
+    *,
+    params: FeatureParams | None = None,
+) -> LongSummary:
     """Compute features segment by segment and combine them into one clip's summaries.
 
     Parameters
@@ -281,5 +286,4 @@ def summarize_segments(segments: Iterable[np.ndarray], sr: float,
         raise FeatureError("The clip has no samples.", code="invalid_audio")
     status = combine_statuses(statuses)
     summaries = {} if status in NOT_COMPUTED else acc.summaries()
-    return LongSummary(status, summaries, dict(acc.frames), len(statuses), n_samples, peak,
-                       adaptations)
+    return LongSummary(status, summaries, dict(acc.frames), len(statuses), n_samples, peak, adaptations)

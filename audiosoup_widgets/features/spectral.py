@@ -41,8 +41,9 @@ def db_per_clip(power: np.ndarray) -> np.ndarray:
     return log
 
 
-def spectral_contrast(magnitude: np.ndarray, sr: float, *, n_fft: int, fmin: float,
-                      n_bands: int, quantile: float) -> np.ndarray:
+def spectral_contrast(
+    magnitude: np.ndarray, sr: float, *, n_fft: int, fmin: float, n_bands: int, quantile: float
+) -> np.ndarray:
     """``librosa.feature.spectral_contrast(S=magnitude)`` for every clip, batched.
 
     librosa's steps, band by band, but on frames laid out along the last axis so each
@@ -87,8 +88,9 @@ def spectral_contrast(magnitude: np.ndarray, sr: float, *, n_fft: int, fmin: flo
     return np.ascontiguousarray(np.swapaxes(contrast, -1, -2))
 
 
-def tonnetz(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int, n_bins: int,
-            bins_per_octave: int) -> np.ndarray:
+def tonnetz(
+    y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int, n_bins: int, bins_per_octave: int
+) -> np.ndarray:
     """``tonnetz(chroma=chroma_cqt(C=|cqt|))`` for every clip, batched.
 
     librosa's steps with its defaults (threshold 0, max-norm chroma, then L1-norm
@@ -109,8 +111,7 @@ def tonnetz(y: np.ndarray, sr: float, tunings: np.ndarray, *, hop_length: int, n
     -------
     np.ndarray [shape=(B, 6, t)]
     """
-    cqt = cqt_magnitude(y, sr, tunings, hop_length=hop_length, n_bins=n_bins,
-                        bins_per_octave=bins_per_octave)
+    cqt = cqt_magnitude(y, sr, tunings, hop_length=hop_length, n_bins=n_bins, bins_per_octave=bins_per_octave)
     cq_to_chroma, phi = tonnetz_matrices(n_bins, bins_per_octave)
     chroma = np.matmul(cq_to_chroma, cqt)
     chroma[chroma < 0.0] = 0.0

@@ -94,8 +94,9 @@ def summary_columns(feature_id: str, n_rows: int) -> list[str]:
     list of str
         ``['<feature>_mean_0', ..., '<feature>_mean_<n-1>', '<feature>_std_0', ...]``.
     """
-    return ([f"{feature_id}_mean_{i}" for i in range(n_rows)]
-            + [f"{feature_id}_std_{i}" for i in range(n_rows)])
+    return [f"{feature_id}_mean_{i}" for i in range(n_rows)] + [
+        f"{feature_id}_std_{i}" for i in range(n_rows)
+    ]
 
 
 def summary_row(summaries: dict[str, np.ndarray], index: int | None = None) -> dict[str, float]:

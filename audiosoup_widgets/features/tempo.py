@@ -34,9 +34,15 @@ _STD_BPM = 1.0
 _MAX_TEMPO = 320.0
 
 
-def beat_tempo(envelope: np.ndarray, *, sr: float, hop_length: int, start_bpm: float,
-               max_elements: int = MAX_ELEMENTS,
-               block_elements: int = BLOCK_ELEMENTS) -> np.ndarray | None:
+def beat_tempo(
+    envelope: np.ndarray,
+    *,
+    sr: float,
+    hop_length: int,
+    start_bpm: float,
+    max_elements: int = MAX_ELEMENTS,
+    block_elements: int = BLOCK_ELEMENTS,
+) -> np.ndarray | None:
     """Return the tempo ``beat_track`` would estimate, or None when librosa's own path fits.
 
     Parameters
@@ -73,7 +79,7 @@ def beat_tempo(envelope: np.ndarray, *, sr: float, hop_length: int, start_bpm: f
     block = max(1, block_elements // (n_clips * win))
     total = np.zeros((n_clips, win), dtype=np.float64)
     for start in range(0, n, block):
-        part = frames[..., start:start + block] * window
+        part = frames[..., start : start + block] * window
         tg = librosa.util.normalize(librosa.autocorrelate(part, axis=-2), norm=np.inf, axis=-2)
         total += tg.sum(axis=-1, dtype=np.float64)
     mean = (total / n)[..., np.newaxis]

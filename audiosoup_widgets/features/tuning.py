@@ -46,7 +46,7 @@ def estimate_tunings(S: np.ndarray, sr: float, *, bins_per_octave: int) -> np.nd
         return out
     # The band never holds the first or last bin, so every stencil has both neighbours.
     lo, hi = int(band[0]), int(band[-1]) + 1
-    window = S[:, lo - 1:hi + 1, :]
+    window = S[:, lo - 1 : hi + 1, :]
     ref = 0.1 * S.max(axis=-2, keepdims=True)
     thresholded = window * (window > ref)
     mid = thresholded[:, 1:-1]
@@ -67,8 +67,9 @@ def estimate_tunings(S: np.ndarray, sr: float, *, bins_per_octave: int) -> np.nd
     return _pitch_tunings(pitches, mags, clip, S.shape[0], bins_per_octave=bins_per_octave)
 
 
-def _pitch_tunings(pitches: np.ndarray, mags: np.ndarray, clip: np.ndarray, n_clips: int, *,
-                   bins_per_octave: int) -> np.ndarray:
+def _pitch_tunings(
+    pitches: np.ndarray, mags: np.ndarray, clip: np.ndarray, n_clips: int, *, bins_per_octave: int
+) -> np.ndarray:
     """Per clip ``librosa.pitch_tuning(pitches[m >= median(m)], resolution=0.01)``, at once.
 
     ``clip`` (sorted) says which clip each peak belongs to. The median, the residuals
@@ -96,8 +97,9 @@ def _pitch_tunings(pitches: np.ndarray, mags: np.ndarray, clip: np.ndarray, n_cl
     edges = np.linspace(-0.5, 0.5, 101)
     index = np.searchsorted(edges, residual.astype(np.float64), side="right") - 1
     index[index == len(edges) - 1] = len(edges) - 2
-    counts = np.bincount(owner * (len(edges) - 1) + index,
-                         minlength=n_clips * (len(edges) - 1)).reshape(n_clips, -1)
+    counts = np.bincount(owner * (len(edges) - 1) + index, minlength=n_clips * (len(edges) - 1)).reshape(
+        n_clips, -1
+    )
     found = np.bincount(owner, minlength=n_clips) > 0
     out[found] = edges[np.argmax(counts[found], axis=1)]
     return out

@@ -62,21 +62,26 @@ class ComputeReport:
 
     def summary(self) -> str:
         """Return the human summary printed at the end."""
-        lines = [f"features for {self.dataset!r}: {self.done} computed, {self.already} already up "
-                 f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
-                 f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"]
-        lines += [f"  {f['reason']}  {one_line(f['path'])}: {one_line(f['message'])}"
-                  for f in self.failed]
+        lines = [
+            f"features for {self.dataset!r}: {self.done} computed, {self.already} already up "
+            f"to date, {len(self.failed)} failed  [{self.seconds:.1f} s, "
+            f"{self.clips_per_s:.0f} clips/s, {self.scheduler}]"
+        ]
+        lines += [f"  {f['reason']}  {one_line(f['path'])}: {one_line(f['message'])}" for f in self.failed]
         if self.segmented:
             size, sr = self.segment_samples, self.segment_rate
-            lines.append(f"  {self.segmented} {_plural(self.segmented, 'clip')} longer than "
-                         f"{size:,} samples ({size / sr:.0f} s at {sr:g} Hz) analysed in "
-                         "segments: summaries over all frames of all segments")
+            lines.append(
+                f"  {self.segmented} {_plural(self.segmented, 'clip')} longer than "
+                f"{size:,} samples ({size / sr:.0f} s at {sr:g} Hz) analysed in "
+                "segments: summaries over all frames of all segments"
+            )
         if self.known_bad:
             n = sum(self.known_bad.values())
             reasons = ", ".join(f"{r} {c}" for r, c in sorted(self.known_bad.items()))
-            lines.append(f"  {n} known-bad {_plural(n, 'clip')} skipped ({reasons}); "
-                         f"--retry-failed tries {'it' if n == 1 else 'them'} again")
+            lines.append(
+                f"  {n} known-bad {_plural(n, 'clip')} skipped ({reasons}); "
+                f"--retry-failed tries {'it' if n == 1 else 'them'} again"
+            )
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -114,9 +119,14 @@ def open_store(db: Store | str | None) -> Store:
     return db if isinstance(db, Store) else connect(db)
 
 
-def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[str],
-                  params: dict[str, Any], *,
-                  root: str | None = None) -> tuple[int, list[tuple[int, str, str]]]:
+def process_batch(
+    url: str,
+    batch: Sequence[tuple[int, str]],
+    names: Sequence[str],
+    params: dict[str, Any],
+    *,
+    root: str | None = None,
+) -> tuple[int, list[tuple[int, str, str]]]:
     """Decode, compute and store the summaries of one batch of samples.
 
     Runs in a worker process or on a Dask worker; it opens its own connection. Memory
@@ -162,12 +172,19 @@ def process_batch(url: str, batch: Sequence[tuple[int, str]], names: Sequence[st
 _WORKER_STORES: dict[tuple[int, str], Store] = {}
 
 
-def compute_dataset(store: Store, dataset: str, *, features: Sequence[str] | None = None,
-                    params: FeatureParams | dict[str, Any] | None = None,
-                    workers: int | None = None,
-                    scheduler: str | None = None, force: bool = False, batch_size: int = BATCH,
-                    progress: Callable[[int, int], None] | None = None,
-                    retry_failed: bool = False) -> ComputeReport:
+def compute_dataset(
+    store: Store,
+    dataset: str,
+    *,
+    features: Sequence[str] | None = None,
+    params: FeatureParams | dict[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    batch_size: int = BATCH,
+    progress: Callable[[int, int], None] | None = None,
+    retry_failed: bool = False,
+) -> ComputeReport:
     """Compute and store feature summaries for every sample of a dataset that lacks them.
 
     Parameters
@@ -217,10 +234,14 @@ def compute_dataset(store: Store, dataset: str, *, features: Sequence[str] | Non
         for sid, reason in store.failed_samples(dataset, keys):
             if sid not in pending:
                 known_bad[reason] += 1
-    report = ComputeReport(dataset=dataset, features=names, todo=len(todo),
-                           already=total - len(todo) - sum(known_bad.values()),
-                           scheduler="processes" if scheduler is None else f"dask:{scheduler}",
-                           known_bad=dict(known_bad))
+    report = ComputeReport(
+        dataset=dataset,
+        features=names,
+        todo=len(todo),
+        already=total - len(todo) - sum(known_bad.values()),
+        scheduler="processes" if scheduler is None else f"dask:{scheduler}",
+        known_bad=dict(known_bad),
+    )
     if workers is not None and workers < 1:
         raise ConfigError("--workers must be 1 or more")
     workers = workers or os.cpu_count() or 1
@@ -232,8 +253,9 @@ def compute_dataset(store: Store, dataset: str, *, features: Sequence[str] | Non
     def collect(n_ok: int, fails: list[tuple[int, str, str]], n_batch: int) -> None:
         nonlocal done
         report.done += n_ok
-        report.failed += [{"path": paths.get(sid, str(sid)), "reason": r, "message": m}
-                          for sid, r, m in fails]
+        report.failed += [
+            {"path": paths.get(sid, str(sid)), "reason": r, "message": m} for sid, r, m in fails
+        ]
         done += n_batch
         if progress is not None:
             progress(done, len(todo))
@@ -250,13 +272,15 @@ def compute_dataset(store: Store, dataset: str, *, features: Sequence[str] | Non
         except WorkerCrashError as exc:
             raise WorkerCrashError(
                 f"{exc.message} ({report.done} clips were computed and kept; the rest "
-                "resume where this run stopped)") from exc
+                "resume where this run stopped)"
+            ) from exc
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _plan_batches(todo: list[tuple[int, str, int, int]], fp: FeatureParams, batch_size: int,
-                  report: ComputeReport) -> list[list[tuple[int, str]]]:
+def _plan_batches(
+    todo: list[tuple[int, str, int, int]], fp: FeatureParams, batch_size: int, report: ComputeReport
+) -> list[list[tuple[int, str]]]:
     """Cut the samples to compute into tasks; note the long clips in ``report``."""
     from ..features.segments import segment_samples
 
@@ -265,8 +289,10 @@ def _plan_batches(todo: list[tuple[int, str, int, int]], fp: FeatureParams, batc
     short = [t for t in todo if t[3] <= size]
     # Similar lengths in one batch let the engine stack clips; sort by rate then id.
     short.sort(key=lambda t: (t[2], t[0]))
-    batches = [[(sid, path) for sid, path, _sr, _n in short[i:i + batch_size]]
-               for i in range(0, len(short), batch_size)]
+    batches = [
+        [(sid, path) for sid, path, _sr, _n in short[i : i + batch_size]]
+        for i in range(0, len(short), batch_size)
+    ]
     # A long clip takes minutes: a task of its own spreads long clips over the workers.
     batches += [[(sid, path)] for sid, path, _sr, _n in long]
     report.segmented, report.segment_samples = len(long), size
@@ -287,8 +313,7 @@ class _BatchJob:
 Collect = Callable[[int, list[tuple[int, str, str]], int], None]
 
 
-def _batch_task(batch: Sequence[tuple[int, str]],
-                job: _BatchJob) -> tuple[int, list[tuple[int, str, str]]]:
+def _batch_task(batch: Sequence[tuple[int, str]], job: _BatchJob) -> tuple[int, list[tuple[int, str, str]]]:
     """Run :func:`process_batch` in a worker (the pool passes the batch first)."""
     return process_batch(job.url, batch, job.names, job.params, root=job.root)
 
@@ -303,8 +328,13 @@ def _warm(params: dict[str, Any]) -> Callable[[], None]:
     return warm
 
 
-def _run_processes(job: _BatchJob, batches: list[list[tuple[int, str]]], workers: int,
-                   collect: Collect, report: ComputeReport) -> None:
+def _run_processes(
+    job: _BatchJob,
+    batches: list[list[tuple[int, str]]],
+    workers: int,
+    collect: Collect,
+    report: ComputeReport,
+) -> None:
     from .pool import run_local
 
     def on_result(result: tuple[int, list[tuple[int, str, str]]], batch: Sequence[Any]) -> None:
@@ -314,16 +344,23 @@ def _run_processes(job: _BatchJob, batches: list[list[tuple[int, str]]], workers
         for b in batches:
             on_result(_batch_task(b, job), b)
         return
-    deaths = run_local(_batch_task, batches, args=(job,), workers=workers,
-                       on_result=on_result, warm=_warm(job.params))
-    report.notes += [f"{d.describe()}; its {d.batches} unfinished batches were run again"
-                     for d in deaths]
+    deaths = run_local(
+        _batch_task, batches, args=(job,), workers=workers, on_result=on_result, warm=_warm(job.params)
+    )
+    report.notes += [f"{d.describe()}; its {d.batches} unfinished batches were run again" for d in deaths]
 
 
-def _run_dask(job: _BatchJob, batches: list[list[tuple[int, str]]], workers: int,
-              scheduler: str, collect: Collect) -> None:
+def _run_dask(
+    job: _BatchJob, batches: list[list[tuple[int, str]]], workers: int, scheduler: str, collect: Collect
+) -> None:
     from .dask import run_dask
 
-    run_dask(_batch_task, batches, args=(job,), workers=workers, scheduler=scheduler,
-             warm=_warm(job.params),
-             on_result=lambda result, batch: collect(result[0], result[1], len(batch)))
+    run_dask(
+        _batch_task,
+        batches,
+        args=(job,),
+        workers=workers,
+        scheduler=scheduler,
+        warm=_warm(job.params),
+        on_result=lambda result, batch: collect(result[0], result[1], len(batch)),
+    )

@@ -70,8 +70,7 @@ class BatchOutcome:
     segmented: list[int] = field(default_factory=list)
 
 
-def not_computed_message(status: str, y: np.ndarray | None = None, *,
-                         peak: float | None = None) -> str:
+def not_computed_message(status: str, y: np.ndarray | None = None, *, peak: float | None = None) -> str:
     """Return the one-line reason shown for a clip the engine did not compute."""
     from ..features.params import MAX_PEAK
 
@@ -80,8 +79,7 @@ def not_computed_message(status: str, y: np.ndarray | None = None, *,
             finite = np.isfinite(y)
             peak = float(np.abs(np.where(finite, y, 0.0)).max(initial=0.0))
         reach = f"reach {peak:.3g}" if peak is not None else "exceed it"
-        return (f"samples {reach}, beyond {MAX_PEAK:.3g} (full scale is 1.0); "
-                "features not computed")
+        return f"samples {reach}, beyond {MAX_PEAK:.3g} (full scale is 1.0); features not computed"
     return "NaN or infinite samples; features not computed"
 
 
@@ -118,15 +116,14 @@ class _Batch:
     # -- outcomes ---------------------------------------------------------------------
     def fail(self, sid: int, reason: str, message: str) -> None:
         self.out.failures.append((sid, reason, message))
-        self.out.summaries += [SummaryRecord(sid, name, self.keys[name], reason)
-                               for name in self.names]
+        self.out.summaries += [SummaryRecord(sid, name, self.keys[name], reason) for name in self.names]
 
-    def store(self, sid: int, status: str, summaries: dict[str, np.ndarray],
-              frames: dict[str, int]) -> None:
+    def store(self, sid: int, status: str, summaries: dict[str, np.ndarray], frames: dict[str, int]) -> None:
         self.out.done += 1
-        self.out.summaries += [SummaryRecord(sid, name, self.keys[name], status,
-                                             summaries[name], int(frames[name]))
-                               for name in self.names]
+        self.out.summaries += [
+            SummaryRecord(sid, name, self.keys[name], status, summaries[name], int(frames[name]))
+            for name in self.names
+        ]
 
     # -- one file ---------------------------------------------------------------------
     def add_file(self, sid: int, path: str) -> None:
@@ -160,11 +157,9 @@ class _Batch:
                 yield segment.samples
 
         self.out.segmented.append(sid)
-        result = summarize_segments(samples(), first.info.sample_rate, self.names,
-                                    params=self.fp)
+        result = summarize_segments(samples(), first.info.sample_rate, self.names, params=self.fp)
         if result.status in NOT_COMPUTED:
-            self.fail(sid, result.status, not_computed_message(result.status,
-                                                               peak=result.peak))
+            self.fail(sid, result.status, not_computed_message(result.status, peak=result.peak))
         else:
             self.store(sid, result.status, result.summaries, result.frames)
 
@@ -174,7 +169,7 @@ class _Batch:
             # Sub-batches of at most one segment's worth of samples bound the memory.
             per = max(1, self.size // max(n, 1))
             for start in range(0, len(items), per):
-                self._stack(sr, items[start:start + per])
+                self._stack(sr, items[start : start + per])
         self.groups.clear()
         self.held = 0
 
@@ -186,8 +181,9 @@ class _Batch:
                 log.warning("features of sample %s failed", items[0][0], exc_info=True)
                 self.fail(items[0][0], *one_line(exc))
                 return
-            log.info("a stack of %d clips failed (%s); computing them one by one",
-                     len(items), one_line(exc)[1])
+            log.info(
+                "a stack of %d clips failed (%s); computing them one by one", len(items), one_line(exc)[1]
+            )
             for item in items:
                 self._stack(sr, [item])
             return
@@ -203,8 +199,7 @@ class _Batch:
         from ..features.params import NOT_COMPUTED
         from ..features.summaries import summarize
 
-        result = compute_features_with_status(
-            np.stack([y for _, y in items]), sr, self.names, params=self.fp)
+        result = compute_features_with_status(np.stack([y for _, y in items]), sr, self.names, params=self.fp)
         values, statuses = result.values, result.status
         summaries = summarize(values)
         out: list[_Computed] = []
@@ -216,14 +211,14 @@ class _Batch:
             for name in self.names:
                 # Ragged features are NaN-padded on the right in a batch: count each
                 # clip's own columns.
-                frames[name] = (unpad(values[name][i]).shape[-1] if name in RAGGED
-                                else values[name].shape[-1])
+                frames[name] = unpad(values[name][i]).shape[-1] if name in RAGGED else values[name].shape[-1]
             out.append((status, {name: summaries[name][i] for name in self.names}, frames))
         return out
 
 
-def compute_batch(batch: Sequence[tuple[int, str]], names: Sequence[str],
-                  params: dict[str, Any], *, root: str | None = None) -> BatchOutcome:
+def compute_batch(
+    batch: Sequence[tuple[int, str]], names: Sequence[str], params: dict[str, Any], *, root: str | None = None
+) -> BatchOutcome:
     """Decode and compute the summaries of one batch of samples, in bounded memory.
 
     Parameters

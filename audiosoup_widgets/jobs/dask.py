@@ -17,9 +17,16 @@ from .pool import WorkerCrashError
 __all__ = ["run_dask"]
 
 
-def run_dask(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[Any, ...] = (),
-             workers: int, scheduler: str, on_result: Callable[[Any, Any], None],
-             warm: Callable[[], None] | None = None) -> None:
+def run_dask(
+    task: Callable[..., Any],
+    batches: Sequence[Any],
+    *,
+    args: tuple[Any, ...] = (),
+    workers: int,
+    scheduler: str,
+    on_result: Callable[[Any, Any], None],
+    warm: Callable[[], None] | None = None,
+) -> None:
     """Run ``task(batch, *args)`` for every batch on Dask.
 
     Parameters
@@ -47,8 +54,9 @@ def run_dask(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[An
     if scheduler == "local":
         if warm is not None:
             warm()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     else:
         try:
@@ -65,7 +73,8 @@ def run_dask(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[An
                 raise WorkerCrashError(
                     "Dask workers kept dying on a batch (see the workers' logs for the signal); "
                     "a damaged numba compiled-code cache on a worker machine is the usual cause: "
-                    "run 'audiosoup doctor --fix' there, then run this command again") from exc
+                    "run 'audiosoup doctor --fix' there, then run this command again"
+                ) from exc
             on_result(result, by_key[fut.key])
     finally:
         client.close()

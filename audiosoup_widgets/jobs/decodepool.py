@@ -66,9 +66,14 @@ Outcome = Analysis | DecodeError
 
 
 def analyse_many(
-    paths: Iterable[str | os.PathLike[str]], *, root: str | os.PathLike[str] | None,
-    limits: Limits = Limits(), workers: int | None = None, chunksize: int | None = None,
-    n_peaks: int = N_PEAKS, start_method: str = "spawn",
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    root: str | os.PathLike[str] | None,
+    limits: Limits = Limits(),
+    workers: int | None = None,
+    chunksize: int | None = None,
+    n_peaks: int = N_PEAKS,
+    start_method: str = "spawn",
     _analyse: Callable[..., Analysis] | None = None,
 ) -> Iterator[tuple[str, Outcome]]:
     """Analyse files in worker processes, yielding each outcome as it completes.
@@ -139,8 +144,9 @@ def analyse_many(
     return _Batch(items, args, n_workers, chunksize, limits.timeout_s, start_method).run()
 
 
-def _worker_main(conn: Any, root: str | None, limits: Limits, n_peaks: int,
-                 analyse: Callable[..., Analysis]) -> None:
+def _worker_main(
+    conn: Any, root: str | None, limits: Limits, n_peaks: int, analyse: Callable[..., Analysis]
+) -> None:
     """Run in a worker: analyse each file of each batch received, in order."""
     # An idle worker would also notice a dead parent by its pipe closing; a busy one
     # (a decoder stuck in C) is ended by the policy's parent watch.
@@ -173,8 +179,7 @@ class _Worker:
 
     def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
         here, there = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(there, *args),
-                                name="audiosoup-audio", daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(there, *args), name="audiosoup-audio", daemon=True)
         try:
             self.proc.start()
         finally:
@@ -222,8 +227,15 @@ class _Worker:
 class _Batch:
     """The parent's side: hands out batches, collects results, enforces deadlines."""
 
-    def __init__(self, items: list[str], args: tuple[Any, ...], n_workers: int,
-                 chunksize: int, timeout_s: float, start_method: str) -> None:
+    def __init__(
+        self,
+        items: list[str],
+        args: tuple[Any, ...],
+        n_workers: int,
+        chunksize: int,
+        timeout_s: float,
+        start_method: str,
+    ) -> None:
         self.items = items
         self.args = args
         self.n_workers = n_workers
@@ -342,8 +354,10 @@ class _Batch:
             self.crashes[idx] += 1
             if self.crashes[idx] > _CRASH_RETRIES:
                 self.left -= 1
-                yield self.items[idx], DecodeError(f"the decoder crashed (worker exit code {exitcode})",
-                                        code="unreadable")
+                yield (
+                    self.items[idx],
+                    DecodeError(f"the decoder crashed (worker exit code {exitcode})", code="unreadable"),
+                )
             else:
                 w.queue.appendleft((idx, path))
         self.todo.extendleft(reversed(w.queue))
@@ -354,7 +368,8 @@ class _Batch:
         if self.start_failures >= _MAX_START_FAILURES:
             raise AudiosoupError(
                 f"could not start audio worker processes ({why}); a script using them must "
-                "guard its entry point with if __name__ == '__main__'")
+                "guard its entry point with if __name__ == '__main__'"
+            )
 
     def _enforce_deadlines(self) -> Iterator[tuple[str, Outcome]]:
         now = time.monotonic()
@@ -370,7 +385,9 @@ class _Batch:
             idx, _ = w.queue.popleft()
             self.todo.extendleft(reversed(w.queue))
             self.left -= 1
-            yield self.items[idx], DecodeError(f"decoding took longer than {self.timeout_s:g} s",
-                                    code="timeout")
+            yield (
+                self.items[idx],
+                DecodeError(f"decoding took longer than {self.timeout_s:g} s", code="timeout"),
+            )
             # The yield may have paused us: re-drain before judging anyone else.
             return

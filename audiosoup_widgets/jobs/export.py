@@ -28,11 +28,19 @@ __all__ = ["export_features"]
 _META = ("sample_id", "path", "label", "split")
 
 
-def export_features(dataset: str, features: Sequence[str] | None = None, *, fmt: str,
-                    output: str | os.PathLike[str], db: Store | str | None = None,
-                    label: str | None = None, split: str | None = None, full: bool = False,
-                    params: FeatureParams | dict[str, Any] | None = None,
-                    sample_ids: Sequence[int] | None = None) -> int:
+def export_features(
+    dataset: str,
+    features: Sequence[str] | None = None,
+    *,
+    fmt: str,
+    output: str | os.PathLike[str],
+    db: Store | str | None = None,
+    label: str | None = None,
+    split: str | None = None,
+    full: bool = False,
+    params: FeatureParams | dict[str, Any] | None = None,
+    sample_ids: Sequence[int] | None = None,
+) -> int:
     """Write selected samples' features to a file; return the number of records.
 
     Parameters
@@ -66,17 +74,25 @@ def export_features(dataset: str, features: Sequence[str] | None = None, *, fmt:
     store = open_store(db)
     names = feature_names(features)
     fp = feature_params(params)
-    records = (_full_records(store, dataset, names, fp, label, split, sample_ids) if full
-               else _summary_records(store, dataset, names, fp, label, split, sample_ids))
-    prov = dataset_provenance(dataset, names, fp, full=full,
-                              filters={"label": label, "split": split})
+    records = (
+        _full_records(store, dataset, names, fp, label, split, sample_ids)
+        if full
+        else _summary_records(store, dataset, names, fp, label, split, sample_ids)
+    )
+    prov = dataset_provenance(dataset, names, fp, full=full, filters={"label": label, "split": split})
     write_export(records, provenance=prov, fmt=fmt, path=output)
     return len(records)
 
 
-def _summary_records(store: Store, dataset: str, names: list[str], fp: FeatureParams,
-                     label: str | None, split: str | None,
-                     sample_ids: Sequence[int] | None) -> list[dict[str, Any]]:
+def _summary_records(
+    store: Store,
+    dataset: str,
+    names: list[str],
+    fp: FeatureParams,
+    label: str | None,
+    split: str | None,
+    sample_ids: Sequence[int] | None,
+) -> list[dict[str, Any]]:
     frame = feature_frame(dataset, names, db=store, label=label, split=split, params=fp)
     if sample_ids is not None:
         frame = frame[frame["sample_id"].isin(list(sample_ids))]
@@ -86,15 +102,22 @@ def _summary_records(store: Store, dataset: str, names: list[str], fp: FeaturePa
     values = frame[value_cols].to_numpy(dtype=np.float64)
     for i, (sid, path, lab, spl) in enumerate(meta.itertuples(index=False)):
         rec = {"sample_id": int(sid), "path": path, "label": lab, "split": spl}
-        rec.update({c: (None if np.isnan(v) else float(v)) for c, v in zip(value_cols, values[i],
-                                                                            strict=True)})
+        rec.update(
+            {c: (None if np.isnan(v) else float(v)) for c, v in zip(value_cols, values[i], strict=True)}
+        )
         records.append(rec)
     return records
 
 
-def _full_records(store: Store, dataset: str, names: list[str], fp: FeatureParams,
-                  label: str | None, split: str | None,
-                  sample_ids: Sequence[int] | None) -> list[dict[str, Any]]:
+def _full_records(
+    store: Store,
+    dataset: str,
+    names: list[str],
+    fp: FeatureParams,
+    label: str | None,
+    split: str | None,
+    sample_ids: Sequence[int] | None,
+) -> list[dict[str, Any]]:
     # Full matrices of a long file would not fit in memory (a 2-hour file's power
     # spectrogram alone is 2 GB as floats, many times that as records): analyse the
     # dashboard's window, the first MAX_FEATURE_SECONDS of each clip.
@@ -112,8 +135,7 @@ def _full_records(store: Store, dataset: str, names: list[str], fp: FeatureParam
     for sid, path, lab, spl in rows:
         rec: dict[str, Any] = {"sample_id": sid, "path": path, "label": lab, "split": spl}
         try:
-            y, sr = decode(store.sample_file(sid), mono=True, duration=MAX_FEATURE_SECONDS,
-                           root=root)
+            y, sr = decode(store.sample_file(sid), mono=True, duration=MAX_FEATURE_SECONDS, root=root)
             rec["analysed_seconds"] = len(y) / sr
             values = compute_features(y, sr, names, params=fp)
         except AudiosoupError as exc:

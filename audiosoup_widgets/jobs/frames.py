@@ -24,10 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["feature_frame"]
 
 
-def feature_frame(dataset: str, features: Sequence[str] | None = None, *,
-                  db: Store | str | None = None, label: str | None = None,
-                  split: str | None = None,
-                  params: FeatureParams | dict[str, Any] | None = None) -> pd.DataFrame:
+def feature_frame(
+    dataset: str,
+    features: Sequence[str] | None = None,
+    *,
+    db: Store | str | None = None,
+    label: str | None = None,
+    split: str | None = None,
+    params: FeatureParams | dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """Return the stored feature summaries of a dataset as a pandas DataFrame.
 
     Parameters
@@ -66,18 +71,19 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *,
     fp = feature_params(params)
     base = store.sample_table(dataset, label=label, split=split)
     ids = np.fromiter((r[0] for r in base), np.int64, len(base))
-    frame = pd.DataFrame({
-        "sample_id": ids,
-        "path": pd.array([r[1] for r in base], dtype="string"),
-        "label": pd.array([r[2] for r in base], dtype="string"),
-        "split": pd.array([r[3] for r in base], dtype="string"),
-    })
+    frame = pd.DataFrame(
+        {
+            "sample_id": ids,
+            "path": pd.array([r[1] for r in base], dtype="string"),
+            "label": pd.array([r[2] for r in base], dtype="string"),
+            "split": pd.array([r[3] for r in base], dtype="string"),
+        }
+    )
     pos = pd.Index(ids)
     blocks = []
     missing = []
     for name in names:
-        fids, values = store.summary_matrix(dataset, name, fp.key_for(name), label=label,
-                                            split=split)
+        fids, values = store.summary_matrix(dataset, name, fp.key_for(name), label=label, split=split)
         if values.size == 0:
             missing.append(name)
             continue
@@ -95,7 +101,9 @@ def feature_frame(dataset: str, features: Sequence[str] | None = None, *,
         params_note = "" if fp == feature_params(None) else " (with the same --param values)"
         raise FeatureError(
             f"no {what} are stored for {dataset!r} yet; run: audiosoup features compute "
-            f"--dataset {shlex.quote(dataset)}{which}{params_note}", code="not_computed")
+            f"--dataset {shlex.quote(dataset)}{which}{params_note}",
+            code="not_computed",
+        )
     if blocks:
         frame = pd.concat([frame, *blocks], axis=1)
     return frame

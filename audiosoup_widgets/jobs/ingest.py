@@ -69,8 +69,10 @@ class LoadReport:
             lines.append("skipped:")
             width = max(len(s["reason"]) for s in self.skipped)
             # One skipped file per line, whatever its name holds.
-            lines += [f"  {s['reason']:<{width}}  {one_line(s['path'])}: {one_line(s['message'])}"
-                      for s in self.skipped]
+            lines += [
+                f"  {s['reason']:<{width}}  {one_line(s['path'])}: {one_line(s['message'])}"
+                for s in self.skipped
+            ]
         return "\n".join(lines)
 
 
@@ -87,19 +89,23 @@ def _storable_names(cand: Candidate) -> Candidate:
     A folder named with bytes that are not UTF-8 gives a label holding surrogate
     escapes, which no database driver can encode.
     """
-    fixed = {k: _text_path(v)[0] for k, v in (("label", cand.label), ("speaker", cand.speaker))
-             if v is not None and not v.isprintable() and _text_path(v)[1] is not None}
+    fixed = {
+        k: _text_path(v)[0]
+        for k, v in (("label", cand.label), ("speaker", cand.speaker))
+        if v is not None and not v.isprintable() and _text_path(v)[1] is not None
+    }
     if not fixed:
         return cand
-    return replace(cand, label=fixed.get("label", cand.label),
-                   speaker=fixed.get("speaker", cand.speaker))
+    return replace(cand, label=fixed.get("label", cand.label), speaker=fixed.get("speaker", cand.speaker))
 
 
 def _field_problem(cand: Candidate) -> tuple[str, str] | None:
     """Say why the store cannot keep a candidate's label, speaker or text as given."""
-    for name, value, limit, names_only in (("label", cand.label, MAX_NAME, True),
-                                           ("speaker", cand.speaker, MAX_NAME, True),
-                                           ("text", cand.text, MAX_TEXT, False)):
+    for name, value, limit, names_only in (
+        ("label", cand.label, MAX_NAME, True),
+        ("speaker", cand.speaker, MAX_NAME, True),
+        ("text", cand.text, MAX_TEXT, False),
+    ):
         if value is None:
             continue
         # PostgreSQL text cannot hold NUL; names are one line, as the editor requires.
@@ -108,15 +114,21 @@ def _field_problem(cand: Candidate) -> tuple[str, str] | None:
         if names_only and any(ord(c) < 32 for c in value):
             return "invalid_character", f"{name} contains a control character"
         if len(value) > limit:
-            return "field_too_long", (f"{name} is {len(value)} characters long; "
-                                      f"at most {limit} are stored")
+            return "field_too_long", (f"{name} is {len(value)} characters long; at most {limit} are stored")
     return None
 
 
-def load_dataset(store: Store, path: str | os.PathLike[str], *, dataset: str, layout: str = "auto",
-                 source_url: str | None = None, workers: int | None = None,
-                 limits: Limits | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> LoadReport:
+def load_dataset(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    dataset: str,
+    layout: str = "auto",
+    source_url: str | None = None,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadReport:
     """Load a folder (or manifest) of audio into ``store`` as dataset ``dataset``.
 
     Parameters
@@ -153,8 +165,9 @@ def load_dataset(store: Store, path: str | os.PathLike[str], *, dataset: str, la
     ds_id = store.ensure_dataset(dataset, root=root, layout=layout, source_url=source_url)
     stored_root = store.dataset_root(dataset)
     if os.path.normpath(stored_root) != os.path.normpath(root):
-        raise ConfigError(f"dataset {dataset!r} was loaded from {stored_root}; "
-                          "choose another name for a different folder")
+        raise ConfigError(
+            f"dataset {dataset!r} was loaded from {stored_root}; choose another name for a different folder"
+        )
     report = LoadReport(dataset=dataset, root=root, layout=layout, found=len(cands))
     existing = store.existing_paths(ds_id)
     todo: list[Candidate] = []
@@ -177,8 +190,7 @@ def load_dataset(store: Store, path: str | os.PathLike[str], *, dataset: str, la
     status = "failed"
     done = 0
     try:
-        for abspath, result in analyse_many(list(by_path), root=root, limits=limits,
-                                            workers=workers):
+        for abspath, result in analyse_many(list(by_path), root=root, limits=limits, workers=workers):
             cand = by_path[abspath]
             done += 1
             if isinstance(result, DecodeError):
@@ -196,13 +208,15 @@ def load_dataset(store: Store, path: str | os.PathLike[str], *, dataset: str, la
         store.record_failures(run_id, failures)
         report.skipped = [{"path": p, "reason": r, "message": m} for p, r, m in failures]
         report.seconds = time.perf_counter() - t0
-        store.finish_load_run(run_id, status=status, n_loaded=report.loaded,
-                              n_existing=report.existing, n_skipped=len(failures))
+        store.finish_load_run(
+            run_id, status=status, n_loaded=report.loaded, n_existing=report.existing, n_skipped=len(failures)
+        )
     return report
 
 
-def _row(ds_id: int, run_id: int, cand: Candidate, a: Analysis, label_ids: dict[str, int],
-         known_hashes: set[str]) -> dict[str, Any]:
+def _row(
+    ds_id: int, run_id: int, cand: Candidate, a: Analysis, label_ids: dict[str, int], known_hashes: set[str]
+) -> dict[str, Any]:
     text_path, raw = _text_path(cand.relpath)
     flags = list(a.flags)
     if a.sha256 in known_hashes:
@@ -211,12 +225,25 @@ def _row(ds_id: int, run_id: int, cand: Candidate, a: Analysis, label_ids: dict[
     known_hashes.add(a.sha256)
     info = a.info
     return {
-        "dataset_id": ds_id, "label_id": label_ids.get(cand.label) if cand.label else None,
-        "path": text_path, "path_bytes": raw, "content_hash": a.sha256, "format": info.format,
-        "subtype": info.subtype, "sample_rate": info.sample_rate, "channels": info.channels,
-        "frames": info.frames, "duration": info.duration, "split": cand.split,
-        "speaker": cand.speaker, "text": cand.text, "meta": {},
-        "status": "flagged" if flags else "ok", "flags": flags,
-        "peaks": encode_peaks(a.peaks), "peak_abs": a.peak_abs, "rms_db": a.rms_db,
+        "dataset_id": ds_id,
+        "label_id": label_ids.get(cand.label) if cand.label else None,
+        "path": text_path,
+        "path_bytes": raw,
+        "content_hash": a.sha256,
+        "format": info.format,
+        "subtype": info.subtype,
+        "sample_rate": info.sample_rate,
+        "channels": info.channels,
+        "frames": info.frames,
+        "duration": info.duration,
+        "split": cand.split,
+        "speaker": cand.speaker,
+        "text": cand.text,
+        "meta": {},
+        "status": "flagged" if flags else "ok",
+        "flags": flags,
+        "peaks": encode_peaks(a.peaks),
+        "peak_abs": a.peak_abs,
+        "rms_db": a.rms_db,
         "load_run_id": run_id,
     }

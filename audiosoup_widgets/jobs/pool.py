@@ -40,8 +40,15 @@ from ..jitcache import describe_signal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkerCrashError", "WorkerDeath", "crash_advice", "exit_with_parent", "init_worker",
-           "limit_threads", "run_local"]
+__all__ = [
+    "WorkerCrashError",
+    "WorkerDeath",
+    "crash_advice",
+    "exit_with_parent",
+    "init_worker",
+    "limit_threads",
+    "run_local",
+]
 
 # Fresh pools tried after worker deaths, at most; two in a row that finish nothing
 # end the run sooner (a broken cache does not get better).
@@ -81,10 +88,12 @@ def crash_advice(exitcode: int | None) -> str:
         return "a worker process died"
     what = f"a worker process died with {describe_signal(exitcode)}"
     if exitcode == -signal.SIGSEGV or exitcode == -getattr(signal, "SIGBUS", 0):
-        return (f"{what}; this usually means numba's compiled-code cache is damaged: "
-                "run 'audiosoup doctor --fix', then run this command again")
+        return (
+            f"{what}; this usually means numba's compiled-code cache is damaged: "
+            "run 'audiosoup doctor --fix', then run this command again"
+        )
     if exitcode == -signal.SIGKILL:
-        return (f"{what}, usually the out-of-memory killer: run again with fewer --workers")
+        return f"{what}, usually the out-of-memory killer: run again with fewer --workers"
     return what
 
 
@@ -123,8 +132,7 @@ def limit_threads() -> None:
     The environment alone is too late for a forked worker (its BLAS is loaded), so
     the running thread pools are limited too.
     """
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     try:
         from threadpoolctl import threadpool_limits
@@ -142,10 +150,16 @@ def init_worker() -> None:
     limit_threads()
 
 
-def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[Any, ...] = (),
-              workers: int, on_result: Callable[[Any, Any], None],
-              on_death: Callable[[WorkerDeath], None] | None = None,
-              warm: Callable[[], None] | None = None) -> list[WorkerDeath]:
+def run_local(
+    task: Callable[..., Any],
+    batches: Sequence[Any],
+    *,
+    args: tuple[Any, ...] = (),
+    workers: int,
+    on_result: Callable[[Any, Any], None],
+    on_death: Callable[[WorkerDeath], None] | None = None,
+    warm: Callable[[], None] | None = None,
+) -> list[WorkerDeath]:
     """Run ``task(batch, *args)`` for every batch in forked worker processes.
 
     Parameters
@@ -193,8 +207,9 @@ def run_local(task: Callable[..., Any], batches: Sequence[Any], *, args: tuple[A
     while pending:
         finished: set[int] = set()
         broken = False
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
-                                 initializer=init_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(pending)), mp_context=ctx, initializer=init_worker
+        ) as pool:
             futs = {pool.submit(task, batches[i], *args): i for i in pending}
             procs = dict(getattr(pool, "_processes", None) or {})
             waiting = set(futs)

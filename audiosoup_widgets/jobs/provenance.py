@@ -32,8 +32,9 @@ class SampleLike(Protocol):
     def duration(self) -> float: ...
 
 
-def _provenance(dataset: str, names: Sequence[str], params: FeatureParams, *, content: str,
-                **extra: Any) -> dict[str, Any]:
+def _provenance(
+    dataset: str, names: Sequence[str], params: FeatureParams, *, content: str, **extra: Any
+) -> dict[str, Any]:
     from ..features.export import make_provenance
 
     base = make_provenance(params, dataset=dataset, features=list(names), content=content)
@@ -47,8 +48,9 @@ def _provenance(dataset: str, names: Sequence[str], params: FeatureParams, *, co
     }
 
 
-def dataset_provenance(dataset: str, names: Sequence[str], params: FeatureParams, *, full: bool,
-                       filters: Mapping[str, Any]) -> dict[str, Any]:
+def dataset_provenance(
+    dataset: str, names: Sequence[str], params: FeatureParams, *, full: bool, filters: Mapping[str, Any]
+) -> dict[str, Any]:
     """Describe an export of a dataset's features.
 
     Parameters
@@ -79,19 +81,27 @@ def dataset_provenance(dataset: str, names: Sequence[str], params: FeatureParams
         analysis: dict[str, Any] = {
             "analysis_window_seconds": MAX_FEATURE_SECONDS,
             "analysis": f"full matrices of the first {MAX_FEATURE_SECONDS:g} s of each clip, "
-                        "as in the dashboard; longer clips are cut (see analysed_seconds)"}
+            "as in the dashboard; longer clips are cut (see analysed_seconds)",
+        }
     else:
         content = "summaries (mean and std over time per row)"
-        analysis = {"analysis": "summaries over all frames of each clip; clips longer than "
-                                f"{SEGMENT_SAMPLES:,} samples (with default parameters) are "
-                                "analysed in segments and their frames combined"}
-    return _provenance(dataset, names, params, content=content, **analysis,
-                       filters={k: v for k, v in filters.items() if v is not None},
-                       labels="each sample's label at export time")
+        analysis = {
+            "analysis": "summaries over all frames of each clip; clips longer than "
+            f"{SEGMENT_SAMPLES:,} samples (with default parameters) are "
+            "analysed in segments and their frames combined"
+        }
+    return _provenance(
+        dataset,
+        names,
+        params,
+        content=content,
+        **analysis,
+        filters={k: v for k, v in filters.items() if v is not None},
+        labels="each sample's label at export time",
+    )
 
 
-def sample_provenance(record: SampleLike, names: Sequence[str],
-                      params: FeatureParams) -> dict[str, Any]:
+def sample_provenance(record: SampleLike, names: Sequence[str], params: FeatureParams) -> dict[str, Any]:
     """Describe a download of one sample's full feature matrices.
 
     Parameters
@@ -111,6 +121,11 @@ def sample_provenance(record: SampleLike, names: Sequence[str],
     """
     from ..features.segments import MAX_FEATURE_SECONDS
 
-    return _provenance(record.dataset, names, params, content="full matrices of one sample",
-                       sample_id=record.id,
-                       analysed_seconds=min(record.duration, MAX_FEATURE_SECONDS))
+    return _provenance(
+        record.dataset,
+        names,
+        params,
+        content="full matrices of one sample",
+        sample_id=record.id,
+        analysed_seconds=min(record.duration, MAX_FEATURE_SECONDS),
+    )

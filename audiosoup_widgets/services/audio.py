@@ -38,8 +38,9 @@ class AudioService:
         self._samples = samples
         self._audio: LRUCache[tuple[np.ndarray, int]] = LRUCache(4)
 
-    def decode(self, record: SampleRecord, *,
-               max_seconds: float = MAX_FEATURE_SECONDS) -> tuple[np.ndarray, int]:
+    def decode(
+        self, record: SampleRecord, *, max_seconds: float = MAX_FEATURE_SECONDS
+    ) -> tuple[np.ndarray, int]:
         """Decode (the start of) a sample's audio as mono float32, cached.
 
         Parameters
@@ -68,8 +69,9 @@ class AudioService:
                 y, sr = decode(path, sr=None, mono=True, duration=max_seconds, root=root)
             except DecodeError as exc:
                 # Say which clip, in words; the decoder's reason never names server paths.
-                raise DecodeError(f"The audio of {record.file_name} cannot be used: {exc.message}",
-                                  code=exc.code) from exc
+                raise DecodeError(
+                    f"The audio of {record.file_name} cannot be used: {exc.message}", code=exc.code
+                ) from exc
             return np.ascontiguousarray(y, dtype=np.float32), int(sr)
 
         return self._audio.get(key, load)
@@ -99,8 +101,7 @@ class AudioService:
         sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
         return buf.getvalue()
 
-    def waveform(self, record: SampleRecord, *,
-                 n_bins: int = 1200) -> tuple[np.ndarray, float]:
+    def waveform(self, record: SampleRecord, *, n_bins: int = 1200) -> tuple[np.ndarray, float]:
         """Return the decoded clip's min/max envelope for the review's waveform.
 
         Returns

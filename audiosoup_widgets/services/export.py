@@ -27,8 +27,11 @@ __all__ = ["ExportService", "Download", "EXPORT_FORMATS"]
 
 #: MIME type of each download.
 _MIME = {
-    "csv": "text/csv", "yaml": "application/yaml", "json": "application/json",
-    "txt": "text/plain", "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv",
+    "yaml": "application/yaml",
+    "json": "application/json",
+    "txt": "text/plain",
+    "parquet": "application/vnd.apache.parquet",
 }
 #: Formats a user can download: every format the export writer knows.
 EXPORT_FORMATS: tuple[str, ...] = FORMATS
@@ -90,8 +93,7 @@ class ExportService:
             For an unknown format or feature, or no feature at all.
         """
         if fmt not in EXPORT_FORMATS:
-            raise ValidationError(f"unknown export format {fmt!r}; choose one of "
-                                  f"{', '.join(EXPORT_FORMATS)}")
+            raise ValidationError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
         names = list(dict.fromkeys(names))
         if not names:
             raise ValidationError("select at least one feature to export")
@@ -103,8 +105,12 @@ class ExportService:
             if wanted:
                 fs = self._features.compute(record, family)
                 values.update({n: fs.values[n] for n in wanted})
-        rec: dict[str, Any] = {"sample_id": record.id, "path": record.path,
-                               "label": record.label, "split": record.split}
+        rec: dict[str, Any] = {
+            "sample_id": record.id,
+            "path": record.path,
+            "label": record.label,
+            "split": record.split,
+        }
         for n in names:
             # The export module turns arrays into {"shape", "values"} records itself.
             rec[n] = np.asarray(values[n], dtype=np.float64)

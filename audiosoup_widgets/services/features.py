@@ -29,8 +29,17 @@ from .cache import LRUCache
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FeatureService", "FeatureSet", "MAX_FEATURE_SECONDS", "FAMILIES", "FEATURES",
-           "FeatureParams", "FeatureSpec", "features_in", "get_feature"]
+__all__ = [
+    "FeatureService",
+    "FeatureSet",
+    "MAX_FEATURE_SECONDS",
+    "FAMILIES",
+    "FEATURES",
+    "FeatureParams",
+    "FeatureSpec",
+    "features_in",
+    "get_feature",
+]
 
 #: Serialises warm-ups (the app's start-up thread and a first feature view may ask at once).
 _WARM_LOCK = threading.Lock()
@@ -96,8 +105,7 @@ class FeatureService:
     def _key(self, record: SampleRecord, family: str, ids: Sequence[str]) -> tuple[Any, ...]:
         return (record.id, record.content_hash, self.params_key, family, tuple(ids))
 
-    def compute(self, record: SampleRecord, family: str, *,
-                names: Sequence[str] | None = None) -> FeatureSet:
+    def compute(self, record: SampleRecord, family: str, *, names: Sequence[str] | None = None) -> FeatureSet:
         """Compute (or fetch from the cache) one family of features of a sample.
 
         Parameters
@@ -129,19 +137,28 @@ class FeatureService:
             result = feature_api.compute_features_with_status(y, sr, ids, params=self.params)
             status = result.status[0] if result.status else "ok"
             if status == "non_finite":
-                raise FeatureError("This clip contains invalid (NaN or infinite) samples; "
-                                   "its features cannot be computed.", code="non_finite")
+                raise FeatureError(
+                    "This clip contains invalid (NaN or infinite) samples; its features cannot be computed.",
+                    code="non_finite",
+                )
             if status == "out_of_range":
-                raise FeatureError("This clip has samples far beyond full scale; its features "
-                                   "cannot be computed.", code="out_of_range")
-            values = {k: np.abs(v) if np.iscomplexobj(v) else np.asarray(v)
-                      for k, v in result.values.items()}
+                raise FeatureError(
+                    "This clip has samples far beyond full scale; its features cannot be computed.",
+                    code="out_of_range",
+                )
+            values = {k: np.abs(v) if np.iscomplexobj(v) else np.asarray(v) for k, v in result.values.items()}
             if names is None:
                 _FAMILIES_USED.add(family)
             return FeatureSet(
-                sample_id=record.id, family=family, sr=sr, seconds=len(y) / sr,
-                truncated=record.duration > MAX_FEATURE_SECONDS + 1e-6, values=values,
-                status=status, adaptations=dict(result.adaptations))
+                sample_id=record.id,
+                family=family,
+                sr=sr,
+                seconds=len(y) / sr,
+                truncated=record.duration > MAX_FEATURE_SECONDS + 1e-6,
+                values=values,
+                status=status,
+                adaptations=dict(result.adaptations),
+            )
 
         return self._features.get(self._key(record, family, ids), compute)
 

@@ -19,8 +19,14 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from .export import Download
     from .features import FeatureSet
 
-__all__ = ["SampleFilters", "SampleServices", "AudioServices", "FeatureServices",
-           "ExportServices", "Services"]
+__all__ = [
+    "SampleFilters",
+    "SampleServices",
+    "AudioServices",
+    "FeatureServices",
+    "ExportServices",
+    "Services",
+]
 
 
 class SampleFilters(TypedDict):
@@ -37,12 +43,10 @@ class SampleFilters(TypedDict):
 class SampleServices(Protocol):
     """Samples, pages, counts, lists and edits (:class:`~.samples.SampleService`)."""
 
-    def get(self, sample_id: object, *, dataset: str | None = None,
-            fresh: bool = False) -> SampleRecord:
+    def get(self, sample_id: object, *, dataset: str | None = None, fresh: bool = False) -> SampleRecord:
         """Return a sample record (cached), checked against ``dataset``."""
 
-    def page(self, filters: SampleFilters, *, page: int,
-             page_size: int) -> list[SampleRecord]:
+    def page(self, filters: SampleFilters, *, page: int, page_size: int) -> list[SampleRecord]:
         """One page of samples matching ``filters``."""
 
     def count(self, filters: SampleFilters) -> int:
@@ -63,9 +67,17 @@ class SampleServices(Protocol):
     def forget(self) -> None:
         """Drop cached answers (after changes made elsewhere)."""
 
-    def update(self, record: SampleRecord, *, reviewer: str, label: str | None = None,
-               text: str | None = None, split: str | None = None,
-               meta: dict[str, Any] | None = None, create_label: bool = False) -> SampleRecord:
+    def update(
+        self,
+        record: SampleRecord,
+        *,
+        reviewer: str,
+        label: str | None = None,
+        text: str | None = None,
+        split: str | None = None,
+        meta: dict[str, Any] | None = None,
+        create_label: bool = False,
+    ) -> SampleRecord:
         """Save a change against ``record.version``."""
 
     def undo(self, record: SampleRecord, *, reviewer: str) -> SampleRecord:
@@ -75,8 +87,7 @@ class SampleServices(Protocol):
 class AudioServices(Protocol):
     """Decoded audio, playback WAVs and thumbnails (:class:`~.audio.AudioService`)."""
 
-    def decode(self, record: SampleRecord, *,
-               max_seconds: float = ...) -> tuple[np.ndarray, int]:
+    def decode(self, record: SampleRecord, *, max_seconds: float = ...) -> tuple[np.ndarray, int]:
         """Mono float32 audio and its rate."""
 
     def wav_bytes(self, record: SampleRecord, *, max_seconds: float = ...) -> bytes:
@@ -101,8 +112,7 @@ class FeatureServices(Protocol):
     def params_key(self) -> tuple[tuple[str, Any], ...]:
         """The feature parameters as a hashable key."""
 
-    def compute(self, record: SampleRecord, family: str, *,
-                names: Sequence[str] | None = None) -> FeatureSet:
+    def compute(self, record: SampleRecord, family: str, *, names: Sequence[str] | None = None) -> FeatureSet:
         """One family of features of the sample."""
 
     def is_cached(self, record: SampleRecord, family: str) -> bool:

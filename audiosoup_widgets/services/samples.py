@@ -36,8 +36,18 @@ from .cache import LRUCache
 from .protocols import SampleFilters
 
 __all__ = [
-    "SampleService", "as_sample_id", "PAGE_SIZES", "SPLITS", "STATUSES", "SORTS", "MAX_SEARCH",
-    "MAX_TEXT", "MAX_META_KEYS", "MAX_META_KEY", "MAX_META_VALUE", "validate_label_name",
+    "SampleService",
+    "as_sample_id",
+    "PAGE_SIZES",
+    "SPLITS",
+    "STATUSES",
+    "SORTS",
+    "MAX_SEARCH",
+    "MAX_TEXT",
+    "MAX_META_KEYS",
+    "MAX_META_KEY",
+    "MAX_META_VALUE",
+    "validate_label_name",
     "validate_reviewer",
 ]
 
@@ -65,9 +75,14 @@ def as_sample_id(value: object) -> int:
 
 def _query(filters: SampleFilters) -> SampleQuery:
     """Build the store's validated query from plain filters (raises ValidationError)."""
-    return SampleQuery(filters["dataset"], labels=tuple(filters.get("labels", ())),
-                       split=filters.get("split"), search=filters.get("search", ""),
-                       status=filters.get("status"), sort=filters.get("sort", "id"))
+    return SampleQuery(
+        filters["dataset"],
+        labels=tuple(filters.get("labels", ())),
+        split=filters.get("split"),
+        search=filters.get("search", ""),
+        status=filters.get("status"),
+        sort=filters.get("sort", "id"),
+    )
 
 
 class SampleService:
@@ -89,8 +104,7 @@ class SampleService:
 
     # -- reads ------------------------------------------------------------------------
 
-    def get(self, sample_id: object, *, dataset: str | None = None,
-            fresh: bool = False) -> SampleRecord:
+    def get(self, sample_id: object, *, dataset: str | None = None, fresh: bool = False) -> SampleRecord:
         """Return a sample record after checking the id (and its dataset).
 
         Parameters
@@ -179,9 +193,17 @@ class SampleService:
 
     # -- edits ------------------------------------------------------------------------
 
-    def update(self, record: SampleRecord, *, reviewer: str, label: str | None = None,
-               text: str | None = None, split: str | None = None,
-               meta: dict[str, Any] | None = None, create_label: bool = False) -> SampleRecord:
+    def update(
+        self,
+        record: SampleRecord,
+        *,
+        reviewer: str,
+        label: str | None = None,
+        text: str | None = None,
+        split: str | None = None,
+        meta: dict[str, Any] | None = None,
+        create_label: bool = False,
+    ) -> SampleRecord:
         """Save a change against the version of ``record``; never overwrite a newer one.
 
         Parameters
@@ -207,9 +229,16 @@ class SampleService:
         ValidationError
         """
         try:
-            new = self._store.update_sample(record.id, version=record.version, reviewer=reviewer,
-                                            label=label, text=text, split=split, meta=meta,
-                                            create_label=create_label)
+            new = self._store.update_sample(
+                record.id,
+                version=record.version,
+                reviewer=reviewer,
+                label=label,
+                text=text,
+                split=split,
+                meta=meta,
+                create_label=create_label,
+            )
         except ConflictError:
             self._records.pop(record.id)
             raise

@@ -51,6 +51,15 @@ def connect(db: str | None = None, *, upgrade: bool = True) -> Store:
 
 
 __all__ = [
-    "Store", "connect", "SampleQuery", "SORTS", "SPLITS", "DatasetRecord", "EditRecord",
-    "LabelRecord", "LoadRunRecord", "SampleRecord", "SummaryRecord",
+    "Store",
+    "connect",
+    "SampleQuery",
+    "SORTS",
+    "SPLITS",
+    "DatasetRecord",
+    "EditRecord",
+    "LabelRecord",
+    "LoadRunRecord",
+    "SampleRecord",
+    "SummaryRecord",
 ]

@@ -27,25 +27,44 @@ from .engine import BaseStore
 from .models import Dataset, Label, LoadFailure, LoadRun, Sample
 
 SAMPLE_COLUMNS = (
-    "dataset_id", "label_id", "path", "path_bytes", "content_hash", "format", "subtype",
-    "sample_rate", "channels", "frames", "duration", "split", "speaker", "text", "meta",
-    "status", "flags", "peaks", "peak_abs", "rms_db", "load_run_id", "version", "created_at",
+    "dataset_id",
+    "label_id",
+    "path",
+    "path_bytes",
+    "content_hash",
+    "format",
+    "subtype",
+    "sample_rate",
+    "channels",
+    "frames",
+    "duration",
+    "split",
+    "speaker",
+    "text",
+    "meta",
+    "status",
+    "flags",
+    "peaks",
+    "peak_abs",
+    "rms_db",
+    "load_run_id",
+    "version",
+    "created_at",
 )
 
 
 class BulkMixin(BaseStore):
     """Loader-side write methods of :class:`audiosoup_widgets.store.Store`."""
 
-    def ensure_dataset(self, name: str, *, root: str, layout: str,
-                       source_url: str | None = None) -> int:
+    def ensure_dataset(self, name: str, *, root: str, layout: str, source_url: str | None = None) -> int:
         """Return the id of dataset ``name``, creating it if needed.
 
         An existing dataset keeps its root: loading the same name from another
         folder is refused, because stored paths are relative to that root.
         """
-        ins = self._insert(Dataset).values(name=name, root=root, layout=layout,
-                                           source_url=source_url,
-                                           created_at=dt.datetime.now(dt.UTC))
+        ins = self._insert(Dataset).values(
+            name=name, root=root, layout=layout, source_url=source_url, created_at=dt.datetime.now(dt.UTC)
+        )
         with self.session() as sess:
             sess.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
             dataset_id = sess.scalar(select(Dataset.id).where(Dataset.name == name))
@@ -67,11 +86,11 @@ class BulkMixin(BaseStore):
             if names:
                 now = dt.datetime.now(dt.UTC)
                 sess.execute(
-                    self._insert(Label).values(
-                        [{"dataset_id": dataset_id, "name": n, "created_at": now} for n in names]
-                    ).on_conflict_do_nothing(index_elements=["dataset_id", "name"]))
-            rows = sess.execute(select(Label.name, Label.id)
-                                .where(Label.dataset_id == dataset_id)).all()
+                    self._insert(Label)
+                    .values([{"dataset_id": dataset_id, "name": n, "created_at": now} for n in names])
+                    .on_conflict_do_nothing(index_elements=["dataset_id", "name"])
+                )
+            rows = sess.execute(select(Label.name, Label.id).where(Label.dataset_id == dataset_id)).all()
             return {n: i for n, i in rows}
 
     def existing_paths(self, dataset_id: int) -> set[str]:
@@ -82,18 +101,25 @@ class BulkMixin(BaseStore):
     def dataset_hashes(self, dataset_id: int) -> set[str]:
         """Return the content hashes already stored for a dataset."""
         with self.session() as sess:
-            return set(sess.scalars(select(Sample.content_hash)
-                                    .where(Sample.dataset_id == dataset_id)))
+            return set(sess.scalars(select(Sample.content_hash).where(Sample.dataset_id == dataset_id)))
 
     def start_load_run(self, dataset_id: int, *, root: str, layout: str, n_found: int) -> int:
         """Record the start of a load run and return its id."""
         with self.session() as sess:
             # A run still marked "running" was killed: say so rather than leave it open.
-            sess.execute(update(LoadRun).where(LoadRun.dataset_id == dataset_id,
-                                               LoadRun.status == "running")
-                         .values(status="interrupted"))
-            run = LoadRun(dataset_id=dataset_id, root=root, layout=layout, n_found=n_found,
-                          status="running", started_at=dt.datetime.now(dt.UTC))
+            sess.execute(
+                update(LoadRun)
+                .where(LoadRun.dataset_id == dataset_id, LoadRun.status == "running")
+                .values(status="interrupted")
+            )
+            run = LoadRun(
+                dataset_id=dataset_id,
+                root=root,
+                layout=layout,
+                n_found=n_found,
+                status="running",
+                started_at=dt.datetime.now(dt.UTC),
+            )
             sess.add(run)
             sess.flush()
             return run.id
@@ -103,17 +129,31 @@ class BulkMixin(BaseStore):
         if not failures:
             return
         with self.session() as sess:
-            sess.execute(self._insert(LoadFailure).values(
-                [{"run_id": run_id, "path": _no_nul(p), "reason": r, "message": _no_nul(m)}
-                 for p, r, m in failures]))
+            sess.execute(
+                self._insert(LoadFailure).values(
+                    [
+                        {"run_id": run_id, "path": _no_nul(p), "reason": r, "message": _no_nul(m)}
+                        for p, r, m in failures
+                    ]
+                )
+            )
 
-    def finish_load_run(self, run_id: int, *, status: str, n_loaded: int, n_existing: int,
-                        n_skipped: int) -> None:
+    def finish_load_run(
+        self, run_id: int, *, status: str, n_loaded: int, n_existing: int, n_skipped: int
+    ) -> None:
         """Close a load run with its counts."""
         with self.session() as sess:
-            sess.execute(update(LoadRun).where(LoadRun.id == run_id).values(
-                status=status, n_loaded=n_loaded, n_existing=n_existing, n_skipped=n_skipped,
-                finished_at=dt.datetime.now(dt.UTC)))
+            sess.execute(
+                update(LoadRun)
+                .where(LoadRun.id == run_id)
+                .values(
+                    status=status,
+                    n_loaded=n_loaded,
+                    n_existing=n_existing,
+                    n_skipped=n_skipped,
+                    finished_at=dt.datetime.now(dt.UTC),
+                )
+            )
 
     def insert_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert sample rows, ignoring any whose (dataset, path) exists.
@@ -126,32 +166,57 @@ class BulkMixin(BaseStore):
         if not rows:
             return 0
         now = dt.datetime.now(dt.UTC)
-        full = [{**{c: None for c in SAMPLE_COLUMNS}, "version": 1, "created_at": now,
-                 "status": "ok", "meta": {}, "flags": [], **r} for r in rows]
+        full = [
+            {
+                **{c: None for c in SAMPLE_COLUMNS},
+                "version": 1,
+                "created_at": now,
+                "status": "ok",
+                "meta": {},
+                "flags": [],
+                **r,
+            }
+            for r in rows
+        ]
         if self.dialect == "postgresql":
             return self._copy_samples(full)
         with self.session() as sess:
             # RETURNING yields only the rows this statement inserted: right even
             # while another process loads into the same file.
-            added = sess.execute(sqlite_insert(Sample).on_conflict_do_nothing(
-                index_elements=["dataset_id", "path"]).returning(Sample.id), full).all()
+            added = sess.execute(
+                sqlite_insert(Sample)
+                .on_conflict_do_nothing(index_elements=["dataset_id", "path"])
+                .returning(Sample.id),
+                full,
+            ).all()
             return len(added)
 
     def _copy_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         return self._copy_upsert(
-            "samples", SAMPLE_COLUMNS,
+            "samples",
+            SAMPLE_COLUMNS,
             ([_pg_csv(r[c], c) for c in SAMPLE_COLUMNS] for r in rows),
-            "ON CONFLICT (dataset_id, path) DO NOTHING")
+            "ON CONFLICT (dataset_id, path) DO NOTHING",
+        )
 
-    def _copy_upsert(self, table: str, columns: Sequence[str], rows: Iterable[list[Any]],
-                     on_conflict: str) -> int:
+    def _copy_upsert(
+        self, table: str, columns: Sequence[str], rows: Iterable[list[Any]], on_conflict: str
+    ) -> int:
         """COPY rows (CSV-encoded here) into ``table`` through its staging twin; see :meth:`_copy_in`."""
         buf = io.StringIO()
         csv.writer(buf).writerows(rows)
         return self._copy_in(table, columns, buf.getvalue(), fmt="csv", on_conflict=on_conflict)
 
-    def _copy_in(self, table: str, columns: Sequence[str], payload: str | bytes, *, fmt: str,
-                 on_conflict: str, direct_first: bool = False) -> int:
+    def _copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        payload: str | bytes,
+        *,
+        fmt: str,
+        on_conflict: str,
+        direct_first: bool = False,
+    ) -> int:
         """COPY ``payload`` into a temporary twin of ``table``, then insert it in one statement.
 
         With ``direct_first``, COPY straight into ``table`` first and take the staging
@@ -169,6 +234,7 @@ class BulkMixin(BaseStore):
         from psycopg2 import errors as psycopg2_errors
 
         cols = ", ".join(columns)
+
         # Text goes through psycopg2, which encodes it in the connection's encoding.
         def stream(data: str | bytes) -> io.StringIO | io.BytesIO:
             return io.StringIO(data) if isinstance(data, str) else io.BytesIO(data)
@@ -178,19 +244,18 @@ class BulkMixin(BaseStore):
             cur = raw.cursor()
             if direct_first:
                 try:
-                    cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT {fmt})",
-                                    stream(payload))
+                    cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT {fmt})", stream(payload))
                     added = cur.rowcount
                     raw.commit()
                     return added
                 except psycopg2_errors.UniqueViolation:
                     raw.rollback()
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_stage "
-                        f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            cur.copy_expert(f"COPY {table}_stage ({cols}) FROM STDIN WITH (FORMAT {fmt})",
-                            stream(payload))
-            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_stage "
-                        f"{on_conflict}")
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {table}_stage "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            cur.copy_expert(f"COPY {table}_stage ({cols}) FROM STDIN WITH (FORMAT {fmt})", stream(payload))
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_stage {on_conflict}")
             added = cur.rowcount
             raw.commit()
             return added

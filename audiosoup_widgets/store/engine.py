@@ -86,9 +86,7 @@ def make_engine(url: str) -> Engine:
 
 def _alembic_config(engine_url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(resources.files("audiosoup_widgets.store") / "migrations")
-    )
+    cfg.set_main_option("script_location", str(resources.files("audiosoup_widgets.store") / "migrations"))
     cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
     return cfg
 
@@ -155,16 +153,14 @@ class BaseStore:
             if self.dialect == "postgresql":
                 # Held until this transaction ends, so a second process waits here and
                 # then sees the finished schema instead of racing to create it.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                             {"key": MIGRATION_LOCK})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
     def _migration_file_lock(self) -> contextlib.AbstractContextManager[object]:
         """Return a lock on a file beside an SQLite database file (a no-op for others)."""
         database = self.engine.url.database
-        if self.dialect != "sqlite" or not database or database == ":memory:" \
-                or database.startswith("file:"):
+        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
             return contextlib.nullcontext()
         from filelock import FileLock, Timeout
 
@@ -173,8 +169,10 @@ class BaseStore:
             return lock.acquire()
         except Timeout as exc:
             # An OS lock: it ends with the process that holds it, so a crash leaves none.
-            raise StoreError(f"another process has been migrating {database} for 10 minutes; "
-                             "try again when it has finished") from exc
+            raise StoreError(
+                f"another process has been migrating {database} for 10 minutes; "
+                "try again when it has finished"
+            ) from exc
 
     def current_revision(self) -> str | None:
         """Return the schema's Alembic revision, or None on an empty database."""

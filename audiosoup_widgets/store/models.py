@@ -102,9 +102,7 @@ class Sample(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    label_id: Mapped[int | None] = mapped_column(
-        ForeignKey("labels.id", ondelete="SET NULL"), nullable=True
-    )
+    label_id: Mapped[int | None] = mapped_column(ForeignKey("labels.id", ondelete="SET NULL"), nullable=True)
     path: Mapped[str] = mapped_column(Text)
     path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -170,9 +168,7 @@ class SampleEdit(Base):
     __tablename__ = "sample_edits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[int] = mapped_column(
-        ForeignKey("samples.id", ondelete="CASCADE"), index=True
-    )
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
     reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     field: Mapped[str] = mapped_column(String(MAX_NAME))
@@ -194,9 +190,7 @@ class FeatureSummary(Base):
 
     __tablename__ = "feature_summaries"
 
-    sample_id: Mapped[int] = mapped_column(
-        ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True
-    )
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
     feature: Mapped[str] = mapped_column(String(64), primary_key=True)
     param_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="ok")

@@ -85,9 +85,7 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
     ds_id = _dataset_id(sess, q.dataset)
     conds: list[Any] = [Sample.dataset_id == ds_id]
     if q.labels:
-        ids = sess.scalars(
-            select(Label.id).where(Label.dataset_id == ds_id, Label.name.in_(q.labels))
-        ).all()
+        ids = sess.scalars(select(Label.id).where(Label.dataset_id == ds_id, Label.name.in_(q.labels))).all()
         if len(ids) != len(set(q.labels)):
             raise ValidationError("unknown label in filter")
         conds.append(Sample.label_id.in_(ids))
@@ -95,8 +93,11 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(Sample.split == q.split)
     if q.search:
         pat = f"%{_escape_like(q.search.lower())}%"
-        conds.append(or_(func.lower(Sample.path).like(pat, escape="\\"),
-                         func.lower(Sample.text).like(pat, escape="\\")))
+        conds.append(
+            or_(
+                func.lower(Sample.path).like(pat, escape="\\"), func.lower(Sample.text).like(pat, escape="\\")
+            )
+        )
     if q.status == "ok":
         conds.append(Sample.status == "ok")
     elif q.status == "flagged":
@@ -116,12 +117,29 @@ def _order(q: SampleQuery) -> list[Any]:
 
 def _to_record(s: Sample, label: str | None, dataset: str) -> SampleRecord:
     return SampleRecord(
-        id=s.id, dataset=dataset, path=s.path, label=label, split=s.split, speaker=s.speaker,
-        text=s.text, meta=dict(s.meta or {}), format=s.format, subtype=s.subtype,
-        sample_rate=s.sample_rate, channels=s.channels, frames=s.frames, duration=s.duration,
-        status=s.status, flags=tuple(s.flags or ()), peaks=s.peaks, peak_abs=s.peak_abs,
-        rms_db=s.rms_db, content_hash=s.content_hash, version=s.version,
-        updated_at=s.updated_at, updated_by=s.updated_by,
+        id=s.id,
+        dataset=dataset,
+        path=s.path,
+        label=label,
+        split=s.split,
+        speaker=s.speaker,
+        text=s.text,
+        meta=dict(s.meta or {}),
+        format=s.format,
+        subtype=s.subtype,
+        sample_rate=s.sample_rate,
+        channels=s.channels,
+        frames=s.frames,
+        duration=s.duration,
+        status=s.status,
+        flags=tuple(s.flags or ()),
+        peaks=s.peaks,
+        peak_abs=s.peak_abs,
+        rms_db=s.rms_db,
+        content_hash=s.content_hash,
+        version=s.version,
+        updated_at=s.updated_at,
+        updated_by=s.updated_by,
     )
 
 
@@ -131,10 +149,13 @@ class QueryMixin(BaseStore):
     def list_datasets(self) -> list[DatasetRecord]:
         """Return every dataset with its sample count, by name."""
         with self.session() as sess:
-            counts = dict(sess.execute(
-                select(Sample.dataset_id, func.count()).group_by(Sample.dataset_id)).all())
-            return [DatasetRecord(d.id, d.name, d.root, d.layout, counts.get(d.id, 0))
-                    for d in sess.scalars(select(Dataset).order_by(Dataset.name))]
+            counts = dict(
+                sess.execute(select(Sample.dataset_id, func.count()).group_by(Sample.dataset_id)).all()
+            )
+            return [
+                DatasetRecord(d.id, d.name, d.root, d.layout, counts.get(d.id, 0))
+                for d in sess.scalars(select(Dataset).order_by(Dataset.name))
+            ]
 
     def get_dataset(self, name: str) -> DatasetRecord:
         """Return one dataset, or raise :class:`NotFoundError`."""
@@ -163,8 +184,7 @@ class QueryMixin(BaseStore):
         with self.session() as sess:
             return sess.scalar(select(func.count(Sample.id)).where(*_where(sess, query))) or 0
 
-    def page_samples(self, query: SampleQuery, *, page: int = 0,
-                     page_size: int = 24) -> list[SampleRecord]:
+    def page_samples(self, query: SampleQuery, *, page: int = 0, page_size: int = 24) -> list[SampleRecord]:
         """Return one page of samples.
 
         The ids of the page are found first over the covering indexes (cheap
@@ -179,13 +199,12 @@ class QueryMixin(BaseStore):
             ids_q = select(Sample.id).where(*conds)
             if query.sort.lstrip("-") == "label":
                 ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
-            ids = sess.scalars(
-                ids_q.order_by(*_order(query)).offset(page * page_size).limit(page_size)
-            ).all()
+            ids = sess.scalars(ids_q.order_by(*_order(query)).offset(page * page_size).limit(page_size)).all()
             return self._records_by_ids(sess, ids, query.dataset)
 
-    def _records_by_ids(self, sess: Session, ids: Sequence[int],
-                        dataset: str | None = None) -> list[SampleRecord]:
+    def _records_by_ids(
+        self, sess: Session, ids: Sequence[int], dataset: str | None = None
+    ) -> list[SampleRecord]:
         if not ids:
             return []
         rows = sess.execute(
@@ -214,7 +233,8 @@ class QueryMixin(BaseStore):
         with self.session() as sess:
             row = sess.execute(
                 select(Sample.path, Sample.path_bytes, Dataset.root)
-                .join(Dataset, Dataset.id == Sample.dataset_id).where(Sample.id == sample_id)
+                .join(Dataset, Dataset.id == Sample.dataset_id)
+                .where(Sample.id == sample_id)
             ).first()
             if row is None:
                 raise NotFoundError(f"no sample with id {sample_id}")
@@ -223,10 +243,18 @@ class QueryMixin(BaseStore):
 
     # -- edits ---------------------------------------------------------------
 
-    def update_sample(self, sample_id: int, *, version: int, reviewer: str,
-                      label: str | None = None, text: str | None = None,
-                      split: str | None = None, meta: dict[str, Any] | None = None,
-                      create_label: bool = False) -> SampleRecord:
+    def update_sample(
+        self,
+        sample_id: int,
+        *,
+        version: int,
+        reviewer: str,
+        label: str | None = None,
+        text: str | None = None,
+        split: str | None = None,
+        meta: dict[str, Any] | None = None,
+        create_label: bool = False,
+    ) -> SampleRecord:
         """Change a sample's label, text, split or metadata, with history.
 
         Parameters
@@ -259,7 +287,8 @@ class QueryMixin(BaseStore):
             label = validate_label_name(label)
         with self.session() as sess:
             row = sess.execute(
-                select(Sample, Label.name).outerjoin(Label, Label.id == Sample.label_id)
+                select(Sample, Label.name)
+                .outerjoin(Label, Label.id == Sample.label_id)
                 .where(Sample.id == sample_id)
             ).first()
             if row is None:
@@ -268,8 +297,9 @@ class QueryMixin(BaseStore):
             changes: dict[str, tuple[Any, Any]] = {}
             values: dict[str, Any] = {}
             if label is not None and label != old_label:
-                label_id = sess.scalar(select(Label.id).where(
-                    Label.dataset_id == sample.dataset_id, Label.name == label))
+                label_id = sess.scalar(
+                    select(Label.id).where(Label.dataset_id == sample.dataset_id, Label.name == label)
+                )
                 if label_id is None:
                     if not create_label:
                         raise ValidationError(f"unknown label {label!r}")
@@ -290,21 +320,36 @@ class QueryMixin(BaseStore):
                 changes["meta"] = (sample.meta or {}, meta)
             if version != sample.version:
                 field_name = next(iter(changes), "label")
-                theirs = {"label": old_label, "text": sample.text, "split": sample.split,
-                          "meta": sample.meta}.get(field_name)
+                theirs = {
+                    "label": old_label,
+                    "text": sample.text,
+                    "split": sample.split,
+                    "meta": sample.meta,
+                }.get(field_name)
                 mine = {"label": label, "text": text, "split": split, "meta": meta}.get(field_name)
                 raise ConflictError(
                     f"{sample.updated_by or 'someone'} changed this sample since you opened it; "
                     "nothing was saved",
-                    field=field_name, mine=mine, theirs=theirs, theirs_by=sample.updated_by)
+                    field=field_name,
+                    mine=mine,
+                    theirs=theirs,
+                    theirs_by=sample.updated_by,
+                )
             if not changes:
                 return self._records_by_ids(sess, [sample_id])[0]
             self._write(sess, sample, version, reviewer, values, changes)
         return self.get_sample(sample_id)
 
-    def _write(self, sess: Session, sample: Sample, version: int, reviewer: str,
-               values: dict[str, Any], changes: dict[str, tuple[Any, Any]],
-               kind: str = "edit") -> None:
+    def _write(
+        self,
+        sess: Session,
+        sample: Sample,
+        version: int,
+        reviewer: str,
+        values: dict[str, Any],
+        changes: dict[str, tuple[Any, Any]],
+        kind: str = "edit",
+    ) -> None:
         now = dt.datetime.now(dt.UTC)
         # Compare-and-set on the version: the WHERE makes a concurrent writer lose
         # cleanly even if both read the same version at the same moment.
@@ -321,19 +366,37 @@ class QueryMixin(BaseStore):
             raise ConflictError(
                 f"{current.updated_by or 'someone'} changed this sample since you opened it; "
                 "nothing was saved",
-                field=field_name, mine=changes[field_name][1],
-                theirs=getattr(current, field_name, None), theirs_by=current.updated_by)
+                field=field_name,
+                mine=changes[field_name][1],
+                theirs=getattr(current, field_name, None),
+                theirs_by=current.updated_by,
+            )
         for name, (old, new) in changes.items():
-            sess.add(SampleEdit(sample_id=sample.id, reviewer=reviewer, at=now, field=name,
-                                old=old, new=new, version=version + 1, kind=kind))
+            sess.add(
+                SampleEdit(
+                    sample_id=sample.id,
+                    reviewer=reviewer,
+                    at=now,
+                    field=name,
+                    old=old,
+                    new=new,
+                    version=version + 1,
+                    kind=kind,
+                )
+            )
 
     def sample_history(self, sample_id: int) -> list[EditRecord]:
         """Return the sample's edits, newest first."""
         with self.session() as sess:
-            rows = sess.scalars(select(SampleEdit).where(SampleEdit.sample_id == sample_id)
-                                .order_by(SampleEdit.id.desc())).all()
-            return [EditRecord(e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new,
-                               e.version, e.undone, e.kind) for e in rows]
+            rows = sess.scalars(
+                select(SampleEdit).where(SampleEdit.sample_id == sample_id).order_by(SampleEdit.id.desc())
+            ).all()
+            return [
+                EditRecord(
+                    e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new, e.version, e.undone, e.kind
+                )
+                for e in rows
+            ]
 
     def undo_last_edit(self, sample_id: int, *, version: int, reviewer: str) -> SampleRecord:
         """Revert the most recent (not yet undone) edit of a sample.
@@ -347,27 +410,40 @@ class QueryMixin(BaseStore):
             if sample is None:
                 raise NotFoundError(f"no sample with id {sample_id}")
             last = sess.scalars(
-                select(SampleEdit).where(SampleEdit.sample_id == sample_id,
-                                         SampleEdit.undone.is_(False),
-                                         SampleEdit.kind == "edit")
-                .order_by(SampleEdit.version.desc(), SampleEdit.id.desc()).limit(1)).first()
+                select(SampleEdit)
+                .where(
+                    SampleEdit.sample_id == sample_id, SampleEdit.undone.is_(False), SampleEdit.kind == "edit"
+                )
+                .order_by(SampleEdit.version.desc(), SampleEdit.id.desc())
+                .limit(1)
+            ).first()
             if last is None:
                 raise ValidationError("nothing to undo")
-            group = sess.scalars(select(SampleEdit).where(
-                SampleEdit.sample_id == sample_id, SampleEdit.version == last.version,
-                SampleEdit.kind == "edit", SampleEdit.undone.is_(False))).all()
+            group = sess.scalars(
+                select(SampleEdit).where(
+                    SampleEdit.sample_id == sample_id,
+                    SampleEdit.version == last.version,
+                    SampleEdit.kind == "edit",
+                    SampleEdit.undone.is_(False),
+                )
+            ).all()
             if version != sample.version:
-                raise ConflictError("this sample changed since you opened it; nothing was undone",
-                                    field=last.field, mine=last.old, theirs=last.new,
-                                    theirs_by=sample.updated_by)
+                raise ConflictError(
+                    "this sample changed since you opened it; nothing was undone",
+                    field=last.field,
+                    mine=last.old,
+                    theirs=last.new,
+                    theirs_by=sample.updated_by,
+                )
             values: dict[str, Any] = {}
             changes: dict[str, tuple[Any, Any]] = {}
             for e in group:
                 if e.field == "label":
                     lid = None
                     if e.old is not None:
-                        lid = sess.scalar(select(Label.id).where(
-                            Label.dataset_id == sample.dataset_id, Label.name == e.old))
+                        lid = sess.scalar(
+                            select(Label.id).where(Label.dataset_id == sample.dataset_id, Label.name == e.old)
+                        )
                     values["label_id"] = lid
                 elif e.field in ("text", "split", "meta"):
                     values[e.field] = e.old
@@ -382,18 +458,32 @@ class QueryMixin(BaseStore):
         """Return the dataset's load runs, newest first, with their skipped files."""
         with self.session() as sess:
             ds_id = _dataset_id(sess, dataset)
-            runs = sess.scalars(select(LoadRun).where(LoadRun.dataset_id == ds_id)
-                                .order_by(LoadRun.id.desc())).all()
+            runs = sess.scalars(
+                select(LoadRun).where(LoadRun.dataset_id == ds_id).order_by(LoadRun.id.desc())
+            ).all()
             out = []
             for r in runs:
-                fails = sess.execute(select(LoadFailure.path, LoadFailure.reason,
-                                            LoadFailure.message)
-                                     .where(LoadFailure.run_id == r.id)
-                                     .order_by(LoadFailure.path)).all()
-                out.append(LoadRunRecord(r.id, dataset, r.root, r.layout, r.status,
-                                         r.started_at, r.finished_at, r.n_found, r.n_loaded,
-                                         r.n_existing, r.n_skipped,
-                                         tuple((p, c, m) for p, c, m in fails)))
+                fails = sess.execute(
+                    select(LoadFailure.path, LoadFailure.reason, LoadFailure.message)
+                    .where(LoadFailure.run_id == r.id)
+                    .order_by(LoadFailure.path)
+                ).all()
+                out.append(
+                    LoadRunRecord(
+                        r.id,
+                        dataset,
+                        r.root,
+                        r.layout,
+                        r.status,
+                        r.started_at,
+                        r.finished_at,
+                        r.n_found,
+                        r.n_loaded,
+                        r.n_existing,
+                        r.n_skipped,
+                        tuple((p, c, m) for p, c, m in fails),
+                    )
+                )
             return out
 
 

@@ -58,21 +58,33 @@ class SummaryRecord:
 def pack_summary(record: SummaryRecord) -> dict[str, Any]:
     """Return the row :meth:`SummaryMixin.write_summaries` stores for ``record``."""
     if record.values is None:
-        return {"sample_id": record.sample_id, "feature": record.feature,
-                "param_key": record.param_key, "status": record.status[:STATUS_LENGTH],
-                "n_rows": 0, "n_frames": 0, "data": b""}
+        return {
+            "sample_id": record.sample_id,
+            "feature": record.feature,
+            "param_key": record.param_key,
+            "status": record.status[:STATUS_LENGTH],
+            "n_rows": 0,
+            "n_frames": 0,
+            "data": b"",
+        }
     vec = np.ascontiguousarray(record.values, dtype="<f4")
-    return {"sample_id": record.sample_id, "feature": record.feature,
-            "param_key": record.param_key, "status": record.status[:STATUS_LENGTH],
-            "n_rows": vec.shape[-1] // 2, "n_frames": int(record.n_frames),
-            "data": vec.tobytes()}
+    return {
+        "sample_id": record.sample_id,
+        "feature": record.feature,
+        "param_key": record.param_key,
+        "status": record.status[:STATUS_LENGTH],
+        "n_rows": vec.shape[-1] // 2,
+        "n_frames": int(record.n_frames),
+        "data": vec.tobytes(),
+    }
 
 
 class SummaryMixin(BulkMixin):
     """Feature-summary methods of :class:`audiosoup_widgets.store.Store`."""
 
-    def samples_needing(self, dataset: str, keys: dict[str, str], *,
-                        retry_failed: bool = False) -> list[tuple[int, str, int, int]]:
+    def samples_needing(
+        self, dataset: str, keys: dict[str, str], *, retry_failed: bool = False
+    ) -> list[tuple[int, str, int, int]]:
         """Return ``(sample_id, file, sample_rate, frames)`` for samples missing any feature.
 
         Parameters
@@ -97,18 +109,23 @@ class SummaryMixin(BulkMixin):
             conds = [Sample.dataset_id == ds.id, _current(keys)]
             if retry_failed:
                 conds.append(~_FAILED)
-            done = (select(FeatureSummary.sample_id, func.count().label("n"))
-                    .join(Sample, Sample.id == FeatureSummary.sample_id)
-                    .where(*conds)
-                    .group_by(FeatureSummary.sample_id).subquery())
+            done = (
+                select(FeatureSummary.sample_id, func.count().label("n"))
+                .join(Sample, Sample.id == FeatureSummary.sample_id)
+                .where(*conds)
+                .group_by(FeatureSummary.sample_id)
+                .subquery()
+            )
             rows = sess.execute(
-                select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate,
-                       Sample.frames)
+                select(Sample.id, Sample.path, Sample.path_bytes, Sample.sample_rate, Sample.frames)
                 .outerjoin(done, done.c.sample_id == Sample.id)
                 .where(Sample.dataset_id == ds.id, func.coalesce(done.c.n, 0) < len(keys))
-                .order_by(Sample.id)).all()
-            return [(sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr, frames)
-                    for sid, p, pb, sr, frames in rows]
+                .order_by(Sample.id)
+            ).all()
+            return [
+                (sid, os.path.join(ds.root, os.fsdecode(pb) if pb else p), sr, frames)
+                for sid, p, pb, sr, frames in rows
+            ]
 
     def failed_samples(self, dataset: str, keys: dict[str, str]) -> list[tuple[int, str]]:
         """Return ``(sample_id, reason)`` of samples with a stored failure for ``keys``.
@@ -126,7 +143,8 @@ class SummaryMixin(BulkMixin):
                 .join(Sample, Sample.id == FeatureSummary.sample_id)
                 .where(Sample.dataset_id == ds_id, _current(keys), _FAILED)
                 .group_by(FeatureSummary.sample_id)
-                .order_by(FeatureSummary.sample_id)).all()
+                .order_by(FeatureSummary.sample_id)
+            ).all()
             return [(sid, status) for sid, status in rows]
 
     def count_samples_without_summaries(self, dataset: str) -> int:
@@ -135,10 +153,13 @@ class SummaryMixin(BulkMixin):
             ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
             if ds_id is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
-            has_any = select(FeatureSummary.sample_id).where(
-                FeatureSummary.sample_id == Sample.id).exists()
-            return sess.scalar(select(func.count()).select_from(Sample).where(
-                Sample.dataset_id == ds_id, ~has_any)) or 0
+            has_any = select(FeatureSummary.sample_id).where(FeatureSummary.sample_id == Sample.id).exists()
+            return (
+                sess.scalar(
+                    select(func.count()).select_from(Sample).where(Sample.dataset_id == ds_id, ~has_any)
+                )
+                or 0
+            )
 
     def clear_summaries(self, dataset: str, features: Sequence[str]) -> int:
         """Delete stored summaries of ``features`` for a dataset (``--force``)."""
@@ -147,8 +168,11 @@ class SummaryMixin(BulkMixin):
             if ds_id is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
             ids = select(Sample.id).where(Sample.dataset_id == ds_id)
-            res = sess.execute(delete(FeatureSummary).where(
-                FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))))
+            res = sess.execute(
+                delete(FeatureSummary).where(
+                    FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))
+                )
+            )
             return cast("CursorResult[Any]", res).rowcount  # a DML result counts its rows
 
     def save_summaries(self, records: Sequence[SummaryRecord]) -> int:
@@ -166,9 +190,14 @@ class SummaryMixin(BulkMixin):
         ins = self._insert(FeatureSummary)
         stmt = ins.on_conflict_do_update(
             index_elements=["sample_id", "feature", "param_key"],
-            set_={"status": ins.excluded.status, "n_rows": ins.excluded.n_rows,
-                  "n_frames": ins.excluded.n_frames, "data": ins.excluded.data,
-                  "computed_at": ins.excluded.computed_at})
+            set_={
+                "status": ins.excluded.status,
+                "n_rows": ins.excluded.n_rows,
+                "n_frames": ins.excluded.n_frames,
+                "data": ins.excluded.data,
+                "computed_at": ins.excluded.computed_at,
+            },
+        )
         with self.session() as sess:
             sess.execute(stmt, full)
         return len(full)
@@ -180,16 +209,20 @@ class SummaryMixin(BulkMixin):
         # computation cannot conflict with stored rows, so it goes straight into the
         # table; only a recomputation or a concurrent run takes the upsert.
         self._copy_in(
-            "feature_summaries", _SUMMARY_COLUMNS, _binary_copy_summaries(rows), fmt="binary",
+            "feature_summaries",
+            _SUMMARY_COLUMNS,
+            _binary_copy_summaries(rows),
+            fmt="binary",
             direct_first=True,
             on_conflict="ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
             "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
-            "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at")
+            "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at",
+        )
         return len(rows)
 
-    def summary_matrix(self, dataset: str, feature: str, key: str, *, label: str | None = None,
-                       split: str | None = None
-                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def summary_matrix(
+        self, dataset: str, feature: str, key: str, *, label: str | None = None, split: str | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Read one feature's summaries for a dataset as arrays.
 
         Returns
@@ -201,10 +234,16 @@ class SummaryMixin(BulkMixin):
             ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
             if ds_id is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
-            q = (select(FeatureSummary.sample_id, FeatureSummary.data)
-                 .join(Sample, Sample.id == FeatureSummary.sample_id)
-                 .where(Sample.dataset_id == ds_id, FeatureSummary.feature == feature,
-                        FeatureSummary.param_key == key, FeatureSummary.n_rows > 0))
+            q = (
+                select(FeatureSummary.sample_id, FeatureSummary.data)
+                .join(Sample, Sample.id == FeatureSummary.sample_id)
+                .where(
+                    Sample.dataset_id == ds_id,
+                    FeatureSummary.feature == feature,
+                    FeatureSummary.param_key == key,
+                    FeatureSummary.n_rows > 0,
+                )
+            )
             if label is not None:
                 q = q.join(Label, Label.id == Sample.label_id).where(Label.name == label)
             if split is not None:
@@ -226,19 +265,22 @@ class SummaryMixin(BulkMixin):
                 v = np.frombuffer(b, dtype="<f4")
                 k = v.size // 2
                 values[i, :k] = v[:k]
-                values[i, half:half + k] = v[k:]
+                values[i, half : half + k] = v[k:]
         return ids, values
 
-    def sample_table(self, dataset: str, *, label: str | None = None,
-                     split: str | None = None) -> list[tuple[int, str, str | None, str | None]]:
+    def sample_table(
+        self, dataset: str, *, label: str | None = None, split: str | None = None
+    ) -> list[tuple[int, str, str | None, str | None]]:
         """Return ``(id, path, label, split)`` of a dataset's samples, by id."""
         with self.session() as sess:
             ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
             if ds_id is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
-            q = (select(Sample.id, Sample.path, Label.name, Sample.split)
-                 .outerjoin(Label, Label.id == Sample.label_id)
-                 .where(Sample.dataset_id == ds_id))
+            q = (
+                select(Sample.id, Sample.path, Label.name, Sample.split)
+                .outerjoin(Label, Label.id == Sample.label_id)
+                .where(Sample.dataset_id == ds_id)
+            )
             if label is not None:
                 q = q.where(Label.name == label)
             if split is not None:
@@ -251,8 +293,9 @@ __all__ = ["STATUS_LENGTH", "SummaryMixin", "SummaryRecord", "pack_summary"]
 
 def _current(keys: dict[str, str]) -> ColumnElement[bool]:
     """Rows of the given features with their current parameter keys."""
-    return or_(*[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key)
-                 for feat, key in keys.items()])
+    return or_(
+        *[and_(FeatureSummary.feature == feat, FeatureSummary.param_key == key) for feat, key in keys.items()]
+    )
 
 
 # A row that records a failure rather than values: n_rows = 0 (decode or engine
@@ -260,8 +303,16 @@ def _current(keys: dict[str, str]) -> ColumnElement[bool]:
 _FAILED = or_(FeatureSummary.n_rows == 0, FeatureSummary.status == "non_finite")
 
 
-_SUMMARY_COLUMNS = ("sample_id", "feature", "param_key", "status", "n_rows", "n_frames", "data",
-                    "computed_at")
+_SUMMARY_COLUMNS = (
+    "sample_id",
+    "feature",
+    "param_key",
+    "status",
+    "n_rows",
+    "n_frames",
+    "data",
+    "computed_at",
+)
 _PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -272,8 +323,8 @@ def _binary_copy_summaries(rows: Sequence[dict[str, Any]]) -> bytes:
     UTF-8, bytea as is, timestamptz as int8 microseconds since 2000-01-01 UTC.
     """
     parts = [b"PGCOPY\n\xff\r\n\x00", struct.pack("!ii", 0, 0)]
-    row_head = struct.Struct("!hii")   # field count, then the sample id as (length, int4)
-    ints = struct.Struct("!iiii")      # n_rows and n_frames as (length, int4) pairs
+    row_head = struct.Struct("!hii")  # field count, then the sample id as (length, int4)
+    ints = struct.Struct("!iiii")  # n_rows and n_frames as (length, int4) pairs
     stamp = struct.Struct("!iq")
     for r in rows:
         micros = (r["computed_at"] - _PG_EPOCH) // dt.timedelta(microseconds=1)

@@ -27,8 +27,12 @@ TICK_PX = 11
 TITLE_PX = 14
 # DejaVu Sans advance widths in em, by character class; anything else counts as wide.
 _WIDTHS = (
-    (" .,:;'|!ijlI", 0.32), ("()[]{}frt-/", 0.40), ("0123456789$?_sczJ", 0.64),
-    ("abdeghknopquvxyL", 0.64), ("ABCDEFKPRSTVXYZ", 0.72), ("GHNOQU", 0.78),
+    (" .,:;'|!ijlI", 0.32),
+    ("()[]{}frt-/", 0.40),
+    ("0123456789$?_sczJ", 0.64),
+    ("abdeghknopquvxyL", 0.64),
+    ("ABCDEFKPRSTVXYZ", 0.72),
+    ("GHNOQU", 0.78),
 )
 _WIDE = 1.0
 # Between the axis line and the widest tick label: d3's tick (6 px) and padding (3 px).
@@ -64,9 +68,8 @@ def tick_texts(lo: float, hi: float, *, count: int = 10) -> list[str]:
         return [f"{lo:g}"]
     raw = span / count
     power = math.floor(math.log10(raw))
-    error = raw / 10 ** power
-    step = 10 ** power * (10 if error >= 50 ** 0.5 else 5 if error >= 10 ** 0.5
-                          else 2 if error >= 2 ** 0.5 else 1)
+    error = raw / 10**power
+    step = 10**power * (10 if error >= 50**0.5 else 5 if error >= 10**0.5 else 2 if error >= 2**0.5 else 1)
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
     first, last = math.ceil(lo / step), math.floor(hi / step)
     values = [k * step for k in range(first, last + 1)] or [lo]

@@ -43,8 +43,7 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 class Job:
     """What a running job sees: a progress reporter and whether it is still wanted."""
 
-    def __init__(self, owner: LatestJob, generation: int,
-                 on_progress: Callable[[Any], None] | None) -> None:
+    def __init__(self, owner: LatestJob, generation: int, on_progress: Callable[[Any], None] | None) -> None:
         self._owner = owner
         self._generation = generation
         self._on_progress = on_progress
@@ -83,9 +82,14 @@ class LatestJob:
         """Whether a worker is busy with a job (current or stale)."""
         return self._running > 0
 
-    def submit(self, work: Callable[[Job], Any], *, on_done: Callable[[Any], None],
-               on_error: Callable[[BaseException], None],
-               on_progress: Callable[[Any], None] | None = None) -> None:
+    def submit(
+        self,
+        work: Callable[[Job], Any],
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        on_progress: Callable[[Any], None] | None = None,
+    ) -> None:
         """Start ``work(job)``; supersede every earlier job.
 
         Parameters
@@ -132,8 +136,14 @@ class LatestJob:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
-    def _run(self, job: Job, generation: int, work: Callable[[Job], Any],
-             on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
+    def _run(
+        self,
+        job: Job,
+        generation: int,
+        work: Callable[[Job], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
         try:
             if job.stale:  # superseded while it waited for the worker
                 return
@@ -153,8 +163,7 @@ class LatestJob:
             self._deliver(generation, callback, value)
             return
         try:
-            loop.call_soon_threadsafe(self._deliver, generation, callback, value,
-                                      context=self._context)
+            loop.call_soon_threadsafe(self._deliver, generation, callback, value, context=self._context)
         except RuntimeError:  # the loop is closed: the kernel is shutting down
             log.debug("%s: dropped a result, the event loop is closed", self.name)
 

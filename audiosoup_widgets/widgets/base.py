@@ -27,8 +27,17 @@ from ipyvuetify.VuetifyTemplate import VuetifyTemplate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SafeTemplate", "handler", "as_int", "as_str", "fmt_duration", "fmt_rate", "fmt_when",
-           "fmt_value", "fmt_db"]
+__all__ = [
+    "SafeTemplate",
+    "handler",
+    "as_int",
+    "as_str",
+    "fmt_duration",
+    "fmt_rate",
+    "fmt_when",
+    "fmt_value",
+    "fmt_db",
+]
 
 
 class SafeTemplate(VuetifyTemplate):
@@ -39,8 +48,7 @@ class SafeTemplate(VuetifyTemplate):
 
     def _handle_event(self, _: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or set(content) - {"event", "data"}:
-            log.warning("%s: dropped a widget message that is not a declared event",
-                        type(self).__name__)
+            log.warning("%s: dropped a widget message that is not a declared event", type(self).__name__)
             return
         event = content.get("event")
         if not isinstance(event, str) or event not in (self.events or ()):
@@ -52,8 +60,11 @@ class SafeTemplate(VuetifyTemplate):
         """Apply browser-side trait updates, but only for ``_frontend_writable`` traits."""
         allowed = {k: val for k, val in sync_data.items() if k in self._frontend_writable}
         if len(allowed) != len(sync_data):
-            log.debug("%s: ignored browser updates of %s", type(self).__name__,
-                      sorted(set(sync_data) - set(allowed)))
+            log.debug(
+                "%s: ignored browser updates of %s",
+                type(self).__name__,
+                sorted(set(sync_data) - set(allowed)),
+            )
         if allowed:
             super().set_state(allowed)
 

@@ -124,33 +124,44 @@ class MetadataEditor(SafeTemplate):
                     self.message = ""
                     self.generation += 1
                 return
-            record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset,
-                                               fresh=fresh)
+            record = self.services.samples.get(s.selected_sample_id, dataset=s.dataset, fresh=fresh)
         self._record = record
         self._pending_change = None
         labels = [lab.name for lab in self.services.samples.labels(record.dataset)]
         history = self.services.samples.history(record.id)
         with self.hold_sync():
             self.sample = {
-                "id": record.id, "name": record.file_name, "path": record.path,
-                "label": record.label or "", "text": record.text or "", "split": record.split,
-                "speaker": record.speaker or "", "sample_rate": fmt_rate(record.sample_rate),
+                "id": record.id,
+                "name": record.file_name,
+                "path": record.path,
+                "label": record.label or "",
+                "text": record.text or "",
+                "split": record.split,
+                "speaker": record.speaker or "",
+                "sample_rate": fmt_rate(record.sample_rate),
                 "duration": fmt_duration(record.duration),
                 "channels": "mono" if record.channels == 1 else f"{record.channels} channels",
                 "format": " ".join(x for x in (record.format, record.subtype or "") if x),
-                "version": record.version, "updated_by": record.updated_by or "",
+                "version": record.version,
+                "updated_by": record.updated_by or "",
                 "updated_at": fmt_when(record.updated_at),
             }
             self.label_items = labels
             self.meta_rows = [{"key": str(k), "value": fmt_meta(v)} for k, v in record.meta.items()]
-            self.history = [{
-                "id": e.id, "when": fmt_when(e.at), "who": e.reviewer,
-                "field": _FIELD_NAMES.get(e.field, e.field), "old": fmt_value(e.old),
-                "new": fmt_value(e.new), "undone": bool(e.undone),
-                "kind": getattr(e, "kind", "edit"),
-            } for e in history[:MAX_HISTORY]]
-            self.can_undo = any(not e.undone and getattr(e, "kind", "edit") == "edit"
-                                for e in history)
+            self.history = [
+                {
+                    "id": e.id,
+                    "when": fmt_when(e.at),
+                    "who": e.reviewer,
+                    "field": _FIELD_NAMES.get(e.field, e.field),
+                    "old": fmt_value(e.old),
+                    "new": fmt_value(e.new),
+                    "undone": bool(e.undone),
+                    "kind": getattr(e, "kind", "edit"),
+                }
+                for e in history[:MAX_HISTORY]
+            ]
+            self.can_undo = any(not e.undone and getattr(e, "kind", "edit") == "edit" for e in history)
             self.conflict = {}
             self.generation += 1
 
@@ -163,8 +174,9 @@ class MetadataEditor(SafeTemplate):
 
     def _need_reviewer(self) -> str:
         if not self.state.reviewer.strip():
-            raise ValidationError("Enter your name (top of the editor) before editing: every "
-                                  "change is recorded with it.")
+            raise ValidationError(
+                "Enter your name (top of the editor) before editing: every change is recorded with it."
+            )
         return self.state.reviewer
 
     def _save(self, *, what: str, retry: tuple[str, object], **change: Any) -> bool:
@@ -182,8 +194,10 @@ class MetadataEditor(SafeTemplate):
             who = exc.theirs_by or "someone"
             with self.hold_sync():
                 self.conflict = {
-                    "field": _FIELD_NAMES.get(exc.field, exc.field), "who": who,
-                    "mine": fmt_value(exc.mine), "theirs": fmt_value(exc.theirs),
+                    "field": _FIELD_NAMES.get(exc.field, exc.field),
+                    "who": who,
+                    "mine": fmt_value(exc.mine),
+                    "theirs": fmt_value(exc.theirs),
                 }
                 self.message = exc.message
                 self.message_kind = "error"
@@ -216,8 +230,7 @@ class MetadataEditor(SafeTemplate):
         if name == (record.label or ""):
             return
         if name not in self.services.samples.label_names(record.dataset):
-            raise ValidationError(f"“{name}” is not a label of this dataset; use “New label” "
-                                  "to create it.")
+            raise ValidationError(f"“{name}” is not a label of this dataset; use “New label” to create it.")
         self._save(what="label", retry=("vue_save_label", name), label=name)
 
     @handler("creating a label")
@@ -255,8 +268,14 @@ class MetadataEditor(SafeTemplate):
         if not isinstance(data, dict):
             raise ValidationError("invalid metadata")
         key = (as_str(data.get("key"), name="metadata key", max_len=MAX_META_KEY) or "").strip()
-        value = as_str(data.get("value") if data.get("value") is not None else "",
-                       name="metadata value", max_len=MAX_META_VALUE) or ""
+        value = (
+            as_str(
+                data.get("value") if data.get("value") is not None else "",
+                name="metadata value",
+                max_len=MAX_META_VALUE,
+            )
+            or ""
+        )
         if not key:
             raise ValidationError("A metadata key cannot be empty.")
         if any(ord(c) < 32 for c in key):
@@ -268,8 +287,7 @@ class MetadataEditor(SafeTemplate):
         if meta.get(key) == value:
             return
         meta[key] = value
-        self._save(what=f"metadata “{key}”", retry=("vue_set_meta", {"key": key, "value": value}),
-                   meta=meta)
+        self._save(what=f"metadata “{key}”", retry=("vue_set_meta", {"key": key, "value": value}), meta=meta)
 
     @handler("removing metadata")
     def vue_delete_meta(self, data: Any) -> None:
@@ -290,9 +308,12 @@ class MetadataEditor(SafeTemplate):
             new = self.services.samples.undo(record, reviewer=reviewer)
         except ConflictError as exc:
             with self.hold_sync():
-                self.conflict = {"field": _FIELD_NAMES.get(exc.field, exc.field),
-                                 "who": exc.theirs_by or "someone",
-                                 "mine": "undo the last edit", "theirs": "a newer change"}
+                self.conflict = {
+                    "field": _FIELD_NAMES.get(exc.field, exc.field),
+                    "who": exc.theirs_by or "someone",
+                    "mine": "undo the last edit",
+                    "theirs": "a newer change",
+                }
                 self.message, self.message_kind = exc.message, "error"
             self._pending_change = None
             self.state.report(exc, context="undoing")

@@ -62,22 +62,24 @@ FAMILY_TITLES = {
 }
 _STATUS_NOTES = {
     "silent": "This clip is silent (or nearly): the pictures below are flat or show only noise.",
-    "too_short": "This clip is shorter than one analysis window, so each feature has very "
-                 "few columns.",
+    "too_short": "This clip is shorter than one analysis window, so each feature has very few columns.",
 }
 _HEIGHTS = {"stack_memory": 300, "onset_strength": 190}
 
 
 def _links(spec: FeatureSpec) -> list[dict[str, str]]:
     # Registry links are ours, but only web links ever become an href.
-    return [{"title": t, "url": u} for t, u in spec.links
-            if isinstance(u, str) and u.startswith(("https://", "http://"))]
+    return [
+        {"title": t, "url": u}
+        for t, u in spec.links
+        if isinstance(u, str) and u.startswith(("https://", "http://"))
+    ]
 
 
 _STEP_TEXT = {
     "read": "Reading the audio",
     "engine": "Preparing the feature engine and computing {family} features (the first time "
-              "in a session it loads and compiles: a few seconds)",
+    "in a session it loads and compiles: a few seconds)",
     "compute": "Computing {family} features",
     "draw": "Drawing the plots",
 }
@@ -90,13 +92,16 @@ def _steps(family: str, *, first_use: bool) -> list[str]:
 def _progress(record: SampleRecord, family: str, steps: list[str], index: int) -> dict[str, Any]:
     """Describe a running computation for the browser: which clip, how much of it, which step."""
     if record.duration > MAX_FEATURE_SECONDS + 1e-6:
-        scope = (f"the first {MAX_FEATURE_SECONDS:.0f} s of {fmt_duration(record.duration)} "
-                 f"(at most {MAX_FEATURE_SECONDS:.0f} s of a clip are analysed)")
+        scope = (
+            f"the first {MAX_FEATURE_SECONDS:.0f} s of {fmt_duration(record.duration)} "
+            f"(at most {MAX_FEATURE_SECONDS:.0f} s of a clip are analysed)"
+        )
     else:
         scope = f"all {fmt_duration(record.duration)}"
     title = FAMILY_TITLES[family][0].lower()
     return {
-        "step": index + 1, "steps": len(steps),
+        "step": index + 1,
+        "steps": len(steps),
         "stage": _STEP_TEXT[steps[index]].format(family=title),
         "line": f"{FAMILY_TITLES[family][0]} features of {record.file_name}: {scope}.",
     }
@@ -145,8 +150,9 @@ class FeatureExplorer(SafeTemplate):
         self._pending: tuple[int, str, int] | None = None
         self._job = LatestJob("audiosoup-features")
         self.last_export: tuple[str, str, bytes] | None = None
-        self.tabs = [{"value": f, "title": FAMILY_TITLES[f][0], "subtitle": FAMILY_TITLES[f][1]}
-                     for f in FAMILIES]
+        self.tabs = [
+            {"value": f, "title": FAMILY_TITLES[f][0], "subtitle": FAMILY_TITLES[f][1]} for f in FAMILIES
+        ]
         self.selected = list(state.selected_features)
         state.observe(self._on_sample, names=["selected_sample_id", "dataset"])
         state.observe(self._on_revision, names=["revision"])
@@ -218,9 +224,16 @@ class FeatureExplorer(SafeTemplate):
         family = self.tab
         with self.hold_sync():
             self.title = record.file_name
-            self.subtitle = " · ".join(x for x in (record.label or "no label", record.split or "",
-                                                   fmt_duration(record.duration),
-                                                   f"{record.sample_rate / 1000:g} kHz") if x)
+            self.subtitle = " · ".join(
+                x
+                for x in (
+                    record.label or "no label",
+                    record.split or "",
+                    fmt_duration(record.duration),
+                    f"{record.sample_rate / 1000:g} kHz",
+                )
+                if x
+            )
             self.message = ""
         if self.services.features.is_cached(record, family):
             self._stop()
@@ -235,20 +248,26 @@ class FeatureExplorer(SafeTemplate):
             self.items, self.figures, self.note, self.readouts = [], [], "", {}
             self.progress = _progress(record, family, steps, 0)
             self.busy = True
-        self._job.submit(functools.partial(self._compute_job, record, family, steps),
-                         on_done=functools.partial(self._finish, key, record),
-                         on_error=self._fail, on_progress=self._on_progress)
+        self._job.submit(
+            functools.partial(self._compute_job, record, family, steps),
+            on_done=functools.partial(self._finish, key, record),
+            on_error=self._fail,
+            on_progress=self._on_progress,
+        )
 
-    def _compute_job(self, record: SampleRecord, family: str, steps: list[str],
-                     job: Job) -> tuple[FeatureSet, list[Display]] | None:
+    def _compute_job(
+        self, record: SampleRecord, family: str, steps: list[str], job: Job
+    ) -> tuple[FeatureSet, list[Display]] | None:
         return self._compute(job, record, family, steps)
 
-    def _compute(self, job: Job | None, record: SampleRecord, family: str,
-                 steps: list[str] | None = None) -> tuple[FeatureSet, list[Display]] | None:
+    def _compute(
+        self, job: Job | None, record: SampleRecord, family: str, steps: list[str] | None = None
+    ) -> tuple[FeatureSet, list[Display]] | None:
         """Decode, compute and prepare one family's displays (no widgets: may run in a worker).
 
         Returns ``(feature_set, displays)``, or None once the job is stale.
         """
+
         def step(name: str) -> bool:
             if job is None:
                 return True
@@ -273,8 +292,9 @@ class FeatureExplorer(SafeTemplate):
         if self.busy:
             self.progress = info
 
-    def _finish(self, key: tuple[int, str, int], record: SampleRecord,
-                out: tuple[FeatureSet, list[Display]] | None) -> None:
+    def _finish(
+        self, key: tuple[int, str, int], record: SampleRecord, out: tuple[FeatureSet, list[Display]] | None
+    ) -> None:
         if out is None:
             return
         try:
@@ -282,8 +302,9 @@ class FeatureExplorer(SafeTemplate):
         except Exception as exc:  # noqa: BLE001 - reported like any other failure
             self._fail(exc)
 
-    def _draw(self, key: tuple[int, str, int], record: SampleRecord,
-              out: tuple[FeatureSet, list[Display]]) -> None:
+    def _draw(
+        self, key: tuple[int, str, int], record: SampleRecord, out: tuple[FeatureSet, list[Display]]
+    ) -> None:
         """Put computed displays into the figures and cards (main thread)."""
         fs, displays = out
         specs = features_in(key[1])
@@ -298,12 +319,17 @@ class FeatureExplorer(SafeTemplate):
                 reason = adapt.get("reason", "")
                 changed = ", ".join(f"{k} = {v}" for k, v in adapt.items() if k != "reason")
                 adapt_note = f"Adapted for this clip: {changed}. {reason}".strip()
-            items.append({
-                "id": spec.id, "title": spec.title, "explanation": spec.explanation,
-                "links": _links(spec), "selected": spec.id in self.selected,
-                "note": " ".join(x for x in (adapt_note, display.note) if x),
-                "colorbar": colour_bar(display, plot_height=plot.height),
-            })
+            items.append(
+                {
+                    "id": spec.id,
+                    "title": spec.title,
+                    "explanation": spec.explanation,
+                    "links": _links(spec),
+                    "selected": spec.id in self.selected,
+                    "note": " ".join(x for x in (adapt_note, display.note) if x),
+                    "colorbar": colour_bar(display, plot_height=plot.height),
+                }
+            )
         left = max(p.left for p in plots)
         for plot in plots:  # plot areas of a tab line up, whatever their tick labels
             plot.align_left(left)
@@ -333,8 +359,9 @@ class FeatureExplorer(SafeTemplate):
                 self._displays.move_to_end(key)
                 return self._displays[key]
         n_bands = None
-        display = prepare(spec, fs.values[spec.id], sr=fs.sr, params=self.services.features.params,
-                          n_bands=n_bands)
+        display = prepare(
+            spec, fs.values[spec.id], sr=fs.sr, params=self.services.features.params, n_bands=n_bands
+        )
         with self._displays_lock:
             self._displays[key] = display
             while len(self._displays) > 48:
@@ -372,8 +399,11 @@ class FeatureExplorer(SafeTemplate):
     @handler("selecting a feature")
     def vue_toggle_feature(self, data: Any) -> None:
         """Select or unselect a feature for export: ``{"id": ..., "selected": bool}``."""
-        if not isinstance(data, dict) or data.get("id") not in FEATURES \
-                or not isinstance(data.get("selected"), bool):
+        if (
+            not isinstance(data, dict)
+            or data.get("id") not in FEATURES
+            or not isinstance(data.get("selected"), bool)
+        ):
             raise ValidationError("unknown feature")
         current = list(self.state.selected_features)
         fid = data["id"]
@@ -434,10 +464,11 @@ class FeatureExplorer(SafeTemplate):
             name, data_bytes, mime = self.services.exports.features(record, names, fmt)
         finally:
             self.busy = False
-        self.export_note = (f"{name} ({len(data_bytes) / 1024:,.0f} KB): {len(names)} "
-                            f"feature{'s' if len(names) != 1 else ''} of this clip.")
+        self.export_note = (
+            f"{name} ({len(data_bytes) / 1024:,.0f} KB): {len(names)} "
+            f"feature{'s' if len(names) != 1 else ''} of this clip."
+        )
         self.download = {"name": name, "mime": mime, "size": len(data_bytes)}
         # A data: URL built in the browser from the binary buffer keeps working in Voila.
-        self.send({"method": "download", "args": [{"name": name, "mime": mime}]},
-                  buffers=[data_bytes])
+        self.send({"method": "download", "args": [{"name": name, "mime": mime}]}, buffers=[data_bytes])
         self.last_export = (name, mime, data_bytes)

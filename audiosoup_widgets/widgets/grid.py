@@ -45,14 +45,20 @@ __all__ = ["SampleGrid", "wave_path", "SORT_ITEMS", "SEARCH_DELAY"]
 
 #: Sort choices shown to users: (value, title). Values are checked against the store's allow-list.
 SORT_ITEMS = (
-    ("id", "Order loaded"), ("path", "File name (A-Z)"), ("-path", "File name (Z-A)"),
-    ("label", "Label (A-Z)"), ("-label", "Label (Z-A)"), ("duration", "Shortest first"),
-    ("-duration", "Longest first"), ("split", "Split"), ("speaker", "Speaker"),
-    ("sample_rate", "Sample rate (low first)"), ("-sample_rate", "Sample rate (high first)"),
+    ("id", "Order loaded"),
+    ("path", "File name (A-Z)"),
+    ("-path", "File name (Z-A)"),
+    ("label", "Label (A-Z)"),
+    ("-label", "Label (Z-A)"),
+    ("duration", "Shortest first"),
+    ("-duration", "Longest first"),
+    ("split", "Split"),
+    ("speaker", "Speaker"),
+    ("sample_rate", "Sample rate (low first)"),
+    ("-sample_rate", "Sample rate (high first)"),
     ("-id", "Newest first"),
 )
-_KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown",
-         " ", "Enter")
+_KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
 _WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
 MAX_TEXT_ON_CARD = 240
 #: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
@@ -61,10 +67,18 @@ MAX_BOX_CHARS = 48
 SEARCH_DELAY = 0.3
 #: State traits the grid shows as they are: (state trait, synced trait of the grid).
 _MIRRORED = (
-    ("dataset", "dataset"), ("label_filter", "labels"), ("split_filter", "split"),
-    ("status_filter", "status"), ("search", "search"), ("sort", "sort"), ("page", "page"),
-    ("page_size", "page_size"), ("selected_sample_id", "selected_id"), ("total", "total"),
-    ("n_pages", "n_pages"), ("filtered", "filtered"),
+    ("dataset", "dataset"),
+    ("label_filter", "labels"),
+    ("split_filter", "split"),
+    ("status_filter", "status"),
+    ("search", "search"),
+    ("sort", "sort"),
+    ("page", "page"),
+    ("page_size", "page_size"),
+    ("selected_sample_id", "selected_id"),
+    ("total", "total"),
+    ("n_pages", "n_pages"),
+    ("filtered", "filtered"),
 )
 
 
@@ -72,8 +86,9 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
-              n_bins: int = _WAVE_BINS) -> str:
+def wave_path(
+    peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H, n_bins: int = _WAVE_BINS
+) -> str:
     """Build the SVG path of a filled waveform thumbnail from min/max peaks.
 
     Parameters
@@ -109,7 +124,7 @@ def wave_path(peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H,
     xs = np.linspace(0.0, float(width), len(hi))
     pts = np.empty((2 * len(hi), 2))
     pts[: len(hi), 0], pts[: len(hi), 1] = xs, top
-    pts[len(hi):, 0], pts[len(hi):, 1] = xs[::-1], bottom[::-1]
+    pts[len(hi) :, 0], pts[len(hi) :, 1] = xs[::-1], bottom[::-1]
     # Integers format far faster than floats; the viewBox is fine enough for them.
     return "M" + " ".join(map(str, np.rint(pts).astype(np.int64).ravel().tolist())) + "Z"
 
@@ -192,20 +207,36 @@ class SampleGrid(SafeTemplate):
         self._typed: str | None = None
         self._search_later = Debouncer(SEARCH_DELAY, self._search_typed)
         self.split_items = [{"title": "All splits", "value": None}] + [
-            {"title": s.capitalize(), "value": s} for s in SPLITS]
+            {"title": s.capitalize(), "value": s} for s in SPLITS
+        ]
         # The box shows the title; the menu adds the subtitle (a long title would widen the box).
         self.status_items = [
-            {"title": "Any status", "value": None}, {"title": "OK", "value": "ok"},
-            {"title": "Flagged", "value": "flagged",
-             "subtitle": "silent, quiet, clipped, DC offset or invalid samples"}]
+            {"title": "Any status", "value": None},
+            {"title": "OK", "value": "ok"},
+            {
+                "title": "Flagged",
+                "value": "flagged",
+                "subtitle": "silent, quiet, clipped, DC offset or invalid samples",
+            },
+        ]
         self.sort_items = [{"title": t, "value": val} for val, t in SORT_ITEMS]
         self.field_widths = self._widths([])
         # What the toolbar and pager show is the state itself, kept in step by links.
         for source, target in _MIRRORED:
             dlink((state, source), (self, target), transform=_copy)
-        state.observe(self._on_query, names=[
-            "dataset", "label_filter", "split_filter", "search", "status_filter", "sort", "page",
-            "page_size"])
+        state.observe(
+            self._on_query,
+            names=[
+                "dataset",
+                "label_filter",
+                "split_filter",
+                "search",
+                "status_filter",
+                "sort",
+                "page",
+                "page_size",
+            ],
+        )
         state.observe(self._on_revision, names=["revision"])
         self._safe_refresh()
 
@@ -226,11 +257,16 @@ class SampleGrid(SafeTemplate):
 
     def _widths(self, dataset_items: list[dict[str, Any]]) -> dict[str, int]:
         """Characters each toolbar box needs: its longest choice, so any choice shows whole."""
+
         def longest(items: list[dict[str, Any]]) -> int:
             return min(MAX_BOX_CHARS, max((len(str(i["title"])) for i in items), default=10))
 
-        return {"dataset": longest(dataset_items), "split": longest(self.split_items),
-                "status": longest(self.status_items), "sort": longest(self.sort_items)}
+        return {
+            "dataset": longest(dataset_items),
+            "split": longest(self.split_items),
+            "status": longest(self.status_items),
+            "sort": longest(self.sort_items),
+        }
 
     def refresh(self) -> None:
         """Re-read the current page (and count) through the services and update the cards."""
@@ -244,31 +280,35 @@ class SampleGrid(SafeTemplate):
                 self.field_widths = self._widths(dataset_items)
                 s.total, s.page_ids = 0, []
                 self.cards = []
-                self.message = ("No dataset loaded yet. Load a folder of audio with "
-                                "'audiosoup load <folder>' and reload this page." if not datasets
-                                else "Choose a dataset.")
+                self.message = (
+                    "No dataset loaded yet. Load a folder of audio with "
+                    "'audiosoup load <folder>' and reload this page."
+                    if not datasets
+                    else "Choose a dataset."
+                )
             return
         labels = samples.labels(s.dataset)
         filters = s.filters()
         with self.hold_sync():
             s.total = samples.count(filters)
-            records = (samples.page(filters, page=s.page, page_size=s.page_size)
-                       if s.page_exists else [])
+            records = samples.page(filters, page=s.page, page_size=s.page_size) if s.page_exists else []
             s.page_ids = [r.id for r in records]
             if records and s.selected_sample_id not in s.page_ids:
                 # Keep keyboard work flowing: a fresh page starts with its first card selected.
                 s.selected_sample_id = records[0].id
             if s.total == 0:
-                message = ("No samples match these filters." if s.filtered
-                           else "This dataset has no samples yet.")
+                message = (
+                    "No samples match these filters." if s.filtered else "This dataset has no samples yet."
+                )
             elif not records:
                 message = f"Page {s.page + 1} does not exist; there are {s.n_pages:,} pages."
             else:
                 message = ""
             self.dataset_items = dataset_items
             self.field_widths = self._widths(dataset_items)
-            self.label_items = [{"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name}
-                                for lab in labels]
+            self.label_items = [
+                {"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name} for lab in labels
+            ]
             self.message = message
             self.cards = [_card(r, self.services.audio.thumbnail(r)) for r in records]
 
@@ -318,8 +358,7 @@ class SampleGrid(SafeTemplate):
         self.state.selected_sample_id = sid
         wav = self.services.audio.wav_bytes(record)
         truncated = self.services.audio.play_truncated(record)
-        self.send({"method": "play_audio", "args": [{"id": sid, "truncated": truncated}]},
-                  buffers=[wav])
+        self.send({"method": "play_audio", "args": [{"id": sid, "truncated": truncated}]}, buffers=[wav])
 
     @handler("moving the selection")
     def vue_key_press(self, data: Any) -> None:

@@ -83,31 +83,50 @@ class FeaturePlot:
         self.x_scale = bq.LinearScale()
         log_y = spec.kind == "image" and spec.y_axis.scale == "log"
         self.y_scale = bq.LogScale() if log_y else bq.LinearScale()
-        self.x_axis = bq.Axis(scale=self.x_scale, label=axis_label(spec.x_axis), grid_lines="none",
-                              label_offset="32px")
-        self.y_axis = bq.Axis(scale=self.y_scale, side="left",
-                              label=axis_label(spec.y_axis), grid_lines="none", label_offset="52px",
-                              tick_style={"font-size": "11px"})
+        self.x_axis = bq.Axis(
+            scale=self.x_scale, label=axis_label(spec.x_axis), grid_lines="none", label_offset="32px"
+        )
+        self.y_axis = bq.Axis(
+            scale=self.y_scale,
+            side="left",
+            label=axis_label(spec.y_axis),
+            grid_lines="none",
+            label_offset="52px",
+            tick_style={"font-size": "11px"},
+        )
         axes = [self.x_axis, self.y_axis]
         if spec.kind == "image":
-            self.picture = ipw.Image(value=png_indexed(np.zeros((1, 1), np.uint8), palette("viridis")),
-                                     format="png")
-            self.mark = bq.Image(image=self.picture, scales={"x": self.x_scale, "y": self.y_scale},
-                                 x=[0.0, 1.0], y=[0.0, 1.0])
+            self.picture = ipw.Image(
+                value=png_indexed(np.zeros((1, 1), np.uint8), palette("viridis")), format="png"
+            )
+            self.mark = bq.Image(
+                image=self.picture, scales={"x": self.x_scale, "y": self.y_scale}, x=[0.0, 1.0], y=[0.0, 1.0]
+            )
             margin = {"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12}
         else:
-            self.mark = bq.Lines(x=np.zeros(2), y=np.zeros(2),
-                                 scales={"x": self.x_scale, "y": self.y_scale},
-                                 colors=["#1f6fbf"], stroke_width=1.5, fill="bottom",
-                                 fill_colors=["#1f6fbf"], fill_opacities=[0.15])
+            self.mark = bq.Lines(
+                x=np.zeros(2),
+                y=np.zeros(2),
+                scales={"x": self.x_scale, "y": self.y_scale},
+                colors=["#1f6fbf"],
+                stroke_width=1.5,
+                fill="bottom",
+                fill_colors=["#1f6fbf"],
+                fill_opacities=[0.15],
+            )
             margin = {"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12}
         if spec.id == "stack_memory":  # columns are beats: whole numbers at any zoom
             self.x_axis.tick_format = "d"
             self.x_scale.observe(self._whole_beats, names=["min", "max"])
         self.zoom = bq.PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]})
         self.figure = bq.Figure(
-            marks=[self.mark], axes=axes, interaction=self.zoom, fig_margin=margin,
-            padding_x=0.0, padding_y=0.0, animation_duration=0,
+            marks=[self.mark],
+            axes=axes,
+            interaction=self.zoom,
+            fig_margin=margin,
+            padding_x=0.0,
+            padding_y=0.0,
+            animation_duration=0,
             layout=ipw.Layout(width="100%", height=f"{height}px"),
         )
 
@@ -115,8 +134,14 @@ class FeaturePlot:
         """Draw ``display`` (one sync round for all the figure's widgets)."""
         self.display = display
         spec = self.spec
-        with self.figure.hold_sync(), self.x_scale.hold_sync(), self.y_scale.hold_sync(), \
-                self.x_axis.hold_sync(), self.y_axis.hold_sync(), self.mark.hold_sync():
+        with (
+            self.figure.hold_sync(),
+            self.x_scale.hold_sync(),
+            self.y_scale.hold_sync(),
+            self.x_axis.hold_sync(),
+            self.y_axis.hold_sync(),
+            self.mark.hold_sync(),
+        ):
             self.x_axis.label = display.x_label
             self.y_axis.label = fit_label(display.y_label, self.height - PLOT_TOP - PLOT_BOTTOM)
             ticks = display.y_ticks
@@ -127,8 +152,7 @@ class FeaturePlot:
             else:
                 self.y_axis.tick_values = None
                 self.y_axis.tick_labels = None
-                lo, hi = (display.y_extent if spec.kind == "image"
-                          else (display.vmin, display.vmax * 1.05))
+                lo, hi = display.y_extent if spec.kind == "image" else (display.vmin, display.vmax * 1.05)
                 texts = tick_texts(lo, hi)
             # The title clear of the widest tick label, and a margin that holds both.
             offset, self.left = y_room(texts)
@@ -147,8 +171,10 @@ class FeaturePlot:
             self._set_domain()
 
     def _whole_beats(self, change: Any = None) -> None:
-        ticks = whole_ticks(float(self.x_scale.min if self.x_scale.min is not None else 0.0),
-                            float(self.x_scale.max if self.x_scale.max is not None else 1.0))
+        ticks = whole_ticks(
+            float(self.x_scale.min if self.x_scale.min is not None else 0.0),
+            float(self.x_scale.max if self.x_scale.max is not None else 1.0),
+        )
         # bqplot falls back to fractional automatic ticks for an empty list; num_ticks=1
         # with one value draws none (zoomed inside a single beat).
         self.x_axis.num_ticks = None if len(ticks) else 1
@@ -209,10 +235,11 @@ class FeaturePlot:
         j = int(np.abs(cols - x).argmin())
         if not (d.x_extent[0] <= x <= d.x_extent[1]):
             return ""
-        where = (f"beat {j}" if self.spec.id == "stack_memory" else f"{cols[j]:.2f} s")
+        where = f"beat {j}" if self.spec.id == "stack_memory" else f"{cols[j]:.2f} s"
         if d.kind == "line":
             return f"{where} · {self.spec.title.lower()} {format_value(float(d.values[j]))}" + (
-                f" {d.unit}" if d.unit and d.unit != "dB increase" else "")
+                f" {d.unit}" if d.unit and d.unit != "dB increase" else ""
+            )
         if not (min(d.y_extent) <= y <= max(d.y_extent)):
             return ""
         rows = d.row_coords
@@ -229,8 +256,7 @@ class FeaturePlot:
         else:
             i = int(np.abs(rows - y).argmin())
             unit = self.spec.y_axis.unit
-            row_text = (f"coefficient {i}" if unit == "index"
-                        else f"{rows[i]:,.0f} {unit}")
+            row_text = f"coefficient {i}" if unit == "index" else f"{rows[i]:,.0f} {unit}"
         value = float(d.values[i, j])
         unit = f" {d.unit}" if d.unit in ("dB",) else ""
         return f"{where} · {row_text} · {format_value(value)}{unit}"
@@ -248,19 +274,33 @@ class WaveformPlot:
     def __init__(self, *, height: int = 150) -> None:
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LinearScale(min=-1.0, max=1.0)
-        self.mark = bq.Lines(x=np.zeros(2), y=np.zeros((2, 2)),
-                             scales={"x": self.x_scale, "y": self.y_scale}, fill="between",
-                             colors=["#3f7fd1", "#3f7fd1"], fill_colors=["#3f7fd1"],
-                             fill_opacities=[0.85], stroke_width=0.5)
-        self.x_axis = bq.Axis(scale=self.x_scale, label="time (s)", grid_lines="none",
-                              label_offset="32px")
-        self.y_axis = bq.Axis(scale=self.y_scale, side="left", label="amplitude",
-                              grid_lines="dashed", num_ticks=3, label_offset="52px")
+        self.mark = bq.Lines(
+            x=np.zeros(2),
+            y=np.zeros((2, 2)),
+            scales={"x": self.x_scale, "y": self.y_scale},
+            fill="between",
+            colors=["#3f7fd1", "#3f7fd1"],
+            fill_colors=["#3f7fd1"],
+            fill_opacities=[0.85],
+            stroke_width=0.5,
+        )
+        self.x_axis = bq.Axis(scale=self.x_scale, label="time (s)", grid_lines="none", label_offset="32px")
+        self.y_axis = bq.Axis(
+            scale=self.y_scale,
+            side="left",
+            label="amplitude",
+            grid_lines="dashed",
+            num_ticks=3,
+            label_offset="52px",
+        )
         self.figure = bq.Figure(
-            marks=[self.mark], axes=[self.x_axis, self.y_axis],
+            marks=[self.mark],
+            axes=[self.x_axis, self.y_axis],
             interaction=bq.PanZoom(scales={"x": [self.x_scale]}),
             fig_margin={"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12},
-            padding_x=0.0, padding_y=0.0, animation_duration=0,
+            padding_x=0.0,
+            padding_y=0.0,
+            animation_duration=0,
             layout=ipw.Layout(width="100%", height=f"{height}px"),
         )
 

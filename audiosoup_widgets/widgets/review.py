@@ -109,28 +109,39 @@ class ReviewDialog(SafeTemplate):
         self._record = record
         with self.hold_sync():
             self.info = {
-                "id": record.id, "name": record.file_name, "path": record.path,
-                "label": record.label or "", "split": record.split or "",
+                "id": record.id,
+                "name": record.file_name,
+                "path": record.path,
+                "label": record.label or "",
+                "split": record.split or "",
                 "duration": fmt_duration(record.duration),
                 "long": self.services.audio.play_truncated(record),
-                "max_play": int(MAX_PLAY_SECONDS), "max_features": int(MAX_FEATURE_SECONDS),
-                "flags": list(record.flags), "status": record.status,
+                "max_play": int(MAX_PLAY_SECONDS),
+                "max_features": int(MAX_FEATURE_SECONDS),
+                "flags": list(record.flags),
+                "status": record.status,
             }
-            self.rows = [{"key": k, "value": val} for k, val in (
-                ("File", record.path),
-                ("Label", record.label or "(none)"),
-                ("Split", record.split or "(none)"),
-                ("Speaker", record.speaker or "(unknown)"),
-                ("Text", record.text or "(none)"),
-                ("Duration", fmt_duration(record.duration)),
-                ("Sample rate", fmt_rate(record.sample_rate)),
-                ("Channels", "mono" if record.channels == 1 else str(record.channels)),
-                ("Format", " ".join(x for x in (record.format, record.subtype or "") if x)),
-                ("Level", self._level(record)),
-                ("Quality flags", ", ".join(record.flags) or "none"),
-                ("Last edited", " by ".join(x for x in (fmt_when(record.updated_at),
-                                                         record.updated_by or "") if x) or "never"),
-            )]
+            self.rows = [
+                {"key": k, "value": val}
+                for k, val in (
+                    ("File", record.path),
+                    ("Label", record.label or "(none)"),
+                    ("Split", record.split or "(none)"),
+                    ("Speaker", record.speaker or "(unknown)"),
+                    ("Text", record.text or "(none)"),
+                    ("Duration", fmt_duration(record.duration)),
+                    ("Sample rate", fmt_rate(record.sample_rate)),
+                    ("Channels", "mono" if record.channels == 1 else str(record.channels)),
+                    ("Format", " ".join(x for x in (record.format, record.subtype or "") if x)),
+                    ("Level", self._level(record)),
+                    ("Quality flags", ", ".join(record.flags) or "none"),
+                    (
+                        "Last edited",
+                        " by ".join(x for x in (fmt_when(record.updated_at), record.updated_by or "") if x)
+                        or "never",
+                    ),
+                )
+            ]
             self.custom = [{"key": str(k), "value": fmt_value(val)} for k, val in record.meta.items()]
             self.message = ""
         key = (record.id, record.content_hash)
@@ -144,8 +155,12 @@ class ReviewDialog(SafeTemplate):
                 self._spec = FeaturePlot(FEATURES["mel_spectrogram"], height=220)
             peak_db = self._wave.show(peaks, duration)
             fs = self.services.features.compute(record, "spectral", names=["mel_spectrogram"])
-            display = prepare(FEATURES["mel_spectrogram"], fs.values["mel_spectrogram"],
-                              sr=fs.sr, params=self.services.features.params)
+            display = prepare(
+                FEATURES["mel_spectrogram"],
+                fs.values["mel_spectrogram"],
+                sr=fs.sr,
+                params=self.services.features.params,
+            )
             self._spec.show(display)
             peak = f"{peak_db:.1f} dBFS" if math.isfinite(peak_db) else "silent"
             with self.hold_sync():
@@ -161,8 +176,9 @@ class ReviewDialog(SafeTemplate):
     def _level(record: SampleRecord) -> str:
         parts = []
         if record.peak_abs is not None:
-            parts.append(f"peak {20 * math.log10(record.peak_abs):.1f} dBFS" if record.peak_abs > 0
-                         else "peak: silent")
+            parts.append(
+                f"peak {20 * math.log10(record.peak_abs):.1f} dBFS" if record.peak_abs > 0 else "peak: silent"
+            )
         if record.rms_db is not None and math.isfinite(record.rms_db):
             parts.append(f"RMS {record.rms_db:.1f} dB")
         return ", ".join(parts) or "unknown"

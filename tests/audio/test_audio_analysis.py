@@ -14,6 +14,7 @@ from audiosoup_widgets.audio import FLAGS, Limits, analyse_file, decode, wavefor
 
 # -- levels and flags ----------------------------------------------------------------------
 
+
 def flags_of(tmp_path, y, sr=16000, subtype="PCM_16", name="f.wav") -> tuple[str, ...]:
     return analyse_file(write(tmp_path / name, audio_bytes(y, sr, subtype=subtype))).flags
 
@@ -63,6 +64,7 @@ def test_non_finite_samples_are_flagged_and_count_as_zero(tmp_path):
 
 # -- peaks from the single pass ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chunk", [65_536, 1000, 777])
 @pytest.mark.parametrize("n_peaks", [200, 64])
 def test_peaks_equal_those_of_the_decoded_signal(tmp_path, chunk, n_peaks):
@@ -82,9 +84,11 @@ def test_peaks_of_a_clip_shorter_than_the_bins(tmp_path):
 
 # -- cost ----------------------------------------------------------------------------------
 
+
 def test_analysis_of_a_one_second_clip_costs_well_under_a_millisecond(tmp_path):
-    path = write(tmp_path / "one.wav", audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000,
-                                                  subtype="PCM_16"))
+    path = write(
+        tmp_path / "one.wav", audio_bytes(tone(sr=16000, seconds=1, noise=0.02), 16000, subtype="PCM_16")
+    )
     for _ in range(20):
         analyse_file(path, root=tmp_path)
     n = 300

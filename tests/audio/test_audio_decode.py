@@ -47,8 +47,7 @@ def test_every_format_rate_and_channel_count_loads(tmp_path, fmt, subtype, sr, c
     path = write(tmp_path / f"x.{fmt.lower()}", audio_bytes(y, sr, format=fmt, subtype=subtype))
     a = analyse_file(path, root=tmp_path)
     assert isinstance(a, Analysis)
-    assert (a.info.format, a.info.subtype, a.info.sample_rate, a.info.channels) == (
-        fmt, subtype, sr, ch)
+    assert (a.info.format, a.info.subtype, a.info.sample_rate, a.info.channels) == (fmt, subtype, sr, ch)
     assert a.info.frames == len(y)
     assert a.info.duration == pytest.approx(len(y) / sr)
     assert a.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -57,8 +56,7 @@ def test_every_format_rate_and_channel_count_loads(tmp_path, fmt, subtype, sr, c
     assert 0.45 < a.peak_abs < 0.65
     # A 0.5-amplitude tone: RMS 0.5/sqrt(2) = -9.03 dBFS (lossy codecs differ a little).
     assert a.rms_db == pytest.approx(-9.03, abs=0.3)
-    assert probe_file(path, root=tmp_path) == AudioInfo(fmt, subtype, sr, ch, len(y),
-                                                        len(y) / sr)
+    assert probe_file(path, root=tmp_path) == AudioInfo(fmt, subtype, sr, ch, len(y), len(y) / sr)
     y2, sr2 = decode(path, mono=False)
     assert sr2 == sr and y2.shape == (ch, len(y)) and y2.dtype == np.float32
     if fmt in ("WAV", "FLAC"):
@@ -67,6 +65,7 @@ def test_every_format_rate_and_channel_count_loads(tmp_path, fmt, subtype, sr, c
 
 
 # -- decode --------------------------------------------------------------------------------
+
 
 def test_decode_mixes_offsets_and_resamples(tmp_path):
     y = tone(sr=16000, seconds=1.0, channels=2, noise=0.02)
@@ -98,8 +97,9 @@ def test_decode_refuses_bad_arguments_and_broken_files(tmp_path):
     for kw in ({"offset": -1.0}, {"duration": -0.5}, {"offset": float("nan")}, {"sr": 0}):
         with pytest.raises(ValidationError):
             decode(path, **kw)
-    cut = write(tmp_path / "cut.flac",
-                audio_bytes(tone(sr=8000, seconds=3, noise=0.02), 8000, format="FLAC")[:3000])
+    cut = write(
+        tmp_path / "cut.flac", audio_bytes(tone(sr=8000, seconds=3, noise=0.02), 8000, format="FLAC")[:3000]
+    )
     with pytest.raises(DecodeError) as info:
         decode(cut)
     assert info.value.code == "truncated"
@@ -107,18 +107,29 @@ def test_decode_refuses_bad_arguments_and_broken_files(tmp_path):
 
 # -- segments of long files ----------------------------------------------------------------
 
+
 def thirds(n: int) -> list[tuple[int, int]]:
     cuts = [0, n // 3, 2 * n // 3, n]
     return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
-@pytest.mark.parametrize(("fmt", "subtype", "channels"), [
-    ("WAV", "PCM_16", 1), ("WAV", "FLOAT", 6), ("FLAC", None, 2), ("OGG", "VORBIS", 2),
-    ("MP3", "MPEG_LAYER_III", 2),
-])
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "channels"),
+    [
+        ("WAV", "PCM_16", 1),
+        ("WAV", "FLOAT", 6),
+        ("FLAC", None, 2),
+        ("OGG", "VORBIS", 2),
+        ("MP3", "MPEG_LAYER_III", 2),
+    ],
+)
 def test_segments_are_the_whole_decode_cut_where_planned(tmp_path, fmt, subtype, channels):
-    path = write(tmp_path / "a.bin", audio_bytes(tone(sr=32000, seconds=2.5, channels=channels, noise=0.02),
-                                                 32000, format=fmt, subtype=subtype))
+    path = write(
+        tmp_path / "a.bin",
+        audio_bytes(
+            tone(sr=32000, seconds=2.5, channels=channels, noise=0.02), 32000, format=fmt, subtype=subtype
+        ),
+    )
     whole, sr = decode(path)
     segments = list(decode_segments(path, thirds))
     assert [s.last for s in segments] == [False] * (len(segments) - 1) + [True]
@@ -143,13 +154,12 @@ def test_audio_beyond_the_plan_comes_in_more_segments(tmp_path):
     segments = list(decode_segments(path, lambda n: [(0, 3000), (3000, 5000)]))
     # The planned 3000 and 2000, then 11000 more frames in segments of the last size.
     assert [len(s.samples) for s in segments] == [3000] + [2000] * 6 + [1000]
-    np.testing.assert_array_equal(np.concatenate([s.samples for s in segments]),
-                                  decode(path)[0])
+    np.testing.assert_array_equal(np.concatenate([s.samples for s in segments]), decode(path)[0])
 
 
 def test_truncation_is_found_before_the_last_segment_is_handed_over(tmp_path):
     data = audio_bytes(tone(sr=16000, seconds=3, noise=0.02), 16000, subtype="PCM_16")
-    path = write(tmp_path / "cut.wav", data[:len(data) // 2])
+    path = write(tmp_path / "cut.wav", data[: len(data) // 2])
     got = []
     with pytest.raises(DecodeError) as info:
         for segment in decode_segments(path, thirds):
@@ -159,14 +169,17 @@ def test_truncation_is_found_before_the_last_segment_is_handed_over(tmp_path):
 
 
 def test_memory_is_one_segment_not_the_file(tmp_path):
-    path = write(tmp_path / "long.wav",
-                 audio_bytes(tone(sr=16000, seconds=120, channels=2, noise=0.02), 16000, subtype="PCM_16"))
+    path = write(
+        tmp_path / "long.wav",
+        audio_bytes(tone(sr=16000, seconds=120, channels=2, noise=0.02), 16000, subtype="PCM_16"),
+    )
     size = 16000 * 5
     tracemalloc.start()
     try:
         n = 0
-        for segment in decode_segments(path, lambda total: [
-                (a, min(a + size, total)) for a in range(0, total, size)]):
+        for segment in decode_segments(
+            path, lambda total: [(a, min(a + size, total)) for a in range(0, total, size)]
+        ):
             n += len(segment.samples)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

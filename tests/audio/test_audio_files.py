@@ -27,8 +27,9 @@ def test_too_large_is_refused_before_reading(tmp_path):
 
 
 def test_symlink_leaving_the_root(tmp_path):
-    outside = write(tmp_path / "elsewhere" / "secret.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02),
-                                                                       8000))
+    outside = write(
+        tmp_path / "elsewhere" / "secret.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000)
+    )
     root = tmp_path / "root"
     root.mkdir()
     (root / "link.wav").symlink_to(outside)
@@ -85,8 +86,9 @@ def test_missing_file_and_symlink_loop_are_unreadable(tmp_path):
     assert reason(tmp_path / "loop.wav") == "unreadable"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root reads files whatever their permissions")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their permissions"
+)
 def test_permission_denied_is_unreadable(tmp_path):
     path = write(tmp_path / "p.wav", audio_bytes(tone(sr=8000, seconds=0.1, noise=0.02), 8000))
     path.chmod(0)

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import audiosoup_widgets.audio as audio
 
-FORBIDDEN = {"sqlalchemy", "alembic", "psycopg2", "ipywidgets", "ipyvuetify", "ipyvue",
-             "bqplot", "voila", "traitlets", "pandas"}
+FORBIDDEN = {
+    "sqlalchemy",
+    "alembic",
+    "psycopg2",
+    "ipywidgets",
+    "ipyvuetify",
+    "ipyvue",
+    "bqplot",
+    "voila",
+    "traitlets",
+    "pandas",
+}
 SRC = Path(audio.__file__).parent
 
 
@@ -27,8 +37,16 @@ def imported_modules(path: Path) -> set[tuple[str, int]]:
 
 def test_no_database_or_ui_import_anywhere_in_the_subpackage():
     files = sorted(SRC.glob("*.py"))
-    assert {f.name for f in files} >= {"__init__.py", "limits.py", "files.py", "containers.py",
-                                       "reader.py", "decode.py", "analysis.py", "peaks.py"}
+    assert {f.name for f in files} >= {
+        "__init__.py",
+        "limits.py",
+        "files.py",
+        "containers.py",
+        "reader.py",
+        "decode.py",
+        "analysis.py",
+        "peaks.py",
+    }
     for f in files:
         for name, level in imported_modules(f):
             top = name.split(".")[0]
@@ -44,14 +62,22 @@ def test_librosa_is_imported_only_where_resampling_needs_it():
         tree = ast.parse(f.read_text())
         for node in tree.body:  # module level only
             if isinstance(node, ast.Import | ast.ImportFrom):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
-                    node.module or ""]
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(n.split(".")[0] == "librosa" for n in names), f.name
 
 
 def test_public_api_is_declared():
     for name in audio.__all__:
         assert hasattr(audio, name), name
-    assert {"analyse_file", "probe_file", "decode", "waveform_peaks",
-            "encode_peaks", "decode_peaks", "normalised", "Limits", "AudioInfo",
-            "Analysis"} <= set(audio.__all__)
+    assert {
+        "analyse_file",
+        "probe_file",
+        "decode",
+        "waveform_peaks",
+        "encode_peaks",
+        "decode_peaks",
+        "normalised",
+        "Limits",
+        "AudioInfo",
+        "Analysis",
+    } <= set(audio.__all__)

@@ -28,7 +28,7 @@ def test_uneven_bins_cover_every_sample_once():
     p = waveform_peaks(y, n_bins=7)
     edges = (np.arange(8) * 1003) // 7
     for i in range(7):
-        seg = y[edges[i]:edges[i + 1]]
+        seg = y[edges[i] : edges[i + 1]]
         assert p[0, i] == seg.min() and p[1, i] == seg.max()
 
 
@@ -63,7 +63,7 @@ def test_accumulator_equals_whole_signal_peaks(n, chunk):
     y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     acc = PeakAccumulator(n, n_bins=200)
     for i in range(0, n, chunk):
-        acc.update(y[i:i + chunk])
+        acc.update(y[i : i + chunk])
     np.testing.assert_array_equal(acc.result(), waveform_peaks(y, n_bins=200))
 
 
@@ -72,7 +72,7 @@ def test_accumulator_with_an_estimated_length_stays_close():
     # The estimate is 10% high, as an MP3 length read from its size can be.
     acc = PeakAccumulator(55_000, n_bins=100, exact=False)
     for i in range(0, len(y), 4096):
-        acc.update(y[i:i + 4096])
+        acc.update(y[i : i + 4096])
     got, want = acc.result(), waveform_peaks(y, n_bins=100)
     assert got.shape == (2, 100)
     assert np.abs(got - want).max() < 0.1

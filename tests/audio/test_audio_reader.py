@@ -11,11 +11,14 @@ from audiosoup_widgets.audio import Limits, analyse_file, probe_file
 
 
 def test_format_comes_from_content_not_extension(tmp_path):
-    path = write(tmp_path / "liar.wav", audio_bytes(tone(sr=16000, seconds=0.2, noise=0.02), 16000,
-                                                   format="FLAC"))
+    path = write(
+        tmp_path / "liar.wav", audio_bytes(tone(sr=16000, seconds=0.2, noise=0.02), 16000, format="FLAC")
+    )
     assert analyse_file(path).info.format == "FLAC"
-    path = write(tmp_path / "liar.mp3", audio_bytes(tone(sr=16000, seconds=0.2, noise=0.02), 16000,
-                                                   format="OGG", subtype="VORBIS"))
+    path = write(
+        tmp_path / "liar.mp3",
+        audio_bytes(tone(sr=16000, seconds=0.2, noise=0.02), 16000, format="OGG", subtype="VORBIS"),
+    )
     assert probe_file(path).format == "OGG"
 
 
@@ -25,8 +28,9 @@ def test_wav_with_no_frames_is_empty(tmp_path):
 
 
 def test_long_file_is_too_long_for_a_short_limit(tmp_path):
-    path = write(tmp_path / "long.flac", audio_bytes(tone(sr=8000, seconds=3, noise=0.02), 8000,
-                                                    format="FLAC"))
+    path = write(
+        tmp_path / "long.flac", audio_bytes(tone(sr=8000, seconds=3, noise=0.02), 8000, format="FLAC")
+    )
     assert reason(path, limits=Limits(max_seconds=2.0)) == "too_long"
 
 

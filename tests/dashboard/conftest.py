@@ -52,8 +52,12 @@ def dashboard_db(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def dashboard(dashboard_db) -> Iterator[VoilaServer]:
     """The review dashboard served exactly as ``audiosoup serve`` runs it."""
-    with voila_server(dashboard_db, ARTIFACTS / "logs", allowed_hosts=(ALLOWED_FLAG,),
-                      extra_env={"AUDIOSOUP_ALLOWED_HOSTS": ALLOWED_ENV}) as server:
+    with voila_server(
+        dashboard_db,
+        ARTIFACTS / "logs",
+        allowed_hosts=(ALLOWED_FLAG,),
+        extra_env={"AUDIOSOUP_ALLOWED_HOSTS": ALLOWED_ENV},
+    ) as server:
         yield server
 
 
@@ -97,8 +101,7 @@ def page(browser, request):
     if rep is not None and rep.failed:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         try:
-            pg.screenshot(path=str(SCREENSHOTS / f"{_slug(request.node.name)}-FAILED.png"),
-                          full_page=True)
+            pg.screenshot(path=str(SCREENSHOTS / f"{_slug(request.node.name)}-FAILED.png"), full_page=True)
         except Exception:  # noqa: BLE001 - a dead page must not hide the real failure
             pass
     context.close()

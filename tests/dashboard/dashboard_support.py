@@ -41,8 +41,14 @@ XSS_TEXT = "<script>window.__xss=3</script><b onmouseover=window.__xss=4>bold?</
 ALLOWED_FLAG, ALLOWED_ENV = "dash.example", "proxy.example"
 
 CHROMIUM = os.environ.get("AUDIOSOUP_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def package_parent() -> str:
@@ -101,15 +107,22 @@ def seed_database(path: Path, *, xss: bool = False, features: bool = True) -> st
         shutil.copytree(demo_folder(), source)
         first = sorted((source / "yes").glob("*.wav"))[0]
         y, sr = sf.read(first, dtype="float32")
-        sf.write(source / "yes" / f"{XSS_FILE}.wav", (0.7 * y).astype(np.float32), sr,
-                 subtype="PCM_16")
+        sf.write(source / "yes" / f"{XSS_FILE}.wav", (0.7 * y).astype(np.float32), sr, subtype="PCM_16")
     load_dataset(store, source, dataset=DEMO, layout="speech-commands", workers=2)
     if xss:
-        (sample,) = [s for s in store.page_samples(SampleQuery(DEMO, search="onerror"),
-                                                    page_size=50)
-                     if XSS_FILE in s.path]
-        store.update_sample(sample.id, version=sample.version, reviewer="pytest",
-                            label=XSS_LABEL, text=XSS_TEXT, create_label=True)
+        (sample,) = [
+            s
+            for s in store.page_samples(SampleQuery(DEMO, search="onerror"), page_size=50)
+            if XSS_FILE in s.path
+        ]
+        store.update_sample(
+            sample.id,
+            version=sample.version,
+            reviewer="pytest",
+            label=XSS_LABEL,
+            text=XSS_TEXT,
+            create_label=True,
+        )
     if features:
         from audiosoup_widgets.jobs.compute import compute_dataset
 
@@ -219,11 +232,21 @@ def http_get(url: str, *, timeout: float = 30.0) -> tuple[int, str, dict[str, st
 
 
 @contextlib.contextmanager
-def voila_server(db_url: str, log_dir: Path, *, token: str = "", host: str = "127.0.0.1",
-                 cwd: Path | None = None, extra_env: dict[str, str] | None = None,
-                 notebook: str | None = None, preheat_timeout: float = 120.0,
-                 max_visitors: int | None = None, allowed_hosts: tuple[str, ...] = (),
-                 extra_args: tuple[str, ...] = (), wait: bool = True) -> Iterator[VoilaServer]:
+def voila_server(
+    db_url: str,
+    log_dir: Path,
+    *,
+    token: str = "",
+    host: str = "127.0.0.1",
+    cwd: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    notebook: str | None = None,
+    preheat_timeout: float = 120.0,
+    max_visitors: int | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (),
+    wait: bool = True,
+) -> Iterator[VoilaServer]:
     """Start the dashboard server with the project's command line; stop it on exit.
 
     Waits until the server answers HTTP and its pre-heated kernel is ready.
@@ -233,13 +256,14 @@ def voila_server(db_url: str, log_dir: Path, *, token: str = "", host: str = "12
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"voila-{port}.log"
-    cmd = voila_command(port=port, host=host, notebook=notebook, max_visitors=max_visitors,
-                        allowed_hosts=allowed_hosts) + list(extra_args)
-    env = server_env(db_url=db_url, host=host, token=token,
-                     base=subprocess_env(db_url, **(extra_env or {})))
+    cmd = voila_command(
+        port=port, host=host, notebook=notebook, max_visitors=max_visitors, allowed_hosts=allowed_hosts
+    ) + list(extra_args)
+    env = server_env(db_url=db_url, host=host, token=token, base=subprocess_env(db_url, **(extra_env or {})))
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
     server = VoilaServer(port=port, token=token, log_path=log_path, proc=proc)
     try:
         deadline = time.monotonic() + 60
@@ -263,14 +287,16 @@ def voila_server(db_url: str, log_dir: Path, *, token: str = "", host: str = "12
 
 def launch_chromium(playwright, *extra_args: str):
     """Launch the system's headless Chromium (Playwright cannot download its own here)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=[*CHROMIUM_ARGS, *extra_args])
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
 
 
 def page_kernel_id(page) -> str:
     """Return the id of the kernel behind a loaded dashboard page."""
     return page.evaluate(
-        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
 
 
 def html_kernel_id(html: str) -> str:
@@ -280,8 +306,10 @@ def html_kernel_id(html: str) -> str:
 
 def kernel_alive(server: VoilaServer, kernel_id: str) -> bool:
     """Tell whether the server still runs ``kernel_id`` (its kernel API answers 200)."""
-    status, _, _ = http_get(server.base(f"api/kernels/{kernel_id}") + (
-        f"?token={server.token}" if server.token else ""), timeout=10)
+    status, _, _ = http_get(
+        server.base(f"api/kernels/{kernel_id}") + (f"?token={server.token}" if server.token else ""),
+        timeout=10,
+    )
     assert status in (200, 404), status
     return status == 200
 
@@ -319,9 +347,28 @@ def kernel_processes(server: VoilaServer) -> dict[str, object]:
 
 
 __all__ = [
-    "ALLOWED_ENV", "ALLOWED_FLAG", "ARTIFACTS", "CHROMIUM", "DEMO", "ROOT", "SCREENSHOTS",
-    "XSS_FILE", "XSS_LABEL", "XSS_TEXT",
-    "VoilaServer", "free_port", "html_kernel_id", "http_get", "kernel_alive", "kernel_processes",
-    "launch_chromium", "package_parent", "page_kernel_id", "process_tree", "seed_database",
-    "subprocess_env", "voila_server", "wait_until",
+    "ALLOWED_ENV",
+    "ALLOWED_FLAG",
+    "ARTIFACTS",
+    "CHROMIUM",
+    "DEMO",
+    "ROOT",
+    "SCREENSHOTS",
+    "XSS_FILE",
+    "XSS_LABEL",
+    "XSS_TEXT",
+    "VoilaServer",
+    "free_port",
+    "html_kernel_id",
+    "http_get",
+    "kernel_alive",
+    "kernel_processes",
+    "launch_chromium",
+    "package_parent",
+    "page_kernel_id",
+    "process_tree",
+    "seed_database",
+    "subprocess_env",
+    "voila_server",
+    "wait_until",
 ]

@@ -13,8 +13,7 @@ import numpy as np
 from audiosoup_widgets.features.registry import features_in
 
 #: The toolbar boxes whose whole value must show, and their longest choices.
-LONGEST = {".as-f-split": "Validation", ".as-f-status": "Flagged",
-           ".as-f-sort": "Sample rate (high first)"}
+LONGEST = {".as-f-split": "Validation", ".as-f-status": "Flagged", ".as-f-sort": "Sample rate (high first)"}
 TABLE_WARNING = "cannot be child of <table>"
 
 
@@ -32,8 +31,7 @@ def music_clip(seconds: float, sr: int = 16000) -> np.ndarray:
 def choose(page, field: str, option: str) -> None:
     """Pick the list item ``option`` in the Vuetify select ``field``; close the menu."""
     page.locator(f"{field} .v-field").first.click()
-    page.locator(".v-overlay-container .v-overlay--active .v-list-item").filter(
-        has_text=option).first.click()
+    page.locator(".v-overlay-container .v-overlay--active .v-list-item").filter(has_text=option).first.click()
     page.locator(".v-overlay-container .v-overlay--active .v-list").wait_for(state="detached")
     # The box shows the choice once the server has applied it and sent it back.
     page.locator(f"{field} .v-select__selection-text").filter(has_text=option).first.wait_for()
@@ -70,7 +68,8 @@ def assert_toolbar_whole(page, *, right: float | None = None) -> list[dict]:
 
 def axis_boxes(page, feature: str) -> list[dict]:
     """Boxes of every axis title and tick label of one feature card's figure."""
-    return page.evaluate("""fid => {
+    return page.evaluate(
+        """fid => {
         const card = document.querySelector(`.audiosoup-features [data-feature='${fid}']`);
         const fig = card.querySelector('.bqplot');
         const box = e => { const b = e.getBoundingClientRect();
@@ -83,12 +82,13 @@ def axis_boxes(page, feature: str) -> list[dict]:
                         .filter(t => t.textContent.trim())
                         .map(t => ({text: t.textContent, box: box(t)}))};
         });
-    }""", feature)
+    }""",
+        feature,
+    )
 
 
 def _overlap(a: dict, b: dict) -> bool:
-    return a["l"] < b["r"] - 0.5 and b["l"] < a["r"] - 0.5 and a["t"] < b["b"] - 0.5 \
-        and b["t"] < a["b"] - 0.5
+    return a["l"] < b["r"] - 0.5 and b["l"] < a["r"] - 0.5 and a["t"] < b["b"] - 0.5 and b["t"] < a["b"] - 0.5
 
 
 def assert_axes_clear(page, feature: str) -> list[dict]:
@@ -124,5 +124,8 @@ def wait_tab(page, tab: str, timeout: float = 120_000) -> None:
                 cards.map(c => c.dataset.feature).join() === ids.join() &&
                 cards.every(c => c.querySelectorAll('.tick text').length > 2 &&
                     c.querySelectorAll('text.axislabel').length >= 2);
-        }""", arg=ids, timeout=timeout)
+        }""",
+        arg=ids,
+        timeout=timeout,
+    )
     page.wait_for_timeout(300)  # let bqplot finish its relayout

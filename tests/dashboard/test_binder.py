@@ -25,9 +25,22 @@ from dashboard_support import ARTIFACTS, DEMO, ROOT, free_port, http_get
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "test-artifacts", "build", "dist",
-                                "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
-                                ".mypy_cache", "*.sqlite3", ".env", ".ipynb_checkpoints")
+IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "venv",
+    "test-artifacts",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "*.sqlite3",
+    ".env",
+    ".ipynb_checkpoints",
+)
 TOKEN = "binder-test-token"
 
 
@@ -35,8 +48,9 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float, log:
     with open(log, "ab") as fh:
         fh.write(f"\n$ {' '.join(cmd)}\n".encode())
         fh.flush()
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout, check=False
+        )
     assert proc.returncode == 0, f"{cmd[0]} failed:\n{log.read_text()[-4000:]}"
 
 
@@ -49,15 +63,22 @@ def test_binder_recipe_in_a_fresh_environment(tmp_path, browser, shot):
     log = logs / "binder.log"
     log.write_text("")
     # Nothing of this test session may leak in: no PYTHONPATH, another HOME.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AUDIOSOUP_", "PYTHON", "JUPYTER", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), REPO_DIR=str(repo),
-               PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AUDIOSOUP_", "PYTHON", "JUPYTER", "VIRTUAL_ENV"))
+    }
+    env.update(HOME=str(home), REPO_DIR=str(repo), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
 
     t0 = time.monotonic()
     _run([sys.executable, "-m", "venv", str(venv)], cwd=repo, env=env, timeout=120, log=log)
-    _run([str(venv / "bin" / "pip"), "install", "-q", "-r", "binder/requirements.txt"],
-         cwd=repo, env=env, timeout=600, log=log)
+    _run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-r", "binder/requirements.txt"],
+        cwd=repo,
+        env=env,
+        timeout=600,
+        log=log,
+    )
     t_install = time.monotonic() - t0
     _run([str(repo / "binder" / "postBuild")], cwd=repo, env=env, timeout=600, log=log)
     t_build = time.monotonic() - t0
@@ -76,13 +97,24 @@ def test_binder_recipe_in_a_fresh_environment(tmp_path, browser, shot):
     port = free_port()
     with open(logs / "binder-server.log", "wb") as server_log:
         server = subprocess.Popen(
-            [str(repo / "binder" / "start"), str(venv / "bin" / "jupyter"), "server",
-             "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={repo}",
-             # Binder runs as an ordinary user; CI machines may run the tests as root.
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
-            cwd=repo, env=env, stdout=server_log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(repo / "binder" / "start"),
+                str(venv / "bin" / "jupyter"),
+                "server",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={TOKEN}",
+                f"--ServerApp.root_dir={repo}",
+                # Binder runs as an ordinary user; CI machines may run the tests as root.
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=repo,
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         url = f"{base}/voila/render/notebooks/review_dashboard.ipynb?token={TOKEN}"
@@ -114,5 +146,7 @@ def test_binder_recipe_in_a_fresh_environment(tmp_path, browser, shot):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
-    print(f"binder: install {t_install:.0f} s, postBuild {t_build - t_install:.0f} s, "
-          f"total {time.monotonic() - t0:.0f} s")
+    print(
+        f"binder: install {t_install:.0f} s, postBuild {t_build - t_install:.0f} s, "
+        f"total {time.monotonic() - t0:.0f} s"
+    )

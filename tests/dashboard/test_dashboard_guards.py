@@ -46,8 +46,12 @@ def _frames(page) -> list[str]:
 
     def on_ws(ws):
         for event in ("framereceived", "framesent"):
-            ws.on(event, lambda payload: frames.append(
-                payload if isinstance(payload, str) else payload.decode("utf-8", "replace")))
+            ws.on(
+                event,
+                lambda payload: frames.append(
+                    payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+                ),
+            )
 
     page.on("websocket", on_ws)
     return frames
@@ -66,7 +70,8 @@ def test_rebound_name_gets_neither_the_page_nor_a_kernel(server, resolving_brows
         assert "does not answer to the name" in text and "audiosoup-grid" not in page.content()
         shot(page, "rebound-name-refused")
         # The attacker's page script: fetch the page, then open a kernel websocket.
-        result = page.evaluate("""async (kernelId) => {
+        result = page.evaluate(
+            """async (kernelId) => {
             const r = await fetch(`/voila/static/voila.js`);
             const opened = await new Promise(resolve => {
                 const ws = new WebSocket(`ws://${location.host}/api/kernels/${kernelId}/channels`);
@@ -74,7 +79,9 @@ def test_rebound_name_gets_neither_the_page_nor_a_kernel(server, resolving_brows
                 ws.onerror = () => resolve(false);
             });
             return {status: r.status, opened};
-        }""", str(uuid.uuid4()))
+        }""",
+            str(uuid.uuid4()),
+        )
         assert result == {"status": 403, "opened": False}
     finally:
         context.close()
@@ -91,9 +98,21 @@ def test_rebound_name_cannot_send_widget_messages_to_a_real_kernel(server):
     status, html, _ = http_get(server.url, timeout=120)
     kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', html).group(1)
     url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-    message = json.dumps({"header": {"msg_id": uuid.uuid4().hex, "username": "x", "session": "x",
-                                     "msg_type": "kernel_info_request", "version": "5.3"},
-                          "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"})
+    message = json.dumps(
+        {
+            "header": {
+                "msg_id": uuid.uuid4().hex,
+                "username": "x",
+                "session": "x",
+                "msg_type": "kernel_info_request",
+                "version": "5.3",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": {},
+            "channel": "shell",
+        }
+    )
 
     async def attempt(host: str, origin: str) -> str:
         request = HTTPRequest(url, headers={"Host": host, "Origin": origin})
@@ -137,25 +156,28 @@ def test_names_the_operator_allows_serve_the_dashboard(server, resolving_browser
         context.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/voila/templates/lab/static/..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
-    "/voila/templates/lab/static/..%2f..%2findex.html.j2",
-    "/voila/templates/lab/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-    "/voila/templates/lab",
-    "/voila/templates/lab/nostatic/x.js",
-    "/voila/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
-    "/voila/labextensions/..%2f..%2f..%2f..%2fetc%2fpasswd",
-    "/voila/api/themes/..%2f..%2f..%2fetc%2fpasswd",
-    "/voila/files/..%2f.env",
-    "/..%2f..%2fetc%2fpasswd",
-    "/review.ipynb",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/voila/templates/lab/static/..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/voila/templates/lab/static/..%2f..%2findex.html.j2",
+        "/voila/templates/lab/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/voila/templates/lab",
+        "/voila/templates/lab/nostatic/x.js",
+        "/voila/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/voila/labextensions/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/voila/api/themes/..%2f..%2f..%2fetc%2fpasswd",
+        "/voila/files/..%2f.env",
+        "/..%2f..%2fetc%2fpasswd",
+        "/review.ipynb",
+    ],
+)
 def test_odd_static_paths_get_a_plain_404(server, path):
     before = server.log()
     status, body, headers = http_get(server.base(path))
     assert status == 404, (path, status)
     assert "Traceback" not in body and "root:" not in body
-    new = server.log()[len(before):]
+    new = server.log()[len(before) :]
     assert "AssertionError" not in new and "Traceback" not in new and " 500 " not in new
 
 
@@ -178,7 +200,8 @@ def test_unexpected_errors_reach_the_log_not_the_page(server, browser, shot):
         models |= set(re.findall(r'"([0-9a-f]{32})"', "\n".join(frames)))
         assert len(models) > 3, models
         models = sorted(models)[:60]
-        page.evaluate("""async ([kernelId, models]) => {
+        page.evaluate(
+            """async ([kernelId, models]) => {
             const ws = new WebSocket(`ws://${location.host}/api/kernels/${kernelId}/channels`);
             await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
             const id = () => Math.random().toString(16).slice(2) + Date.now().toString(16);
@@ -196,7 +219,9 @@ def test_unexpected_errors_reach_the_log_not_the_page(server, browser, shot):
             send("comm_open", {comm_id: id(), target_name: "jupyter.widget.control", data: null});
             await new Promise(resolve => setTimeout(resolve, 4000));
             ws.close();
-        }""", [kernel_id, models])
+        }""",
+            [kernel_id, models],
+        )
         # The dashboard still works after all that.
         card = page.locator(CARD).nth(2)
         card.click()
@@ -228,13 +253,11 @@ def test_page_asks_nothing_of_other_hosts(server, browser):
         # The icons are ipyvuetify's bundled Material Design font, drawn without a CDN.
         assert page.locator(".mdi-magnify").count() >= 1
         linked = page.evaluate(
-            "() => Array.from(document.querySelectorAll('link[href], script[src]'))"
-            ".map(e => e.href || e.src)")
+            "() => Array.from(document.querySelectorAll('link[href], script[src]')).map(e => e.href || e.src)"
+        )
     finally:
         context.close()
-    outside = [u for u in asked
-               if not u.startswith((f"http://127.0.0.1:{server.port}/", "data:", "blob:"))]
+    outside = [u for u in asked if not u.startswith((f"http://127.0.0.1:{server.port}/", "data:", "blob:"))]
     assert not outside, outside[:5]
     local = (f"http://127.0.0.1:{server.port}/", "data:", f"blob:http://127.0.0.1:{server.port}/")
-    assert linked and all(u.startswith(local) for u in linked), \
-        [u for u in linked if not u.startswith(local)]
+    assert linked and all(u.startswith(local) for u in linked), [u for u in linked if not u.startswith(local)]

@@ -139,16 +139,19 @@ def test_review_plays_the_audio(page, dashboard, shot):
     open_review(page, word)
     review = page.locator(".audiosoup-review")
     # The waveform and spectrogram figures are drawn with axes.
-    page.wait_for_function(
-        "() => document.querySelectorAll('.audiosoup-review .as-fig g.axis').length >= 4")
+    page.wait_for_function("() => document.querySelectorAll('.audiosoup-review .as-fig g.axis').length >= 4")
     shot(page, "review")
     review.locator(".as-player button", has_text="Play").click()
     page.wait_for_function(
         "() => { const a = document.querySelector('.audiosoup-review audio');"
-        " return a && a.src.startsWith('blob:') && a.readyState >= 1; }", timeout=30_000)
+        " return a && a.src.startsWith('blob:') && a.readyState >= 1; }",
+        timeout=30_000,
+    )
     page.wait_for_function(
         "() => { const a = document.querySelector('.audiosoup-review audio');"
-        " return a.currentTime > 0 || a.ended; }", timeout=30_000)
+        " return a.currentTime > 0 || a.ended; }",
+        timeout=30_000,
+    )
     duration = page.evaluate("() => document.querySelector('.audiosoup-review audio').duration")
     assert duration == pytest.approx(1.0, abs=0.05)
     shot(page, "review-playing")
@@ -187,8 +190,9 @@ def test_label_edit_is_saved_and_survives_a_reload(page, dashboard, dashboard_db
 
 def test_every_feature_tab_draws_axes_and_exports_csv(page, dashboard, shot):
     open_dashboard(page, dashboard)
-    sample_id = open_review(page, page.locator(CARD).filter(
-        has=page.locator(".as-label", has_text="dog")).first)
+    sample_id = open_review(
+        page, page.locator(CARD).filter(has=page.locator(".as-label", has_text="dog")).first
+    )
     page.locator(".audiosoup-review [data-panel=features]").click()
     explorer = page.locator(".audiosoup-features")
     explorer.wait_for(state="visible")
@@ -205,7 +209,10 @@ def test_every_feature_tab_draws_axes_and_exports_csv(page, dashboard, shot):
                     c.querySelectorAll('g.axis').length >= 2 &&
                     Array.from(c.querySelectorAll('text.axislabel')).filter(
                         t => t.textContent.trim()).length >= 2);
-            }""", arg=expected, timeout=90_000)
+            }""",
+            arg=expected,
+            timeout=90_000,
+        )
         shot(page, f"features-{tab}")
 
     # Export from the last tab shown: its first two features, as CSV.
@@ -246,8 +253,7 @@ def test_xss_payloads_show_as_text_and_run_nothing(page, dashboard, shot):
 
     # The label list shows the payload label as text too.
     page.locator(".as-f-labels .v-field").click()
-    page.locator(".v-overlay-container .v-overlay--active .v-list-item",
-                 has_text=XSS_LABEL).first.wait_for()
+    page.locator(".v-overlay-container .v-overlay--active .v-list-item", has_text=XSS_LABEL).first.wait_for()
     close_menus(page)
 
     open_review(page, card)

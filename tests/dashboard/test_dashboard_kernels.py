@@ -31,11 +31,13 @@ SLACK_S = INTERVAL_S + 10
 
 @pytest.fixture(scope="module")
 def server(dashboard_db):
-    args = (f"--DashboardKernelManager.unconnected_grace={UNCONNECTED_S}",
-            f"--DashboardKernelManager.disconnected_grace={DISCONNECTED_S}",
-            f"--DashboardKernelManager.cull_interval={INTERVAL_S}",
-            # Refill the pool at once, so each test meets a ready kernel sooner.
-            "--VoilaKernelManager.fill_delay=0")
+    args = (
+        f"--DashboardKernelManager.unconnected_grace={UNCONNECTED_S}",
+        f"--DashboardKernelManager.disconnected_grace={DISCONNECTED_S}",
+        f"--DashboardKernelManager.cull_interval={INTERVAL_S}",
+        # Refill the pool at once, so each test meets a ready kernel sooner.
+        "--VoilaKernelManager.fill_delay=0",
+    )
     with voila_server(dashboard_db, ARTIFACTS / "logs", extra_args=args) as srv:
         yield srv
 
@@ -55,8 +57,11 @@ def test_closed_tab_ends_its_kernel_at_once(browser, server):
     assert kernel_alive(server, kernel_id)
     # Closing the tab sends the page's shutdown request (it needs the _xsrf cookie).
     page.close(run_before_unload=True)
-    took = wait_until(lambda: not kernel_alive(server, kernel_id), timeout=DISCONNECTED_S + SLACK_S,
-                      what="the closed tab's kernel to end")
+    took = wait_until(
+        lambda: not kernel_alive(server, kernel_id),
+        timeout=DISCONNECTED_S + SLACK_S,
+        what="the closed tab's kernel to end",
+    )
     context.close()
     assert "'_xsrf' argument missing" not in server.log()
     # Sooner than the reaper could have: the page's own request ended it.
@@ -70,8 +75,11 @@ def test_closed_tab_whose_shutdown_request_is_lost_ends_after_the_grace(browser,
     page.evaluate("() => { navigator.sendBeacon = () => true; }")
     page.close(run_before_unload=True)
     context.close()
-    wait_until(lambda: not kernel_alive(server, kernel_id), timeout=DISCONNECTED_S + SLACK_S,
-               what="the disconnected kernel to end")
+    wait_until(
+        lambda: not kernel_alive(server, kernel_id),
+        timeout=DISCONNECTED_S + SLACK_S,
+        what="the disconnected kernel to end",
+    )
     assert f"ending kernel {kernel_id}: its page disconnected" in server.log()
 
 
@@ -81,8 +89,11 @@ def test_page_that_never_connects_does_not_keep_a_kernel(server):
     assert status == 200
     kernel_id = html_kernel_id(html)
     assert kernel_alive(server, kernel_id)
-    wait_until(lambda: not kernel_alive(server, kernel_id), timeout=UNCONNECTED_S + SLACK_S,
-               what="the unconnected kernel to end")
+    wait_until(
+        lambda: not kernel_alive(server, kernel_id),
+        timeout=UNCONNECTED_S + SLACK_S,
+        what="the unconnected kernel to end",
+    )
     assert f"ending kernel {kernel_id}: no page connected to it" in server.log()
 
 
@@ -100,6 +111,8 @@ def test_open_idle_page_keeps_its_kernel_and_the_pool_kernel_stays(browser, serv
         # The idle page still works: a click reaches its kernel.
         target = page.locator(CARD).nth(3)
         target.click()
-        page.wait_for_selector(f"{CARD}.as-selected[data-sample-id='{target.get_attribute('data-sample-id')}']")
+        page.wait_for_selector(
+            f"{CARD}.as-selected[data-sample-id='{target.get_attribute('data-sample-id')}']"
+        )
     finally:
         context.close()

@@ -23,7 +23,7 @@ from dashboard_support import free_port, process_tree, subprocess_env, wait_unti
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "launch-token-93b1e7d2"
-FAKE_BROWSER = '''\
+FAKE_BROWSER = """\
 import json, re, sys, time, urllib.parse, urllib.request
 from pathlib import Path
 
@@ -39,7 +39,7 @@ with urllib.request.urlopen(target, timeout=120) as resp:
     record["status"] = resp.status
     record["page"] = resp.read().decode(errors="replace")
 Path(sys.argv[0]).with_suffix(".json").write_text(json.dumps(record))
-'''
+"""
 
 
 def test_demo_opens_the_browser_once_the_dashboard_is_ready(tmp_path):
@@ -54,13 +54,33 @@ def test_demo_opens_the_browser_once_the_dashboard_is_ready(tmp_path):
     out = tmp_path / "demo.log"
     t0 = time.time()
     with open(out, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "audiosoup_widgets.cli", "demo", "--db", db,
-                                 "--port", str(port), "--token", TOKEN, "--max-visitors", "2"],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "audiosoup_widgets.cli",
+                "demo",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--token",
+                TOKEN,
+                "--max-visitors",
+                "2",
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_until(lambda: record.exists() or proc.poll() is not None, timeout=300,
-                   what="the browser to be opened", interval=0.5)
+        wait_until(
+            lambda: record.exists() or proc.poll() is not None,
+            timeout=300,
+            what="the browser to be opened",
+            interval=0.5,
+        )
         log = out.read_text(errors="replace")
         assert record.exists(), log[-3000:]
         opened = json.loads(record.read_text())

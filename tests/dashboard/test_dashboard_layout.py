@@ -66,9 +66,15 @@ def snap(page, locator, name: str, *, pad: int = 14) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), clip={
-        "x": max(0, box["x"] - pad), "y": max(0, box["y"] - pad),
-        "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad})
+    page.screenshot(
+        path=str(SCREENSHOTS / f"{name}.png"),
+        clip={
+            "x": max(0, box["x"] - pad),
+            "y": max(0, box["y"] - pad),
+            "width": box["width"] + 2 * pad,
+            "height": box["height"] + 2 * pad,
+        },
+    )
 
 
 def open_features(page, card) -> None:
@@ -78,8 +84,7 @@ def open_features(page, card) -> None:
     page.locator(".audiosoup-features").wait_for(state="visible")
 
 
-def test_toolbar_keeps_values_whole_and_search_runs_as_you_type(page, dashboard, dashboard_db,
-                                                                long_clip):
+def test_toolbar_keeps_values_whole_and_search_runs_as_you_type(page, dashboard, dashboard_db, long_clip):
     open_dashboard(page, dashboard, width=1400)
     toolbar = page.locator(".audiosoup-grid .as-toolbar")
     for width in (1400, 1024):
@@ -121,7 +126,8 @@ def test_review_tables_and_feature_axes_lay_out_cleanly(page, dashboard):
     page.on("console", lambda m: messages.append(m.text))
     open_dashboard(page, dashboard, width=1024)
     page.locator(CARD).filter(has=page.locator(".as-label", has_text="dog")).first.locator(
-        ".as-actions button").click()
+        ".as-actions button"
+    ).click()
     page.locator(".audiosoup-review .as-table").first.wait_for(state="visible")
     assert page.locator(".audiosoup-review .as-table tbody tr").count() >= 10
     page.locator(".audiosoup-review [data-panel=edit]").click()
@@ -144,8 +150,7 @@ def test_review_tables_and_feature_axes_lay_out_cleanly(page, dashboard):
     assert not page.page_errors, page.page_errors
 
 
-def test_ten_minute_clip_shows_progress_and_leaves_the_page_answering(page, dashboard, long_clip,
-                                                                      shot):
+def test_ten_minute_clip_shows_progress_and_leaves_the_page_answering(page, dashboard, long_clip, shot):
     open_dashboard(page, dashboard)
     choose(page, ".as-f-dataset", LONG_DATASET)
     expect(page.locator(CARD)).to_have_count(2)
@@ -157,16 +162,14 @@ def test_ten_minute_clip_shows_progress_and_leaves_the_page_answering(page, dash
     expect(progress).to_contain_text("ten_minutes.wav")
     expect(progress).to_contain_text("the first 60 s of 10 min 00 s")
     shot(page, "progress", full_page=False)
-    page.wait_for_selector(".audiosoup-features [data-feature='mel_spectrogram'] g.axis",
-                           timeout=120_000)
+    page.wait_for_selector(".audiosoup-features [data-feature='mel_spectrogram'] g.axis", timeout=120_000)
     first_plot = time.monotonic() - t0
     expect(page.locator(".audiosoup-features .as-note")).to_contain_text("Only the first 60 s")
     wait_tab(page, "deltas")
     beats = assert_whole_beats(page)
     assert len(beats) >= 3
     assert_axes_clear(page, "stack_memory")
-    snap(page, page.locator("[data-feature='stack_memory']"), "feature-stack_memory-ten-minutes",
-         pad=2)
+    snap(page, page.locator("[data-feature='stack_memory']"), "feature-stack_memory-ten-minutes", pad=2)
     # Start another family, close at once, pick the other card: the page answers.
     page.locator(".audiosoup-features [data-tab='rhythmic']").click()
     page.keyboard.press("Escape")
@@ -176,6 +179,8 @@ def test_ten_minute_clip_shows_progress_and_leaves_the_page_answering(page, dash
     page.wait_for_selector(f"{CARD}.as-selected >> text=short.wav", timeout=30_000)
     answered = time.monotonic() - t1
     assert page.locator(".audiosoup-error").count() == 0  # no error banner
-    print(f"first plot of the ten-minute clip after {first_plot:.1f} s; a card click answered "
-          f"in {answered:.2f} s while a family was being computed")
+    print(
+        f"first plot of the ten-minute clip after {first_plot:.1f} s; a card click answered "
+        f"in {answered:.2f} s while a family was being computed"
+    )
     assert not page.page_errors, page.page_errors

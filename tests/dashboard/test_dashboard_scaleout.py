@@ -23,8 +23,7 @@ from audiosoup_widgets.store import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.slow]
 
-PG_ADMIN_URL = os.environ.get(
-    "AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 CARD = ".audiosoup-grid .audiosoup-card"
 FROM_A, FROM_B = "saved through server A", "typed on server B over an old view"
 

@@ -32,9 +32,13 @@ pytestmark = pytest.mark.browser
 TOKEN = "test-token-5b1f0c"
 SECRET = "POSTGRES_PASSWORD=do-not-serve-me-7781"
 PERMISSIVE = {
-    "VoilaConfiguration": {"show_tracebacks": True, "file_allowlist": [".*"],
-                           "file_denylist": [], "strip_sources": False,
-                           "preheat_kernel": False},
+    "VoilaConfiguration": {
+        "show_tracebacks": True,
+        "file_allowlist": [".*"],
+        "file_denylist": [],
+        "strip_sources": False,
+        "preheat_kernel": False,
+    },
 }
 
 
@@ -49,15 +53,22 @@ def hardened(tmp_path_factory):
     user_data = tmp_path_factory.mktemp("jupyter-data")
     kernel = user_data / "kernels" / "python3"
     kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps(
-        {"argv": ["false", "{connection_file}"], "display_name": "broken", "language": "python"}))
+    (kernel / "kernel.json").write_text(
+        json.dumps({"argv": ["false", "{connection_file}"], "display_name": "broken", "language": "python"})
+    )
     # A database that cannot exist: its "folder" is a regular file.
     blocker = tmp_path_factory.mktemp("nodb") / "not-a-folder"
     blocker.write_text("")
     missing = blocker / "none.sqlite3"
     env = {"JUPYTER_CONFIG_DIR": str(user_conf), "JUPYTER_DATA_DIR": str(user_data)}
-    with voila_server(f"sqlite:///{missing}", ARTIFACTS / "logs", token=TOKEN, cwd=folder,
-                      extra_env=env, notebook=str(folder / "review.ipynb")) as server:
+    with voila_server(
+        f"sqlite:///{missing}",
+        ARTIFACTS / "logs",
+        token=TOKEN,
+        cwd=folder,
+        extra_env=env,
+        notebook=str(folder / "review.ipynb"),
+    ) as server:
         yield server
 
 
@@ -102,15 +113,30 @@ def test_startup_failure_shows_a_plain_message(hardened, browser, shot):
     assert "Traceback" in hardened.log()
 
 
-@pytest.mark.parametrize("path", [
-    "/review.ipynb", "/.env", "/voila.json",
-    "/voila/files/review.ipynb", "/voila/files/.env", "/voila/files/voila.json",
-    "/voila/files/%2e%2e/.env", "/voila/static/../../.env",
-    "/voila/render/review.ipynb", "/voila/tree", "/voila/tree/", "/tree",
-    "/api/contents", "/api/contents/review.ipynb", "/voila/api/contents/review.ipynb",
-    "/files/review.ipynb", "/files/.env", "/nbconvert/html/review.ipynb",
-    "/voila/templates/../../../.env",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/review.ipynb",
+        "/.env",
+        "/voila.json",
+        "/voila/files/review.ipynb",
+        "/voila/files/.env",
+        "/voila/files/voila.json",
+        "/voila/files/%2e%2e/.env",
+        "/voila/static/../../.env",
+        "/voila/render/review.ipynb",
+        "/voila/tree",
+        "/voila/tree/",
+        "/tree",
+        "/api/contents",
+        "/api/contents/review.ipynb",
+        "/voila/api/contents/review.ipynb",
+        "/files/review.ipynb",
+        "/files/.env",
+        "/nbconvert/html/review.ipynb",
+        "/voila/templates/../../../.env",
+    ],
+)
 def test_no_source_or_files_are_served(hardened, path):
     for url in (hardened.base(path), hardened.base(_with_token(path))):
         status, body, headers = http_get(url)

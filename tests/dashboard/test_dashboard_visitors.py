@@ -26,8 +26,13 @@ CARD = ".audiosoup-grid .audiosoup-card"
 @pytest.fixture(scope="module")
 def capped(dashboard_db):
     """A server for one visitor at a time, handed over before its first kernel is ready."""
-    with voila_server(dashboard_db, ARTIFACTS / "logs", max_visitors=1, wait=False,
-                      extra_args=("--VoilaKernelManager.fill_delay=0",)) as srv:
+    with voila_server(
+        dashboard_db,
+        ARTIFACTS / "logs",
+        max_visitors=1,
+        wait=False,
+        extra_args=("--VoilaKernelManager.fill_delay=0",),
+    ) as srv:
         yield srv
 
 

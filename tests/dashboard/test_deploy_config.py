@@ -50,8 +50,7 @@ def test_dockerfile_runs_as_a_user_with_a_token_and_a_warm_cache():
     assert users and users[-1] not in ("root", "0")
     env = " ".join(arg for op, arg in steps if op == "ENV")
     assert "NUMBA_CACHE_DIR=/home/" in env
-    user_runs = " ".join(arg for op, arg in steps[[op for op, _ in steps].index("USER"):]
-                         if op == "RUN")
+    user_runs = " ".join(arg for op, arg in steps[[op for op, _ in steps].index("USER") :] if op == "RUN")
     # The demo step compiles the engine's numba cache and computes the features.
     assert "audiosoup demo --no-serve" in user_runs and "audiosoup doctor" in user_runs
     cmd = next(arg for op, arg in reversed(steps) if op == "CMD")
@@ -110,8 +109,11 @@ def test_compose_runs_replicas_behind_a_sticky_proxy():
 
 
 def test_dockerignore_keeps_secrets_and_clutter_out():
-    ignored = {ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")}
+    ignored = {
+        ln.strip()
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    }
     assert {".git", ".venv", ".env", "test-artifacts"} <= ignored
 
 
@@ -129,8 +131,17 @@ def test_binder_installs_the_repo_and_launches_the_dashboard():
     assert (ROOT / "notebooks" / "review_dashboard.ipynb").is_file()
 
 
-@pytest.mark.parametrize("path", ["Dockerfile", "docker-compose.yml", ".dockerignore",
-                                  "binder/postBuild", "binder/start", "binder/demo-env.sh"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "Dockerfile",
+        "docker-compose.yml",
+        ".dockerignore",
+        "binder/postBuild",
+        "binder/start",
+        "binder/demo-env.sh",
+    ],
+)
 def test_no_machine_specific_paths(path):
     text = (ROOT / path).read_text()
     assert "/work/" not in text and "/root/" not in text

@@ -44,35 +44,58 @@ app"""
 def lab(dashboard_db, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A running JupyterLab serving ``review.ipynb``; yields (notebook URL, log path)."""
     root = tmp_path_factory.mktemp("lab")
-    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "app",
-                           "metadata": {}, "outputs": [], "source": CELL}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                            "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "app",
+                "metadata": {},
+                "outputs": [],
+                "source": CELL,
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (root / "review.ipynb").write_text(json.dumps(notebook))
     settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     token = secrets.token_hex(16)
     port = free_port()
-    env = subprocess_env(dashboard_db, JUPYTER_TOKEN=token,
-                         JUPYTER_CONFIG_DIR=str(root / ".config"),
-                         JUPYTER_DATA_DIR=str(root / ".data"),
-                         JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-                         JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
-                         JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"))
+    env = subprocess_env(
+        dashboard_db,
+        JUPYTER_TOKEN=token,
+        JUPYTER_CONFIG_DIR=str(root / ".config"),
+        JUPYTER_DATA_DIR=str(root / ".data"),
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+    )
     ARTIFACTS.joinpath("logs").mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "logs" / f"jupyterlab-{port}.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if os.geteuid() == 0:  # containers often run as root; Jupyter refuses it unless told
         cmd.append("--allow-root")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -100,9 +123,15 @@ def _shot(page, locator, name: str, pad: int = 14) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
-    page.screenshot(path=str(SCREENSHOTS / f"lab-{name}.png"), clip={
-        "x": max(0, box["x"] - pad), "y": max(0, box["y"] - pad),
-        "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad})
+    page.screenshot(
+        path=str(SCREENSHOTS / f"lab-{name}.png"),
+        clip={
+            "x": max(0, box["x"] - pad),
+            "y": max(0, box["y"] - pad),
+            "width": box["width"] + 2 * pad,
+            "height": box["height"] + 2 * pad,
+        },
+    )
 
 
 def test_review_app_in_a_jupyterlab_cell(page, lab):
@@ -118,8 +147,9 @@ def test_review_app_in_a_jupyterlab_cell(page, lab):
         page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
         page.keyboard.press("Control+Enter")
         try:
-            page.wait_for_function("p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(),
-                                   timeout=5_000)
+            page.wait_for_function(
+                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
+            )
             break
         except Exception:  # noqa: BLE001 - retried below
             continue

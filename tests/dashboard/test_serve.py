@@ -22,11 +22,21 @@ def _no_token_env(monkeypatch):
     monkeypatch.delenv(serve_mod.ENV_ALLOW_NO_TOKEN, raising=False)
 
 
-@pytest.mark.parametrize("host,expected", [
-    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True), ("127.0.0.2", True),
-    ("0.0.0.0", False), ("", False), ("::", False), ("192.168.1.10", False),
-    ("example.org", False),
-])
+@pytest.mark.parametrize(
+    "host,expected",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host, expected):
     assert serve_mod.is_loopback(host) is expected
 
@@ -55,8 +65,9 @@ def test_token_from_environment(monkeypatch):
 
 
 def test_voila_command_uses_only_the_packaged_configuration():
-    cmd = serve_mod.voila_command(port=9999, host="0.0.0.0", max_visitors=3,
-                                  allowed_hosts=["dash.example.org", "10.0.0.5"])
+    cmd = serve_mod.voila_command(
+        port=9999, host="0.0.0.0", max_visitors=3, allowed_hosts=["dash.example.org", "10.0.0.5"]
+    )
     nb = Path(serve_mod.dashboard_notebook())
     assert nb.is_file() and str(nb) in cmd
     assert cmd[1:3] == ["-m", "audiosoup_widgets.dashboards.server"]
@@ -71,11 +82,16 @@ def test_voila_command_uses_only_the_packaged_configuration():
 def test_the_token_travels_in_the_environment_not_the_command_line():
     cmd = serve_mod.voila_command(port=9999, host="0.0.0.0")
     assert not any("token" in a.lower() for a in cmd)
-    env = serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="0.0.0.0", token="t0k",
-                               base={"AUDIOSOUP_TOKEN": "from-the-shell"})
+    env = serve_mod.server_env(
+        db_url="sqlite:///x.sqlite3", host="0.0.0.0", token="t0k", base={"AUDIOSOUP_TOKEN": "from-the-shell"}
+    )
     assert env["AUDIOSOUP_TOKEN"] == "t0k"
-    assert serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="127.0.0.1",
-                                base={"AUDIOSOUP_TOKEN": "x"})["AUDIOSOUP_TOKEN"] == ""
+    assert (
+        serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="127.0.0.1", base={"AUDIOSOUP_TOKEN": "x"})[
+            "AUDIOSOUP_TOKEN"
+        ]
+        == ""
+    )
 
 
 def test_voila_configuration_is_locked_down():
@@ -115,8 +131,7 @@ def test_production_settings_end_an_unused_kernel_within_a_minute():
     assert max(bare.unconnected_grace, bare.disconnected_grace) + bare.cull_interval <= 60
 
 
-@pytest.mark.parametrize("available_gb,expected", [(0.2, 1), (0.9, 1), (1.4, 2), (4, 8),
-                                                   (16, 35), (64, 144)])
+@pytest.mark.parametrize("available_gb,expected", [(0.2, 1), (0.9, 1), (1.4, 2), (4, 8), (16, 35), (64, 144)])
 def test_default_visitor_cap_follows_memory(available_gb, expected):
     from audiosoup_widgets.dashboards.server import default_max_visitors
 
@@ -135,8 +150,7 @@ def _fake_run(seen: dict):
 def test_serve_off_loopback_generates_and_passes_a_token(monkeypatch, capsys):
     seen = {}
     monkeypatch.setattr(serve_mod, "run_server", _fake_run(seen))
-    assert serve_mod.serve(db="sqlite:///x.sqlite3", host="0.0.0.0", port=8123,
-                           open_browser=False) == 0
+    assert serve_mod.serve(db="sqlite:///x.sqlite3", host="0.0.0.0", port=8123, open_browser=False) == 0
     token = seen["env"]["AUDIOSOUP_TOKEN"]
     assert len(token) >= 24 and not any(token in a for a in seen["cmd"])
     assert seen["env"]["AUDIOSOUP_DATABASE_URL"] == "sqlite:///x.sqlite3"
@@ -185,19 +199,37 @@ def test_serve_on_loopback_needs_no_token(monkeypatch, capsys):
 def test_cli_passes_the_visitor_cap_and_allowed_hosts(monkeypatch):
     seen = {}
     monkeypatch.setattr(serve_mod, "run_server", _fake_run(seen))
-    assert main(["serve", "--db", "sqlite:///x.sqlite3", "--no-browser", "--max-visitors", "4",
-                 "--allow-host", "Dash.Example.org", "--allow-host", "[fd00::5]"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "--db",
+                "sqlite:///x.sqlite3",
+                "--no-browser",
+                "--max-visitors",
+                "4",
+                "--allow-host",
+                "Dash.Example.org",
+                "--allow-host",
+                "[fd00::5]",
+            ]
+        )
+        == 0
+    )
     assert "--DashboardServer.max_visitors=4" in seen["cmd"]
     assert "--DashboardServer.allowed_hosts=dash.example.org" in seen["cmd"]
     assert "--DashboardServer.allowed_hosts=fd00::5" in seen["cmd"]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--max-visitors", "0"], "--max-visitors must be at least 1"),
-    (["--allow-host", "https://dash.example.org"], "is not a host name"),
-    (["--allow-host", "dash.example.org:443"], "is not a host name"),
-    (["--allow-host", "*"], "is not a host name"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--max-visitors", "0"], "--max-visitors must be at least 1"),
+        (["--allow-host", "https://dash.example.org"], "is not a host name"),
+        (["--allow-host", "dash.example.org:443"], "is not a host name"),
+        (["--allow-host", "*"], "is not a host name"),
+    ],
+)
 def test_cli_refuses_bad_serve_options_in_one_line(monkeypatch, capsys, args, message):
     monkeypatch.setattr(serve_mod, "run_server", lambda *a, **k: pytest.fail("must not start"))
     assert main(["serve", "--db", "sqlite:///x.sqlite3", "--no-browser", *args]) == 2
@@ -206,18 +238,15 @@ def test_cli_refuses_bad_serve_options_in_one_line(monkeypatch, capsys, args, me
 
 
 def test_cli_refuses_an_empty_token_off_loopback(monkeypatch, capsys):
-    monkeypatch.setattr(serve_mod, "run_server",
-                        lambda *a, **k: pytest.fail("voila must not start"))
-    code = main(["serve", "--db", "sqlite:///x.sqlite3", "--host", "0.0.0.0", "--token", "",
-                 "--no-browser"])
+    monkeypatch.setattr(serve_mod, "run_server", lambda *a, **k: pytest.fail("voila must not start"))
+    code = main(["serve", "--db", "sqlite:///x.sqlite3", "--host", "0.0.0.0", "--token", "", "--no-browser"])
     assert code == 2
     err = capsys.readouterr().err
     assert "token is required" in err and "Traceback" not in err
 
 
 def test_cli_refuses_a_bad_port(monkeypatch, capsys):
-    monkeypatch.setattr(serve_mod, "run_server",
-                        lambda *a, **k: pytest.fail("voila must not start"))
+    monkeypatch.setattr(serve_mod, "run_server", lambda *a, **k: pytest.fail("voila must not start"))
     assert main(["serve", "--db", "sqlite:///x.sqlite3", "--port", "70000"]) == 2
     assert "out of range" in capsys.readouterr().err
 
@@ -230,22 +259,37 @@ def test_review_notebook_copy_does_not_drift():
     assert Path(serve_mod.dashboard_notebook()).read_bytes() == source
     assert copy == source, (
         "notebooks/review_dashboard.ipynb differs from the packaged dashboard; edit "
-        "audiosoup_widgets/dashboards/review.ipynb and copy it over the notebooks/ one")
+        "audiosoup_widgets/dashboards/review.ipynb and copy it over the notebooks/ one"
+    )
 
 
-@pytest.mark.parametrize("host,app_ip", [
-    ("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("localhost", "127.0.0.1"),
-    ("", "127.0.0.1"), ("::", "[::1]"), ("10.1.2.3", "10.1.2.3"), ("fd00::5", "[fd00::5]"),
-])
+@pytest.mark.parametrize(
+    "host,app_ip",
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("0.0.0.0", "127.0.0.1"),
+        ("localhost", "127.0.0.1"),
+        ("", "127.0.0.1"),
+        ("::", "[::1]"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("fd00::5", "[fd00::5]"),
+    ],
+)
 def test_server_env_tells_preheated_kernels_where_the_server_is(host, app_ip):
     env = serve_mod.server_env(db_url="sqlite:///x.sqlite3", host=host, base={"KEEP": "1"})
-    assert env == {"KEEP": "1", "AUDIOSOUP_DATABASE_URL": "sqlite:///x.sqlite3",
-                   "AUDIOSOUP_TOKEN": "", "VOILA_APP_IP": app_ip, "JUPYTER_PATH": template_root()}
+    assert env == {
+        "KEEP": "1",
+        "AUDIOSOUP_DATABASE_URL": "sqlite:///x.sqlite3",
+        "AUDIOSOUP_TOKEN": "",
+        "VOILA_APP_IP": app_ip,
+        "JUPYTER_PATH": template_root(),
+    }
 
 
 def test_server_env_puts_the_page_template_first_on_the_jupyter_path():
-    env = serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="127.0.0.1",
-                               base={"JUPYTER_PATH": "/opt/jupyter"})
+    env = serve_mod.server_env(
+        db_url="sqlite:///x.sqlite3", host="127.0.0.1", base={"JUPYTER_PATH": "/opt/jupyter"}
+    )
     assert env["JUPYTER_PATH"].split(os.pathsep) == [template_root(), "/opt/jupyter"]
     conf = json.loads((Path(serve_mod.dashboard_dir()) / serve_mod.VOILA_CONFIG).read_text())
     template = Path(template_root()) / "voila" / "templates" / conf["VoilaConfiguration"]["template"]
@@ -271,14 +315,16 @@ def test_packaged_preload_list_names_installed_files():
 
 
 def test_preload_list_drops_what_is_not_installed_as_recorded(tmp_path):
-    real = next(p for p in json.loads((Path(serve_mod.dashboard_dir()) / "preload.json")
-                                      .read_text())["resources"]
-                if p.startswith("voila/labextensions/"))
+    real = next(
+        p
+        for p in json.loads((Path(serve_mod.dashboard_dir()) / "preload.json").read_text())["resources"]
+        if p.startswith("voila/labextensions/")
+    )
     entries = [
         real,
         "voila/labextensions/jupyter-vue/static/520.0000000000000000.js?v=0",  # other build
-        "voila/static/voila.js",                        # recorded under another Voila
-        "voila/labextensions/../../../etc/passwd.js",   # never outside the folders
+        "voila/static/voila.js",  # recorded under another Voila
+        "voila/labextensions/../../../etc/passwd.js",  # never outside the folders
         "voila/labextensions/jupyter-vue/package.json",  # not a script
         "elsewhere/app.js",
     ]

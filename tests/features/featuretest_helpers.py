@@ -58,8 +58,7 @@ def _reference(y: np.ndarray, sr: int, adaptations: dict) -> dict:
     }
 
 
-def assert_close(actual: np.ndarray, expected: np.ndarray, *, name: str = "",
-                 rtol: float = 1e-5) -> None:
+def assert_close(actual: np.ndarray, expected: np.ndarray, *, name: str = "", rtol: float = 1e-5) -> None:
     """Equal up to ``rtol`` of the largest magnitude of ``expected``."""
     assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
     scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-30)

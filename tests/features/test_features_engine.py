@@ -56,12 +56,11 @@ def test_low_rates_adapt_contrast_bands_and_cqt_octaves():
         48000: {},
     }
     for sr, adapted in expected.items():
-        result = compute_features_with_status(tone(sr, seconds=0.5), sr,
-                                              ["spectral_contrast", "tonnetz"])
-        assert result.adaptations.get("spectral_contrast", {}).get("n_bands") == \
-            adapted.get("spectral_contrast")
-        assert result.adaptations.get("tonnetz", {}).get("cqt_n_octaves") == \
-            adapted.get("tonnetz")
+        result = compute_features_with_status(tone(sr, seconds=0.5), sr, ["spectral_contrast", "tonnetz"])
+        assert result.adaptations.get("spectral_contrast", {}).get("n_bands") == adapted.get(
+            "spectral_contrast"
+        )
+        assert result.adaptations.get("tonnetz", {}).get("cqt_n_octaves") == adapted.get("tonnetz")
         assert all("reason" in a for a in result.adaptations.values())
         rows = 1 + adapted.get("spectral_contrast", 6)
         assert result.values["spectral_contrast"].shape[0] == rows
@@ -95,8 +94,9 @@ def test_real_speech_from_espeak_equals_librosa(tmp_path):
 
 def test_non_default_params_follow_librosa_with_the_same_params():
     sr, y = 16000, speech_like(16000)
-    params = FeatureParams(n_fft=1024, hop_length=256, n_mels=64, n_mfcc=13, delta_width=5,
-                           tempo_win_length=200)
+    params = FeatureParams(
+        n_fft=1024, hop_length=256, n_mels=64, n_mfcc=13, delta_width=5, tempo_win_length=200
+    )
     with no_warnings():
         values = compute_features(y, sr, params=params)
     kw = {"n_fft": 1024, "hop_length": 256}
@@ -112,8 +112,9 @@ def test_non_default_params_follow_librosa_with_the_same_params():
             "mfcc": mfcc,
             "mfcc_delta": librosa.feature.delta(mfcc, width=5),
             "onset_strength": onset,
-            "tempogram": librosa.feature.tempogram(onset_envelope=onset, sr=sr,
-                                                   hop_length=256, win_length=200),
+            "tempogram": librosa.feature.tempogram(
+                onset_envelope=onset, sr=sr, hop_length=256, win_length=200
+            ),
         }
     for name, reference in expected.items():
         assert_close(values[name], reference, name=name)
@@ -122,8 +123,7 @@ def test_non_default_params_follow_librosa_with_the_same_params():
 def test_explicit_tuning_is_in_semitones_for_chroma_and_tonnetz():
     sr, y = 22050, tone(22050, freq=450.0)
     with no_warnings():
-        values = compute_features(y, sr, ["chroma", "tonnetz"],
-                                  params=FeatureParams(tuning=0.1))
+        values = compute_features(y, sr, ["chroma", "tonnetz"], params=FeatureParams(tuning=0.1))
     with quietly():
         assert_close(values["chroma"], librosa.feature.chroma_stft(y=y, sr=sr, tuning=0.1))
         # chroma_cqt counts tuning in CQT bins: 36 per octave, three per semitone.
@@ -151,8 +151,9 @@ def test_a_clip_gets_exactly_the_same_values_whatever_it_is_batched_with():
 
 def test_batches_larger_than_a_chunk_are_concatenated_and_padded(monkeypatch):
     sr = 16000
-    batch = np.stack([clicks(sr, bpm=bpm) for bpm in (90, 150, 200, 240, 60)]
-                     + [np.zeros(sr, dtype=np.float32)])
+    batch = np.stack(
+        [clicks(sr, bpm=bpm) for bpm in (90, 150, 200, 240, 60)] + [np.zeros(sr, dtype=np.float32)]
+    )
     whole = compute_features(batch, sr, ["stack_memory", "mfcc"])
     monkeypatch.setattr(engine_module, "_CHUNK", 2)
     chunked = compute_features(batch, sr, ["stack_memory", "mfcc"])
@@ -185,7 +186,7 @@ def test_near_silence_below_minus_90_dbfs_is_silent_but_computed():
 @pytest.mark.parametrize("n", [1, 100, 1000, 2047])
 def test_clips_shorter_than_n_fft_are_too_short_and_computed(n):
     sr = 16000
-    y = speech_like(sr)[4000:4000 + n].copy()
+    y = speech_like(sr)[4000 : 4000 + n].copy()
     with no_warnings():
         result = compute_features_with_status(y, sr)
     assert result.status == ("too_short",)
@@ -199,8 +200,14 @@ def test_clips_shorter_than_n_fft_are_too_short_and_computed(n):
 
 def test_short_clip_delta_policy():
     sr, hop = 16000, 512
-    for frames, width, mode in ((9, 9, "interp"), (8, 7, "interp"), (5, 5, "interp"),
-                                (3, 3, "interp"), (2, 3, "nearest"), (1, 3, "nearest")):
+    for frames, width, mode in (
+        (9, 9, "interp"),
+        (8, 7, "interp"),
+        (5, 5, "interp"),
+        (3, 3, "interp"),
+        (2, 3, "nearest"),
+        (1, 3, "nearest"),
+    ):
         y = noise(sr, seconds=((frames - 1) * hop + 10) / sr)
         result = compute_features_with_status(y, sr, ["mfcc", "mfcc_delta", "mfcc_delta2"])
         assert result.values["mfcc"].shape[-1] == frames
@@ -268,11 +275,14 @@ def test_engine_leaves_global_warning_filters_alone_even_from_threads():
         warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
-@pytest.mark.parametrize("bad, code", [
-    (np.zeros(100, dtype=np.int16), "invalid_audio"),
-    (np.zeros((2, 2, 100), dtype=np.float32), "invalid_audio"),
-    (np.zeros(0, dtype=np.float32), "invalid_audio"),
-])
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        (np.zeros(100, dtype=np.int16), "invalid_audio"),
+        (np.zeros((2, 2, 100), dtype=np.float32), "invalid_audio"),
+        (np.zeros(0, dtype=np.float32), "invalid_audio"),
+    ],
+)
 def test_invalid_audio_is_refused(bad, code):
     with pytest.raises(FeatureError) as info:
         compute_features(bad, 16000)

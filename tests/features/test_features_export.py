@@ -35,13 +35,15 @@ def provenance_path(path):
     """Where a text export's description goes (the documented name, spelled out here)."""
     return path.with_name(path.name + ".provenance.json")
 
+
 SR = 16000
 
 
 @pytest.fixture(scope="module")
 def values():
-    return compute_features(np.stack([speech_like(SR), clicks(SR)]), SR,
-                            ["mfcc", "onset_strength", "chroma", "stack_memory"])
+    return compute_features(
+        np.stack([speech_like(SR), clicks(SR)]), SR, ["mfcc", "onset_strength", "chroma", "stack_memory"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,12 @@ def provenance():
 
 
 def _meta(i: int) -> dict:
-    return {"sample_id": i + 1, "path": f"yes/abc_nohash_{i}.wav",
-            "label": ["yes", 'a "quoted", tabbed\tlabel\nwith newline'][i], "split": None}
+    return {
+        "sample_id": i + 1,
+        "path": f"yes/abc_nohash_{i}.wav",
+        "label": ["yes", 'a "quoted", tabbed\tlabel\nwith newline'][i],
+        "split": None,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +99,7 @@ def test_provenance_describes_the_export(provenance):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("kind", ["summary", "full"])
-def test_every_format_round_trips(fmt, kind, tmp_path, provenance, summary_records,
-                                  full_records):
+def test_every_format_round_trips(fmt, kind, tmp_path, provenance, summary_records, full_records):
     records = summary_records if kind == "summary" else full_records
     path = tmp_path / f"export.{fmt}"
     assert write_export(records, provenance=provenance, fmt=fmt, path=path) == path
@@ -109,8 +114,9 @@ def test_every_format_round_trips(fmt, kind, tmp_path, provenance, summary_recor
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])
-def test_text_exports_read_with_a_plain_pandas_read_csv(fmt, tmp_path, provenance,
-                                                        summary_records, full_records):
+def test_text_exports_read_with_a_plain_pandas_read_csv(
+    fmt, tmp_path, provenance, summary_records, full_records
+):
     sep = "," if fmt == "csv" else "\t"
     path = tmp_path / f"e.{fmt}"
     write_export(summary_records, provenance=provenance, fmt=fmt, path=path)
@@ -123,8 +129,9 @@ def test_text_exports_read_with_a_plain_pandas_read_csv(fmt, tmp_path, provenanc
     value_columns = [c for c in frame.columns if c.startswith("mfcc_")]
     assert all(frame[c].dtype == np.float64 for c in value_columns)
     assert math.isnan(frame["mfcc_mean_3"][1])
-    np.testing.assert_array_equal(frame["mfcc_mean_0"].to_numpy(),
-                                  [r["mfcc_mean_0"] for r in summary_records])
+    np.testing.assert_array_equal(
+        frame["mfcc_mean_0"].to_numpy(), [r["mfcc_mean_0"] for r in summary_records]
+    )
     # The description lives beside the file: provenance and the type of every column.
     assert export_module.provenance_path(path) == provenance_path(path)
     described = json.loads(provenance_path(path).read_text())
@@ -139,8 +146,9 @@ def test_text_exports_read_with_a_plain_pandas_read_csv(fmt, tmp_path, provenanc
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])
-def test_text_exports_read_back_without_their_description(fmt, tmp_path, provenance,
-                                                          summary_records, full_records):
+def test_text_exports_read_back_without_their_description(
+    fmt, tmp_path, provenance, summary_records, full_records
+):
     for records in (summary_records, full_records):
         path = tmp_path / f"e.{fmt}"
         write_export(records, provenance=provenance, fmt=fmt, path=path)
@@ -153,24 +161,41 @@ def test_text_exports_read_back_without_their_description(fmt, tmp_path, provena
 
 def test_files_of_an_earlier_release_still_read(tmp_path):
     path = tmp_path / "old.csv"
-    path.write_text('# provenance: {"dataset":"d"}\n# schema: {"sample_id":"int","x":"float"}\n'
-                    "sample_id,x\n1,0.5\n2,\n")
+    path.write_text(
+        '# provenance: {"dataset":"d"}\n# schema: {"sample_id":"int","x":"float"}\nsample_id,x\n1,0.5\n2,\n'
+    )
     prov, back = read_export(path)
     assert prov == {"dataset": "d"} and back[0] == {"sample_id": 1, "x": 0.5}
     assert math.isnan(back[1]["x"])
 
 
-FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tleading tab", "\rleading cr",
-            "'=already quoted", "''+twice"]
+FORMULAS = [
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tleading tab",
+    "\rleading cr",
+    "'=already quoted",
+    "''+twice",
+]
 SAFE = ["plain", "'just a quote", "a=b", "", None]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])
 def test_text_cells_that_a_spreadsheet_would_run_are_neutralised(fmt, tmp_path, provenance):
     texts = FORMULAS + SAFE
-    records = [{"sample_id": i, "path": "-dash.wav" if i == 0 else f"{i}.wav", "label": t,
-                "split": "train", "gain": -1.5 * (i + 1), "count": -i}
-               for i, t in enumerate(texts)]
+    records = [
+        {
+            "sample_id": i,
+            "path": "-dash.wav" if i == 0 else f"{i}.wav",
+            "label": t,
+            "split": "train",
+            "gain": -1.5 * (i + 1),
+            "count": -i,
+        }
+        for i, t in enumerate(texts)
+    ]
     path = tmp_path / f"e.{fmt}"
     write_export(records, provenance=provenance, fmt=fmt, path=path)
     with open(path, encoding="utf-8", newline="") as handle:
@@ -222,8 +247,7 @@ def test_json_is_strict_and_yaml_is_safe(tmp_path, provenance, summary_records):
     assert document["provenance"] == provenance and len(document["samples"]) == 2
 
 
-def test_parquet_keeps_provenance_in_metadata_and_matrices_as_lists(tmp_path, provenance,
-                                                                    full_records):
+def test_parquet_keeps_provenance_in_metadata_and_matrices_as_lists(tmp_path, provenance, full_records):
     path = tmp_path / "e.parquet"
     write_export(full_records, provenance=provenance, fmt="parquet", path=path)
     table = pq.read_table(path)
@@ -234,18 +258,26 @@ def test_parquet_keeps_provenance_in_metadata_and_matrices_as_lists(tmp_path, pr
 
 
 def test_numpy_values_are_converted(tmp_path, provenance, values):
-    records = [{"sample_id": np.int64(7), "path": "a.wav", "label": "yes", "split": "train",
-                "mfcc": values["mfcc"][0], "gain": np.float32(0.5)}]
+    records = [
+        {
+            "sample_id": np.int64(7),
+            "path": "a.wav",
+            "label": "yes",
+            "split": "train",
+            "mfcc": values["mfcc"][0],
+            "gain": np.float32(0.5),
+        }
+    ]
     path = tmp_path / "e.json"
     write_export(records, provenance=provenance, fmt="json", path=path)
     _, back = read_export(path)
     assert back[0]["sample_id"] == 7 and back[0]["gain"] == 0.5
-    np.testing.assert_allclose(np.reshape(back[0]["mfcc"]["values"], (20, 32)),
-                               values["mfcc"][0])
+    np.testing.assert_allclose(np.reshape(back[0]["mfcc"]["values"], (20, 32)), values["mfcc"][0])
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, provenance,
-                                                             summary_records, monkeypatch):
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path, provenance, summary_records, monkeypatch
+):
     path = tmp_path / "e.csv"
     path.write_text("old\n")
 
@@ -264,12 +296,17 @@ def test_bad_formats_and_records_are_refused(tmp_path, provenance):
         write_export([], provenance=provenance, fmt="xlsx", path=tmp_path / "e.xlsx")
     assert info.value.code == "unknown_format"
     with pytest.raises(FeatureError) as info:
-        write_export([{"sample_id": 1, "x": object()}], provenance=provenance, fmt="csv",
-                     path=tmp_path / "e.csv")
+        write_export(
+            [{"sample_id": 1, "x": object()}], provenance=provenance, fmt="csv", path=tmp_path / "e.csv"
+        )
     assert info.value.code == "invalid_record"
     with pytest.raises(FeatureError) as info:
-        write_export([{"sample_id": 1, "m": {"shape": [2, 2], "values": [1.0]}}],
-                     provenance=provenance, fmt="json", path=tmp_path / "e.json")
+        write_export(
+            [{"sample_id": 1, "m": {"shape": [2, 2], "values": [1.0]}}],
+            provenance=provenance,
+            fmt="json",
+            path=tmp_path / "e.json",
+        )
     assert info.value.code == "invalid_record"
     with pytest.raises(FeatureError):
         write_export([], provenance={"when": object()}, fmt="json", path=tmp_path / "e.json")

@@ -27,8 +27,7 @@ from audiosoup_widgets.features import params as params_module
 from audiosoup_widgets.features.registry import INTERMEDIATE_PARAMS
 
 REQUIRED = {
-    "spectral": ["mel_spectrogram", "power_spectrogram", "spectral_contrast", "chroma",
-                 "tonnetz"],
+    "spectral": ["mel_spectrogram", "power_spectrogram", "spectral_contrast", "chroma", "tonnetz"],
     "rhythmic": ["onset_strength", "tempogram", "fourier_tempogram"],
     "deltas": ["mfcc", "mfcc_delta", "mfcc_delta2", "stack_memory"],
 }
@@ -119,10 +118,23 @@ def test_engine_version_is_part_of_every_key(monkeypatch):
 
 
 CHANGES = {
-    "n_fft": 1024, "hop_length": 256, "n_mels": 64, "mel_fmin": 20.0, "mel_fmax": 7000.0,
-    "n_mfcc": 13, "contrast_fmin": 100.0, "n_bands": 4, "contrast_quantile": 0.05,
-    "tuning": 0.1, "cqt_n_octaves": 6, "cqt_bins_per_octave": 24, "tempo_win_length": 200,
-    "delta_width": 5, "start_bpm": 100.0, "tightness": 50.0, "stack_n_steps": 3,
+    "n_fft": 1024,
+    "hop_length": 256,
+    "n_mels": 64,
+    "mel_fmin": 20.0,
+    "mel_fmax": 7000.0,
+    "n_mfcc": 13,
+    "contrast_fmin": 100.0,
+    "n_bands": 4,
+    "contrast_quantile": 0.05,
+    "tuning": 0.1,
+    "cqt_n_octaves": 6,
+    "cqt_bins_per_octave": 24,
+    "tempo_win_length": 200,
+    "delta_width": 5,
+    "start_bpm": 100.0,
+    "tightness": 50.0,
+    "stack_n_steps": 3,
     "stack_delay": 2,
 }
 
@@ -138,9 +150,16 @@ def test_changing_a_parameter_changes_exactly_the_keys_that_depend_on_it():
 
 def test_the_dependency_graph_is_the_real_one():
     depends_on_mels = {i for i, s in FEATURES.items() if "n_mels" in s.params}
-    assert depends_on_mels == {"mel_spectrogram", "onset_strength", "tempogram",
-                               "fourier_tempogram", "mfcc", "mfcc_delta", "mfcc_delta2",
-                               "stack_memory"}
+    assert depends_on_mels == {
+        "mel_spectrogram",
+        "onset_strength",
+        "tempogram",
+        "fourier_tempogram",
+        "mfcc",
+        "mfcc_delta",
+        "mfcc_delta2",
+        "stack_memory",
+    }
     assert "n_fft" not in get_feature("tonnetz").params
     assert set(INTERMEDIATE_PARAMS["beats"]) <= set(get_feature("stack_memory").params)
     assert set(get_feature("power_spectrogram").params) == {"n_fft", "hop_length"}
@@ -152,22 +171,43 @@ def test_the_dependency_graph_matches_the_values():
     y = np.random.default_rng(0).standard_normal(sr).astype(np.float32) * 0.1
     y[::4000] += 0.9
     base = compute_features(y, sr)
-    for name in ("n_mels", "n_mfcc", "delta_width", "tempo_win_length", "stack_n_steps",
-                 "tightness", "contrast_quantile", "cqt_n_octaves", "tuning"):
-        changed = compute_features(y, sr, params=dataclasses.replace(FeatureParams(),
-                                                                      **{name: CHANGES[name]}))
+    for name in (
+        "n_mels",
+        "n_mfcc",
+        "delta_width",
+        "tempo_win_length",
+        "stack_n_steps",
+        "tightness",
+        "contrast_quantile",
+        "cqt_n_octaves",
+        "tuning",
+    ):
+        changed = compute_features(
+            y, sr, params=dataclasses.replace(FeatureParams(), **{name: CHANGES[name]})
+        )
         for feature_id, spec in FEATURES.items():
-            same = (changed[feature_id].shape == base[feature_id].shape
-                    and np.array_equal(changed[feature_id], base[feature_id], equal_nan=True))
+            same = changed[feature_id].shape == base[feature_id].shape and np.array_equal(
+                changed[feature_id], base[feature_id], equal_nan=True
+            )
             if name not in spec.params:
                 assert same, f"{name} changed {feature_id} but is not in its params"
 
 
-@pytest.mark.parametrize("bad", [
-    {"n_fft": 0}, {"delta_width": 4}, {"delta_width": 1}, {"stack_delay": 0},
-    {"contrast_quantile": 1.5}, {"cqt_bins_per_octave": 20}, {"n_mels": 2.5},
-    {"tuning": 2.0}, {"mel_fmin": 500.0, "mel_fmax": 100.0}, {"hop_length": "x"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_fft": 0},
+        {"delta_width": 4},
+        {"delta_width": 1},
+        {"stack_delay": 0},
+        {"contrast_quantile": 1.5},
+        {"cqt_bins_per_octave": 20},
+        {"n_mels": 2.5},
+        {"tuning": 2.0},
+        {"mel_fmin": 500.0, "mel_fmax": 100.0},
+        {"hop_length": "x"},
+    ],
+)
 def test_invalid_params_are_refused(bad):
     with pytest.raises(FeatureError) as info:
         FeatureParams(**bad)
@@ -175,8 +215,7 @@ def test_invalid_params_are_refused(bad):
 
 
 # -- Dependency rule ---------------------------------------------------------------------------
-FORBIDDEN = ("sqlalchemy", "ipywidgets", "ipyvuetify", "ipyvue", "bqplot", "traitlets",
-             "psycopg2", "voila")
+FORBIDDEN = ("sqlalchemy", "ipywidgets", "ipyvuetify", "ipyvue", "bqplot", "traitlets", "psycopg2", "voila")
 
 
 def test_feature_modules_import_nothing_of_the_store_or_the_ui():
@@ -189,15 +228,15 @@ def test_feature_modules_import_nothing_of_the_store_or_the_ui():
             elif isinstance(node, ast.ImportFrom):
                 if node.level == 2:  # from .. import: only ground modules
                     targets = [node.module] if node.module else [a.name for a in node.names]
-                    assert set(targets) <= {"errors", "jitcache"}, \
-                        f"{source.name}: from .. import {targets}"
+                    assert set(targets) <= {"errors", "jitcache"}, f"{source.name}: from .. import {targets}"
                     continue
                 names = [node.module or ""]
             else:
                 continue
             for name in names:
-                assert not name.startswith(FORBIDDEN + ("audiosoup_widgets",)), \
+                assert not name.startswith(FORBIDDEN + ("audiosoup_widgets",)), (
                     f"{source.name} imports {name}"
+                )
 
 
 def test_importing_the_feature_package_loads_no_store_or_ui_module():
@@ -216,6 +255,7 @@ def test_importing_the_feature_package_loads_no_store_or_ui_module():
                              "audiosoup_widgets.jitcache")))
         print(",".join(loaded))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip() == ""

@@ -21,8 +21,7 @@ from audiosoup_widgets.features.segments import (
 )
 from audiosoup_widgets.features.tempo import beat_tempo
 
-FEW = ["mel_spectrogram", "chroma", "tonnetz", "onset_strength", "tempogram", "mfcc_delta",
-       "stack_memory"]
+FEW = ["mel_spectrogram", "chroma", "tonnetz", "onset_strength", "tempogram", "mfcc_delta", "stack_memory"]
 
 
 def long_signal(sr: int, seconds: float) -> np.ndarray:
@@ -41,8 +40,7 @@ def test_segment_bounds_cover_the_clip_on_the_hop_grid(hop):
     size = segment_samples(p)
     assert size % hop == 0 and size <= SEGMENT_SAMPLES
     rng = np.random.default_rng(hop)
-    for n in [1, size - 1, size, size + 1, 2 * size, 2 * size + 1,
-              *rng.integers(size, 40 * size, 200)]:
+    for n in [1, size - 1, size, size + 1, 2 * size, 2 * size + 1, *rng.integers(size, 40 * size, 200)]:
         bounds = segment_bounds(int(n), params=p)
         lengths = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == n
@@ -73,8 +71,7 @@ def test_long_clip_summary_is_mean_and_std_over_all_segments_frames():
         frames = np.concatenate([np.atleast_2d(v[name]) for v in per_segment], axis=-1)
         frames = frames.astype(np.float64)
         want = np.concatenate([frames.mean(axis=-1), frames.std(axis=-1)]).astype(np.float32)
-        np.testing.assert_allclose(result.summaries[name], want, rtol=2e-6, atol=1e-7,
-                                   err_msg=name)
+        np.testing.assert_allclose(result.summaries[name], want, rtol=2e-6, atol=1e-7, err_msg=name)
         assert result.summaries[name].dtype == np.float32
         assert result.frames[name] == frames.shape[-1]
     # One segment is the clip itself: exactly what summarize gives for the whole clip.
@@ -94,8 +91,12 @@ def test_segment_frames_lie_on_the_whole_clips_frame_grid():
         part = compute_features(y[a:b], sr, ["power_spectrogram"])["power_spectrogram"]
         first = a // hop
         inner = slice(4, part.shape[-1] - 4)  # clear of the zero padding at both ends
-        np.testing.assert_allclose(part[:, inner], whole[:, first + 4:first + part.shape[-1] - 4],
-                                   rtol=1e-4, atol=1e-6 * whole.max())
+        np.testing.assert_allclose(
+            part[:, inner],
+            whole[:, first + 4 : first + part.shape[-1] - 4],
+            rtol=1e-4,
+            atol=1e-6 * whole.max(),
+        )
 
 
 def test_accumulator_merges_exactly_and_stably():
@@ -152,7 +153,7 @@ def test_huge_samples_are_out_of_range_and_do_not_touch_the_others():
     for name, value in result.values.items():
         assert np.isnan(value[1]).all(), name
         assert np.isfinite(value[2][~np.isnan(value[2])]).all(), name
-        np.testing.assert_array_equal(value[0][..., :alone[name].shape[-1]], alone[name])
+        np.testing.assert_array_equal(value[0][..., : alone[name].shape[-1]], alone[name])
     with pytest.raises(FeatureError) as info:
         compute_features(huge, sr)
     assert info.value.code == "out_of_range" and "\n" not in info.value.message
@@ -170,8 +171,7 @@ def test_blockwise_tempo_equals_librosas(sr):
         envelopes.append(env)
     env = np.stack(envelopes)
     want = librosa.feature.tempo(onset_envelope=env, sr=sr, hop_length=512, start_bpm=120)
-    got = beat_tempo(env, sr=sr, hop_length=512, start_bpm=120, max_elements=1000,
-                     block_elements=50_000)
+    got = beat_tempo(env, sr=sr, hop_length=512, start_bpm=120, max_elements=1000, block_elements=50_000)
     np.testing.assert_array_equal(got, want)
     # Small enough: librosa's own path (None means "let beat_track estimate it").
     assert beat_tempo(env[:, :100], sr=16000, hop_length=512, start_bpm=120) is None

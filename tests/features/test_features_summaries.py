@@ -38,10 +38,12 @@ def test_summary_is_mean_then_std_of_every_row_as_float32(batch_values):
             clip = values[i] if values.ndim == 3 else values[i][np.newaxis]
             if name == "stack_memory":
                 clip = unpad(clip)
-            np.testing.assert_allclose(summary[i, :rows], clip.mean(axis=-1), rtol=1e-5,
-                                       atol=1e-6 * np.abs(clip).max())
-            np.testing.assert_allclose(summary[i, rows:], clip.std(axis=-1), rtol=1e-4,
-                                       atol=1e-6 * np.abs(clip).max())
+            np.testing.assert_allclose(
+                summary[i, :rows], clip.mean(axis=-1), rtol=1e-5, atol=1e-6 * np.abs(clip).max()
+            )
+            np.testing.assert_allclose(
+                summary[i, rows:], clip.std(axis=-1), rtol=1e-4, atol=1e-6 * np.abs(clip).max()
+            )
 
 
 def test_single_clip_summary_has_no_batch_axis_and_onset_has_one_row():
@@ -67,10 +69,8 @@ def test_padding_is_ignored_and_non_finite_clips_summarise_to_nan():
 
 
 def test_column_names():
-    assert summary_columns("mfcc", 2) == ["mfcc_mean_0", "mfcc_mean_1", "mfcc_std_0",
-                                          "mfcc_std_1"]
-    assert summary_columns("onset_strength", 1) == ["onset_strength_mean_0",
-                                                    "onset_strength_std_0"]
+    assert summary_columns("mfcc", 2) == ["mfcc_mean_0", "mfcc_mean_1", "mfcc_std_0", "mfcc_std_1"]
+    assert summary_columns("onset_strength", 1) == ["onset_strength_mean_0", "onset_strength_std_0"]
 
 
 def test_summary_row_flattens_one_clip(batch_values):

@@ -14,9 +14,14 @@ def test_batched_tuning_estimate_equals_librosa_per_clip():
     for sr in (8000, 16000, 44100):
         t = np.arange(sr // 2) / sr
         batch = np.stack(
-            [rng.uniform(0.1, 1) * np.sin(2 * np.pi * rng.uniform(60, 3000) * t
-                                          + rng.uniform(0, 3) * np.sin(2 * np.pi * 2 * t))
-             + rng.uniform(0, 0.3) * rng.standard_normal(t.size) for _ in range(10)]
+            [
+                rng.uniform(0.1, 1)
+                * np.sin(
+                    2 * np.pi * rng.uniform(60, 3000) * t + rng.uniform(0, 3) * np.sin(2 * np.pi * 2 * t)
+                )
+                + rng.uniform(0, 0.3) * rng.standard_normal(t.size)
+                for _ in range(10)
+            ]
             + [np.zeros(t.size), 1e-6 * rng.standard_normal(t.size)]
         ).astype(np.float32)
         magnitude = np.abs(librosa.stft(batch))
@@ -27,4 +32,5 @@ def test_batched_tuning_estimate_equals_librosa_per_clip():
             for i, y in enumerate(batch):
                 assert cqt_tunings[i] == librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
                 assert stft_tunings[i] == librosa.estimate_tuning(
-                    S=np.abs(librosa.stft(y)) ** 2, sr=sr, bins_per_octave=12)
+                    S=np.abs(librosa.stft(y)) ** 2, sr=sr, bins_per_octave=12
+                )

@@ -67,8 +67,7 @@ def test_dask_local_cluster_on_postgres(pg_store: Store, tmp_path):
     make_speech_commands(tmp_path / "sc")
     load_dataset(pg_store, tmp_path / "sc", dataset="sc", workers=1)
     n = pg_store.count_samples(SampleQuery("sc"))
-    rep = compute_dataset(pg_store, "sc", features=FEATS, workers=2, scheduler="local",
-                          batch_size=8)
+    rep = compute_dataset(pg_store, "sc", features=FEATS, workers=2, scheduler="local", batch_size=8)
     assert rep.done == n and rep.scheduler == "dask:local"
     frame = feature_frame("sc", FEATS, db=pg_store)
     assert len(frame) == n and not frame.filter(like="chroma_").isna().any().any()
@@ -78,15 +77,64 @@ def test_cli_features_and_export(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     make_speech_commands(tmp_path / "sc")
     assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
-    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc,chroma",
-                 "--workers", "1", "--db", db]) == 0
+    assert (
+        main(
+            [
+                "features",
+                "compute",
+                "--dataset",
+                "sc",
+                "--features",
+                "mfcc,chroma",
+                "--workers",
+                "1",
+                "--db",
+                db,
+            ]
+        )
+        == 0
+    )
     assert "25 computed" in capsys.readouterr().out
-    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc", "chroma",
-                 "--workers", "1", "--db", db]) == 0
+    assert (
+        main(
+            [
+                "features",
+                "compute",
+                "--dataset",
+                "sc",
+                "--features",
+                "mfcc",
+                "chroma",
+                "--workers",
+                "1",
+                "--db",
+                db,
+            ]
+        )
+        == 0
+    )
     assert "0 computed" in capsys.readouterr().out
     out = tmp_path / "e.csv"
-    assert main(["export", "--dataset", "sc", "--features", "mfcc", "--format", "csv",
-                 "--output", str(out), "--split", "test", "--db", db]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--dataset",
+                "sc",
+                "--features",
+                "mfcc",
+                "--format",
+                "csv",
+                "--output",
+                str(out),
+                "--split",
+                "test",
+                "--db",
+                db,
+            ]
+        )
+        == 0
+    )
     _, recs = read_export(out, "csv")
     assert len(recs) == 6 and {r["split"] for r in recs} == {"test"}
     assert main(["features", "compute", "--dataset", "sc", "--features", "nope", "--db", db]) == 2
@@ -105,8 +153,10 @@ def test_features_summary_shows_one_file_per_line(tmp_path, capsys):
     for name in names:
         (folder / name).unlink()  # gone since the load: each one fails in features compute
     capsys.readouterr()
-    assert main(["features", "compute", "--dataset", "odd", "--features", "mfcc",
-                 "--workers", "1", "--db", db]) == 0
+    assert (
+        main(["features", "compute", "--dataset", "odd", "--features", "mfcc", "--workers", "1", "--db", db])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "3 failed" in out and len(out.strip().splitlines()) == 1 + len(names)
     assert "x/new\\nline.wav" in out and "x/tab\\there.wav" in out and "\x1b" not in out
@@ -131,10 +181,13 @@ def test_importing_the_jobs_does_not_load_the_engine():
     import subprocess
     import sys
 
-    code = ("import sys, json; import audiosoup_widgets.jobs.compute, audiosoup_widgets.jobs.export,"
-            " audiosoup_widgets.jobs.frames, audiosoup_widgets.jobs.ingest;"
-            " print(json.dumps(sorted(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         timeout=120).stdout
+    code = (
+        "import sys, json; import audiosoup_widgets.jobs.compute, audiosoup_widgets.jobs.export,"
+        " audiosoup_widgets.jobs.frames, audiosoup_widgets.jobs.ingest;"
+        " print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     loaded = {m.split(".")[0] for m in json.loads(out)}
     assert not loaded & {"librosa", "numba"}

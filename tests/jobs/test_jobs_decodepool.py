@@ -54,8 +54,7 @@ def _children(pid: int) -> set[int]:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            "utf-8", "replace")
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return ""
 
@@ -86,8 +85,11 @@ def clips(root: Path, names: list[str]) -> list[str]:
     out = []
     for i, name in enumerate(names):
         path = root / name
-        path.write_bytes(audio_bytes(tone(sr=8000, seconds=0.2, freq=200 + 10 * i, seed=i, noise=0.02),
-                                     8000, subtype="PCM_16"))
+        path.write_bytes(
+            audio_bytes(
+                tone(sr=8000, seconds=0.2, freq=200 + 10 * i, seed=i, noise=0.02), 8000, subtype="PCM_16"
+            )
+        )
         out.append(str(path))
     return out
 
@@ -108,7 +110,10 @@ def test_mixed_folder_ends_exactly_as_expected(tmp_path, no_leaks):
         assert info.format == want["format"], rel
         assert info.subtype == want["subtype"], rel
         assert (info.sample_rate, info.channels, info.frames) == (
-            want["sample_rate"], want["channels"], want["frames"]), rel
+            want["sample_rate"],
+            want["channels"],
+            want["frames"],
+        ), rel
         assert got[rel].flags == want["flags"], rel
     # Every loadable file has its own content: no accidental duplicates.
     hashes = [r.sha256 for r in got.values() if isinstance(r, Analysis)]
@@ -135,13 +140,20 @@ def test_hanging_and_crashing_files_are_the_only_ones_that_fail(tmp_path, no_lea
     names.insert(11, "crash_1.wav")
     paths = clips(tmp_path, names)
     t0 = time.monotonic()
-    results = dict(analyse_many(paths, root=tmp_path, workers=2, chunksize=4,
-                                limits=Limits(timeout_s=0.5), _analyse=analyse_or_misbehave))
+    results = dict(
+        analyse_many(
+            paths,
+            root=tmp_path,
+            workers=2,
+            chunksize=4,
+            limits=Limits(timeout_s=0.5),
+            _analyse=analyse_or_misbehave,
+        )
+    )
     assert time.monotonic() - t0 < 30
     assert set(results) == set(paths)
     codes = {Path(p).name: outcome(r) for p, r in results.items()}
-    assert codes == {n: {"hang": "timeout", "crash": "unreadable"}.get(n.split("_")[0])
-                     for n in names}
+    assert codes == {n: {"hang": "timeout", "crash": "unreadable"}.get(n.split("_")[0]) for n in names}
     assert results[str(tmp_path / "hang_1.wav")].message == "decoding took longer than 0.5 s"
     assert "crashed" in results[str(tmp_path / "crash_1.wav")].message
 
@@ -151,8 +163,9 @@ def test_a_slow_consumer_causes_no_false_timeouts(tmp_path, no_leaks):
     # (writing rows, say); results that arrived meanwhile must not look overdue.
     paths = clips(tmp_path, [f"s{i}.wav" for i in range(12)])
     results = []
-    for _path, result in analyse_many(paths, root=tmp_path, workers=2, chunksize=3,
-                                     limits=Limits(timeout_s=0.3)):
+    for _path, result in analyse_many(
+        paths, root=tmp_path, workers=2, chunksize=3, limits=Limits(timeout_s=0.3)
+    ):
         results.append(result)
         if len(results) in (1, 5):
             time.sleep(0.8)
@@ -162,8 +175,7 @@ def test_a_slow_consumer_causes_no_false_timeouts(tmp_path, no_leaks):
 @pytest.mark.slow
 def test_closing_early_stops_every_worker(tmp_path, no_leaks):
     paths = clips(tmp_path, [f"c{i}.wav" for i in range(4)] + ["hang.wav"] * 1)
-    it = analyse_many(paths * 5, root=tmp_path, workers=2, chunksize=2,
-                      _analyse=analyse_or_misbehave)
+    it = analyse_many(paths * 5, root=tmp_path, workers=2, chunksize=2, _analyse=analyse_or_misbehave)
     next(it)
     assert child_pids()  # workers are running
     it.close()
@@ -213,7 +225,9 @@ def test_throughput_of_one_second_clips(tmp_path, no_leaks):
     t0 = time.perf_counter()
     n = sum(isinstance(r, Analysis) for _, r in analyse_many(paths, root=tmp_path))
     rate = n / (time.perf_counter() - t0)
-    print(f"\nanalyse_many: {rate:.0f} files/s for {n_clips} 1-s 16 kHz WAVs on "
-          f"{os.cpu_count()} cores (including worker start-up)")
+    print(
+        f"\nanalyse_many: {rate:.0f} files/s for {n_clips} 1-s 16 kHz WAVs on "
+        f"{os.cpu_count()} cores (including worker start-up)"
+    )
     assert n == n_clips
     assert rate > 100  # a floor against regressions (the prototype did 6 clips/s), not the aim

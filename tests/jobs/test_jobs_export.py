@@ -45,8 +45,9 @@ def test_export_every_format_parses_back(loaded: Store, tmp_path, fmt):
 @pytest.mark.parametrize("fmt", ["json", "parquet", "csv"])
 def test_full_export_has_shapes_and_numbers(loaded: Store, tmp_path, fmt):
     out = tmp_path / f"full.{fmt}"
-    n = export_features("sc", ["chroma", "onset_strength"], fmt=fmt, output=out, db=loaded,
-                        label="up", full=True)
+    n = export_features(
+        "sc", ["chroma", "onset_strength"], fmt=fmt, output=out, db=loaded, label="up", full=True
+    )
     _, records = read_export(out, fmt)
     assert n == len(records) == 8
     rec = records[0]
@@ -55,20 +56,17 @@ def test_full_export_has_shapes_and_numbers(loaded: Store, tmp_path, fmt):
     assert np.asarray(chroma["values"], dtype=float).size == int(np.prod(chroma["shape"]))
 
 
-
 FORMULA = "=cmd|' /C calc'!A0"
 
 
 def _relabel_first(store: Store, label: str) -> int:
     rec = store.page_samples(SampleQuery("sc"), page_size=1)[0]
-    store.update_sample(rec.id, version=rec.version, reviewer="pytest", label=label,
-                        create_label=True)
+    store.update_sample(rec.id, version=rec.version, reviewer="pytest", label=label, create_label=True)
     return rec.id
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])
-def test_text_exports_are_safe_in_a_spreadsheet_and_read_with_pandas(loaded: Store, tmp_path,
-                                                                     fmt):
+def test_text_exports_are_safe_in_a_spreadsheet_and_read_with_pandas(loaded: Store, tmp_path, fmt):
     sid = _relabel_first(loaded, FORMULA)
     compute_dataset(loaded, "sc", features=["mfcc"], workers=1)
     out = tmp_path / f"out.{fmt}"
@@ -84,16 +82,14 @@ def test_text_exports_are_safe_in_a_spreadsheet_and_read_with_pandas(loaded: Sto
     assert {r["sample_id"]: r["label"] for r in records}[sid] == FORMULA
 
 
-def test_dashboard_download_is_neutralised_and_leaves_no_files(loaded: Store, tmp_path,
-                                                               monkeypatch):
+def test_dashboard_download_is_neutralised_and_leaves_no_files(loaded: Store, tmp_path, monkeypatch):
     import tempfile
 
     from audiosoup_widgets.services import ReviewServices
 
     sid = _relabel_first(loaded, FORMULA)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    name, data, _mime = ReviewServices(loaded).exports.features(loaded.get_sample(sid), ["mfcc"],
-                                                                 "csv")
+    name, data, _mime = ReviewServices(loaded).exports.features(loaded.get_sample(sid), ["mfcc"], "csv")
     assert name.endswith(".csv")
     frame = pd.read_csv(io.BytesIO(data))
     assert frame["label"].tolist() == ["'" + FORMULA] and len(frame) == 1
@@ -103,20 +99,45 @@ def test_dashboard_download_is_neutralised_and_leaves_no_files(loaded: Store, tm
 def test_cli_output_into_a_missing_folder_is_one_line_before_any_work(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     make_speech_commands(tmp_path / "sc")
-    code = main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db,
-                 "--report", str(tmp_path / "missing" / "report.json")])
+    code = main(
+        [
+            "load",
+            str(tmp_path / "sc"),
+            "--dataset",
+            "sc",
+            "--db",
+            db,
+            "--report",
+            str(tmp_path / "missing" / "report.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("audiosoup: error: --report")
     assert "missing" in err and "Traceback" not in err
     assert main(["db", "current", "--db", db]) == 0
     assert capsys.readouterr().out.strip().startswith("empty")  # nothing was loaded
     assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
-    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc",
-                 "--workers", "1", "--db", db]) == 0
+    assert (
+        main(["features", "compute", "--dataset", "sc", "--features", "mfcc", "--workers", "1", "--db", db])
+        == 0
+    )
     capsys.readouterr()
     for output in (tmp_path / "missing" / "x.csv", tmp_path):
-        code = main(["export", "--dataset", "sc", "--features", "mfcc", "--format", "csv",
-                     "--output", str(output), "--db", db])
+        code = main(
+            [
+                "export",
+                "--dataset",
+                "sc",
+                "--features",
+                "mfcc",
+                "--format",
+                "csv",
+                "--output",
+                str(output),
+                "--db",
+                db,
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and err.startswith("audiosoup: error: --output")
     assert not (tmp_path / "missing").exists()
@@ -126,18 +147,35 @@ def test_cli_export_file_honours_the_umask(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     make_speech_commands(tmp_path / "sc")
     assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db]) == 0
-    assert main(["features", "compute", "--dataset", "sc", "--features", "mfcc",
-                 "--workers", "1", "--db", db]) == 0
+    assert (
+        main(["features", "compute", "--dataset", "sc", "--features", "mfcc", "--workers", "1", "--db", db])
+        == 0
+    )
     old = os.umask(0o022)
     try:
         for fmt in ("csv", "parquet"):
             out = tmp_path / f"e.{fmt}"
-            assert main(["export", "--dataset", "sc", "--features", "mfcc", "--format", fmt,
-                         "--output", str(out), "--db", db]) == 0
+            assert (
+                main(
+                    [
+                        "export",
+                        "--dataset",
+                        "sc",
+                        "--features",
+                        "mfcc",
+                        "--format",
+                        fmt,
+                        "--output",
+                        str(out),
+                        "--db",
+                        db,
+                    ]
+                )
+                == 0
+            )
             assert stat.S_IMODE(out.stat().st_mode) == 0o644
     finally:
         os.umask(old)
-
 
 
 def test_every_export_path_carries_the_same_provenance(loaded: Store, tmp_path, capsys):
@@ -146,16 +184,44 @@ def test_every_export_path_carries_the_same_provenance(loaded: Store, tmp_path, 
 
     compute_dataset(loaded, "sc", features=["mfcc"], workers=1)
     out = tmp_path / "cli.json"
-    assert main(["export", "--dataset", "sc", "--features", "mfcc", "--format", "json",
-                 "--output", str(out), "--split", "test", "--db", loaded.url]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--dataset",
+                "sc",
+                "--features",
+                "mfcc",
+                "--format",
+                "json",
+                "--output",
+                str(out),
+                "--split",
+                "test",
+                "--db",
+                loaded.url,
+            ]
+        )
+        == 0
+    )
     cli, _ = read_export(out, "json")
     rec = loaded.page_samples(SampleQuery("sc"), page_size=1)[0]
     _name, data, _mime = ReviewServices(loaded).exports.features(rec, ["mfcc"], "json")
-    download = (tmp_path / "download.json")
+    download = tmp_path / "download.json"
     download.write_bytes(data)
     one, _ = read_export(download, "json")
-    common = {"parameters", "param_keys", "engine_version", "librosa_version", "package_version",
-              "audiosoup_version", "exported_at", "dataset", "features", "content"}
+    common = {
+        "parameters",
+        "param_keys",
+        "engine_version",
+        "librosa_version",
+        "package_version",
+        "audiosoup_version",
+        "exported_at",
+        "dataset",
+        "features",
+        "content",
+    }
     assert common <= set(cli) and common <= set(one)
     assert cli["engine_version"] == one["engine_version"] == ENGINE_VERSION
     assert cli["filters"] == {"split": "test"} and cli["features"] == one["features"] == ["mfcc"]
@@ -163,4 +229,5 @@ def test_every_export_path_carries_the_same_provenance(loaded: Store, tmp_path, 
     fp = FeatureParams()
     summaries = dataset_provenance("sc", ["mfcc"], fp, full=False, filters={})
     assert set(summaries) - {"analysis", "filters", "labels"} == (
-        set(sample_provenance(rec, ["mfcc"], fp)) - {"sample_id", "analysed_seconds"})
+        set(sample_provenance(rec, ["mfcc"], fp)) - {"sample_id", "analysed_seconds"}
+    )

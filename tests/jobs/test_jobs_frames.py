@@ -28,8 +28,7 @@ def test_missing_summaries_name_the_command_to_run(loaded: Store):
 def test_filters_and_samples_added_since_the_computation(loaded: Store, tmp_path):
     compute_dataset(loaded, "sc", features=["mfcc"], workers=1)
     n = loaded.count_samples(SampleQuery("sc"))
-    sf.write(tmp_path / "sc" / "yes" / "added_nohash_0.wav", tone(sr=16000, seconds=1.0, noise=0.02),
-             16000)
+    sf.write(tmp_path / "sc" / "yes" / "added_nohash_0.wav", tone(sr=16000, seconds=1.0, noise=0.02), 16000)
     load_dataset(loaded, tmp_path / "sc", dataset="sc", workers=1)
     frame = feature_frame("sc", ["mfcc"], db=loaded)
     assert len(frame) == n + 1

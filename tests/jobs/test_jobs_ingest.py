@@ -23,8 +23,7 @@ from audiosoup_widgets.store import SampleQuery, Store
 def test_speech_commands_layout(store: Store, tmp_path):
     make_speech_commands(tmp_path / "sc")
     assert detect_layout(tmp_path / "sc") == "speech-commands"
-    report = load_dataset(store, tmp_path / "sc", dataset="sc", layout="speech-commands",
-                          workers=2)
+    report = load_dataset(store, tmp_path / "sc", dataset="sc", layout="speech-commands", workers=2)
     assert report.loaded == 25 and report.skipped == []
     assert store.count_samples(SampleQuery("sc", split="train")) == 12
     assert store.count_samples(SampleQuery("sc", split="validation")) == 6
@@ -56,8 +55,7 @@ def test_mixed_real_world_folder(store: Store, tmp_path):
     assert stored == {text(p) for p in want_loaded}
     # The run record keeps the counts and the skipped files.
     run = store.list_load_runs("mixed")[0]
-    assert (run.status, run.n_loaded, run.n_skipped) == ("completed", report.loaded,
-                                                         len(want_skipped))
+    assert (run.status, run.n_loaded, run.n_skipped) == ("completed", report.loaded, len(want_skipped))
     assert {f[0] for f in run.failures} == set(skipped)
     # Idempotent: a second run adds nothing and decodes nothing already stored.
     again = load_dataset(store, root, dataset="mixed", layout="folders", workers=2)
@@ -82,13 +80,12 @@ def test_manifest_layout(store: Store, tmp_path):
         "clips/c0.wav,dog,train,a bark\n"
         "clips/c1.wav,cat,test,\n"
         "clips/c2.wav,cat,validation,<script>x</script>\n"
-        "../outside.wav,cat,train,\n")
+        "../outside.wav,cat,train,\n"
+    )
     assert detect_layout(tmp_path) == "manifest"
-    report = load_dataset(store, tmp_path / "manifest.csv", dataset="m", layout="auto",
-                          workers=1)
+    report = load_dataset(store, tmp_path / "manifest.csv", dataset="m", layout="auto", workers=1)
     assert report.loaded == 3
-    assert [(s["path"], s["reason"]) for s in report.skipped] == [("../outside.wav",
-                                                                   "outside_root")]
+    assert [(s["path"], s["reason"]) for s in report.skipped] == [("../outside.wav", "outside_root")]
     recs = {r.path: r for r in store.page_samples(SampleQuery("m"))}
     assert recs["clips/c0.wav"].text == "a bark" and recs["clips/c0.wav"].label == "dog"
     assert recs["clips/c2.wav"].text == "<script>x</script>"
@@ -115,8 +112,19 @@ def test_killed_load_resumes_to_the_same_rows(store: Store, tmp_path):
     for i in range(1600):
         sf.write(root / f"{i:05d}.wav", y * (1 + i % 7) / 8, 16000, subtype="PCM_16")
     env = {**os.environ, "AUDIOSOUP_NO_PROGRESS": "1"}
-    cmd = [sys.executable, "-m", "audiosoup_widgets.cli", "load", str(tmp_path / "many"),
-           "--dataset", "many", "--db", store.url, "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "audiosoup_widgets.cli",
+        "load",
+        str(tmp_path / "many"),
+        "--dataset",
+        "many",
+        "--db",
+        store.url,
+        "--workers",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import time
 
@@ -148,17 +156,16 @@ def test_cli_load_report_and_exit_codes(tmp_path, capsys):
     make_speech_commands(tmp_path / "sc")
     (tmp_path / "sc" / "yes" / "broken.wav").write_bytes(b"RIFF not really")
     report_file = tmp_path / "report.json"
-    code = main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db,
-                 "--report", str(report_file)])
+    code = main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db, "--report", str(report_file)])
     out = capsys.readouterr().out
     assert code == 0
     assert "25 loaded" in out and "broken.wav" in out
     rep = json.loads(report_file.read_text())
     assert rep["dataset"] == "sc" and rep["loaded"] == 25
-    assert [(s["path"], s["reason"]) for s in rep["skipped"]] == [("yes/broken.wav",
-                                                                  "not_audio")]
-    assert main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db,
-                 "--report", str(report_file)]) == 0
+    assert [(s["path"], s["reason"]) for s in rep["skipped"]] == [("yes/broken.wav", "not_audio")]
+    assert (
+        main(["load", str(tmp_path / "sc"), "--dataset", "sc", "--db", db, "--report", str(report_file)]) == 0
+    )
     assert json.loads(report_file.read_text())["loaded"] == 0
     # Fatal errors: one line, non-zero, no traceback.
     capsys.readouterr()
@@ -170,9 +177,21 @@ def test_cli_load_report_and_exit_codes(tmp_path, capsys):
 def test_cli_unreachable_database_is_one_line(tmp_path):
     make_speech_commands(tmp_path / "sc")
     proc = subprocess.run(
-        [sys.executable, "-m", "audiosoup_widgets.cli", "load", str(tmp_path / "sc"),
-         "--dataset", "sc", "--db", "postgresql+psycopg2://nobody@127.0.0.1:1/none"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "audiosoup_widgets.cli",
+            "load",
+            str(tmp_path / "sc"),
+            "--dataset",
+            "sc",
+            "--db",
+            "postgresql+psycopg2://nobody@127.0.0.1:1/none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "database" in proc.stderr

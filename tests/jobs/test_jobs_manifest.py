@@ -22,8 +22,13 @@ def _clips(root: Path, *names: str) -> None:
         sf.write(root / name, tone(seconds=0.2, freq=300 + 20 * i, level=0.3), 16000)
 
 
-def _manifest(root: Path, rows: list[list[str]], *, bom: bool = False,
-              header: tuple[str, ...] = ("path", "label", "split", "speaker", "text")) -> Path:
+def _manifest(
+    root: Path,
+    rows: list[list[str]],
+    *,
+    bom: bool = False,
+    header: tuple[str, ...] = ("path", "label", "split", "speaker", "text"),
+) -> Path:
     path = root / "manifest.csv"
     with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as fh:
         writer = csv.writer(fh)
@@ -47,8 +52,7 @@ def _accounted(report) -> None:
 
 def test_manifest_saved_with_a_byte_order_mark_loads(store: Store, tmp_path):
     _clips(tmp_path, "a.wav", "b.wav")
-    _manifest(tmp_path, [["a.wav", "dog", "train", "", ""], ["b.wav", "cat", "test", "", ""]],
-              bom=True)
+    _manifest(tmp_path, [["a.wav", "dog", "train", "", ""], ["b.wav", "cat", "test", "", ""]], bom=True)
     report = load_dataset(store, tmp_path, dataset="bom", workers=1)
     assert report.loaded == 2 and report.skipped == []
     stored = _stored(store, "bom")
@@ -70,18 +74,21 @@ def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_pa
     _clips(root, "a.wav", "c.wav", "d.wav", "sub/b.wav")
     _clips(tmp_path, "elsewhere.wav")  # a real file, next to the root but outside it
     (tmp_path / "link").symlink_to(root)  # the root under another name
-    manifest = _manifest(root, [
-        ["./a.wav", "dog", "train", "", ""],
-        ["a.wav", "cat", "test", "", ""],                 # the same file again
-        ["sub/../c.wav", "dog", "val", "", ""],           # val is validation
-        [str(root / "sub" / "b.wav"), "cat", "", "", ""],  # absolute, inside the root
-        [str(tmp_path / "elsewhere.wav"), "dog", "", "", ""],
-        ["../elsewhere.wav", "dog", "", "", ""],
-        ["sub/../../elsewhere.wav", "dog", "", "", ""],
-        ["", "dog", "train", "", ""],                     # no path at all
-        ["", "", "", "", ""],                             # an empty row names no file
-        [str(tmp_path / "link" / "d.wav"), "dog", "", "", ""],  # absolute, through a symlink
-    ])
+    manifest = _manifest(
+        root,
+        [
+            ["./a.wav", "dog", "train", "", ""],
+            ["a.wav", "cat", "test", "", ""],  # the same file again
+            ["sub/../c.wav", "dog", "val", "", ""],  # val is validation
+            [str(root / "sub" / "b.wav"), "cat", "", "", ""],  # absolute, inside the root
+            [str(tmp_path / "elsewhere.wav"), "dog", "", "", ""],
+            ["../elsewhere.wav", "dog", "", "", ""],
+            ["sub/../../elsewhere.wav", "dog", "", "", ""],
+            ["", "dog", "train", "", ""],  # no path at all
+            ["", "", "", "", ""],  # an empty row names no file
+            [str(tmp_path / "link" / "d.wav"), "dog", "", "", ""],  # absolute, through a symlink
+        ],
+    )
     report = load_dataset(store, manifest, dataset="norm", workers=1)
     stored = _stored(store, "norm")
     assert set(stored) == {"a.wav", "c.wav", "d.wav", "sub/b.wav"}
@@ -110,8 +117,14 @@ def test_manifest_paths_are_normalised_and_repeats_reported(store: Store, tmp_pa
 
 def test_unknown_split_is_a_skipped_row_naming_the_allowed_ones(store: Store, tmp_path):
     _clips(tmp_path, "a.wav", "b.wav", "c.wav")
-    _manifest(tmp_path, [["a.wav", "dog", "holdout", "", ""], ["b.wav", "dog", "VAL", "", ""],
-                         ["c.wav", "dog", "Test", "", ""]])
+    _manifest(
+        tmp_path,
+        [
+            ["a.wav", "dog", "holdout", "", ""],
+            ["b.wav", "dog", "VAL", "", ""],
+            ["c.wav", "dog", "Test", "", ""],
+        ],
+    )
     report = load_dataset(store, tmp_path, dataset="splits", workers=1)
     assert _skipped(report) == {"a.wav": "invalid_split"}
     message = report.skipped[0]["message"]
@@ -124,22 +137,27 @@ def test_fields_the_store_cannot_keep_are_skipped_rows(store: Store, tmp_path):
     names = [f"{c}.wav" for c in "abcdefgh"]
     _clips(tmp_path, *names)
     rows = [
-        ["a.wav", "x" * 201, "train", "", ""],         # label over the 200 stored
-        ["b.wav", "dog\x00cat", "train", "", ""],      # NUL: PostgreSQL text cannot hold it
-        ["c.wav", "dog", "train", "s" * 201, ""],      # speaker over the 200 stored
+        ["a.wav", "x" * 201, "train", "", ""],  # label over the 200 stored
+        ["b.wav", "dog\x00cat", "train", "", ""],  # NUL: PostgreSQL text cannot hold it
+        ["c.wav", "dog", "train", "s" * 201, ""],  # speaker over the 200 stored
         ["d.wav", "dog", "train", "spk\x00", ""],
-        ["e.wav", "dog", "train", "", "t" * 10_001],   # text over the 10,000 stored
+        ["e.wav", "dog", "train", "", "t" * 10_001],  # text over the 10,000 stored
         ["f.wav", "dog", "train", "", "a\x00b"],
-        ["g.wav", "dog\nnewline", "train", "", ""],    # a label is one line (as in the editor)
+        ["g.wav", "dog\nnewline", "train", "", ""],  # a label is one line (as in the editor)
         ["h.wav", "y" * 200, "train", "spk", "multi\nline\ttext is fine"],
         ["i\x00.wav", "dog", "train", "", ""],
     ]
     _manifest(tmp_path, rows)
     report = load_dataset(store, tmp_path, dataset="fields", workers=1)
     assert _skipped(report) == {
-        "a.wav": "field_too_long", "b.wav": "invalid_character", "c.wav": "field_too_long",
-        "d.wav": "invalid_character", "e.wav": "field_too_long", "f.wav": "invalid_character",
-        "g.wav": "invalid_character", "i\\x00.wav": "invalid_path",
+        "a.wav": "field_too_long",
+        "b.wav": "invalid_character",
+        "c.wav": "field_too_long",
+        "d.wav": "invalid_character",
+        "e.wav": "field_too_long",
+        "f.wav": "invalid_character",
+        "g.wav": "invalid_character",
+        "i\\x00.wav": "invalid_path",
     }
     by_path = {s["path"]: s["message"] for s in report.skipped}
     assert by_path["a.wav"].startswith("label is 201 characters")
@@ -171,7 +189,7 @@ def test_summaries_show_one_file_per_line(store: Store, tmp_path):
     report = load_dataset(store, root, dataset="odd", layout="folders", workers=1)
     assert len(report.skipped) == 4
     lines = report.summary().splitlines()
-    skipped_lines = lines[lines.index("skipped:") + 1:]
+    skipped_lines = lines[lines.index("skipped:") + 1 :]
     assert len(skipped_lines) == 4
     assert any("x/new\\nline.wav" in ln for ln in skipped_lines)
     assert any("x/tab\\there.wav" in ln for ln in skipped_lines)
@@ -180,8 +198,11 @@ def test_summaries_show_one_file_per_line(store: Store, tmp_path):
     # The stored paths and the JSON report keep the real names.
     assert {s["path"] for s in report.skipped} == {f"x/{n}" for n in odd}
     # The features summary too.
-    compute = ComputeReport(dataset="odd", features=["mfcc"], failed=[
-        {"path": "a\nb.wav", "reason": "too_short", "message": "line one\nline two"}])
+    compute = ComputeReport(
+        dataset="odd",
+        features=["mfcc"],
+        failed=[{"path": "a\nb.wav", "reason": "too_short", "message": "line one\nline two"}],
+    )
     assert len(compute.summary().splitlines()) == 2
     assert "a\\nb.wav: line one\\nline two" in compute.summary()
 

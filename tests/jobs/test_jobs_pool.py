@@ -45,8 +45,13 @@ def crash_always(batch: int) -> int:
 
 def test_a_worker_killed_by_a_signal_costs_no_batch(tmp_path):
     results: dict[int, int] = {}
-    deaths = run_local(crash_once, list(range(8)), args=(str(tmp_path),), workers=2,
-                       on_result=lambda r, b: results.__setitem__(b, r))
+    deaths = run_local(
+        crash_once,
+        list(range(8)),
+        args=(str(tmp_path),),
+        workers=2,
+        on_result=lambda r, b: results.__setitem__(b, r),
+    )
     assert results == {b: 2 * b for b in range(8)}
     assert len(deaths) == 1 and deaths[0].exitcode == -signal.SIGSEGV
     assert "SIGSEGV" in deaths[0].describe() and "audiosoup doctor --fix" in deaths[0].describe()
@@ -56,8 +61,7 @@ def test_workers_that_keep_dying_stop_the_run_with_one_line(tmp_path):
     results: dict[int, int] = {}
     started = time.monotonic()
     with pytest.raises(WorkerCrashError) as info:
-        run_local(crash_always, list(range(6)), workers=2,
-                  on_result=lambda r, b: results.__setitem__(b, r))
+        run_local(crash_always, list(range(6)), workers=2, on_result=lambda r, b: results.__setitem__(b, r))
     assert time.monotonic() - started < 60, "never a hang"
     message = info.value.message
     assert "\n" not in message and "SIGSEGV" in message and "audiosoup doctor --fix" in message
@@ -83,8 +87,9 @@ def report_policy(batch: int) -> tuple[list[int], bool, int]:
 def test_warm_up_runs_once_in_the_parent_and_workers_inherit_it():
     _WARMED.clear()
     results: dict[int, tuple[list[int], bool, int]] = {}
-    run_local(report_policy, list(range(4)), workers=2, warm=_warm,
-              on_result=lambda r, b: results.__setitem__(b, r))
+    run_local(
+        report_policy, list(range(4)), workers=2, warm=_warm, on_result=lambda r, b: results.__setitem__(b, r)
+    )
     assert _WARMED == [os.getpid()]
     assert all(r == ([os.getpid()], True, 1) for r in results.values()) and len(results) == 4
     _WARMED.clear()
@@ -101,9 +106,14 @@ def _long_clips(root: Path, n: int, seconds: float) -> Path:
 def _backends(store) -> set[int]:
     """Server processes connected to the store's database, other than this query's."""
     with store.engine.connect() as conn:
-        return set(conn.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()")).scalars())
+        return set(
+            conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+        )
 
 
 @pytest.mark.slow
@@ -116,9 +126,23 @@ def test_workers_end_when_features_compute_is_killed(tmp_path, pg_store):
     env = dict(os.environ, AUDIOSOUP_NO_PROGRESS="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "audiosoup_widgets.cli", "features", "compute", "--dataset", "many",
-         "--workers", "2", "--db", pg_store.url],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "audiosoup_widgets.cli",
+            "features",
+            "compute",
+            "--dataset",
+            "many",
+            "--workers",
+            "2",
+            "--db",
+            pg_store.url,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 180
     workers: list[psutil.Process] = []

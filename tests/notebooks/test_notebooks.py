@@ -34,8 +34,9 @@ def test_notebook_is_thin(path):
     # Logic lives in the package: notebooks import, call and display.
     assert "\ndef " not in f"\n{joined}" and "\nclass " not in f"\n{joined}"
     assert "AUDIOSOUP_DATABASE_URL" in joined
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "commit notebooks without outputs"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -47,8 +48,7 @@ def test_notebook_runs(path, notebook_db, tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     # This interpreter's own kernel, whatever kernels the user has installed.
     km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=NativeKernelSpecManager())
-    client = NotebookClient(nb, km=km, timeout=300,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     try:
         client.execute()
     finally:

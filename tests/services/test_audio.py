@@ -29,8 +29,11 @@ def test_decoding_is_cached_and_an_edit_does_not_invalidate_it(words, calls):
 
 
 def test_wav_bytes_are_16_bit_mono_and_cut_at_the_play_limit(sqlite_store, tmp_path):
-    ids = add_samples(sqlite_store, tmp_path / "a", clips=[
-        {"label": "x", "name": "short"}, {"label": "x", "name": "long", "seconds": 61.0, "sr": 8000}])
+    ids = add_samples(
+        sqlite_store,
+        tmp_path / "a",
+        clips=[{"label": "x", "name": "short"}, {"label": "x", "name": "long", "seconds": 61.0, "sr": 8000}],
+    )
     services = ReviewServices(sqlite_store)
     short, long = (services.samples.get(ids[f"x/{n}.wav"]) for n in ("short", "long"))
     info = sf.info(io.BytesIO(services.audio.wav_bytes(short)))

@@ -42,11 +42,14 @@ def test_a_download_in_each_format_leaves_no_file_behind(words, fmt, tmp_path, m
         assert pq.read_table(io.BytesIO(data)).num_rows == 1
 
 
-@pytest.mark.parametrize("names,fmt,error,message", [
-    (["mfcc"], "exe", ValidationError, "unknown export format 'exe'; choose one of csv, yaml"),
-    ([], "csv", ValidationError, "select at least one feature"),
-    (["evil"], "csv", FeatureError, "evil"),
-])
+@pytest.mark.parametrize(
+    "names,fmt,error,message",
+    [
+        (["mfcc"], "exe", ValidationError, "unknown export format 'exe'; choose one of csv, yaml"),
+        ([], "csv", ValidationError, "select at least one feature"),
+        (["evil"], "csv", FeatureError, "evil"),
+    ],
+)
 def test_bad_requests_are_refused_plainly(words, names, fmt, error, message):
     services, _, ids = words
     with pytest.raises(error, match=message):
@@ -59,6 +62,7 @@ def test_the_download_uses_the_features_already_computed(words, monkeypatch):
     services, _, ids = words
     record = services.samples.get(ids[FIRST])
     services.features.compute(record, "deltas")
-    monkeypatch.setattr(feature_api, "compute_features_with_status",
-                        lambda *a, **k: pytest.fail("computed again"))
+    monkeypatch.setattr(
+        feature_api, "compute_features_with_status", lambda *a, **k: pytest.fail("computed again")
+    )
     assert services.exports.features(record, ["mfcc", "mfcc_delta"], "csv").data

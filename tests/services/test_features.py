@@ -20,8 +20,11 @@ FIRST = "yes/spk00_nohash_0.wav"
 def engine_calls(monkeypatch):
     calls: list[list[str]] = []
     real = feature_api.compute_features_with_status
-    monkeypatch.setattr(feature_api, "compute_features_with_status",
-                        lambda y, sr, ids, **k: calls.append(list(ids)) or real(y, sr, ids, **k))
+    monkeypatch.setattr(
+        feature_api,
+        "compute_features_with_status",
+        lambda y, sr, ids, **k: calls.append(list(ids)) or real(y, sr, ids, **k),
+    )
     return calls
 
 
@@ -77,16 +80,20 @@ def test_warm_up_runs_once_and_never_fails(monkeypatch, words):
     assert runs == [1] and all(services.features.family_ready(f) for f in FAMILIES)
 
 
-def test_silent_clips_say_so_and_unusable_ones_are_plain_errors(sqlite_store, tmp_path,
-                                                                 monkeypatch):
-    ids = add_samples(sqlite_store, tmp_path / "a", clips=[
-        {"label": "x", "name": "silent", "level": 0.0}, {"label": "x", "name": "bad"}])
+def test_silent_clips_say_so_and_unusable_ones_are_plain_errors(sqlite_store, tmp_path, monkeypatch):
+    ids = add_samples(
+        sqlite_store,
+        tmp_path / "a",
+        clips=[{"label": "x", "name": "silent", "level": 0.0}, {"label": "x", "name": "bad"}],
+    )
     services = ReviewServices(sqlite_store)
     silent = services.features.compute(services.samples.get(ids["x/silent.wav"]), "spectral")
     assert silent.status == "silent"
     # What the engine reports for NaN samples (a WAV file cannot hold them).
-    monkeypatch.setattr(feature_api, "compute_features_with_status",
-                        lambda *a, **k: SimpleNamespace(status=["non_finite"], values={},
-                                                        adaptations={}))
+    monkeypatch.setattr(
+        feature_api,
+        "compute_features_with_status",
+        lambda *a, **k: SimpleNamespace(status=["non_finite"], values={}, adaptations={}),
+    )
     with pytest.raises(FeatureError, match="invalid \\(NaN or infinite\\) samples"):
         services.features.compute(services.samples.get(ids["x/bad.wav"]), "spectral")

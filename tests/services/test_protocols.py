@@ -21,10 +21,15 @@ from audiosoup_widgets.services.protocols import (
 )
 
 
-@pytest.mark.parametrize("protocol,concrete", [
-    (SampleServices, SampleService), (AudioServices, AudioService),
-    (FeatureServices, FeatureService), (ExportServices, ExportService),
-])
+@pytest.mark.parametrize(
+    "protocol,concrete",
+    [
+        (SampleServices, SampleService),
+        (AudioServices, AudioService),
+        (FeatureServices, FeatureService),
+        (ExportServices, ExportService),
+    ],
+)
 def test_each_protocol_method_matches_the_service(protocol, concrete):
     methods = [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")]
     assert methods

@@ -127,12 +127,15 @@ def test_undo_goes_through_the_cache_too(words_any):
         samples.undo(undone, reviewer="ann")
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"split": "holdout"}, "unknown split"),
-    ({"label": ""}, "label cannot be empty"),
-    ({"label": "maybe"}, "unknown label"),
-    ({"meta": {"k": {"nested": 1}}}, "must be text or a number"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"split": "holdout"}, "unknown split"),
+        ({"label": ""}, "label cannot be empty"),
+        ({"label": "maybe"}, "unknown label"),
+        ({"meta": {"k": {"nested": 1}}}, "must be text or a number"),
+    ],
+)
 def test_edits_are_validated_with_plain_messages(words, change, message):
     services, store, ids = words
     record = services.samples.get(ids[FIRST])
@@ -143,10 +146,15 @@ def test_edits_are_validated_with_plain_messages(words, change, message):
     assert store.get_sample(record.id).version == record.version
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"sort": "content_hash"}, "cannot sort by"), ({"split": "training"}, "unknown split"),
-    ({"status": "broken"}, "unknown status"), ({"search": "x" * 201}, "longer than 200"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"sort": "content_hash"}, "cannot sort by"),
+        ({"split": "training"}, "unknown split"),
+        ({"status": "broken"}, "unknown status"),
+        ({"search": "x" * 201}, "longer than 200"),
+    ],
+)
 def test_filters_are_validated_with_plain_messages(words, change, message):
     services, _, _ = words
     with pytest.raises(ValidationError, match=message):

@@ -52,18 +52,40 @@ def _empty_database(backend: str, tmp_path: Path, admin) -> tuple[str, str | Non
     return admin.url.set(database=name).render_as_string(hide_password=False), name
 
 
-def _loads_at_once(jobs: list[tuple[Path, str]], url: str, tmp_path: Path, tag: str,
-                   env: dict[str, str]) -> list[int]:
+def _loads_at_once(
+    jobs: list[tuple[Path, str]], url: str, tmp_path: Path, tag: str, env: dict[str, str]
+) -> list[int]:
     """Run ``audiosoup load`` for each (folder, dataset) at one signal; return "loaded" counts."""
     go = tmp_path / f"go{tag}"
     ready = [tmp_path / f"ready{tag}_{k}" for k in range(len(jobs))]
     reports = [tmp_path / f"report{tag}_{k}.json" for k in range(len(jobs))]
-    procs = [subprocess.Popen(
-        [sys.executable, "-c", AT_THE_SIGNAL, str(ready[k]), str(go),
-         "load", str(folder), "--dataset", name, "--db", url, "--workers", "1",
-         "--report", str(reports[k])],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for k, (folder, name) in enumerate(jobs)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                AT_THE_SIGNAL,
+                str(ready[k]),
+                str(go),
+                "load",
+                str(folder),
+                "--dataset",
+                name,
+                "--db",
+                url,
+                "--workers",
+                "1",
+                "--report",
+                str(reports[k]),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k, (folder, name) in enumerate(jobs)
+    ]
     try:
         deadline = time.monotonic() + 120
         while not all(r.exists() for r in ready) and time.monotonic() < deadline:
@@ -88,19 +110,27 @@ def test_loads_started_together_on_an_empty_database(backend, tmp_path, request)
     """Two loads of one folder and a third of another, at once, on a new database, 3 times."""
     one = _folder(tmp_path / "one", "yes", 60)
     two = _folder(tmp_path / "two", "no", 40)
-    env = {**os.environ, "AUDIOSOUP_NO_PROGRESS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(audiosoup_widgets.__file__).parents[1]),
-                                          os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "AUDIOSOUP_NO_PROGRESS": "1",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(audiosoup_widgets.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     # Any database of the test server can create others: the session's own will do.
-    admin = (create_engine(request.getfixturevalue("pg_url"), isolation_level="AUTOCOMMIT")
-             if backend == "postgresql" else None)
+    admin = (
+        create_engine(request.getfixturevalue("pg_url"), isolation_level="AUTOCOMMIT")
+        if backend == "postgresql"
+        else None
+    )
     created: list[str] = []
     try:
         for attempt in range(ROUNDS):
             url, pg_name = _empty_database(backend, tmp_path, admin)
             created += [pg_name] if pg_name else []
-            loaded = _loads_at_once([(one, "one"), (one, "one"), (two, "two")], url, tmp_path,
-                                    str(attempt), env)
+            loaded = _loads_at_once(
+                [(one, "one"), (one, "one"), (two, "two")], url, tmp_path, str(attempt), env
+            )
             store = Store(url)
             try:
                 assert store.current_revision() == "0001"
@@ -131,9 +161,11 @@ def test_loaded_count_leaves_out_rows_another_writer_adds(store: Store):
     # The other write lands between this store's connection checkout (PostgreSQL's COPY
     # path) or the INSERT statement (SQLite) and its commit.
     if store.dialect == "sqlite":
+
         def hook(conn, cursor, statement, *rest):
             if statement.lstrip().upper().startswith("INSERT INTO SAMPLES"):
                 other_writer_commits()
+
         event.listen(store.engine, "before_cursor_execute", hook)
     else:
         event.listen(store.engine.pool, "checkout", other_writer_commits)

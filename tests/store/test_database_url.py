@@ -32,8 +32,7 @@ def test_other_postgresql_drivers_are_refused_in_one_line(capsys):
 
 
 @pytest.mark.parametrize("value", ["", "   "])
-def test_empty_db_option_is_an_error_not_the_default_database(value, tmp_path, monkeypatch,
-                                                                 capsys):
+def test_empty_db_option_is_an_error_not_the_default_database(value, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(ENV_DATA_DIR, str(tmp_path / "data"))
     monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
     assert main(["db", "upgrade", "--db", value]) == 2

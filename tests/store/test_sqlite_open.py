@@ -32,9 +32,15 @@ def test_processes_opening_a_new_sqlite_file_together_all_get_wal(tmp_path: Path
         url = f"sqlite:///{tmp_path / f'new{r}.sqlite3'}"
         go = tmp_path / f"go{r}"
         ready = [tmp_path / f"ready{r}_{k}" for k in range(width)]
-        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_THE_SIGNAL, url, str(p), str(go)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for p in ready]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_THE_SIGNAL, url, str(p), str(go)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for p in ready
+        ]
         while not all(p.exists() for p in ready):
             assert all(proc.poll() is None for proc in procs), [proc.communicate() for proc in procs]
         go.touch()

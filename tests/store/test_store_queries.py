@@ -31,8 +31,7 @@ def test_page_filters_and_count(store: Store):
     by_label = store.page_samples(SampleQuery("d", sort="label"), page_size=100)
     assert [r.label for r in by_label] == sorted(r.label for r in by_label)
     labels = store.list_labels("d")
-    assert [(lab.name, lab.n_samples) for lab in labels] == [("a", 25), ("b", 25), ("c", 25),
-                                                            ("d", 25)]
+    assert [(lab.name, lab.n_samples) for lab in labels] == [("a", 25), ("b", 25), ("c", 25), ("d", 25)]
 
 
 def test_query_allow_lists_refuse_before_sql(store: Store):
@@ -67,8 +66,9 @@ def test_edit_conflict_history_and_undo(store: Store):
     # a new label needs create_label
     with pytest.raises(ValidationError):
         store.update_sample(s.id, version=2, reviewer="ana", label="maybe")
-    store.update_sample(s.id, version=2, reviewer="ana", label="maybe", create_label=True,
-                        text="said quietly")
+    store.update_sample(
+        s.id, version=2, reviewer="ana", label="maybe", create_label=True, text="said quietly"
+    )
     hist = store.sample_history(s.id)
     assert [(h.field, h.old, h.new, h.reviewer) for h in hist][:3] == [
         ("text", "synthetic clip 0 of yes", "said quietly", "ana"),
@@ -86,9 +86,13 @@ def test_edit_conflict_history_and_undo(store: Store):
 def test_edit_validation_changes_nothing(store: Store):
     seed_synthetic(store, dataset="d", n=1)
     s = store.page_samples(SampleQuery("d"))[0]
-    for kwargs in ({"reviewer": "", "label": "no"}, {"reviewer": "x", "text": "t" * 20_000},
-                   {"reviewer": "x", "split": "nope"}, {"reviewer": "x", "meta": {"k": [1]}},
-                   {"reviewer": "x", "label": "   "}):
+    for kwargs in (
+        {"reviewer": "", "label": "no"},
+        {"reviewer": "x", "text": "t" * 20_000},
+        {"reviewer": "x", "split": "nope"},
+        {"reviewer": "x", "meta": {"k": [1]}},
+        {"reviewer": "x", "label": "   "},
+    ):
         with pytest.raises(ValidationError):
             store.update_sample(s.id, version=1, **kwargs)
     with pytest.raises(NotFoundError):
@@ -100,8 +104,7 @@ def test_edit_validation_changes_nothing(store: Store):
 def test_custom_metadata_roundtrip(store: Store):
     seed_synthetic(store, dataset="d", n=1)
     s = store.page_samples(SampleQuery("d"))[0]
-    out = store.update_sample(s.id, version=1, reviewer="x",
-                              meta={"mic": "<b>usb</b>", "snr_db": 12.5})
+    out = store.update_sample(s.id, version=1, reviewer="x", meta={"mic": "<b>usb</b>", "snr_db": 12.5})
     assert store.get_sample(out.id).meta == {"mic": "<b>usb</b>", "snr_db": 12.5}
 
 
@@ -116,9 +119,16 @@ def test_sample_of_other_dataset_is_refused(store: Store):
 
 def test_odd_text_is_stored_verbatim(store: Store):
     ds = store.ensure_dataset("odd", root="/r", layout="folders")
-    rows = [sample_row(ds, "x/\\xff\\xfe name <img src=x onerror=1>.wav",
-                       path_bytes=b"x/\xff\xfe name <img src=x onerror=1>.wav",
-                       sample_rate=8000, frames=8, text="quote ' \" and ; -- and \x00 nul")]
+    rows = [
+        sample_row(
+            ds,
+            "x/\\xff\\xfe name <img src=x onerror=1>.wav",
+            path_bytes=b"x/\xff\xfe name <img src=x onerror=1>.wav",
+            sample_rate=8000,
+            frames=8,
+            text="quote ' \" and ; -- and \x00 nul",
+        )
+    ]
     assert store.insert_samples(rows) == 1
     rec = store.page_samples(SampleQuery("odd"))[0]
     assert rec.path == "x/\\xff\\xfe name <img src=x onerror=1>.wav"

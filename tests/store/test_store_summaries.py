@@ -29,9 +29,9 @@ def test_saved_records_read_back_and_failures_count_as_known_bad(store: Store):
     assert list(got_ids) == ids[:2]
     np.testing.assert_array_equal(matrix, [values[sid] for sid in ids[:2]])
     assert store.failed_samples("d", {"mfcc": "k1"}) == [
-        (ids[2], "unreadable_by_any_decoder"[:STATUS_LENGTH])]
+        (ids[2], "unreadable_by_any_decoder"[:STATUS_LENGTH])
+    ]
     assert store.samples_needing("d", {"mfcc": "k1"}) == []
-
 
 
 def test_summary_writes_insert_then_replace(store: Store):
@@ -43,15 +43,35 @@ def test_summary_writes_insert_then_replace(store: Store):
     ids = [r.id for r in store.page_samples(SampleQuery("d"))]
 
     def rows(scale: float) -> list[dict]:
-        return [{"sample_id": sid, "feature": f, "param_key": "k1", "status": "ok",
-                 "n_rows": 2, "n_frames": 7,
-                 "data": (scale * np.arange(4, dtype="<f4") + sid).tobytes()}
-                for sid in ids for f in ("mfcc", "chroma")]
+        return [
+            {
+                "sample_id": sid,
+                "feature": f,
+                "param_key": "k1",
+                "status": "ok",
+                "n_rows": 2,
+                "n_frames": 7,
+                "data": (scale * np.arange(4, dtype="<f4") + sid).tobytes(),
+            }
+            for sid in ids
+            for f in ("mfcc", "chroma")
+        ]
 
     assert store.write_summaries(rows(1.0)) == 6
-    store.write_summaries(rows(2.0) + [{"sample_id": ids[0], "feature": "tonnetz",
-                                         "param_key": "k1", "status": "silent", "n_rows": 0,
-                                         "n_frames": 0, "data": b""}])
+    store.write_summaries(
+        rows(2.0)
+        + [
+            {
+                "sample_id": ids[0],
+                "feature": "tonnetz",
+                "param_key": "k1",
+                "status": "silent",
+                "n_rows": 0,
+                "n_frames": 0,
+                "data": b"",
+            }
+        ]
+    )
     got_ids, values = store.summary_matrix("d", "mfcc", "k1")
     assert list(got_ids) == ids
     np.testing.assert_array_equal(values, [2.0 * np.arange(4) + sid for sid in ids])

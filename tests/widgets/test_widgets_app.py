@@ -65,7 +65,7 @@ def test_review_buttons_switch_to_edit_and_features_and_close(words, make_app, s
     assert app.state.error and app.state.panel == "features"
     out = sent(app.review)
     app.review.vue_play()
-    (content, buffers), = out.messages
+    ((content, buffers),) = out.messages
     assert sf.read(io.BytesIO(buffers[0]))[1] == 16000
     app.review.vue_close()
     assert app.state.panel == "" and not app.review.shown
@@ -129,9 +129,11 @@ def test_the_state_module_imports_no_ui():
     import subprocess
     import sys
 
-    code = ("import sys, audiosoup_widgets.state, audiosoup_widgets.services; "
-            "print(any(m.split('.')[0] in ('ipywidgets', 'ipyvuetify', 'ipyvue', 'bqplot') "
-            "for m in sys.modules))")
+    code = (
+        "import sys, audiosoup_widgets.state, audiosoup_widgets.services; "
+        "print(any(m.split('.')[0] in ('ipywidgets', 'ipyvuetify', 'ipyvue', 'bqplot') "
+        "for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

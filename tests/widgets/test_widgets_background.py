@@ -36,8 +36,11 @@ def ten_minutes() -> np.ndarray:
 def long_words(words, tmp_path, ten_minutes):
     """The ``words`` dataset plus one ten-minute 16 kHz clip; (store, path -> id)."""
     store, _ = words
-    ids = add_samples(store, tmp_path / "audio", clips=[
-        {"label": "yes", "name": "ten_minutes", "audio": ten_minutes, "sr": 16000}])
+    ids = add_samples(
+        store,
+        tmp_path / "audio",
+        clips=[{"label": "yes", "name": "ten_minutes", "audio": ten_minutes, "sr": 16000}],
+    )
     return store, ids
 
 

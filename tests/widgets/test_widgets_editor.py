@@ -58,12 +58,15 @@ def test_each_edit_is_saved_at_once_with_history_and_revision(words_any):
     ed.vue_set_meta({"key": "room", "value": "kitchen"})
     ed.vue_delete_meta("mic")
     rec = store.get_sample(sid)
-    assert (rec.label, rec.text, rec.split, rec.meta) == ("no", "a new transcript", "test",
-                                                           {"room": "kitchen"})
+    assert (rec.label, rec.text, rec.split, rec.meta) == (
+        "no",
+        "a new transcript",
+        "test",
+        {"room": "kitchen"},
+    )
     assert rec.updated_by == "ann" and st.revision == 6 and st.error == ""
     assert [h["field"] for h in ed.history][:3] == ["Custom metadata"] * 3
-    assert ed.history[-1] == {**ed.history[-1], "who": "ann", "field": "Label", "old": "yes",
-                              "new": "no"}
+    assert ed.history[-1] == {**ed.history[-1], "who": "ann", "field": "Label", "old": "yes", "new": "no"}
     assert ed.message.startswith("Saved")
     # Saving the same value again writes nothing.
     ed.vue_save_text("a new transcript")
@@ -101,15 +104,28 @@ def test_creating_a_label_needs_the_explicit_create(words):
     assert st.error == ""
 
 
-@pytest.mark.parametrize("event,bad", [
-    ("vue_save_label", ""), ("vue_save_label", "x" * 201), ("vue_save_label", "a\nb"),
-    ("vue_save_label", 3), ("vue_create_label", "  "), ("vue_create_label", "bell\x07"),
-    ("vue_save_text", "x" * (MAX_TEXT + 1)), ("vue_save_text", ["text"]),
-    ("vue_save_split", "holdout"), ("vue_set_meta", {"key": "", "value": "v"}),
-    ("vue_set_meta", {"key": "k", "value": "v" * 1001}), ("vue_set_meta", {"key": "k" * 101}),
-    ("vue_set_meta", "k=v"), ("vue_set_meta", {"key": "k", "value": {"nested": 1}}),
-    ("vue_delete_meta", "absent"), ("vue_set_reviewer", "x" * 101), ("vue_set_reviewer", 7),
-])
+@pytest.mark.parametrize(
+    "event,bad",
+    [
+        ("vue_save_label", ""),
+        ("vue_save_label", "x" * 201),
+        ("vue_save_label", "a\nb"),
+        ("vue_save_label", 3),
+        ("vue_create_label", "  "),
+        ("vue_create_label", "bell\x07"),
+        ("vue_save_text", "x" * (MAX_TEXT + 1)),
+        ("vue_save_text", ["text"]),
+        ("vue_save_split", "holdout"),
+        ("vue_set_meta", {"key": "", "value": "v"}),
+        ("vue_set_meta", {"key": "k", "value": "v" * 1001}),
+        ("vue_set_meta", {"key": "k" * 101}),
+        ("vue_set_meta", "k=v"),
+        ("vue_set_meta", {"key": "k", "value": {"nested": 1}}),
+        ("vue_delete_meta", "absent"),
+        ("vue_set_reviewer", "x" * 101),
+        ("vue_set_reviewer", 7),
+    ],
+)
 def test_bad_input_is_refused_with_a_message_and_nothing_changes(words, event, bad):
     store, ids = words
     sid = first_id(ids)
@@ -120,7 +136,12 @@ def test_bad_input_is_refused_with_a_message_and_nothing_changes(words, event, b
     assert ed.message_kind == "error"
     after = store.get_sample(sid)
     assert (after.version, after.label, after.text, after.split, after.meta) == (
-        before.version, before.label, before.text, before.split, before.meta)
+        before.version,
+        before.label,
+        before.text,
+        before.split,
+        before.meta,
+    )
     assert store.sample_history(sid) == [] and st.revision == 0 and st.reviewer == "ann"
 
 

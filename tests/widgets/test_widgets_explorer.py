@@ -59,8 +59,9 @@ def test_every_tab_draws_every_feature_with_labelled_axes(words, family):
 def test_axes_are_in_real_units(words):
     store, ids = words
     st, ex = explorer_on(store, first_id(ids))
-    labels = {it["id"]: (fig.axes[1].label, fig.axes[1].scale)
-              for it, fig in zip(ex.items, ex.figures, strict=True)}
+    labels = {
+        it["id"]: (fig.axes[1].label, fig.axes[1].scale) for it, fig in zip(ex.items, ex.figures, strict=True)
+    }
     assert labels["mel_spectrogram"][0] == "frequency (Hz)"
     mel_ticks = dict(ex.figures[0].axes[1].tick_labels)
     assert {"200", "500", "1k", "2k", "4k"} <= set(mel_ticks.values())
@@ -90,8 +91,7 @@ def test_hover_readout_names_time_frequency_and_level(words):
     assert ex.readouts["chroma"].split(" · ")[1] == "B"
     ex.vue_hover({"id": "mel_spectrogram", "fx": None, "fy": None})
     assert ex.readouts["mel_spectrogram"] == ""
-    for bad in ({"id": "nope", "fx": 0.1, "fy": 0.1}, {"id": "chroma", "fx": "a", "fy": 0},
-                "chroma"):
+    for bad in ({"id": "nope", "fx": 0.1, "fy": 0.1}, {"id": "chroma", "fx": "a", "fy": 0}, "chroma"):
         st.clear_error()
         ex.vue_hover(bad)
         assert st.error
@@ -114,8 +114,9 @@ def test_features_are_cached_and_figures_reused(words, monkeypatch):
     store, ids = words
     calls = []
     real = engine.compute_features_with_status
-    monkeypatch.setattr(engine, "compute_features_with_status",
-                        lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(
+        engine, "compute_features_with_status", lambda *a, **k: calls.append(a[2]) or real(*a, **k)
+    )
     st, ex = explorer_on(store, first_id(ids))
     figs = list(ex.figures)
     st.selected_sample_id = ids["no/spk01_nohash_0.wav"]
@@ -148,8 +149,7 @@ def test_selecting_features_writes_the_state_in_registry_order(words):
     assert st.selected_features == ["mel_spectrogram"]
     ex.vue_set_tab("deltas")
     ex.vue_select_tab(True)
-    assert st.selected_features == ["mel_spectrogram", "mfcc", "mfcc_delta", "mfcc_delta2",
-                                    "stack_memory"]
+    assert st.selected_features == ["mel_spectrogram", "mfcc", "mfcc_delta", "mfcc_delta2", "stack_memory"]
     for bad in ({"id": "evil", "selected": True}, {"id": "mfcc", "selected": "yes"}, "mfcc"):
         st.clear_error()
         ex.vue_toggle_feature(bad)
@@ -165,7 +165,7 @@ def test_export_sends_a_file_of_the_selected_features(words, sent, fmt):
     ex.vue_toggle_feature({"id": "onset_strength", "selected": True})
     ex.vue_export_selected(fmt)
     assert st.error == ""
-    (content, buffers), = out.messages
+    ((content, buffers),) = out.messages
     info = content["args"][0]
     assert content["method"] == "download" and info["name"].endswith(f".{fmt}")
     data = buffers[0]
@@ -230,10 +230,14 @@ def test_unexpected_failure_is_generic_and_logged(words, monkeypatch, caplog):
 def test_silent_and_long_clips_are_explained(sqlite_store, tmp_path):
     from widgettest_helpers import add_samples
 
-    ids = add_samples(sqlite_store, tmp_path / "a", clips=[
-        {"label": "x", "name": "silent", "level": 0.0},
-        {"label": "x", "name": "long", "seconds": 30.0, "sr": 22050},
-    ])
+    ids = add_samples(
+        sqlite_store,
+        tmp_path / "a",
+        clips=[
+            {"label": "x", "name": "silent", "level": 0.0},
+            {"label": "x", "name": "long", "seconds": 30.0, "sr": 22050},
+        ],
+    )
     st, ex = explorer_on(sqlite_store, ids["x/silent.wav"])
     assert "silent" in ex.note
     st.selected_sample_id = ids["x/long.wav"]

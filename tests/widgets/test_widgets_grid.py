@@ -27,8 +27,19 @@ def test_first_page_shows_cards_with_everything_a_card_needs(words):
     st, grid = grid_on(store)
     assert grid.total == 10 and grid.n_pages == 1 and len(grid.cards) == 10
     card = grid.cards[0]
-    assert set(card) >= {"id", "name", "label", "split", "duration", "rate", "text", "flags",
-                         "status", "gain", "wave"}
+    assert set(card) >= {
+        "id",
+        "name",
+        "label",
+        "split",
+        "duration",
+        "rate",
+        "text",
+        "flags",
+        "status",
+        "gain",
+        "wave",
+    }
     assert card["name"].endswith(".wav") and card["duration"] == "1.00 s" and card["rate"] == "16 kHz"
     # The first card is selected so the keyboard works at once.
     assert st.selected_sample_id == grid.cards[0]["id"] == grid.selected_id
@@ -114,23 +125,47 @@ def test_filters_labels_split_search_status_and_sort(words_any):
     assert st.error == ""
 
 
-@pytest.mark.parametrize("event,bad", [
-    ("vue_set_labels", ["nope"]), ("vue_set_labels", "yes"), ("vue_set_labels", [1]),
-    ("vue_set_split", "training"), ("vue_set_status", "broken"),
-    ("vue_set_sort", "content_hash"), ("vue_set_sort", "path; DROP TABLE samples"),
-    ("vue_set_sort", "--path"), ("vue_set_search", "x" * 201), ("vue_set_search", 5),
-    ("vue_set_dataset", "no-such-dataset"), ("vue_set_dataset", None),
-])
+@pytest.mark.parametrize(
+    "event,bad",
+    [
+        ("vue_set_labels", ["nope"]),
+        ("vue_set_labels", "yes"),
+        ("vue_set_labels", [1]),
+        ("vue_set_split", "training"),
+        ("vue_set_status", "broken"),
+        ("vue_set_sort", "content_hash"),
+        ("vue_set_sort", "path; DROP TABLE samples"),
+        ("vue_set_sort", "--path"),
+        ("vue_set_search", "x" * 201),
+        ("vue_set_search", 5),
+        ("vue_set_dataset", "no-such-dataset"),
+        ("vue_set_dataset", None),
+    ],
+)
 def test_bad_filters_are_refused_with_a_message_and_change_nothing(words, event, bad):
     store, _ = words
     st, grid = grid_on(store)
     grid.vue_set_labels(["yes"])
-    before = (st.label_filter, st.split_filter, st.status_filter, st.sort, st.search, st.dataset,
-              [c["id"] for c in grid.cards])
+    before = (
+        st.label_filter,
+        st.split_filter,
+        st.status_filter,
+        st.sort,
+        st.search,
+        st.dataset,
+        [c["id"] for c in grid.cards],
+    )
     getattr(grid, event)(bad)
     assert st.error and "Traceback" not in st.error
-    assert (st.label_filter, st.split_filter, st.status_filter, st.sort, st.search, st.dataset,
-            [c["id"] for c in grid.cards]) == before
+    assert (
+        st.label_filter,
+        st.split_filter,
+        st.status_filter,
+        st.sort,
+        st.search,
+        st.dataset,
+        [c["id"] for c in grid.cards],
+    ) == before
 
 
 @pytest.mark.parametrize("bad", [999_999, -3, "1", None, True, {"id": 1}])
@@ -196,7 +231,7 @@ def test_play_decodes_only_that_sample_and_sends_a_wav(words, sent):
     out = sent(grid)
     sid = grid.cards[3]["id"]
     grid.vue_play_sample(sid)
-    (content, buffers), = out.messages
+    ((content, buffers),) = out.messages
     assert content["method"] == "play_audio" and content["args"][0]["id"] == sid
     y, sr = sf.read(io.BytesIO(buffers[0]))
     assert sr == 16000 and len(y) == 16000
@@ -265,9 +300,11 @@ def test_deep_pages_do_not_fetch_more_rows(sqlite_store, monkeypatch):
     st, grid = grid_on(sqlite_store, dataset="big")
     sizes = []
     real = sqlite_store.page_samples
-    monkeypatch.setattr(sqlite_store, "page_samples",
-                        lambda q, page, page_size: sizes.append(page_size) or real(q, page=page,
-                                                                                   page_size=page_size))
+    monkeypatch.setattr(
+        sqlite_store,
+        "page_samples",
+        lambda q, page, page_size: sizes.append(page_size) or real(q, page=page, page_size=page_size),
+    )
     grid.vue_set_page(grid.n_pages - 1)
     assert sizes == [24] and len(grid.cards) == 300 - 12 * 24
 

@@ -36,10 +36,10 @@ def _decode_png(data: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        tag = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + n]
-        (crc,) = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        tag = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + n]
+        (crc,) = struct.unpack(">I", data[pos + 8 + n : pos + 12 + n])
         assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
         chunks[tag] = chunks.get(tag, b"") + body  # the image data may span IDAT chunks
         pos += 12 + n
@@ -72,8 +72,8 @@ def test_png_pixels_are_the_palette_colours_of_the_indices(shape):
 def test_colour_map_ends_are_its_anchors():
     for name, anchors in CMAPS.items():
         lut = colour_lut(name)
-        assert tuple(lut[0]) == tuple(int(anchors[0][i:i + 2], 16) for i in (1, 3, 5))
-        assert tuple(lut[-1]) == tuple(int(anchors[-1][i:i + 2], 16) for i in (1, 3, 5))
+        assert tuple(lut[0]) == tuple(int(anchors[0][i : i + 2], 16) for i in (1, 3, 5))
+        assert tuple(lut[-1]) == tuple(int(anchors[-1][i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_power_is_shown_in_db_relative_to_the_clips_loudest_point(values):
@@ -129,8 +129,7 @@ def test_readout_and_colour_bar(values):
     assert bar["label"] == "dB below the loudest point" and bar["height"] == 230 - 10 - 44
     assert [t["pos"] for t in bar["ticks"]] == [0.0, 25.0, 50.0, 75.0, 100.0]
     onset = FeaturePlot(FEATURES["onset_strength"])
-    onset.show(prepare(FEATURES["onset_strength"], values["onset_strength"], sr=SR,
-                       params=FeatureParams()))
+    onset.show(prepare(FEATURES["onset_strength"], values["onset_strength"], sr=SR, params=FeatureParams()))
     assert onset.readout(0.5, 0.5).startswith("0.") and "onset strength" in onset.readout(0.5, 0.5)
     assert colour_bar(onset.display, plot_height=190) == {}
 
@@ -140,8 +139,19 @@ def _px(offset: str) -> float:
     return float(offset[:-2])
 
 
-@pytest.mark.parametrize("fid", ["spectral_contrast", "tonnetz", "stack_memory", "chroma",
-                                 "mel_spectrogram", "mfcc", "onset_strength", "tempogram"])
+@pytest.mark.parametrize(
+    "fid",
+    [
+        "spectral_contrast",
+        "tonnetz",
+        "stack_memory",
+        "chroma",
+        "mel_spectrogram",
+        "mfcc",
+        "onset_strength",
+        "tempogram",
+    ],
+)
 def test_y_title_sits_clear_of_the_widest_tick_label(values, fid):
     # Tick labels (11 px) average at most 0.55 em per character in common sans-serif
     # fonts: the title (14 px) must sit beyond the widest, and the figure's margin must

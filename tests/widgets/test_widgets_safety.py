@@ -27,25 +27,43 @@ TEMPLATES = Path(widgets_pkg.__file__).parent
 
 # Where user text may appear: synced data traits rendered with {{ }} / attribute bindings.
 DATA_TRAITS = {
-    ("SampleGrid", "cards"), ("SampleGrid", "label_items"), ("SampleGrid", "dataset_items"),
-    ("SampleGrid", "dataset"), ("SampleGrid", "labels"), ("SampleGrid", "search"),
-    ("ReviewDialog", "info"), ("ReviewDialog", "rows"), ("ReviewDialog", "custom"),
-    ("MetadataEditor", "sample"), ("MetadataEditor", "label_items"), ("MetadataEditor", "meta_rows"),
-    ("MetadataEditor", "history"), ("MetadataEditor", "message"), ("MetadataEditor", "conflict"),
+    ("SampleGrid", "cards"),
+    ("SampleGrid", "label_items"),
+    ("SampleGrid", "dataset_items"),
+    ("SampleGrid", "dataset"),
+    ("SampleGrid", "labels"),
+    ("SampleGrid", "search"),
+    ("ReviewDialog", "info"),
+    ("ReviewDialog", "rows"),
+    ("ReviewDialog", "custom"),
+    ("MetadataEditor", "sample"),
+    ("MetadataEditor", "label_items"),
+    ("MetadataEditor", "meta_rows"),
+    ("MetadataEditor", "history"),
+    ("MetadataEditor", "message"),
+    ("MetadataEditor", "conflict"),
     ("MetadataEditor", "reviewer"),
-    ("FeatureExplorer", "title"), ("FeatureExplorer", "subtitle"), ("FeatureExplorer", "export_note"),
-    ("FeatureExplorer", "download"), ("FeatureExplorer", "progress"), ("ErrorBanner", "error"),
+    ("FeatureExplorer", "title"),
+    ("FeatureExplorer", "subtitle"),
+    ("FeatureExplorer", "export_note"),
+    ("FeatureExplorer", "download"),
+    ("FeatureExplorer", "progress"),
+    ("ErrorBanner", "error"),
 }
 
 
 @pytest.fixture
 def hostile(sqlite_store, tmp_path, make_app):
     """An app on a dataset whose names, labels, text and metadata are script payloads."""
-    ids = add_samples(sqlite_store, tmp_path / "audio", dataset=XSS_DATASET, clips=[
-        {"label": XSS_LABEL, "name": XSS_FILE, "text": XSS_TEXT,
-         "meta": {XSS_META_KEY: XSS_META_VALUE}},
-        {"label": "plain", "name": "plain", "text": "plain"},
-    ])
+    ids = add_samples(
+        sqlite_store,
+        tmp_path / "audio",
+        dataset=XSS_DATASET,
+        clips=[
+            {"label": XSS_LABEL, "name": XSS_FILE, "text": XSS_TEXT, "meta": {XSS_META_KEY: XSS_META_VALUE}},
+            {"label": "plain", "name": "plain", "text": "plain"},
+        ],
+    )
     app = make_app(sqlite_store, dataset=XSS_DATASET)
     sid = ids[f"{XSS_LABEL}/{XSS_FILE}.wav"]
     app.grid.vue_open_sample(sid)
@@ -95,8 +113,9 @@ def test_user_text_reaches_the_browser_only_as_data(hostile):
     assert found, "the payloads should be on the page (as text)"
     assert found <= DATA_TRAITS, found - DATA_TRAITS
     # In particular never in a template, an HTML widget, or a bqplot label.
-    assert not any(name in ("Template", "HTML", "HTMLMath", "Html") or key == "template"
-                   for name, key in found)
+    assert not any(
+        name in ("Template", "HTML", "HTMLMath", "Html") or key == "template" for name, key in found
+    )
 
 
 def test_no_raw_html_widgets_in_the_app(hostile):
@@ -128,8 +147,9 @@ def test_ipyvue_object_creation_messages_are_dropped(words, make_app, monkeypatc
     real_import = importlib.import_module
     monkeypatch.setattr(importlib, "import_module", lambda *a, **k: called.append(a) or real_import(*a))
     for w in (app.grid, app.editor, app.explorer, app.review, app.banner):
-        w._handle_event(None, {"create_widget": ["os", "system"], "props": {"command": "true"},
-                               "id": "x"}, [])
+        w._handle_event(
+            None, {"create_widget": ["os", "system"], "props": {"command": "true"}, "id": "x"}, []
+        )
         w._handle_event(None, {"update_ref": {"objectRef": "state"}, "id": "x", "prop": "p"}, [])
         w._handle_event(None, {"event": "__init__", "data": {}}, [])
         w._handle_event(None, {"event": "refresh", "data": None}, [])  # not a declared event
@@ -161,4 +181,4 @@ def test_every_event_handler_survives_garbage(words, make_app):
             for data in garbage:
                 getattr(w, "vue_" + event)(data)
                 assert "Traceback" not in app.state.error
-                assert "File \"" not in app.state.error
+                assert 'File "' not in app.state.error

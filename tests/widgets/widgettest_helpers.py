@@ -22,8 +22,9 @@ XSS_DATASET = "<b onmouseover=window.__xss=7>ds</b>"
 PAYLOADS = (XSS_FILE, XSS_LABEL, XSS_TEXT, XSS_META_KEY, XSS_META_VALUE, XSS_DATASET)
 
 
-def add_samples(store, root: Path, *, dataset: str = "words",
-                clips: list[dict] | None = None) -> dict[str, int]:
+def add_samples(
+    store, root: Path, *, dataset: str = "words", clips: list[dict] | None = None
+) -> dict[str, int]:
     """Write WAV files under ``root`` and insert them as samples; return path -> id.
 
     Parameters
@@ -41,17 +42,31 @@ def add_samples(store, root: Path, *, dataset: str = "words",
     for i, c in enumerate(clips):
         sr = c.get("sr", 16000)
         seconds = c.get("seconds", 1.0)
-        y = c["audio"] if "audio" in c else word(sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i),
-                                                 level=c.get("level", 0.5), seed=i)
+        y = (
+            c["audio"]
+            if "audio" in c
+            else word(sr, seconds=seconds, f0=c.get("f0", 180.0 + 20 * i), level=c.get("level", 0.5), seed=i)
+        )
         folder = root / c["label"]
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"{c['label']}/{c['name']}.wav"
         sf.write(root / rel, y, sr, subtype="PCM_16")
-        rows.append(sample_row(
-            ds_id, rel, audio=y, label_id=label_ids[c["label"]], subtype="PCM_16", sample_rate=sr,
-            split=c.get("split", "train"), speaker=c.get("speaker", f"spk{i % 3}"),
-            text=c.get("text"), meta=c.get("meta", {}), status=c.get("status", "ok"),
-            flags=c.get("flags", [])))
+        rows.append(
+            sample_row(
+                ds_id,
+                rel,
+                audio=y,
+                label_id=label_ids[c["label"]],
+                subtype="PCM_16",
+                sample_rate=sr,
+                split=c.get("split", "train"),
+                speaker=c.get("speaker", f"spk{i % 3}"),
+                text=c.get("text"),
+                meta=c.get("meta", {}),
+                status=c.get("status", "ok"),
+                flags=c.get("flags", []),
+            )
+        )
     store.insert_samples(rows)
     from audiosoup_widgets.store import SampleQuery
 
@@ -64,9 +79,14 @@ def default_clips() -> list[dict]:
     out = []
     for i in range(10):
         label = ("yes", "no", "up")[i % 3]
-        out.append({"label": label, "name": f"spk{i:02d}_nohash_0",
-                    "split": ("train", "train", "validation", "test")[i % 4],
-                    "text": f"clip {i} says {label}"})
+        out.append(
+            {
+                "label": label,
+                "name": f"spk{i:02d}_nohash_0",
+                "split": ("train", "train", "validation", "test")[i % 4],
+                "text": f"clip {i} says {label}",
+            }
+        )
     out[4]["level"] = 0.01  # a quiet clip: its thumbnail is amplified
     out[5].update(status="flagged", flags=["clipped"])
     return out
