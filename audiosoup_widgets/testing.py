@@ -1,7 +1,8 @@
 """Helpers for tests and benchmarks: synthetic sample rows in a store.
 
-Rows made here have realistic metadata and waveform peaks but no audio file
-behind them; they exercise paging, filtering and editing at any scale.
+:func:`sample_row` is the one way a test or benchmark writes a sample row by hand;
+:func:`seed_synthetic` makes many, with realistic metadata and waveform peaks but no
+audio file behind them, to exercise paging, filtering and editing at any scale.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from .audio import encode_peaks, waveform_peaks
 
 
 class SeedableStore(Protocol):
@@ -24,6 +27,50 @@ class SeedableStore(Protocol):
 
     def insert_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert sample rows, ignoring existing (dataset, path); return the number added."""
+
+
+def sample_row(
+    dataset_id: int, path: str, *, audio: np.ndarray | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Return one row for ``Store.insert_samples``, with the required columns filled.
+
+    Defaults: a one-second 16 kHz mono WAV (16000 frames), ``duration`` =
+    ``frames / sample_rate`` and a ``content_hash`` made from the dataset id and
+    path (so distinct rows never look like duplicates).
+
+    Parameters
+    ----------
+    dataset_id : int
+        The dataset the sample belongs to.
+    path : str
+        The sample's path relative to the dataset root (``/`` separators).
+    audio : numpy.ndarray, optional
+        Mono samples the row describes: ``frames``, ``peaks``, ``peak_abs`` and
+        ``rms_db`` are computed from them (``duration`` follows ``frames``).
+    **overrides
+        Any other column (``label_id``, ``split``, ``text``, ``meta``, ``status``,
+        ``flags``, ...) or a replacement for a default.
+    """
+    row: dict[str, Any] = {
+        "dataset_id": dataset_id,
+        "path": path,
+        "content_hash": hashlib.sha256(f"{dataset_id}:{path}".encode()).hexdigest(),
+        "format": "WAV",
+        "sample_rate": 16000,
+        "channels": 1,
+        "frames": 16000,
+    }
+    if audio is not None:
+        y = np.asarray(audio)
+        row.update(
+            frames=len(y),
+            peaks=encode_peaks(waveform_peaks(y)),
+            peak_abs=float(np.abs(y).max()),
+            rms_db=float(20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)),
+        )
+    row.update(overrides)
+    row.setdefault("duration", row["frames"] / row["sample_rate"])
+    return row
 
 
 def seed_synthetic(
@@ -52,8 +99,6 @@ def seed_synthetic(
     seed : int
         Random seed for the peaks.
     """
-    from .audio import encode_peaks
-
     rng = np.random.default_rng(seed)
     ds_id = store.ensure_dataset(dataset, root="/nonexistent/synthetic", layout="folders")
     label_ids = store.ensure_labels(ds_id, labels)
@@ -66,24 +111,19 @@ def seed_synthetic(
             amp = float(rng.uniform(0.01, 0.9))
             peaks = np.stack([-env * amp, env * amp]).astype(np.float32)
             rows.append(
-                {
-                    "dataset_id": ds_id,
-                    "label_id": label_ids[lab],
-                    "path": f"{lab}/{i:08x}_nohash_{i % 5}.wav",
-                    "content_hash": hashlib.sha256(f"{dataset}:{i}".encode()).hexdigest(),
-                    "format": "WAV",
-                    "subtype": "PCM_16",
-                    "sample_rate": 16000,
-                    "channels": 1,
-                    "frames": 16000,
-                    "duration": 1.0,
-                    "split": splits[i % len(splits)],
-                    "speaker": f"{i % 997:08x}",
-                    "text": f"synthetic clip {i} of {lab}",
-                    "peaks": encode_peaks(peaks),
-                    "peak_abs": amp,
-                    "rms_db": float(20 * np.log10(amp / 3)),
-                }
+                sample_row(
+                    ds_id,
+                    f"{lab}/{i:08x}_nohash_{i % 5}.wav",
+                    label_id=label_ids[lab],
+                    content_hash=hashlib.sha256(f"{dataset}:{i}".encode()).hexdigest(),
+                    subtype="PCM_16",
+                    split=splits[i % len(splits)],
+                    speaker=f"{i % 997:08x}",
+                    text=f"synthetic clip {i} of {lab}",
+                    peaks=encode_peaks(peaks),
+                    peak_abs=amp,
+                    rms_db=float(20 * np.log10(amp / 3)),
+                )
             )
         store.insert_samples(rows)
     return ds_id

@@ -63,8 +63,8 @@ def add_audio(store, root: Path, *, n: int) -> list[int]:
     """Write ``n`` one-second WAVs and insert them as dataset ``bench-audio``; return their ids."""
     import hashlib
 
-    from audiosoup_widgets.audio import encode_peaks, waveform_peaks
     from audiosoup_widgets.store import SampleQuery
+    from audiosoup_widgets.testing import sample_row
 
     ds = store.ensure_dataset("bench-audio", root=str(root), layout="folders")
     lab = store.ensure_labels(ds, ["tone"])["tone"]
@@ -75,22 +75,16 @@ def add_audio(store, root: Path, *, n: int) -> list[int]:
         rel = f"tone/clip_{i:03d}.wav"
         sf.write(root / rel, y, 16000, subtype="PCM_16")
         rows.append(
-            {
-                "dataset_id": ds,
-                "label_id": lab,
-                "path": rel,
-                "content_hash": hashlib.sha256(rel.encode()).hexdigest(),
-                "format": "WAV",
-                "subtype": "PCM_16",
-                "sample_rate": 16000,
-                "channels": 1,
-                "frames": len(y),
-                "duration": 1.0,
-                "split": "train",
-                "peaks": encode_peaks(waveform_peaks(y)),
-                "peak_abs": float(np.abs(y).max()),
-                "rms_db": -20.0,
-            }
+            sample_row(
+                ds,
+                rel,
+                audio=y,
+                label_id=lab,
+                content_hash=hashlib.sha256(rel.encode()).hexdigest(),
+                subtype="PCM_16",
+                split="train",
+                rms_db=-20.0,
+            )
         )
     store.insert_samples(rows)
     return [r.id for r in store.page_samples(SampleQuery("bench-audio"), page=0, page_size=n)]

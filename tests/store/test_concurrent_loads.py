@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from rows import sample_row
 from signals import tone
 from sqlalchemy import create_engine, event, text
 
 import audiosoup_widgets
 from audiosoup_widgets.store import SampleQuery, Store
-from audiosoup_widgets.testing import seed_synthetic
+from audiosoup_widgets.testing import sample_row, seed_synthetic
 
 ROUNDS = 3
 # `audiosoup load` exactly as the console script runs it (cli.main), started once every

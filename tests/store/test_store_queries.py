@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rows import sample_row
 
 from audiosoup_widgets import ConflictError, NotFoundError, ValidationError
 from audiosoup_widgets.store import SampleQuery, Store
-from audiosoup_widgets.testing import seed_synthetic
+from audiosoup_widgets.testing import sample_row, seed_synthetic
 
 
 def test_page_filters_and_count(store: Store):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import soundfile as sf
-from rows import sample_row
 from signals import word
+
+from audiosoup_widgets.testing import sample_row
 
 #: User text that would run script if it ever reached the page as HTML or template code.
 XSS_FILE = "<img src=x onerror=window.__xss=1>"
