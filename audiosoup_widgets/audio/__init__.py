@@ -6,6 +6,7 @@ Modules, bottom to top: ``limits`` (:class:`Limits` and the skip reasons :data:`
 messages); ``reader`` (a checked, open file read in bounded chunks, :class:`AudioInfo`);
 ``decode`` (:func:`probe_file`, :func:`decode`, :func:`decode_segments`); ``analysis``
 (:func:`analyse_file`: hash, peaks, levels and quality :data:`FLAGS` in one pass);
+``quality`` (per-clip quality measures of decoded audio, one-shot or in chunks);
 ``peaks`` (the thumbnail peaks and their stored bytes). Running :func:`analyse_file`
 over many files in worker processes is the jobs layer's
 (:func:`audiosoup_widgets.jobs.decodepool.analyse_many`). Nothing here imports a
@@ -18,6 +19,7 @@ from .analysis import FLAGS, Analysis, analyse_file
 from .decode import Segment, decode, decode_segments, probe_file
 from .limits import REASONS, Limits
 from .peaks import N_PEAKS, decode_peaks, encode_peaks, normalised, waveform_peaks
+from .quality import QualityAccumulator, QualityMeasures, measure_quality
 from .reader import AudioInfo
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "Analysis",
     "AudioInfo",
     "Limits",
+    "QualityAccumulator",
+    "QualityMeasures",
     "Segment",
     "probe_file",
     "analyse_file",
@@ -36,4 +40,5 @@ __all__ = [
     "encode_peaks",
     "decode_peaks",
     "normalised",
+    "measure_quality",
 ]

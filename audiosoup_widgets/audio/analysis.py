@@ -23,7 +23,17 @@ from .limits import Limits
 from .peaks import N_PEAKS, PeakAccumulator, encode_peaks
 from .reader import AudioInfo, OpenedFile
 
-__all__ = ["FLAGS", "SILENT_DBFS", "QUIET_DBFS", "DC_OFFSET", "RMS_FLOOR_DB", "Analysis", "analyse_file"]
+__all__ = [
+    "FLAGS",
+    "SILENT_DBFS",
+    "QUIET_DBFS",
+    "DC_OFFSET",
+    "RMS_FLOOR_DB",
+    "CLIP_RUN",
+    "Analysis",
+    "analyse_file",
+    "clip_threshold",
+]
 
 #: Every quality flag :func:`analyse_file` can set (see :class:`Analysis`).
 FLAGS = ("silent", "quiet", "clipped", "dc_offset", "non_finite")
@@ -36,9 +46,9 @@ QUIET_DBFS = -40.0
 DC_OFFSET = 0.05
 #: The lowest RMS level reported (dBFS): digital silence has no logarithm.
 RMS_FLOOR_DB = -120.0
-# Three samples in a row at full scale cannot come from a band-limited signal
-# that fits the range; one or two can (a loud sine touching its peak).
-_CLIP_RUN = 3
+#: Samples in a row at full scale that count as clipping: three cannot come from a
+#: band-limited signal that fits the range; one or two can (a loud sine touching its peak).
+CLIP_RUN = 3
 _INT_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
@@ -134,7 +144,7 @@ def analyse_file(
         sums = np.zeros(ch, dtype=np.float64)
         peak = 0.0
         non_finite = clipped = False
-        clip_thr = _clip_threshold(info.subtype)
+        clip_thr = clip_threshold(info.subtype)
         tail = np.zeros((0, ch), dtype=bool)
         for x in f.chunks(deadline):
             if not np.isfinite(x).all():
@@ -148,9 +158,9 @@ def analyse_file(
             sums += x.sum(axis=0, dtype=np.float64)
             if not clipped and max(cmax, -cmin) >= clip_thr:
                 mask = np.concatenate((tail, np.abs(x) >= clip_thr))
-                run = mask[:-2] & mask[1:-1] & mask[2:] if len(mask) >= _CLIP_RUN else mask[:0]
+                run = mask[:-2] & mask[1:-1] & mask[2:] if len(mask) >= CLIP_RUN else mask[:0]
                 clipped = bool(run.any())
-                tail = mask[-(_CLIP_RUN - 1) :]
+                tail = mask[-(CLIP_RUN - 1) :]
             elif not clipped:
                 tail = np.zeros((0, ch), dtype=bool)
             acc.update(mono_mix(x))
@@ -175,9 +185,14 @@ def analyse_file(
     return Analysis(final, digest, acc.result(), rms_db, peak, tuple(flags))
 
 
-def _clip_threshold(subtype: str) -> float:
-    """Return the level a sample must reach to count as full scale for ``subtype``."""
-    bits = _INT_BITS.get(subtype)
+def clip_threshold(subtype: str | None) -> float:
+    """Return the level a sample must reach to count as full scale for ``subtype``.
+
+    ``subtype`` is libsndfile's sample encoding (``"PCM_16"``, ``"FLOAT"``, ...); an
+    integer encoding reaches its largest positive code, anything else (float, lossy,
+    unknown, ``None``) reaches 0.999.
+    """
+    bits = _INT_BITS.get(subtype or "")
     if bits is None:
         # Float and lossy files have no top code; lossy decoders also overshoot.
         return 0.999
