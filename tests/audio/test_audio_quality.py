@@ -10,7 +10,7 @@ import scipy.signal
 import soundfile as sf
 from signals import noise, tone
 
-from audiosoup_widgets.audio.analysis import clip_threshold
+from audiosoup_widgets.audio.analysis import analyse_file, clip_threshold
 from audiosoup_widgets.audio.quality import (
     LEVEL_FLOOR_DB,
     SNR_CEIL_DB,
@@ -132,6 +132,27 @@ def test_snr_of_a_sine_in_known_white_noise(true_snr):
     y[SR : 3 * SR] += tone(SR, seconds=2.0, freq=440.0, level=level)
     q = measure_quality(y.astype(np.float32), sr=SR)
     assert q.snr_db == pytest.approx(true_snr, abs=3.0)
+
+
+def test_snr_of_a_signal_without_pauses_reads_near_zero_as_documented():
+    y = tone(SR, seconds=2.0, level=0.3, noise=0.01)
+    assert measure_quality(y, sr=SR).snr_db < 1.0
+
+
+def test_clipping_agrees_with_the_analysis_flag(tmp_path):
+    y = tone(SR, seconds=1.0, level=0.5)
+    clean, clipped = tmp_path / "clean.wav", tmp_path / "clipped.wav"
+    sf.write(clean, y, SR, subtype="PCM_16")
+    hot = y.copy()
+    hot[4000:4003] = 1.0
+    sf.write(clipped, hot, SR, subtype="PCM_16")
+    seen = []
+    for path in (clean, clipped):
+        data, sr = sf.read(path, dtype="float32")
+        ratio = measure_quality(data, sr=sr, subtype=sf.info(path).subtype).clip_ratio
+        assert (ratio > 0) == ("clipped" in analyse_file(path).flags), path.name
+        seen.append(ratio)
+    assert seen == [0.0, pytest.approx(3 / SR)]
 
 
 def test_snr_with_digital_silence_between_is_the_ceiling():
