@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import jitcache
-from .coords import feature_coords
 from .params import TOP_DB, FeatureParams
 from .registry import Axis, FeatureSpec
 
@@ -277,6 +276,10 @@ def prepare(
     -------
     Display
     """
+    # Imported here: the coordinates need librosa, which a dashboard kernel should load
+    # only when a feature view first draws, not when the page opens.
+    from .coords import feature_coords
+
     values = np.asarray(values, dtype=np.float64)
     n_frames = values.shape[-1]
     rows, cols = feature_coords(spec.id, sr=sr, n_frames=n_frames, params=params)

@@ -22,6 +22,7 @@ from .registry import get_feature
 
 __all__ = [
     "ENGINE_VERSION",
+    "MAX_FEATURE_SECONDS",
     "MAX_PEAK",
     "NOT_COMPUTED",
     "SILENCE_PEAK",
@@ -63,6 +64,11 @@ viewer floors its decibel pictures here too.
 """
 
 _LIBROSA_MINOR = ".".join(metadata.version("librosa").split(".")[:2])
+
+
+#: Longest stretch of a clip whose full feature matrices are computed (dashboard view,
+#: full exports); summaries cover whole clips, analysed in segments.
+MAX_FEATURE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import FeatureError
 from .engine import compute_features_with_status
-from .params import NOT_COMPUTED, STATUSES, FeatureParams
+from .params import MAX_FEATURE_SECONDS, NOT_COMPUTED, STATUSES, FeatureParams
 from .summaries import _rows_last
 
 __all__ = [
@@ -60,9 +60,6 @@ __all__ = [
     "summarize_segments",
 ]
 
-MAX_FEATURE_SECONDS = 60.0
-"""Longest stretch of a clip whose full feature matrices are computed (dashboard view,
-full exports); summaries cover whole clips, analysed in segments."""
 
 SEGMENT_SAMPLES = 2**21
 """Samples per segment with default parameters (a worker peaks at 0.6 to 0.9 GB at any rate)."""

@@ -123,7 +123,7 @@ def _full_records(
     # dashboard's window, the first MAX_FEATURE_SECONDS of each clip.
     from ..audio import decode
     from ..features.engine import compute_features
-    from ..features.segments import MAX_FEATURE_SECONDS
+    from ..features.params import MAX_FEATURE_SECONDS
     from ..features.summaries import full_to_record
 
     rows = store.sample_table(dataset, label=label, split=split)

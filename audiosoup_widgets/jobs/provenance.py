@@ -74,7 +74,8 @@ def dataset_provenance(
         ``analysis`` (and ``analysis_window_seconds`` for full matrices), ``filters``
         and ``labels``.
     """
-    from ..features.segments import MAX_FEATURE_SECONDS, SEGMENT_SAMPLES
+    from ..features.params import MAX_FEATURE_SECONDS
+    from ..features.segments import SEGMENT_SAMPLES
 
     if full:
         content = "full matrices"
@@ -119,7 +120,7 @@ def sample_provenance(record: SampleLike, names: Sequence[str], params: FeatureP
         As :func:`dataset_provenance`, with ``sample_id`` and ``analysed_seconds``
         instead of the selection.
     """
-    from ..features.segments import MAX_FEATURE_SECONDS
+    from ..features.params import MAX_FEATURE_SECONDS
 
     return _provenance(
         record.dataset,

@@ -14,7 +14,7 @@ import numpy as np
 from ..audio import decode, decode_peaks, normalised
 from ..audio.peaks import waveform_peaks
 from ..errors import DecodeError
-from ..features.segments import MAX_FEATURE_SECONDS
+from ..features.params import MAX_FEATURE_SECONDS
 from ..store.records import SampleRecord
 from .cache import LRUCache
 from .samples import SampleService

@@ -138,6 +138,21 @@ def test_the_state_module_imports_no_ui():
     assert out.stdout.strip() == "False"
 
 
+def test_the_app_loads_no_feature_engine_until_a_feature_is_shown():
+    # A dashboard kernel imports the app before anyone connects: librosa and numba (about
+    # 200 MB and seconds of start-up) wait until a feature view first draws.
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json, audiosoup_widgets.app; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not {"librosa", "numba"} & set(json.loads(out.stdout))
+
+
 def test_a_click_costs_one_read_shared_by_every_view(words, make_app, monkeypatch):
     store, ids = words
     app = make_app(store)
