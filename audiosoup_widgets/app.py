@@ -3,9 +3,10 @@
 :func:`build_review_app` is the only place that knows every part. It opens the
 store, builds :class:`~audiosoup_widgets.services.ReviewServices` on it, picks the
 dataset, builds :class:`~audiosoup_widgets.state.ReviewState`, hands both (and
-nothing else) to each widget, and lays them out: error banner, title, the sample
-grid, and the review dialog whose "Edit" and "Features" tabs show the metadata
-editor and the feature explorer. No widget builds services of its own.
+nothing else) to each widget, and lays them out: error banner, title, the view tabs,
+one container per view (the clips view holds the selection bar and the sample grid),
+and the review dialog whose "Edit" and "Features" tabs show the metadata editor and
+the feature explorer. No widget builds services of its own.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from ipyvuetify.Html import Html
 
 from .errors import NotFoundError
 from .services import ReviewServices
-from .state import ReviewState
+from .state import VIEWS, ReviewState
 from .store import Store
-from .widgets import ErrorBanner, FeatureExplorer, MetadataEditor, ReviewDialog, SampleGrid
+from .widgets import (
+    ErrorBanner,
+    FeatureExplorer,
+    MetadataEditor,
+    ReviewDialog,
+    SampleGrid,
+    SelectionBar,
+    ViewTabs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +54,18 @@ class ReviewApp:
     store : Store
     services : ReviewServices
     grid : SampleGrid
+    selection : SelectionBar
+        The checked samples' count and actions (shown while any are checked).
     review : ReviewDialog
         The modal review of the selected sample (tabs: overview, edit, features).
     editor : MetadataEditor
     explorer : FeatureExplorer
     banner : ErrorBanner
+    tabs : ViewTabs
+        The row of tabs switching between the views.
+    views : dict of str to ipyvuetify widget
+        Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
+        the one in ``state.view`` is displayed.
     widget : ipyvuetify widget
         The whole page.
     """
@@ -58,10 +74,13 @@ class ReviewApp:
     store: Store
     services: ReviewServices
     grid: SampleGrid
+    selection: SelectionBar
     review: ReviewDialog
     editor: MetadataEditor
     explorer: FeatureExplorer
     banner: ErrorBanner
+    tabs: ViewTabs
+    views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
 
@@ -70,7 +89,17 @@ class ReviewApp:
 
     def close(self) -> None:
         """Close the app's widgets (the store stays open)."""
-        for part in (self.widget, self.banner, self.review, self.editor, self.explorer, self.grid):
+        for part in (
+            self.widget,
+            *self.views.values(),
+            self.tabs,
+            self.banner,
+            self.review,
+            self.editor,
+            self.explorer,
+            self.selection,
+            self.grid,
+        ):
             part.close()
 
 
@@ -112,6 +141,7 @@ def build_review_app(
         )
 
     grid = SampleGrid(state, services)
+    selection = SelectionBar(state, services)
     editor = MetadataEditor(state, services)
     explorer = FeatureExplorer(state, services)
     review = ReviewDialog(state, services)
@@ -126,11 +156,18 @@ def build_review_app(
             Html(tag="div", style_="font-size: 14px; color: #57606a;", children=[_INTRO]),
         ],
     )
+    tabs = ViewTabs(state, services)
+    contents: dict[str, list[Any]] = {"clips": [selection, grid], "quality": [], "map": [], "compare": []}
+    views = {
+        name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
+        for name in VIEWS
+    }
+    _show_one(state, views)
     page = Html(
         tag="div",
         class_="audiosoup-app",
         style_="padding: 8px 12px; max-width: 1600px;",
-        children=[banner, header, grid, review],
+        children=[banner, header, tabs, *views.values(), review],
     )
     warm = None
     if warm_up:
@@ -141,10 +178,24 @@ def build_review_app(
         store=store,
         services=services,
         grid=grid,
+        selection=selection,
         review=review,
         editor=editor,
         explorer=explorer,
         banner=banner,
+        tabs=tabs,
+        views=views,
         widget=page,
         _warm=warm,
     )
+
+
+def _show_one(state: ReviewState, views: dict[str, Html]) -> None:
+    """Display the container of ``state.view`` and hide the others (they keep their state)."""
+
+    def update(change: dict[str, Any] | None = None) -> None:
+        for name, box in views.items():
+            box.style_ = "" if name == state.view else "display: none;"
+
+    update()
+    state.observe(update, names=["view"])

@@ -18,6 +18,10 @@ n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
 revision, reviewer        :class:`~audiosoup_widgets.widgets.MetadataEditor`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
+selection                 :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
+id_filter, id_filter_...  :meth:`ReviewState.filter_to` / :meth:`ReviewState.clear_id_filter`
+compare_ids               :class:`~audiosoup_widgets.widgets.SelectionBar`
+view                      :meth:`ReviewState.show`
 error                     :meth:`ReviewState.report` / :meth:`ReviewState.clear_error`
 ========================  ==============================================
 
@@ -31,6 +35,11 @@ and :meth:`ReviewState.filters` is the filter the services count and page by.
 when an edit goes through them; the editor bumps ``revision`` after a save so that
 the other views re-read what they show.
 
+The selection (the checked cards, up to :data:`MAX_SELECTION` ids) and the id filter
+(a selection, a map lasso or a quality finding shown as a grid filter) are sets many
+views add to, so they are written by the state's own methods, the one code path that
+checks ids; views call those methods and never assign the traits.
+
 ``error`` is the exception: every part can fail, so every part reports through
 :meth:`ReviewState.report`, the single code path that writes it (and that turns
 exceptions into plain messages, logging the details).
@@ -40,22 +49,39 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from typing import Any
 
-from traitlets import Bool, Enum, HasTraits, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, HasTraits, Instance, Int, List, TraitError, Unicode, observe, validate
 
-from .errors import AudiosoupError
-from .services import PAGE_SIZES, SampleFilters
+from .errors import AudiosoupError, ValidationError
+from .services import PAGE_SIZES, SampleFilters, as_sample_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReviewState", "PANELS", "GENERIC_ERROR", "plain_message"]
+__all__ = [
+    "ReviewState",
+    "PANELS",
+    "VIEWS",
+    "GENERIC_ERROR",
+    "MAX_SELECTION",
+    "MAX_SOURCE",
+    "plain_message",
+]
 
 #: What the review dialog shows: nothing (closed), the overview, the editor, the features.
 PANELS = ("", "review", "edit", "features")
 #: The message shown for an unexpected exception (details go to the log).
 GENERIC_ERROR = "Something went wrong; details are in the log."
 MAX_ERROR = 500
+#: The most ids a selection or an id filter holds (a dataset of a million clips).
+MAX_SELECTION = 1_000_000
+#: Longest description of where an id filter came from ("the map selection").
+MAX_SOURCE = 120
+#: The page's views: the clip grid, the dataset's quality, the similarity map, the comparison.
+VIEWS = ("clips", "quality", "map", "compare")
+#: How :meth:`ReviewState.select` combines ids with the current selection.
+SELECT_MODES = ("add", "remove", "replace")
 
 
 def plain_message(exc: BaseException) -> str:
@@ -101,6 +127,15 @@ class ReviewState(HasTraits):
     revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor).")
     reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: MetadataEditor).")
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
+    selection = Instance(
+        frozenset, args=((),), help="Ids of the checked samples (writer: select/clear_selection)."
+    )
+    id_filter = Instance(
+        tuple, allow_none=True, default_value=None, help="Keep only these ids, or None (writer: filter_to)."
+    )
+    id_filter_source = Unicode("", help="Where the id filter came from, for the grid (writer: filter_to).")
+    compare_ids = List(Int(), help="Samples to compare side by side, 2 to 6 (writer: SelectionBar).")
+    view = Enum(VIEWS, default_value="clips", help="The view the page shows (writer: show).")
     error = Unicode("", help="Plain message for the error panel (writer: report/clear_error).")
     total = Int(0, help="Samples matching the filters (writer: SampleGrid, from the services).")
     page_ids = List(Int(), help="Ids of the samples on the visible page, in order (writer: SampleGrid).")
@@ -129,7 +164,7 @@ class ReviewState(HasTraits):
     def _on_paging(self, change: dict[str, Any]) -> None:
         self._derive_paging()
 
-    @observe("label_filter", "split_filter", "search", "status_filter")
+    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter")
     def _on_filters(self, change: dict[str, Any]) -> None:
         self._derive_filtered()
 
@@ -137,7 +172,13 @@ class ReviewState(HasTraits):
         self.n_pages = max(1, math.ceil(self.total / self.page_size))
 
     def _derive_filtered(self) -> None:
-        self.filtered = bool(self.label_filter or self.split_filter or self.search or self.status_filter)
+        self.filtered = bool(
+            self.label_filter
+            or self.split_filter
+            or self.search
+            or self.status_filter
+            or self.id_filter is not None
+        )
 
     @property
     def page_exists(self) -> bool:
@@ -153,7 +194,90 @@ class ReviewState(HasTraits):
             search=self.search,
             status=self.status_filter,
             sort=self.sort,
+            ids=self.id_filter,
         )
+
+    # -- the selection and the id filter ------------------------------------------
+
+    def select(self, ids: Iterable[object], *, mode: str = "add") -> int:
+        """Change the selection: add ``ids``, remove them, or replace it with them.
+
+        Parameters
+        ----------
+        ids : iterable
+            Sample ids (checked: positive integers).
+        mode : {'add', 'remove', 'replace'}
+
+        Returns
+        -------
+        int
+            The number of samples selected afterwards.
+
+        Raises
+        ------
+        ValidationError
+            For an id that is not a positive integer, an unknown mode, or a selection
+            over :data:`MAX_SELECTION`.
+        """
+        if mode not in SELECT_MODES:
+            raise ValidationError(f"unknown selection mode {mode!r}")
+        given = _checked_ids(ids)
+        if mode == "add":
+            new = self.selection | given
+        elif mode == "remove":
+            new = self.selection - given
+        else:
+            new = given
+        if len(new) > MAX_SELECTION:
+            raise ValidationError(f"a selection holds at most {MAX_SELECTION:,} samples")
+        if new != self.selection:
+            self.selection = new
+        return len(new)
+
+    def clear_selection(self) -> None:
+        """Unselect every sample."""
+        if self.selection:
+            self.selection = frozenset()
+
+    def filter_to(self, ids: Iterable[object], *, source: str) -> int:
+        """Show only ``ids`` in the grid (with the other filters), saying where they came from.
+
+        Parameters
+        ----------
+        ids : iterable
+            Sample ids (checked); an empty set shows nothing.
+        source : str
+            What the ids are, for the grid's note ("the selection", "the map selection").
+
+        Returns
+        -------
+        int
+            The number of ids in the filter.
+        """
+        checked = _checked_ids(ids)
+        if len(checked) > MAX_SELECTION:
+            raise ValidationError(f"a filter holds at most {MAX_SELECTION:,} samples")
+        text = " ".join(str(source).split())[:MAX_SOURCE] or "a list of clips"
+        with self.hold_trait_notifications():
+            self.id_filter_source = text
+            self.id_filter = tuple(sorted(checked))
+        return len(checked)
+
+    def show(self, view: str) -> None:
+        """Switch the page to ``view`` (one of :data:`VIEWS`).
+
+        Any part may ask (a finding shows its clips in the grid, "compare" opens the
+        comparison), so the switch is a method, not a trait a view assigns.
+        """
+        if view not in VIEWS:
+            raise ValidationError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+        self.view = view
+
+    def clear_id_filter(self) -> None:
+        """Show every sample again (the other filters stay)."""
+        with self.hold_trait_notifications():
+            self.id_filter = None
+            self.id_filter_source = ""
 
     # -- the error channel -------------------------------------------------------
 
@@ -191,3 +315,12 @@ class ReviewState(HasTraits):
     def clear_error(self) -> None:
         """Hide the error panel."""
         self.error = ""
+
+
+def _checked_ids(ids: Iterable[object]) -> frozenset[int]:
+    if isinstance(ids, str | bytes):
+        raise ValidationError("ids must be a list of sample ids")
+    try:
+        return frozenset(as_sample_id(i) for i in ids)
+    except TypeError:
+        raise ValidationError("ids must be a list of sample ids") from None

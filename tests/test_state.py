@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from traitlets import TraitError
 
+from audiosoup_widgets.errors import ValidationError
 from audiosoup_widgets.state import ReviewState
 
 PACKAGE = Path(__file__).resolve().parents[1] / "audiosoup_widgets"
@@ -44,13 +45,14 @@ def test_filtered_follows_every_filter():
         ("split_filter", "test", None),
         ("search", "spk", ""),
         ("status_filter", "ok", None),
+        ("id_filter", (3, 4), None),
     ):
         setattr(st, name, value)
         assert st.filtered, name
         setattr(st, name, empty)
         assert not st.filtered, name
     st.sort = "-path"  # order is not a filter
-    assert not st.filtered and seen == [True, False] * 4
+    assert not st.filtered and seen == [True, False] * 5
     assert ReviewState(search="x").filtered
 
 
@@ -70,6 +72,7 @@ def test_filters_are_what_the_services_take():
         "search": "spk",
         "status": "ok",
         "sort": "-duration",
+        "ids": None,
     }
 
 
@@ -125,8 +128,9 @@ def test_each_trait_has_the_one_writer_its_help_names():
         named = match.group(1)
         if name in DERIVED:
             assert named == "ReviewState" and name not in writers, name
-        elif name == "error":
-            assert name not in writers  # only report() and clear_error() write it
+        elif named[0].islower():
+            # Written only by the state's own methods (report, select, filter_to, ...).
+            assert name not in writers, f"{name}: written by {writers[name]}"
         else:
             assert writers.get(name, set()) <= {named}, f"{name}: written by {writers[name]}"
 
@@ -139,3 +143,52 @@ def test_the_scan_sees_the_writers_it_should():
     assert writers["total"] == {"SampleGrid"} and writers["panel"] == {"ReviewDialog"}
     assert writers["revision"] == {"MetadataEditor"}
     assert writers["selected_features"] == {"FeatureExplorer"}
+
+
+def test_selection_adds_removes_and_replaces_checked_ids():
+    st = ReviewState(dataset="d")
+    seen = []
+    st.observe(lambda c: seen.append(len(c["new"])), names=["selection"])
+    assert st.select([3, 1, 2]) == 3 and st.selection == {1, 2, 3}
+    assert st.select([2, 9], mode="remove") == 2 and st.selection == {1, 3}
+    assert st.select(iter([7, 7.0]), mode="replace") == 1 and st.selection == {7}
+    st.select([7])  # no change, no notice
+    st.clear_selection()
+    st.clear_selection()
+    assert st.selection == frozenset() and seen == [3, 2, 1, 0]
+
+
+@pytest.mark.parametrize("bad", [["1"], [True], [0], [-4], [1.5], "12", [None]])
+def test_selection_refuses_what_is_not_a_sample_id(bad):
+    st = ReviewState(dataset="d")
+    st.select([5])
+    with pytest.raises(ValidationError):
+        st.select(bad)
+    assert st.selection == {5}  # nothing half-applied
+
+
+def test_selection_refuses_an_unknown_mode_and_a_huge_set(monkeypatch):
+    import audiosoup_widgets.state as state_module
+
+    st = ReviewState(dataset="d")
+    with pytest.raises(ValidationError, match="mode"):
+        st.select([1], mode="toggle")
+    monkeypatch.setattr(state_module, "MAX_SELECTION", 3)
+    st.select([1, 2, 3])
+    with pytest.raises(ValidationError, match="at most 3"):
+        st.select([4])
+    assert st.selection == {1, 2, 3}
+
+
+def test_id_filter_is_sorted_named_and_part_of_the_filters():
+    st = ReviewState(dataset="d")
+    assert st.filter_to({9, 2, 5}, source="  the   map\nselection ") == 3
+    assert st.id_filter == (2, 5, 9) and st.id_filter_source == "the map selection"
+    assert st.filters()["ids"] == (2, 5, 9) and st.filtered
+    st.filter_to([], source="")  # an empty list shows nothing, and still says where it came from
+    assert st.id_filter == () and st.id_filter_source == "a list of clips" and st.filtered
+    st.clear_id_filter()
+    assert st.id_filter is None and st.id_filter_source == "" and not st.filtered
+    with pytest.raises(ValidationError):
+        st.filter_to(["x"], source="bad")
+    assert st.id_filter is None

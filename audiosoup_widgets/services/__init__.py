@@ -103,4 +103,4 @@ class ReviewServices:
         self.samples = SampleService(store)
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
-        self.exports = ExportService(self.features)
+        self.exports = ExportService(self.features, store)

@@ -1,4 +1,4 @@
-"""ExportService: one sample's full feature matrices as a downloadable file.
+"""ExportService: feature downloads: one sample's full matrices, or a selection's summaries.
 
 The file is written by the features package's export writer (the same formats
 and provenance as ``audiosoup export``). That writer writes files atomically to a
@@ -19,7 +19,9 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..features import FAMILIES, FEATURES, FORMATS, get_feature, write_export
+from ..jobs.export import export_features
 from ..jobs.provenance import sample_provenance
+from ..store import Store
 from ..store.records import SampleRecord
 from .features import FeatureService
 
@@ -60,17 +62,69 @@ def _download_name(record: SampleRecord, fmt: str) -> str:
     return f"features_{record.id}_{safe}.{fmt}"
 
 
+#: The most samples one selection download holds.
+MAX_SELECTION_EXPORT = 100_000
+
+
 class ExportService:
-    """Build feature downloads of one sample.
+    """Build feature downloads of one sample or of a selection.
 
     Parameters
     ----------
     features : FeatureService
         Computes (or returns cached) matrices.
+    store : Store
+        Where a selection's stored summaries are read.
     """
 
-    def __init__(self, features: FeatureService) -> None:
+    def __init__(self, features: FeatureService, store: Store) -> None:
         self._features = features
+        self._store = store
+
+    def selection(self, dataset: str, ids: Sequence[int], fmt: str) -> Download:
+        """Write the stored feature summaries of the samples ``ids`` in ``fmt`` and return the file.
+
+        The same records and provenance as ``audiosoup export --dataset NAME`` (one row
+        per sample, every feature's means and standard deviations), kept to ``ids``.
+
+        Parameters
+        ----------
+        dataset : str
+        ids : sequence of int
+            The selected samples (1 to :data:`MAX_SELECTION_EXPORT`).
+        fmt : {'csv', 'yaml', 'json', 'txt', 'parquet'}
+
+        Returns
+        -------
+        Download
+
+        Raises
+        ------
+        ValidationError
+            For an unknown format or an empty or oversized selection.
+        FeatureError
+            When no summaries are stored yet (the message names the command to run).
+        """
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        if not ids:
+            raise ValidationError("select at least one sample to export")
+        if len(ids) > MAX_SELECTION_EXPORT:
+            raise ValidationError(f"a download holds at most {MAX_SELECTION_EXPORT:,} samples")
+        with tempfile.TemporaryDirectory(prefix="audiosoup-export-") as folder:
+            target = os.path.join(folder, f"export.{fmt}")
+            export_features(
+                dataset,
+                fmt=fmt,
+                output=target,
+                db=self._store,
+                params=self._features.params,
+                sample_ids=list(ids),
+            )
+            with open(target, "rb") as f:
+                data = f.read()
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)[:60] or "dataset"
+        return Download(f"features_{safe}_{len(ids)}_selected.{fmt}", data, _MIME[fmt])
 
     def features(self, record: SampleRecord, names: Sequence[str], fmt: str) -> Download:
         """Write one sample's full feature matrices in ``fmt`` and return the file.

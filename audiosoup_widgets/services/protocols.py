@@ -9,7 +9,7 @@ filter the state derives and the sample service checks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:  # the records and results, for the annotations only
     import numpy as np
@@ -38,6 +38,8 @@ class SampleFilters(TypedDict):
     search: str
     status: str | None
     sort: str
+    #: Keep only these sample ids (a selection, a map lasso, a finding); None: no id filter.
+    ids: NotRequired[Sequence[int] | None]
 
 
 class SampleServices(Protocol):
@@ -51,6 +53,9 @@ class SampleServices(Protocol):
 
     def count(self, filters: SampleFilters) -> int:
         """How many samples match ``filters``."""
+
+    def ids(self, filters: SampleFilters) -> list[int]:
+        """Every id matching ``filters``, in their sort order."""
 
     def datasets(self) -> list[DatasetRecord]:
         """Every dataset with its size."""
@@ -127,6 +132,9 @@ class ExportServices(Protocol):
 
     def features(self, record: SampleRecord, names: Sequence[str], fmt: str) -> Download:
         """Return a download of the sample's features."""
+
+    def selection(self, dataset: str, ids: Sequence[int], fmt: str) -> Download:
+        """Return a download of the stored feature summaries of the samples ``ids``."""
 
 
 class Services(Protocol):

@@ -82,6 +82,7 @@ def _query(filters: SampleFilters) -> SampleQuery:
         search=filters.get("search", ""),
         status=filters.get("status"),
         sort=filters.get("sort", "id"),
+        ids=None if filters.get("ids") is None else tuple(filters.get("ids") or ()),
     )
 
 
@@ -159,6 +160,14 @@ class SampleService:
         """Return the number of samples matching ``filters`` (cached until an edit)."""
         query = _query(filters)
         return self._counts.get(query, lambda: self._store.count_samples(query))
+
+    def ids(self, filters: SampleFilters) -> list[int]:
+        """Return every id matching ``filters``, in their sort order ("select all N").
+
+        Read from the store each time (no cache): the ids go into a selection, which
+        must hold what matches now.
+        """
+        return self._store.sample_ids(_query(filters))
 
     def datasets(self) -> list[DatasetRecord]:
         """Return every dataset with its size (cached until an edit)."""

@@ -12,5 +12,15 @@ from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
 from .review import ReviewDialog
+from .selection import SelectionBar
+from .views import ViewTabs
 
-__all__ = ["SampleGrid", "MetadataEditor", "FeatureExplorer", "ReviewDialog", "ErrorBanner"]
+__all__ = [
+    "SampleGrid",
+    "SelectionBar",
+    "ViewTabs",
+    "MetadataEditor",
+    "FeatureExplorer",
+    "ReviewDialog",
+    "ErrorBanner",
+]

@@ -8,6 +8,12 @@ an SVG path made here from the stored peaks (numbers only), scaled so quiet clip
 are visible, with the gain shown. Audio is decoded only when a card is played and
 travels to the browser as a WAV in a binary message buffer.
 
+Each card has a checkbox: a click checks one card, a shift-click the cards between it
+and the last one checked (in page order), and the summary line checks the whole page or
+every sample matching the filters (read on the server, for any size). The checked
+cards are the state's ``selection``; an id filter (a selection, a map lasso, a quality
+finding) shows as a note with a button that removes it.
+
 Search runs as the user types: each keystroke sends the field's text, which is
 checked at once, and the query runs :data:`SEARCH_DELAY` seconds after the last
 one (Enter searches at once). The toolbar's boxes are sized from their longest
@@ -198,6 +204,9 @@ class SampleGrid(SafeTemplate):
     max_search = Int(MAX_SEARCH).tag(sync=True)
     field_widths = Dict().tag(sync=True)
     max_play_seconds = Int(int(MAX_PLAY_SECONDS)).tag(sync=True)
+    checked = List(Int()).tag(sync=True)
+    n_selected = Int(0).tag(sync=True)
+    id_filter_note = Unicode("").tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -238,6 +247,11 @@ class SampleGrid(SafeTemplate):
             ],
         )
         state.observe(self._on_revision, names=["revision"])
+        state.observe(self._on_selection, names=["selection", "page_ids"])
+        state.observe(self._on_id_filter, names=["id_filter", "id_filter_source"])
+        # The last card checked or unchecked: a shift-click spans from it.
+        self._anchor: int | None = None
+        self._on_selection({})
         self._safe_refresh()
 
     # -- state -> view ---------------------------------------------------------------
@@ -248,6 +262,28 @@ class SampleGrid(SafeTemplate):
 
     def _on_revision(self, change: dict[str, Any]) -> None:
         self._safe_refresh()
+
+    def _on_selection(self, change: dict[str, Any]) -> None:
+        selection = self.state.selection
+        with self.hold_sync():
+            self.checked = [i for i in self.state.page_ids if i in selection]
+            self.n_selected = len(selection)
+
+    def _on_id_filter(self, change: dict[str, Any]) -> None:
+        s = self.state
+        if change.get("name") == "id_filter":
+            # A new set of clips starts on its first page (the grid is the page's one writer).
+            if self._writing:
+                s.page = 0  # the write under way refreshes once it ends
+            else:
+                try:
+                    with self._write():
+                        s.page = 0
+                except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
+                    self.message = s.report(exc, context="filtering to a list of clips")
+        n = len(s.id_filter) if s.id_filter is not None else 0
+        noun = "clip" if n == 1 else "clips"
+        self.id_filter_note = f"{n:,} {noun} from {s.id_filter_source}" if s.id_filter is not None else ""
 
     def _safe_refresh(self) -> None:
         try:
@@ -360,6 +396,45 @@ class SampleGrid(SafeTemplate):
         truncated = self.services.audio.play_truncated(record)
         self.send({"method": "play_audio", "args": [{"id": sid, "truncated": truncated}]}, buffers=[wav])
 
+    @handler("checking a card")
+    def vue_toggle_check(self, data: Any) -> None:
+        """Check or uncheck a card: ``{"id": 12, "shift": false}``.
+
+        With ``shift``, every card between the last one toggled and this one (in page
+        order) takes this card's new state.
+        """
+        if not isinstance(data, dict):
+            raise ValidationError("invalid card")
+        sid = self._on_page(data.get("id"))
+        s = self.state
+        on = sid not in s.selection
+        ids = list(s.page_ids)
+        span = [sid]
+        if data.get("shift") is True and self._anchor in ids:
+            a, b = sorted((ids.index(self._anchor), ids.index(sid)))
+            span = ids[a : b + 1]
+        s.select(span, mode="add" if on else "remove")
+        self._anchor = sid
+
+    @handler("checking the page")
+    def vue_check_page(self, data: Any) -> None:
+        """Check every card of the page (``data`` true) or uncheck them (false)."""
+        if not isinstance(data, bool):
+            raise ValidationError("invalid choice")
+        self.state.select(self.state.page_ids, mode="add" if data else "remove")
+
+    @handler("selecting every matching sample")
+    def vue_check_all(self, data: Any = None) -> None:
+        """Check every sample matching the filters, on every page (read on the server)."""
+        s = self.state
+        ids = self.services.samples.ids(s.filters())
+        s.select(ids, mode="add")
+
+    @handler("removing the list filter")
+    def vue_clear_id_filter(self, data: Any = None) -> None:
+        """Show every sample again (the other filters stay)."""
+        self.state.clear_id_filter()
+
     @handler("moving the selection")
     def vue_key_press(self, data: Any) -> None:
         """Handle a navigation key: ``{"key": "ArrowRight", "columns": 4}``."""
@@ -436,6 +511,9 @@ class SampleGrid(SafeTemplate):
         self._drop_typed_search()
         with self._write():
             s.dataset = name
+            # Ids belong to one dataset: neither a selection nor an id filter carries over.
+            s.clear_selection()
+            s.clear_id_filter()
             s.label_filter = []
             s.search = ""
             s.split_filter = None
@@ -526,6 +604,7 @@ class SampleGrid(SafeTemplate):
             s.status_filter = None
             s.search = ""
             s.page = 0
+            s.clear_id_filter()
 
     def close(self) -> None:
         """Close the widget (a search still waiting for its delay is dropped)."""
