@@ -33,8 +33,11 @@ def test_checking_cards_one_by_one_and_with_shift(sqlite_store):
     assert st.selection == set(ids[2:7]) and grid.checked == ids[2:7]
     grid.vue_toggle_check({"id": ids[4], "shift": False})  # unchecks one
     assert st.selection == set(ids[2:7]) - {ids[4]}
-    grid.vue_toggle_check({"id": ids[0], "shift": True})  # shift from an unchecked card unchecks the range
-    assert st.selection == set(ids[5:7])
+    # A shift-click gives the whole range the clicked card's new state.
+    grid.vue_toggle_check({"id": ids[0], "shift": True})
+    assert st.selection == set(ids[0:7])
+    grid.vue_toggle_check({"id": ids[1], "shift": True})
+    assert st.selection == set(ids[2:7])
     assert st.error == ""
 
 
