@@ -26,6 +26,7 @@ _LAZY = {
     "compute_features": "features",
     "FEATURES": "features",
     "feature_frame": "jobs.frames",
+    "project_features": "jobs.projection",
     "export_features": "jobs.export",
     "compute_dataset": "jobs.compute",
     "load_dataset": "jobs.ingest",
@@ -50,6 +51,7 @@ __all__ = [
     "compute_features",
     "FEATURES",
     "feature_frame",
+    "project_features",
     "export_features",
     "compute_dataset",
     "load_dataset",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.export import export_features
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
+    from .jobs.projection import project_features
     from .state import ReviewState
     from .store import Store, connect
     from .widgets import FeatureExplorer, MetadataEditor, SampleGrid

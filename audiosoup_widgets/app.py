@@ -29,6 +29,7 @@ from .widgets import (
     ReviewDialog,
     SampleGrid,
     SelectionBar,
+    SimilarityMap,
     ViewTabs,
 )
 
@@ -63,6 +64,8 @@ class ReviewApp:
     banner : ErrorBanner
     tabs : ViewTabs
         The row of tabs switching between the views.
+    similarity_map : SimilarityMap
+        The similarity map view (reads nothing until it is first shown).
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -80,6 +83,7 @@ class ReviewApp:
     explorer: FeatureExplorer
     banner: ErrorBanner
     tabs: ViewTabs
+    similarity_map: SimilarityMap
     views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
@@ -89,7 +93,7 @@ class ReviewApp:
 
     def close(self) -> None:
         """Close the app's widgets (the store stays open)."""
-        for part in (
+        parts: tuple[Any, ...] = (
             self.widget,
             *self.views.values(),
             self.tabs,
@@ -99,7 +103,9 @@ class ReviewApp:
             self.explorer,
             self.selection,
             self.grid,
-        ):
+            self.similarity_map,
+        )
+        for part in parts:
             part.close()
 
 
@@ -157,7 +163,13 @@ def build_review_app(
         ],
     )
     tabs = ViewTabs(state, services)
-    contents: dict[str, list[Any]] = {"clips": [selection, grid], "quality": [], "map": [], "compare": []}
+    similarity_map = SimilarityMap(state, services)
+    contents: dict[str, list[Any]] = {
+        "clips": [selection, grid],
+        "quality": [],
+        "map": [similarity_map],
+        "compare": [],
+    }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
         for name in VIEWS
@@ -184,6 +196,7 @@ def build_review_app(
         explorer=explorer,
         banner=banner,
         tabs=tabs,
+        similarity_map=similarity_map,
         views=views,
         widget=page,
         _warm=warm,

@@ -11,8 +11,8 @@ dataset, page, page_size  :class:`~audiosoup_widgets.widgets.SampleGrid`
 label_filter, split_...   :class:`~audiosoup_widgets.widgets.SampleGrid`
 search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
 sort                      :class:`~audiosoup_widgets.widgets.SampleGrid`
-selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`
-open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`
+selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
+open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
 n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
@@ -121,8 +121,12 @@ class ReviewState(HasTraits):
     search = Unicode("", help="Text searched in file names and text (writer: SampleGrid).")
     status_filter = Unicode(None, allow_none=True, help="ok/flagged or None (writer: SampleGrid).")
     sort = Unicode("id", help="Allow-listed sort column, '-' prefix descending (writer: SampleGrid).")
-    selected_sample_id = Int(None, allow_none=True, help="The selected sample (writer: SampleGrid).")
-    open_request = Int(0, help="Bumped when the user asks to open the review (writer: SampleGrid).")
+    selected_sample_id = Int(
+        None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
+    )
+    open_request = Int(
+        0, help="Bumped when the user asks to open the review (writer: SampleGrid, open_review)."
+    )
     panel = Enum(PANELS, default_value="", help="What the review dialog shows (writer: ReviewDialog).")
     revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor).")
     reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: MetadataEditor).")
@@ -272,6 +276,21 @@ class ReviewState(HasTraits):
         if view not in VIEWS:
             raise ValidationError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
         self.view = view
+
+    def open_review(self, sample_id: object) -> int:
+        """Select ``sample_id`` and ask for its review, from a view other than the grid (the map).
+
+        Returns
+        -------
+        int
+            The checked id.
+        """
+        sid = _checked_ids((sample_id,))
+        (checked,) = sid
+        with self.hold_trait_notifications():
+            self.selected_sample_id = checked
+            self.open_request += 1
+        return checked
 
     def clear_id_filter(self) -> None:
         """Show every sample again (the other filters stay)."""

@@ -6,6 +6,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.audio`: decoded audio for playback and analysis, thumbnail peaks;
 * :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
 * :mod:`.export`: feature downloads;
+* :mod:`.maps`: similarity maps of a dataset (stored 2-D points, colours, selections);
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -27,6 +28,7 @@ from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
 from .cache import LRUCache
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
+from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
 from .protocols import SampleFilters, Services
 from .samples import (
     MAX_META_KEY,
@@ -50,6 +52,11 @@ __all__ = [
     "AudioService",
     "FeatureService",
     "ExportService",
+    "MapService",
+    "MapPoints",
+    "MAP_FAMILIES",
+    "MAP_METHODS",
+    "COLOUR_BY",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -97,6 +104,7 @@ class ReviewServices:
     audio : AudioService
     features : FeatureService
     exports : ExportService
+    maps : MapService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -104,3 +112,4 @@ class ReviewServices:
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
         self.exports = ExportService(self.features, store)
+        self.maps = MapService(store, self.samples, params=params)

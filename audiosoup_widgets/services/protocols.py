@@ -8,7 +8,7 @@ filter the state derives and the sample service checks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:  # the records and results, for the annotations only
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
     from .export import Download
     from .features import FeatureSet
+    from .maps import Groups, MapPoints
 
 __all__ = [
     "SampleFilters",
@@ -25,6 +26,7 @@ __all__ = [
     "AudioServices",
     "FeatureServices",
     "ExportServices",
+    "MapServices",
     "Services",
 ]
 
@@ -137,6 +139,45 @@ class ExportServices(Protocol):
         """Return a download of the stored feature summaries of the samples ``ids``."""
 
 
+class MapServices(Protocol):
+    """Similarity maps (:class:`~.maps.MapService`)."""
+
+    def points(self, dataset: str, *, family: str = ..., method: str = ...) -> MapPoints | None:
+        """Return the stored map (cached), or None."""
+
+    def update(
+        self,
+        dataset: str,
+        *,
+        family: str = ...,
+        method: str = ...,
+        recompute: bool = ...,
+        progress: Callable[[str, int, int], None] | None = ...,
+    ) -> MapPoints:
+        """Bring the map up to date with the summaries (slow: off the main thread)."""
+
+    def relabelled(self, points: MapPoints) -> MapPoints:
+        """Return the points with their clips' current labels and splits."""
+
+    def forget_findings(self, dataset: str) -> None:
+        """Read the findings again next time."""
+
+    def groups(self, points: MapPoints, by: str, *, limit: int = ...) -> Groups:
+        """Return colour groups of the points, largest first."""
+
+    def ids_in(self, points: MapPoints, indices: Any, *, order: Any = ...) -> np.ndarray:
+        """Return the sample ids of a selection of plot positions (checked)."""
+
+    def indices_of(self, points: MapPoints, ids: Any) -> np.ndarray:
+        """Return the positions of sample ids on the map."""
+
+    def nearest(self, points: MapPoints, x: float, y: float, *, rx: float, ry: float) -> int | None:
+        """Return the point nearest a position, within radii."""
+
+    def describe(self, dataset: str, sample_id: object) -> tuple[str, str]:
+        """Return a clip's file name and label."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -155,3 +196,7 @@ class Services(Protocol):
     @property
     def exports(self) -> ExportServices:
         """The export service."""
+
+    @property
+    def maps(self) -> MapServices:
+        """The similarity map service."""

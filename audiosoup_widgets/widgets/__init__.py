@@ -13,11 +13,13 @@ from .explorer import FeatureExplorer
 from .grid import SampleGrid
 from .review import ReviewDialog
 from .selection import SelectionBar
+from .simmap import SimilarityMap
 from .views import ViewTabs
 
 __all__ = [
     "SampleGrid",
     "SelectionBar",
+    "SimilarityMap",
     "ViewTabs",
     "MetadataEditor",
     "FeatureExplorer",
