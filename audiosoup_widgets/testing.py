@@ -2,7 +2,8 @@
 
 :func:`sample_row` is the one way a test or benchmark writes a sample row by hand;
 :func:`seed_synthetic` makes many, with realistic metadata and waveform peaks but no
-audio file behind them, to exercise paging, filtering and editing at any scale.
+audio file behind them, to exercise paging, filtering and editing at any scale;
+:func:`seed_summaries` gives samples feature summaries that cluster by label (for maps).
 """
 
 from __future__ import annotations
@@ -27,6 +28,87 @@ class SeedableStore(Protocol):
 
     def insert_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert sample rows, ignoring existing (dataset, path); return the number added."""
+
+
+class SummaryStore(Protocol):
+    """What :func:`seed_summaries` needs of a store (``Store`` has it)."""
+
+    def sample_table(
+        self, dataset: str, *, label: str | None = None, split: str | None = None
+    ) -> list[tuple[int, str, str | None, str | None]]:
+        """Return ``(id, path, label, split)`` of a dataset's samples, by id."""
+
+    def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Upsert summary rows."""
+
+
+def seed_summaries(
+    store: SummaryStore,
+    dataset: str,
+    *,
+    rows: dict[str, int],
+    ids: Sequence[int] | None = None,
+    spread: float = 1.5,
+    seed: int = 0,
+    batch: int = 10_000,
+) -> dict[int, np.ndarray]:
+    """Store synthetic summaries (default parameters' keys) that cluster by label.
+
+    Each label gets a random centre; a clip's values are its label's centre plus unit
+    Gaussian noise, so a map of them shows one cloud per label.
+
+    Parameters
+    ----------
+    store : Store
+    dataset : str
+    rows : dict of str to int
+        Feature id -> rows of its summary (it stores twice as many values: means, stds).
+    ids : sequence of int, optional
+        Only these samples (default: every sample of the dataset).
+    spread : float
+        Standard deviation of the label centres (0: no structure).
+    seed : int
+        Random seed.
+    batch : int
+        Clips per write.
+
+    Returns
+    -------
+    dict of int to ndarray
+        Sample id -> the float32 values stored, features side by side in ``rows`` order.
+    """
+    from .features.params import FeatureParams
+
+    fp = FeatureParams()
+    rng = np.random.default_rng(seed)
+    width = 2 * sum(rows.values())
+    table = store.sample_table(dataset)
+    wanted = None if ids is None else set(ids)
+    chosen = [(sid, label) for sid, _, label, _ in table if wanted is None or sid in wanted]
+    labels = sorted({str(label) for _, label in chosen})
+    centres = {lab: rng.normal(0.0, spread, width).astype(np.float32) for lab in labels}
+    stored: dict[int, np.ndarray] = {}
+    for start in range(0, len(chosen), batch):
+        out: list[dict[str, Any]] = []
+        for sid, label in chosen[start : start + batch]:
+            values = centres[str(label)] + rng.standard_normal(width, dtype=np.float32)
+            stored[sid] = values
+            col = 0
+            for feature, k in rows.items():
+                out.append(
+                    {
+                        "sample_id": sid,
+                        "feature": feature,
+                        "param_key": fp.key_for(feature),
+                        "status": "ok",
+                        "n_rows": k,
+                        "n_frames": 32,
+                        "data": values[col : col + 2 * k].astype("<f4").tobytes(),
+                    }
+                )
+                col += 2 * k
+        store.write_summaries(out)
+    return stored
 
 
 def sample_row(
