@@ -136,7 +136,7 @@ class SimilarityMap(SafeTemplate):
         self._off_view = 0  # far-off points left out of the first view
         self._quiet = False  # True while Python itself sets the mark's selection
         self._job = LatestJob("audiosoup-map")
-        self._build_figure()
+        self._built = False  # the figure's widgets are made when the map is first shown
         state.observe(self._on_view, names=["view"])
         state.observe(self._on_dataset, names=["dataset"])
         state.observe(self._on_revision, names=["revision"])
@@ -146,6 +146,8 @@ class SimilarityMap(SafeTemplate):
     # -- the figure ---------------------------------------------------------------------
 
     def _build_figure(self) -> None:
+        # Built on first show: a page that never opens the map loads no plot and no WebGL code.
+        self._built = True
         self.x_scale = bq.LinearScale(min=-1.0, max=1.0, allow_padding=False)
         self.y_scale = bq.LinearScale(min=-1.0, max=1.0, allow_padding=False)
         self.colour_scale = bq.ColorScale(colors=[QUIET, QUIET], min=-0.25, max=0.25)
@@ -174,7 +176,7 @@ class SimilarityMap(SafeTemplate):
         self.fig = bq.Figure(
             marks=[self.scatter],
             axes=[self.x_axis, self.y_axis],
-            interaction=None,
+            interaction=self._interaction(self.mode),
             fig_margin={"top": 10, "bottom": 36, "left": 36, "right": 10},
             animation_duration=0,
             min_aspect_ratio=0.2,
@@ -196,8 +198,9 @@ class SimilarityMap(SafeTemplate):
     def _on_view(self, change: dict[str, Any]) -> None:
         if self.state.view != "map":
             return
-        # The figure joins the page when first shown: a hidden plot has no size to draw in.
-        self.figure = self.fig
+        if not self._built:
+            self._build_figure()
+            self.figure = self.fig
         if self._shown != self._key():
             self._load()
         elif self._labels_dirty:
@@ -302,6 +305,8 @@ class SimilarityMap(SafeTemplate):
     def _clear_plot(self) -> None:
         self._points = None
         self._order = np.zeros(0, np.int64)
+        if not self._built:
+            return
         self._forget_selection()
         with self.scatter.hold_sync():
             empty = np.zeros(0, np.float32)
@@ -475,7 +480,8 @@ class SimilarityMap(SafeTemplate):
         if data not in MODE_TITLES:
             raise ValidationError(f"unknown map tool; choose one of {', '.join(MODE_TITLES)}")
         self.mode = data
-        self.fig.interaction = self._interaction(data)
+        if self._built:
+            self.fig.interaction = self._interaction(data)
 
     @handler("recomputing the map")
     def vue_recompute(self, data: Any = None) -> None:
@@ -582,6 +588,9 @@ class SimilarityMap(SafeTemplate):
     def close(self) -> None:
         """Stop the background work and close the figure."""
         self._job.close()
+        if not self._built:
+            super().close()
+            return
         for w in (self.fig, self.scatter, self.brush, self.panzoom, self.x_axis, self.y_axis):
             w.close()
         for w in (self.x_scale, self.y_scale, self.colour_scale):
