@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
     from .export import Download
     from .features import FeatureSet
-    from .maps import Groups, MapPoints
+    from .maps import Extent, Groups, MapPoints
 
 __all__ = [
     "SampleFilters",
@@ -170,6 +170,12 @@ class MapServices(Protocol):
 
     def indices_of(self, points: MapPoints, ids: Any) -> np.ndarray:
         """Return the positions of sample ids on the map."""
+
+    def inside(self, points: MapPoints, polygon: Any) -> np.ndarray:
+        """Return the positions of the points inside a lasso (checked)."""
+
+    def extent(self, points: MapPoints, *, whole: bool = ...) -> Extent:
+        """Return the axis ranges that show the map."""
 
     def nearest(self, points: MapPoints, x: float, y: float, *, rx: float, ry: float) -> int | None:
         """Return the point nearest a position, within radii."""
