@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, ValidationError
+from .columns import ColumnSpec, read_columns
 from .engine import BaseStore
 from .models import Dataset, Label, Sample
 
@@ -141,11 +142,6 @@ def dataset_id(sess: Session, name: str, *, lock: bool = False) -> int:
     return ds_id
 
 
-def _float_column(values: Sequence[Any]) -> np.ndarray:
-    # NumPy turns None into NaN when the dtype is float.
-    return np.array(values, dtype=np.float64)
-
-
 class QualityMixin(BaseStore):
     """Quality-measure methods of :class:`audiosoup_widgets.store.Store`."""
 
@@ -239,51 +235,44 @@ class QualityMixin(BaseStore):
         Returns
         -------
         dict
-            ``sample_id`` (int64); ``path``, ``label``, ``split``, ``speaker``,
-            ``status`` (lists of str or None); ``duration``, ``sample_rate``,
-            ``channels`` and every float measure of :data:`QUALITY_COLUMNS`
-            (float64, NaN where NULL); ``pcm_hash`` (list of str or None);
+            In this order: ``sample_id`` (int64); ``path``, ``label``,
+            ``split``, ``speaker``, ``status`` (lists of str or None);
+            ``duration`` (float64); ``sample_rate``, ``channels`` (int64);
+            ``peak_dbfs`` to ``bandwidth_hz`` of :data:`QUALITY_COLUMNS` (float64,
+            NaN where NULL); ``pcm_hash`` (list of str or None);
             ``quality_version`` (float64, NaN while not measured).
+
+        Notes
+        -----
+        On PostgreSQL the columns travel packed (see
+        :mod:`audiosoup_widgets.store.columns`): about a tenth of the time of
+        reading the rows one by one.
         """
-        cols = [
-            Sample.id,
-            Sample.path,
-            Label.name,
-            Sample.split,
-            Sample.speaker,
-            Sample.status,
-            Sample.duration,
-            Sample.sample_rate,
-            Sample.channels,
-            *(getattr(Sample, c) for c in QUALITY_COLUMNS),
-            Sample.quality_version,
+        specs: list[ColumnSpec] = [
+            ("sample_id", Sample.id, "int"),
+            ("path", Sample.path, "text"),
+            ("label_id", func.coalesce(Sample.label_id, 0), "int"),
+            ("split", Sample.split, "text"),
+            ("speaker", Sample.speaker, "text"),
+            ("status", Sample.status, "text"),
+            ("duration", Sample.duration, "float"),
+            ("sample_rate", Sample.sample_rate, "int"),
+            ("channels", Sample.channels, "int"),
+            *((c, getattr(Sample, c), "float") for c in FLOAT_QUALITY_COLUMNS),
+            ("pcm_hash", Sample.pcm_hash, "text"),
+            ("quality_version", Sample.quality_version, "float"),
         ]
         with self.session() as sess:
             ds_id = dataset_id(sess, dataset)
-            rows = (
-                sess.connection()
-                .execute(
-                    select(*cols)
-                    .outerjoin(Label, Label.id == Sample.label_id)
-                    .where(Sample.dataset_id == ds_id)
-                    .order_by(Sample.id)
-                )
-                .all()
-            )
-        names = (*_INFO_COLUMNS, *QUALITY_COLUMNS, "quality_version")
-        if not rows:
-            columns: list[Sequence[Any]] = [() for _ in names]
-        else:
-            columns = list(zip(*rows, strict=True))
-        out: dict[str, np.ndarray | list[Any]] = {}
-        for name, values in zip(names, columns, strict=True):
-            if name == "sample_id":
-                out[name] = np.array(values, dtype=np.int64)
-            elif name in ("path", "label", "split", "speaker", "status", "pcm_hash"):
-                out[name] = list(values)
-            else:
-                out[name] = _float_column(values)
-        return out
+            names: dict[int, str] = {
+                i: n for i, n in sess.execute(select(Label.id, Label.name).where(Label.dataset_id == ds_id))
+            }
+            cols = read_columns(sess, specs, froms=Sample, where=[Sample.dataset_id == ds_id])
+        label_ids = cols.pop("label_id")
+        assert isinstance(label_ids, np.ndarray)
+        # Label names by id here rather than a join: four names, not 100,000 strings, travel.
+        cols["label"] = [names.get(i) for i in label_ids.tolist()]
+        return {name: cols[name] for name in (*_INFO_COLUMNS, *QUALITY_COLUMNS, "quality_version")}
 
 
 def _missing(version: int) -> Any:
