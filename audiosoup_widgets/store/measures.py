@@ -58,7 +58,7 @@ MEASURE_COLUMNS: Mapping[str, str] = {
 #: The measures stored as floats (every one but the hash).
 FLOAT_QUALITY_COLUMNS = QUALITY_COLUMNS[:-1]
 
-#: Columns :meth:`InsightMixin.quality_columns` returns besides the measures.
+#: Columns :meth:`QualityMixin.quality_columns` returns besides the measures.
 _INFO_COLUMNS = (
     "sample_id",
     "path",
@@ -119,7 +119,7 @@ def _measure(column: str, value: Any) -> Any:
 
 
 def _sample_row(row: Mapping[str, Any], version: int) -> dict[str, Any]:
-    """Return the bound values of one row of :meth:`InsightMixin.write_quality`."""
+    """Return the bound values of one row of :meth:`QualityMixin.write_quality`."""
     sample_id = row.get("sample_id")
     if type(sample_id) is not int and not isinstance(sample_id, np.integer):
         raise ValidationError("each quality row needs an integer sample_id")
@@ -131,11 +131,16 @@ def _sample_row(row: Mapping[str, Any], version: int) -> dict[str, Any]:
 
 
 def dataset_id(sess: Session, name: str, *, lock: bool = False) -> int:
+    """Return the id of dataset ``name`` or raise :class:`NotFoundError`.
+
+    With ``lock`` (PostgreSQL), hold the dataset's row until the transaction ends,
+    so two writers of one dataset's findings or maps take turns. ``FOR NO KEY
+    UPDATE`` leaves the foreign-key checks of samples being loaded meanwhile
+    free to go on; SQLite has one writer at a time anyway and renders no lock.
+    """
     q = select(Dataset.id).where(Dataset.name == name)
     if lock:
-        # PostgreSQL: writers of one dataset's findings or maps take turns (SQLite
-        # has one writer at a time anyway and renders no FOR UPDATE).
-        q = q.with_for_update()
+        q = q.with_for_update(key_share=True)
     ds_id = sess.scalar(q)
     if ds_id is None:
         raise NotFoundError(f"no dataset named {name!r}")
