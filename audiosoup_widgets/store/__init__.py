@@ -5,12 +5,22 @@ Open a store with :func:`connect`; every method hands back plain records.
 
 from __future__ import annotations
 
-from .queries import SORTS, SPLITS, QueryMixin, SampleQuery
-from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
+from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
+from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
+from .records import (
+    DatasetRecord,
+    EditRecord,
+    FindingRecord,
+    LabelRecord,
+    LoadRunRecord,
+    ProjectionRecord,
+    QcRunRecord,
+    SampleRecord,
+)
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, SummaryMixin):
+class Store(QueryMixin, SummaryMixin, InsightMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -56,10 +66,17 @@ __all__ = [
     "SampleQuery",
     "SORTS",
     "SPLITS",
+    "MAX_IDS",
+    "QUALITY_COLUMNS",
+    "MEASURE_COLUMNS",
+    "quality_values",
     "DatasetRecord",
     "EditRecord",
+    "FindingRecord",
     "LabelRecord",
     "LoadRunRecord",
+    "ProjectionRecord",
+    "QcRunRecord",
     "SampleRecord",
     "SummaryRecord",
 ]

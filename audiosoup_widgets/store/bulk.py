@@ -50,6 +50,17 @@ SAMPLE_COLUMNS = (
     "load_run_id",
     "version",
     "created_at",
+    # Quality measures (see store.insight), when ingest measures a clip as it loads it.
+    "peak_dbfs",
+    "clip_ratio",
+    "silence_ratio",
+    "leading_silence",
+    "trailing_silence",
+    "dc_offset",
+    "snr_db",
+    "bandwidth_hz",
+    "pcm_hash",
+    "quality_version",
 )
 
 

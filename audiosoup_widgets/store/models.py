@@ -1,4 +1,4 @@
-"""The relational schema: datasets, labels, samples, load runs, edits, feature summaries.
+"""The relational schema: datasets, labels, samples, load runs, edits, feature summaries, QC, maps.
 
 This module (with the rest of :mod:`audiosoup_widgets.store`) is the only code in
 the package that imports SQLAlchemy. Rows never leave the store as ORM objects:
@@ -87,6 +87,14 @@ class Sample(Base):
     ``path_bytes`` keeps the exact name so the file can still be opened.
     ``version`` is the optimistic-concurrency counter: a writer holding an older
     version gets a conflict instead of overwriting.
+
+    The quality measures (``peak_dbfs`` to ``pcm_hash``, with ``rms_db`` written at
+    ingest) are those of :class:`audiosoup_widgets.audio.quality.QualityMeasures`;
+    ``quality_version`` is the version of the measuring code that wrote them, NULL
+    while a clip has not been measured. A clip whose measuring failed has a
+    ``quality_version`` and NULL measures, so it is not retried on every run.
+    Writing measures never bumps ``version`` (see
+    :meth:`audiosoup_widgets.store.insight.InsightMixin.write_quality`).
     """
 
     __tablename__ = "samples"
@@ -98,6 +106,8 @@ class Sample(Base):
         Index("ix_samples_dataset_split", "dataset_id", "split", "id"),
         Index("ix_samples_dataset_duration", "dataset_id", "duration", "id"),
         Index("ix_samples_hash", "content_hash"),
+        # Exact duplicates of decoded audio within a dataset.
+        Index("ix_samples_dataset_pcm_hash", "dataset_id", "pcm_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -121,6 +131,18 @@ class Sample(Base):
     peaks: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     peak_abs: Mapped[float | None] = mapped_column(Float, nullable=True)
     rms_db: Mapped[float | None] = mapped_column(Float, nullable=True)
+    peak_dbfs: Mapped[float | None] = mapped_column(Float, nullable=True)
+    clip_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    silence_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Seconds.
+    leading_silence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Seconds.
+    trailing_silence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dc_offset: Mapped[float | None] = mapped_column(Float, nullable=True)
+    snr_db: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bandwidth_hz: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pcm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    quality_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     load_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("load_runs.id", ondelete="SET NULL"), nullable=True
     )
@@ -200,3 +222,57 @@ class FeatureSummary(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_feature_summaries_feature_key", "feature", "param_key"),)
+
+
+class QcRun(Base):
+    """One quality-control scan of a dataset: its parameters and how much it found.
+
+    Runs are kept as history; only the latest run's findings are kept.
+    """
+
+    __tablename__ = "qc_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    n_findings: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QcFinding(Base):
+    """One finding of a QC run: a kind (duplicates, clipping, ...) and the samples it names."""
+
+    __tablename__ = "qc_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("qc_runs.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+    sample_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Projection(Base):
+    """One sample's point on a 2-D map of a feature family (``all``: every feature).
+
+    ``input_key`` identifies the inputs the map was computed from (features,
+    parameters, samples), so a caller can tell whether it is stale.
+    """
+
+    __tablename__ = "projections"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    family: Mapped[str] = mapped_column(String(32), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    input_key: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Deleting a sample cascades here; without this index that is a scan of every map.
+    __table_args__ = (Index("ix_projections_sample_id", "sample_id"),)

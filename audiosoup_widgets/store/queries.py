@@ -7,6 +7,7 @@ built; every value travels as a bound parameter.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..vocabulary import SPLITS
 from .engine import BaseStore
+from .idset import MAX_IDS, ids_condition, validate_ids
 from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
 
@@ -47,6 +49,11 @@ class SampleQuery:
         ``ok`` or ``flagged`` (a sample with any flag).
     sort : str
         One of :data:`SORTS`, optionally prefixed with ``-`` for descending.
+    ids : tuple of int, optional
+        Keep only these sample ids (a selection, a lasso on a map, a QC finding):
+        ``None`` filters nothing, ``()`` matches nothing. Ids of other datasets
+        match nothing. Any iterable of integers (a NumPy integer array too) is
+        turned into a tuple; at most :data:`MAX_IDS`.
     """
 
     dataset: str
@@ -55,6 +62,7 @@ class SampleQuery:
     search: str = ""
     status: str | None = None
     sort: str = "id"
+    ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         key = self.sort.lstrip("-")
@@ -68,6 +76,13 @@ class SampleQuery:
             raise ValidationError(f"search text longer than {MAX_SEARCH} characters")
         if not isinstance(self.labels, tuple):
             object.__setattr__(self, "labels", tuple(self.labels))
+        if self.ids is not None:
+            object.__setattr__(self, "ids", validate_ids(self.ids))
+
+    @functools.cached_property
+    def _ids_csv(self) -> str:
+        # Built once per query: a count and a page of the same query both bind it.
+        return ",".join(map(str, self.ids or ()))
 
 
 def _dataset_id(sess: Session, name: str) -> int:
@@ -102,6 +117,8 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(Sample.status == "ok")
     elif q.status == "flagged":
         conds.append(Sample.status != "ok")
+    if q.ids is not None:
+        conds.append(ids_condition(sess.get_bind().dialect.name, q.ids, csv=q._ids_csv))
     return conds
 
 
@@ -183,6 +200,31 @@ class QueryMixin(BaseStore):
         """Count the samples matching ``query``."""
         with self.session() as sess:
             return sess.scalar(select(func.count(Sample.id)).where(*_where(sess, query))) or 0
+
+    def sample_ids(self, query: SampleQuery, *, limit: int | None = None) -> list[int]:
+        """Return the ids of every sample matching ``query``, in its sort order.
+
+        This is "select all N matching the filters" done on the server: the
+        result, handed back as ``SampleQuery(..., ids=...)``, pages exactly as
+        ``query`` does.
+
+        Parameters
+        ----------
+        query : SampleQuery
+            Filters and sort.
+        limit : int, optional
+            Return at most this many (the first ones in sort order).
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValidationError("limit must be 0 or more")
+        with self.session() as sess:
+            ids_q = select(Sample.id).where(*_where(sess, query))
+            if query.sort.lstrip("-") == "label":
+                ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
+            ids_q = ids_q.order_by(*_order(query))
+            if limit is not None:
+                ids_q = ids_q.limit(limit)
+            return list(sess.scalars(ids_q))
 
     def page_samples(self, query: SampleQuery, *, page: int = 0, page_size: int = 24) -> list[SampleRecord]:
         """Return one page of samples.
@@ -529,4 +571,4 @@ def validate_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["SampleQuery", "QueryMixin", "SORTS", "SPLITS"]
+__all__ = ["SampleQuery", "QueryMixin", "SORTS", "SPLITS", "MAX_IDS", "ids_condition", "validate_ids"]

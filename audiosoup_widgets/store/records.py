@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class DatasetRecord:
@@ -93,3 +95,96 @@ class LoadRunRecord:
     n_existing: int
     n_skipped: int
     failures: tuple[tuple[str, str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class QcRunRecord:
+    """One quality-control scan of a dataset.
+
+    Attributes
+    ----------
+    id : int
+    dataset : str
+    started_at, finished_at : datetime
+        When the scan started and when its findings were saved.
+    params : dict
+        The parameters the scan ran with (thresholds, measure version, ...).
+    n_samples : int
+        Samples the scan looked at.
+    n_findings : int
+        Findings it saved.
+    """
+
+    id: int
+    dataset: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    params: dict[str, Any]
+    n_samples: int
+    n_findings: int
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """One QC finding: what kind, about which label, naming which samples.
+
+    Attributes
+    ----------
+    id, run_id : int
+    kind : str
+        What was found (``duplicate``, ``clipping``, ``silence``, ...).
+    label : str or None
+        The label the finding is about, if any.
+    sample_ids : tuple of int
+        The samples it names (a grid filter: ``SampleQuery(..., ids=sample_ids)``).
+    detail : dict
+        Kind-specific values (thresholds, the shared hash, scores, ...).
+    started_at, finished_at : datetime
+        The run's start and end.
+    """
+
+    id: int
+    run_id: int
+    kind: str
+    label: str | None
+    sample_ids: tuple[int, ...]
+    detail: dict[str, Any]
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @property
+    def n_samples(self) -> int:
+        """How many samples the finding names."""
+        return len(self.sample_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionRecord:
+    """A stored 2-D map of a dataset, one point per sample, in sample-id order.
+
+    Attributes
+    ----------
+    dataset, family, method : str
+        Which map: ``family`` is a feature family or ``all``; ``method`` e.g. ``pca``.
+    input_key : str
+        Identifies the inputs it was computed from (compare to tell it is stale).
+    computed_at : datetime
+    sample_ids : np.ndarray [shape=(n,), dtype=int64]
+    x, y : np.ndarray [shape=(n,), dtype=float32]
+    label, split : list of (str or None)
+        Each point's current label and split (for colouring).
+    """
+
+    dataset: str
+    family: str
+    method: str
+    input_key: str
+    computed_at: dt.datetime
+    sample_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    label: list[str | None]
+    split: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)

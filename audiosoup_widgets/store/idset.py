@@ -1,0 +1,82 @@
+"""Sample-id sets as filters: validation, and one bound parameter however many ids.
+
+A selection in the grid, a lasso on a map and a QC finding all become a set of
+sample ids, up to :data:`MAX_IDS` of them; :func:`ids_condition` turns one into a
+WHERE condition that binds the whole set as a single parameter on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, false, func, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from ..errors import ValidationError
+from .models import Sample
+
+#: Most sample ids one filter may carry (a selection, a map lasso, a QC finding).
+MAX_IDS = 1_000_000
+_INT64 = 2**63
+
+
+def validate_ids(ids: Iterable[Any]) -> tuple[int, ...]:
+    """Return sample ids as a tuple of ints, or raise :class:`ValidationError`.
+
+    Parameters
+    ----------
+    ids : iterable of int
+        Python or NumPy integers (not booleans), or a 1-D NumPy integer array.
+    """
+    if isinstance(ids, np.ndarray):
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise ValidationError("sample ids must be a flat list of integers")
+        out: tuple[int, ...] = tuple(ids.tolist())
+    elif isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise ValidationError("sample ids must be a list of integers")
+    else:
+        out = tuple(ids)
+        if not all(type(v) is int for v in out):
+            if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in out):
+                raise ValidationError("sample ids must be integers")
+            out = tuple(int(v) for v in out)
+    if len(out) > MAX_IDS:
+        raise ValidationError(f"at most {MAX_IDS:,} sample ids in one filter")
+    if out and (min(out) < -_INT64 or max(out) >= _INT64):
+        raise ValidationError("sample id out of range")
+    return out
+
+
+def ids_condition(dialect: str, ids: Sequence[int], *, csv: str | None = None) -> ColumnElement[bool]:
+    """Return ``samples.id`` in ``ids`` as one bound parameter, however many ids.
+
+    PostgreSQL compares with ``= ANY`` of one array (its text form cast to
+    ``bigint[]``: parsed once, and the planner hashes it); SQLite, which caps the
+    number of bound variables, reads the ids from one JSON array with
+    ``json_each``. An empty ``ids`` matches nothing.
+
+    Parameters
+    ----------
+    dialect : str
+        ``"postgresql"`` or ``"sqlite"``.
+    ids : sequence of int
+        Validated ids (see :func:`validate_ids`).
+    csv : str, optional
+        ``ids`` already joined with commas (saves the join when reused).
+    """
+    if not ids:
+        return false()
+    joined = csv if csv is not None else ",".join(map(str, ids))
+    if dialect == "postgresql":
+        param = bindparam("id_set", "{" + joined + "}", type_=Text, unique=True)
+        return Sample.id == any_(sql_cast(param, ARRAY(BigInteger)))
+    table = func.json_each(bindparam("id_set", "[" + joined + "]", type_=Text, unique=True)).table_valued(
+        "value"
+    )
+    return Sample.id.in_(select(table.c.value))
+
+
+__all__ = ["MAX_IDS", "ids_condition", "validate_ids"]
