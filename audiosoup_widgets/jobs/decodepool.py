@@ -36,7 +36,7 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
@@ -80,7 +80,7 @@ def analyse_many(
     n_peaks: int = N_PEAKS,
     start_method: str = "spawn",
     _analyse: Callable[..., Analysis] | None = None,
-) -> Iterator[tuple[str, Outcome]]:
+) -> Generator[tuple[str, Outcome]]:
     """Analyse files in worker processes, yielding each outcome as it completes.
 
     Parameters
@@ -154,7 +154,7 @@ def map_files(
     workers: int | None = None,
     chunksize: int | None = None,
     start_method: str = "spawn",
-) -> Iterator[tuple[str, T | DecodeError]]:
+) -> Generator[tuple[str, T | DecodeError]]:
     """Run ``func(path, root=root, limits=limits)`` on files in worker processes, as they complete.
 
     The pool of :func:`analyse_many` (per-file deadlines, crashes cost one file,
@@ -306,7 +306,7 @@ class _Batch:
         self.crashes: Counter[int] = Counter()
         self.start_failures = 0
 
-    def run(self) -> Iterator[tuple[str, Any]]:
+    def run(self) -> Generator[tuple[str, Any]]:
         try:
             while self.left:
                 self._staff()

@@ -138,3 +138,24 @@ def test_one_definition_of_full_scale_and_a_version():
     assert analysis.CLIP_RUN == quality.CLIP_RUN == levels.CLIP_RUN == 3
     assert analysis.RMS_FLOOR_DB == quality.LEVEL_FLOOR_DB == levels.RMS_FLOOR_DB == -120.0
     assert isinstance(QUALITY_VERSION, int) and QUALITY_VERSION >= 1
+
+
+def test_measuring_a_long_file_holds_only_chunks(tmp_path):
+    import tracemalloc
+
+    sr, minutes = 16000, 5
+    path = tmp_path / "long.wav"
+    with sf.SoundFile(path, "w", samplerate=sr, channels=2, subtype="PCM_16") as out:
+        for i in range(minutes * 6):  # 10-s blocks, never the whole file in memory
+            out.write(np.repeat(tone(sr, seconds=10.0, level=0.3, noise=0.1, seed=i)[:, None], 2, axis=1))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        q = measure_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert q.peak_dbfs > -12 and q.silence_ratio == 0.0
+    # The file decodes to 38 MB of float32; a few chunks of 65,536 frames (about 4 MB
+    # with their float64 copies) are held at a time.
+    assert peak < 10_000_000, f"{peak / 1e6:.1f} MB for a {size / 1e6:.0f} MB file"

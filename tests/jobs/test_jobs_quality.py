@@ -96,7 +96,7 @@ def test_ingest_stores_the_measures_of_every_clip(store: Store, tmp_path):
     for path, row in rows.items():
         assert row["quality_version"] == QUALITY_VERSION, path
         y, sr = decode(files[path], mono=False)
-        q = measure_quality(y, sr=sr, subtype=sf.info(files[path]).subtype).as_row()
+        q = measure_quality(y, sr=sr, subtype=sf.info(os.fsencode(files[path])).subtype).as_row()
         assert_rows_equal(row, {c: q[f] for c, f in MEASURES.items()})
         assert row["version"] == 1
 
