@@ -89,7 +89,7 @@ class ReviewApp:
 
     def close(self) -> None:
         """Close the app's widgets (the store stays open)."""
-        for part in (
+        parts: list[Any] = [
             self.widget,
             *self.views.values(),
             self.tabs,
@@ -99,7 +99,8 @@ class ReviewApp:
             self.explorer,
             self.selection,
             self.grid,
-        ):
+        ]
+        for part in parts:
             part.close()
 
 
