@@ -213,7 +213,7 @@ def project(
 
     ``"pca"``
         The first two principal components (scikit-learn, eigenvectors of the
-        covariance matrix in float32: under a second for 100,000 x 352). The sign
+        covariance matrix in float32: about 1.3 s of CPU for 100,000 x 352, end to end). The sign
         of each component is fixed so that its largest loading (by magnitude)
         is positive: a rerun, or the same rows in another order, gives the same
         map instead of a mirrored one. The result does not depend on row order
@@ -227,7 +227,8 @@ def project(
 
     With fewer than three rows there is nothing to fit, whatever the method: no
     row gives an empty map, one row sits at the origin and two rows lie on the
-    x axis, symmetric about the origin (their first principal component).
+    x axis, symmetric about the origin (their first principal component). Rows
+    that are all alike (no usable column) all sit at the origin.
 
     Parameters
     ----------
@@ -264,7 +265,8 @@ def project(
     present = rows_with_values(array)
     matrix = _prepare(array, present)
     report(1, stages)
-    if matrix.shape[0] < 3 or method == "pca":
+    if method == "pca" or matrix.shape[0] < 3 or matrix.shape[1] == 0:
+        # Also UMAP's answer when there is nothing to lay out: a line, or one point.
         coords = _pca(matrix, 2)
         report(stages - 1, stages)
     else:

@@ -127,7 +127,7 @@ def test_pca_matches_scikit_learn_with_the_largest_loading_positive():
     np.testing.assert_allclose(xy, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_pca_sign_convention_does_not_mirror_when_the_data_is_mirrored_in_one_column():
+def test_pca_each_components_largest_loading_is_positive_even_for_mirrored_data():
     # Negating a column flips that column's loadings; the map may change but the rule
     # (each component's largest loading positive) still holds, checked independently.
     values, _ = _clustered(200, 12, seed=3)
@@ -248,6 +248,7 @@ def test_umap_is_deterministic_keeps_clusters_apart_and_handles_few_rows():
         xy = project(values[:n], method="umap")
         assert xy.shape == (n, 2) and np.isfinite(xy).all()
     np.testing.assert_array_equal(project(values[:2], method="umap"), project(values[:2]))
+    np.testing.assert_array_equal(project(np.ones((20, 3)), method="umap"), np.zeros((20, 2)))
 
 
 # input_key ------------------------------------------------------------------------------
