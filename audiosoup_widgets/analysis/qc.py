@@ -38,11 +38,11 @@ KINDS = (
 #: How a ``split_leak`` crosses splits (its ``detail["via"]``): one speaker, identical
 #: audio (same PCM hash), or near-duplicate features.
 LEAK_VIA = ("speaker", "same_audio", "near_audio")
-#: The columns :func:`find_issues` reads from its table.
+#: The columns :func:`find_issues` reads from its table (others, such as ``path``,
+#: ``duration`` or ``snr_db``, may be there and are ignored).
 COLUMNS = (
-    "sample_id", "path", "label", "split", "speaker", "duration", "sample_rate", "channels",
-    "peak_dbfs", "rms_dbfs", "clip_ratio", "silence_ratio", "leading_silence_s",
-    "trailing_silence_s", "dc_offset", "snr_db", "bandwidth_hz", "pcm_sha256",
+    "sample_id", "label", "split", "speaker", "sample_rate", "channels", "rms_dbfs",
+    "clip_ratio", "silence_ratio", "pcm_sha256",
 )  # fmt: skip
 # The hash of no samples at all: empty clips are alike, not copies of one another.
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -215,8 +215,10 @@ def find_issues(
     Parameters
     ----------
     table : pd.DataFrame
-        One row per clip with the columns :data:`COLUMNS`; ``label``, ``split``,
-        ``speaker`` and ``pcm_sha256`` may be None/NA, the measures NaN.
+        One row per clip with at least the columns :data:`COLUMNS` (the quality
+        measures of ``QualityMeasures``, and the clip's id, label, split, speaker,
+        sample rate and channels); ``label``, ``split``, ``speaker`` and ``pcm_sha256``
+        may be None/NA, the measures NaN.
     features : np.ndarray, shape (n, d), optional
         Feature summaries aligned with the rows of ``table``, for near duplicates.
         NaN cells take their column's median; rows with values in fewer than half
