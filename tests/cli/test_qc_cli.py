@@ -85,3 +85,16 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_every_threshold_is_an_option_whose_help_shows_the_real_default():
+    import dataclasses
+
+    from audiosoup_widgets.analysis.qc import QcThresholds
+    from audiosoup_widgets.cli import build_parser
+
+    sub = next(a for a in build_parser()._subparsers._group_actions)
+    actions = {a.dest: a for a in sub.choices["qc"]._actions}
+    for f in dataclasses.fields(QcThresholds):
+        assert f.name in actions, f.name
+        assert f"(default: {f.default})" in actions[f.name].help
