@@ -93,7 +93,7 @@ class ReviewApp:
 
     def close(self) -> None:
         """Close the app's widgets (the store stays open)."""
-        parts: tuple[Any, ...] = (
+        parts: list[Any] = [
             self.widget,
             *self.views.values(),
             self.tabs,
@@ -104,7 +104,7 @@ class ReviewApp:
             self.selection,
             self.grid,
             self.similarity_map,
-        )
+        ]
         for part in parts:
             part.close()
 
