@@ -17,6 +17,7 @@ until the map view is first shown. The browser's selection (the mark's
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import bqplot as bq
@@ -29,7 +30,7 @@ from traitlets import Dict, Instance, Int, List, Unicode
 from ..errors import AudiosoupError, ValidationError
 from ..services import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, Services
 from ..state import ReviewState
-from .background import Job, LatestJob
+from .background import Job, LatestJob, running_loop
 from .base import SafeTemplate, fmt_when, handler
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ _STAGES = {
     "projecting": "Computing the map",
     "saving": "Saving the map",
 }
+#: Longest wait, in seconds, for the browser to say the stored map is drawn before the
+#: summaries are read to check it (reading 100,000 clips' summaries would slow the draw).
+DRAW_WAIT = 5.0
 #: Pixels from a point within which the pointer reads it (and a click opens it).
 HOVER_PIXELS = 8.0
 _MAX_PIXELS = 20_000.0
@@ -118,6 +122,7 @@ class SimilarityMap(SafeTemplate):
     message = Unicode("").tag(sync=True)
     busy = Dict().tag(sync=True)
     hover = Dict().tag(sync=True)
+    draws = Int(0).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -136,6 +141,7 @@ class SimilarityMap(SafeTemplate):
         self._off_view = 0  # far-off points left out of the first view
         self._quiet = False  # True while Python itself sets the mark's selection
         self._job = LatestJob("audiosoup-map")
+        self._drawn = threading.Event()  # set when the browser has drawn the points
         self._built = False  # the figure's widgets are made when the map is first shown
         state.observe(self._on_view, names=["view"])
         state.observe(self._on_dataset, names=["dataset"])
@@ -159,6 +165,7 @@ class SimilarityMap(SafeTemplate):
             default_size=24,
             opacities=[0.85],
             stroke=None,
+            stroke_width=0.0,  # no outline: fewer pixels per point to fill
             unselected_style={"opacity": 0.12},
             selected_style={"opacity": 1.0},
         )
@@ -245,12 +252,17 @@ class SimilarityMap(SafeTemplate):
             self._clear_plot()
         maps = self.services.maps
         self.busy = {"stage": "Reading the stored map", "done": 0, "total": 0}
+        drawn = self._drawn
+        drawn.clear()
+        in_kernel = running_loop() is not None  # else the job runs here and now
 
         def work(job: Job) -> MapPoints | None:
             if not recompute:
                 stored = maps.points(dataset, family=family, method=method)
                 if stored is not None:
                     job.progress(("points", stored))
+                    if in_kernel:
+                        drawn.wait(timeout=DRAW_WAIT)
             if job.stale:
                 return None
 
@@ -280,6 +292,11 @@ class SimilarityMap(SafeTemplate):
             return
         self._labels_dirty = False
         self._draw(points)
+
+    @handler("drawing the map")
+    def vue_drawn(self, data: Any = None) -> None:
+        """Note that the browser has drawn the points: the check against the summaries may start."""
+        self._drawn.set()
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = {}
@@ -354,6 +371,7 @@ class SimilarityMap(SafeTemplate):
         ]
         self.n_points = len(points)
         self._describe(points)
+        self.draws += 1
 
     def _describe(self, points: MapPoints) -> None:
         what = FAMILY_TITLES.get(points.family, points.family).lower()
@@ -588,6 +606,7 @@ class SimilarityMap(SafeTemplate):
     def close(self) -> None:
         """Stop the background work and close the figure."""
         self._job.close()
+        self._drawn.set()
         if not self._built:
             super().close()
             return
