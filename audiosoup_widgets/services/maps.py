@@ -369,10 +369,12 @@ class MapService:
         if whole:
             return wide
         (x0, x1), (y0, y1) = _span(points.x, whole=False), _span(points.y, whole=False)
-        outside = int(np.count_nonzero((points.x < x0) | (points.x > x1) | (points.y < y0) | (points.y > y1)))
+        near = (points.x >= x0) & (points.x <= x1) & (points.y >= y0) & (points.y <= y1)
+        outside = len(points) - int(np.count_nonzero(near))
         if outside == 0 or outside > FAR_SHARE * len(points):
             return wide
-        return Extent(x0, x1, y0, y1, outside)
+        # Fit the view to the points it keeps (the limits above are only where far begins).
+        return Extent(*_span(points.x[near], whole=True), *_span(points.y[near], whole=True), outside)
 
     # -- pointer and selection ----------------------------------------------------------
 
