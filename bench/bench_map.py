@@ -140,11 +140,11 @@ def time_selection(store: Store, repeats: int) -> dict[str, float]:
         n_lasso = smap.n_selected
         assert state.id_filter is not None and grid.id_filter_note.endswith("from the map selection")
         smap.vue_clear_selection()
-        positions = np.flatnonzero(np.asarray(smap.scatter.x) < np.median(smap.scatter.x) - shift).astype(
-            np.uint32
-        )
+        positions = np.flatnonzero(
+            np.asarray(smap.plot.scatter.x) < np.median(smap.plot.scatter.x) - shift
+        ).astype(np.uint32)
         t0 = time.perf_counter()
-        smap.scatter.selected = positions  # as the browser's box sets it
+        smap.plot.scatter.selected = positions  # as the browser's box sets it
         box.append(1000 * (time.perf_counter() - t0))
         n_box = smap.n_selected
     smap.close()

@@ -20,10 +20,7 @@ import logging
 import threading
 from typing import Any
 
-import bqplot as bq
 import numpy as np
-from bqplot.interacts import BrushSelector, Interaction, PanZoom
-from bqplot_gl import ScatterGL
 from ipywidgets import DOMWidget, widget_serialization
 from traitlets import Dict, Instance, Int, List, Unicode
 
@@ -32,35 +29,20 @@ from ..services import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, Services
 from ..state import ReviewState
 from .background import Job, LatestJob, running_loop
 from .base import SafeTemplate, fmt_when, handler
+from .mapfigure import MODES, PALETTE, QUIET, MapFigure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SimilarityMap", "MAP_SOURCE", "PALETTE", "QUIET"]
+__all__ = ["SimilarityMap", "MAP_SOURCE"]
 
 #: What the grid says a map selection is ("showing N clips from the map selection").
 MAP_SOURCE = "the map selection"
-#: Group colours, in order (colour-blind-safe first; Okabe-Ito, then Tableau).
-PALETTE = (
-    "#0072b2",
-    "#e69f00",
-    "#009e73",
-    "#d55e00",
-    "#cc79a7",
-    "#56b4e9",
-    "#8c564b",
-    "#f0c400",
-    "#6a3d9a",
-    "#17becf",
-    "#b2182b",
-)
-#: The colour of groups that are not a category of their own (others, no label, no finding).
-QUIET = "#b6bcc4"
 _QUIET_NAMES = frozenset({"others", "(no label)", "(no split)", "no finding"})
 
 FAMILY_TITLES = {"all": "All features", "spectral": "Spectral", "rhythmic": "Rhythmic", "deltas": "Deltas"}
 METHOD_TITLES = {"pca": "PCA", "umap": "UMAP"}
 COLOUR_TITLES = {"label": "Label", "split": "Split", "finding": "Quality finding"}
-MODE_TITLES = {"lasso": "Lasso", "box": "Box", "pan": "Pan and zoom"}
+MODE_TITLES = dict(zip(MODES, ("Lasso", "Box", "Pan and zoom"), strict=True))
 _STAGES = {
     "reading": "Reading the feature summaries",
     "projecting": "Computing the map",
@@ -72,17 +54,6 @@ DRAW_WAIT = 5.0
 #: Pixels from a point within which the pointer reads it (and a click opens it).
 HOVER_PIXELS = 8.0
 _MAX_PIXELS = 20_000.0
-
-
-def _marker_size(n: int) -> int:
-    """Marker area in square pixels: large for a few clips, small for 100,000."""
-    if n <= 500:
-        return 48
-    if n <= 5_000:
-        return 24
-    if n <= 30_000:
-        return 12
-    return 6
 
 
 def _number(value: Any, *, name: str, lo: float, hi: float) -> float:
@@ -142,7 +113,7 @@ class SimilarityMap(SafeTemplate):
         self._quiet = False  # True while Python itself sets the mark's selection
         self._job = LatestJob("audiosoup-map")
         self._drawn = threading.Event()  # set when the browser has drawn the points
-        self._built = False  # the figure's widgets are made when the map is first shown
+        self._plot: MapFigure | None = None  # made when the map is first shown
         state.observe(self._on_view, names=["view"])
         state.observe(self._on_dataset, names=["dataset"])
         state.observe(self._on_revision, names=["revision"])
@@ -151,63 +122,22 @@ class SimilarityMap(SafeTemplate):
 
     # -- the figure ---------------------------------------------------------------------
 
-    def _build_figure(self) -> None:
-        # Built on first show: a page that never opens the map loads no plot and no WebGL code.
-        self._built = True
-        self.x_scale = bq.LinearScale(min=-1.0, max=1.0, allow_padding=False)
-        self.y_scale = bq.LinearScale(min=-1.0, max=1.0, allow_padding=False)
-        self.colour_scale = bq.ColorScale(colors=[QUIET, QUIET], min=-0.25, max=0.25)
-        self.scatter = ScatterGL(
-            x=np.zeros(0, np.float32),
-            y=np.zeros(0, np.float32),
-            color=np.zeros(0, np.float32),
-            scales={"x": self.x_scale, "y": self.y_scale, "color": self.colour_scale},
-            default_size=24,
-            opacities=[0.85],
-            stroke=None,
-            stroke_width=0.0,  # no outline: fewer pixels per point to fill
-            unselected_style={"opacity": 0.12},
-            selected_style={"opacity": 1.0},
-        )
-        # Map coordinates have no unit: axes carry a name, no ticks.
-        self.x_axis = bq.Axis(
-            scale=self.x_scale, label="", num_ticks=0, grid_lines="none", label_offset="22px"
-        )
-        self.y_axis = bq.Axis(
-            scale=self.y_scale, side="left", label="", num_ticks=0, grid_lines="none", label_offset="22px"
-        )
-        self.panzoom = PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]})
-        self.brush = BrushSelector(
-            x_scale=self.x_scale, y_scale=self.y_scale, marks=[self.scatter], color="#1f6fbf"
-        )
-        self.fig = bq.Figure(
-            marks=[self.scatter],
-            axes=[self.x_axis, self.y_axis],
-            interaction=self._interaction(self.mode),
-            fig_margin={"top": 10, "bottom": 36, "left": 36, "right": 10},
-            animation_duration=0,
-            min_aspect_ratio=0.2,
-            max_aspect_ratio=5.0,
-            background_style={"fill": "#ffffff"},
-            layout={"width": "100%", "height": "540px"},
-        )
-        self.fig.add_class("as-map-figure")
-        self.scatter.observe(self._on_marked, names=["selected"])
-        self.brush.observe(self._on_brushing, names=["brushing"])
-
-    def _interaction(self, mode: str) -> Interaction | None:
-        # The lasso is drawn by the template (bqplot's LassoSelector asks each point in turn,
-        # which the WebGL scatter does not answer); box and pan are bqplot's own.
-        return {"lasso": None, "box": self.brush, "pan": self.panzoom}[mode]
+    @property
+    def plot(self) -> MapFigure:
+        """The figure, made on first use: a page that never opens the map loads no plot."""
+        if self._plot is None:
+            self._plot = MapFigure(mode=self.mode)
+            self._plot.scatter.observe(self._on_marked, names=["selected"])
+            self._plot.brush.observe(self._on_brushing, names=["brushing"])
+            self.figure = self._plot.fig
+        return self._plot
 
     # -- state -> view ------------------------------------------------------------------
 
     def _on_view(self, change: dict[str, Any]) -> None:
         if self.state.view != "map":
             return
-        if not self._built:
-            self._build_figure()
-            self.figure = self.fig
+        _ = self.plot  # the figure joins the page when the map is first shown
         if self._shown != self._key():
             self._load()
         elif self._labels_dirty:
@@ -322,12 +252,10 @@ class SimilarityMap(SafeTemplate):
     def _clear_plot(self) -> None:
         self._points = None
         self._order = np.zeros(0, np.int64)
-        if not self._built:
+        if self._plot is None:
             return
         self._forget_selection()
-        with self.scatter.hold_sync():
-            empty = np.zeros(0, np.float32)
-            self.scatter.x, self.scatter.y, self.scatter.color = empty, empty, empty
+        self._plot.clear()
         self.legend, self.n_points, self.note, self.hover = [], 0, "", {}
 
     def _draw(self, points: MapPoints) -> None:
@@ -351,19 +279,13 @@ class SimilarityMap(SafeTemplate):
         # Quiet points first, so they are drawn underneath the groups that matter.
         order = np.argsort(~quiet[groups.codes], kind="stable") if len(points) else np.zeros(0, np.int64)
         self._order = order.astype(np.int64)
-        n = len(groups.names)
-        with self.fig.hold_sync(), self.scatter.hold_sync(), self.colour_scale.hold_sync():
-            self.colour_scale.colors = [c for c in colours for _ in (0, 1)] or [QUIET, QUIET]
-            self.colour_scale.min, self.colour_scale.max = -0.25, max(n, 1) - 0.75
-            self.scatter.default_size = _marker_size(len(points))
-            self.scatter.x = points.x[order]
-            self.scatter.y = points.y[order]
-            self.scatter.color = groups.codes[order].astype(np.float32)
+        plot = self.plot
+        with plot.fig.hold_sync():
+            plot.draw(points.x[order], points.y[order], groups.codes[order], colours)
             if not same_place:
                 self._off_view = self._reset_zoom(whole=False)
-                axis = METHOD_TITLES.get(points.method, points.method)
-                self.x_axis.label = f"{axis} 1" if points.method == "umap" else "principal component 1"
-                self.y_axis.label = f"{axis} 2" if points.method == "umap" else "principal component 2"
+                axis = "UMAP " if points.method == "umap" else "principal component "
+                plot.label_axes(f"{axis}1", f"{axis}2")
             self._show_selection()
         self.legend = [
             {"name": name, "colour": colour, "count": count}
@@ -393,9 +315,7 @@ class SimilarityMap(SafeTemplate):
         if self._points is None:
             return 0
         view = self.services.maps.extent(self._points, whole=whole)
-        with self.x_scale.hold_sync(), self.y_scale.hold_sync():
-            self.x_scale.min, self.x_scale.max = view.x0, view.x1
-            self.y_scale.min, self.y_scale.max = view.y0, view.y1
+        self.plot.view(view.x0, view.x1, view.y0, view.y1)
         return view.n_outside
 
     # -- the selection ------------------------------------------------------------------
@@ -403,7 +323,7 @@ class SimilarityMap(SafeTemplate):
     def _set_marked(self, positions: np.ndarray | None) -> None:
         self._quiet = True
         try:
-            self.scatter.selected = positions
+            self.plot.scatter.selected = positions
         finally:
             self._quiet = False
 
@@ -421,24 +341,18 @@ class SimilarityMap(SafeTemplate):
         self._selected_ids = np.zeros(0, np.int64)
         self.n_selected = 0
         self._set_marked(None)
-        self._clear_box()
-
-    def _clear_box(self) -> None:
-        if self.brush.selected_x is not None or self.brush.selected_y is not None:
-            # Toggling ``clear`` makes the browser drop the drawn box.
-            self.brush.clear = True
-            self.brush.clear = False
+        self.plot.clear_box()
 
     def _on_marked(self, change: dict[str, Any]) -> None:
         if self._quiet:
             return
-        if self.mode == "box" and self.brush.brushing:
+        if self.mode == "box" and self.plot.brush.brushing:
             return  # applied when the box is released
         self._apply(change["new"])
 
     def _on_brushing(self, change: dict[str, Any]) -> None:
         if not change["new"] and self.mode == "box":
-            self._apply(self.scatter.selected)
+            self._apply(self.plot.scatter.selected)
 
     def _apply(self, positions: Any) -> None:
         """Make the box's selection (mark positions, from the browser) the grid's filter; refuse a bad one."""
@@ -498,8 +412,8 @@ class SimilarityMap(SafeTemplate):
         if data not in MODE_TITLES:
             raise ValidationError(f"unknown map tool; choose one of {', '.join(MODE_TITLES)}")
         self.mode = data
-        if self._built:
-            self.fig.interaction = self._interaction(data)
+        if self._plot is not None:
+            self._plot.use(data)
 
     @handler("recomputing the map")
     def vue_recompute(self, data: Any = None) -> None:
@@ -544,11 +458,9 @@ class SimilarityMap(SafeTemplate):
         fy = _number(data.get("fy"), name="pointer position", lo=0.0, hi=1.0)
         w = _number(data.get("w"), name="plot size", lo=1.0, hi=_MAX_PIXELS)
         h = _number(data.get("h"), name="plot size", lo=1.0, hi=_MAX_PIXELS)
-        x0, x1 = float(self.x_scale.min), float(self.x_scale.max)
-        y0, y1 = float(self.y_scale.min), float(self.y_scale.max)
-        x, y = x0 + fx * (x1 - x0), y1 - fy * (y1 - y0)
-        rx, ry = HOVER_PIXELS * abs(x1 - x0) / w, HOVER_PIXELS * abs(y1 - y0) / h
-        return self._points, self.services.maps.nearest(self._points, x, y, rx=rx, ry=ry)
+        x, y = self.plot.to_map(fx, fy)
+        rx, ry = self.plot.radii(HOVER_PIXELS, width=w, height=h)
+        return self._points, self.services.maps.nearest(self._points, float(x), float(y), rx=rx, ry=ry)
 
     @handler("reading the map")
     def vue_hover_at(self, data: Any) -> None:
@@ -582,9 +494,7 @@ class SimilarityMap(SafeTemplate):
             raise ValidationError("invalid lasso") from None
         if frac.ndim != 2 or frac.shape[1:] != (2,) or not np.isfinite(frac).all() or np.abs(frac).max() > 10:
             raise ValidationError("invalid lasso")
-        x0, x1 = float(self.x_scale.min), float(self.x_scale.max)
-        y0, y1 = float(self.y_scale.min), float(self.y_scale.max)
-        polygon = np.column_stack([x0 + frac[:, 0] * (x1 - x0), y1 - frac[:, 1] * (y1 - y0)])
+        polygon = np.column_stack(self.plot.to_map(frac[:, 0], frac[:, 1]))
         inside = self.services.maps.inside(points, polygon)
         ids = self.services.maps.ids_in(points, inside)
         if data.get("add") is True and len(self._selected_ids):
@@ -607,11 +517,6 @@ class SimilarityMap(SafeTemplate):
         """Stop the background work and close the figure."""
         self._job.close()
         self._drawn.set()
-        if not self._built:
-            super().close()
-            return
-        for w in (self.fig, self.scatter, self.brush, self.panzoom, self.x_axis, self.y_axis):
-            w.close()
-        for w in (self.x_scale, self.y_scale, self.colour_scale):
-            w.close()
+        if self._plot is not None:
+            self._plot.close()
         super().close()

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from audiosoup_widgets.testing import seed_summaries, seed_synthetic
-from audiosoup_widgets.widgets.simmap import MAP_SOURCE, PALETTE, QUIET
+from audiosoup_widgets.widgets.mapfigure import PALETTE, QUIET
+from audiosoup_widgets.widgets.simmap import MAP_SOURCE
 
 ROWS = {"mfcc": 4, "chroma": 2}
 
@@ -31,7 +32,12 @@ def shown(make_app, store):
 
 def fractions(smap, xs, ys):
     """Data coordinates as fractions of the plot area (y from the top), as the browser sends them."""
-    x0, x1, y0, y1 = smap.x_scale.min, smap.x_scale.max, smap.y_scale.min, smap.y_scale.max
+    x0, x1, y0, y1 = (
+        smap.plot.x_scale.min,
+        smap.plot.x_scale.max,
+        smap.plot.y_scale.min,
+        smap.plot.y_scale.max,
+    )
     return (np.asarray(xs) - x0) / (x1 - x0), (y1 - np.asarray(ys)) / (y1 - y0)
 
 
@@ -51,12 +57,14 @@ def test_nothing_is_read_until_the_map_is_shown(sqlite_store, make_app, monkeypa
     assert smap.figure is None and smap.n_points == 0
     assert counted["load_projection"] == 0 and counted["summary_matrix"] == 0
     app.state.show("map")
-    assert smap.figure is smap.fig and smap.n_points == 60 and app.state.error == ""
-    assert len(smap.scatter.x) == len(smap.scatter.y) == len(smap.scatter.color) == 60
-    assert smap.scatter.x.dtype == np.float32  # binary arrays to the browser, not JSON lists
+    assert smap.figure is smap.plot.fig and smap.n_points == 60 and app.state.error == ""
+    assert len(smap.plot.scatter.x) == len(smap.plot.scatter.y) == len(smap.plot.scatter.color) == 60
+    assert smap.plot.scatter.x.dtype == np.float32  # binary arrays to the browser, not JSON lists
     assert "60 clips · PCA of all features · computed" in smap.note and smap.busy == {}
     stored = sqlite_store.load_projection("d", family="all", method="pca")
-    assert stored is not None and sorted(np.asarray(smap.scatter.x).tolist()) == sorted(stored.x.tolist())
+    assert stored is not None and sorted(np.asarray(smap.plot.scatter.x).tolist()) == sorted(
+        stored.x.tolist()
+    )
 
 
 def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
@@ -80,7 +88,7 @@ def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
     )
     assert st.total == len(want)
     # The mark highlights the same clips (its positions are in its own drawing order).
-    marked = np.asarray(smap.scatter.selected)
+    marked = np.asarray(smap.plot.scatter.selected)
     assert sorted(pts.ids[smap._order[marked]].tolist()) == sorted(want.tolist())
     # Shift adds a second lasso; a lasso around nothing changes nothing.
     whole = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
@@ -89,38 +97,38 @@ def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
     smap.vue_lasso({"points": [[0.0, 0.0], [0.001, 0.0], [0.0, 0.001]], "add": False})
     assert smap.n_selected == 60
     smap.vue_clear_selection()
-    assert st.id_filter is None and smap.n_selected == 0 and smap.scatter.selected is None
+    assert st.id_filter is None and smap.n_selected == 0 and smap.plot.scatter.selected is None
 
 
 def test_a_box_selection_from_the_browser_becomes_the_filter(sqlite_store, make_app):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
     smap.vue_set_mode("box")
-    assert smap.fig.interaction is smap.brush
+    assert smap.plot.fig.interaction is smap.plot.brush
     positions = np.array([0, 5, 7, 31], dtype=np.uint32)
-    smap.brush.brushing = True
-    smap.scatter.selected = positions  # while dragging: not applied yet
+    smap.plot.brush.brushing = True
+    smap.plot.scatter.selected = positions  # while dragging: not applied yet
     assert app.state.id_filter is None
-    smap.brush.brushing = False  # released
+    smap.plot.brush.brushing = False  # released
     want = sorted(smap._points.ids[smap._order[positions]].tolist())
     assert list(app.state.id_filter) == want and smap.n_selected == 4
     smap.vue_set_mode("pan")
-    assert smap.fig.interaction is smap.panzoom
+    assert smap.plot.fig.interaction is smap.plot.panzoom
     smap.vue_set_mode("lasso")
-    assert smap.fig.interaction is None  # the template draws the lasso
+    assert smap.plot.fig.interaction is None  # the template draws the lasso
 
 
 def test_the_grid_clearing_its_filter_clears_the_map_selection(sqlite_store, make_app):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.scatter.selected = np.array([1, 2, 3], dtype=np.uint32)
+    smap.plot.scatter.selected = np.array([1, 2, 3], dtype=np.uint32)
     assert smap.n_selected == 3
     smap.vue_check_selection()
     assert len(app.state.selection) == 3
     smap.vue_show_clips()
     assert app.state.view == "clips"
     app.grid.vue_clear_id_filter()
-    assert smap.n_selected == 0 and smap.scatter.selected is None
+    assert smap.n_selected == 0 and smap.plot.scatter.selected is None
     smap.vue_check_selection()
     assert app.state.error == "Nothing is selected on the map." and len(app.state.selection) == 3
     app.state.filter_to([1, 2], source="the selection")  # another view's filter stays
@@ -136,7 +144,7 @@ def test_colour_modes_and_their_legends(sqlite_store, make_app):
     assert [g["colour"] for g in smap.legend] == list(PALETTE[:4])
     # Each point's colour code names its own label.
     pts, order = smap._points, smap._order
-    names = [smap.legend[int(c)]["name"] for c in np.asarray(smap.scatter.color)]
+    names = [smap.legend[int(c)]["name"] for c in np.asarray(smap.plot.scatter.color)]
     assert names == [pts.label_names[pts.labels[i]] for i in order]
     smap.vue_set_colour("split")
     assert {g["name"] for g in smap.legend} == {"train", "validation", "test"}
@@ -154,7 +162,7 @@ def test_colour_modes_and_their_legends(sqlite_store, make_app):
     ]
     # Clips without a finding are drawn first, underneath the four that matter.
     assert sorted(pts.ids[smap._order[-4:]].tolist()) == ids[:4]
-    assert np.asarray(smap.scatter.color)[-4:].tolist() == [0.0] * 4
+    assert np.asarray(smap.plot.scatter.color)[-4:].tolist() == [0.0] * 4
     assert app.state.error == ""
 
 
@@ -199,7 +207,7 @@ def test_hover_names_the_clip_and_a_click_opens_its_review(sqlite_store, make_ap
 def test_bad_events_are_refused_and_change_nothing(sqlite_store, make_app, event, data):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.scatter.selected = np.array([2, 4], dtype=np.uint32)
+    smap.plot.scatter.selected = np.array([2, 4], dtype=np.uint32)
     app.state.clear_selection()
     before = (app.state.id_filter, smap.family, smap.method, smap.colour_by, smap.mode, app.state.panel)
     getattr(smap, event)(data)
@@ -212,13 +220,13 @@ def test_bad_events_are_refused_and_change_nothing(sqlite_store, make_app, event
 def test_bad_selections_from_the_browser_are_refused(sqlite_store, make_app, bad):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.scatter.selected = np.array([2, 4], dtype=np.uint32)
+    smap.plot.scatter.selected = np.array([2, 4], dtype=np.uint32)
     good = app.state.id_filter
     app.state.clear_error()
-    smap.scatter.selected = np.asarray(bad)
+    smap.plot.scatter.selected = np.asarray(bad)
     assert app.state.error and app.state.id_filter == good
     # The mark shows the selection that stands.
-    assert np.asarray(smap.scatter.selected).tolist() == [2, 4]
+    assert np.asarray(smap.plot.scatter.selected).tolist() == [2, 4]
 
 
 def test_a_family_without_summaries_says_what_to_run_without_an_error(sqlite_store, make_app):
@@ -226,7 +234,7 @@ def test_a_family_without_summaries_says_what_to_run_without_an_error(sqlite_sto
     app, smap = shown(make_app, sqlite_store)
     smap.vue_set_family("rhythmic")
     assert "audiosoup features compute --dataset d" in smap.message
-    assert app.state.error == "" and smap.n_points == 0 and len(smap.scatter.x) == 0
+    assert app.state.error == "" and smap.n_points == 0 and len(smap.plot.scatter.x) == 0
     smap.vue_set_family("deltas")
     assert smap.message == "" and smap.n_points == 60 and "PCA of deltas" in smap.note
 
@@ -250,4 +258,4 @@ def test_recompute_and_umap_run_through_the_same_path(sqlite_store, make_app):
     assert smap._points.computed_at > first and smap.busy == {} and app.state.error == ""
     smap.vue_set_method("umap")
     assert smap.n_points == 40 and "UMAP of all features" in smap.note
-    assert smap.x_axis.label == "UMAP 1"
+    assert smap.plot.x_axis.label == "UMAP 1"
