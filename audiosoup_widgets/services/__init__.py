@@ -6,6 +6,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.audio`: decoded audio for playback and analysis, thumbnail peaks;
 * :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
 * :mod:`.export`: feature downloads;
+* :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -25,6 +26,7 @@ from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
 from .cache import LRUCache
+from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .protocols import SampleFilters, Services
@@ -50,6 +52,10 @@ __all__ = [
     "AudioService",
     "FeatureService",
     "ExportService",
+    "CompareService",
+    "MIN_CLIPS",
+    "MAX_CLIPS",
+    "TEMPLATE_MAX_CLIPS",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -97,6 +103,7 @@ class ReviewServices:
     audio : AudioService
     features : FeatureService
     exports : ExportService
+    compare : CompareService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -104,3 +111,4 @@ class ReviewServices:
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
         self.exports = ExportService(self.features, store)
+        self.compare = CompareService(self.samples, self.audio, self.features, store)

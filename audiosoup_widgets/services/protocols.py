@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
 
     from ..features import FeatureParams
     from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+    from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
 
@@ -25,6 +26,7 @@ __all__ = [
     "AudioServices",
     "FeatureServices",
     "ExportServices",
+    "CompareServices",
     "Services",
 ]
 
@@ -137,6 +139,27 @@ class ExportServices(Protocol):
         """Return a download of the stored feature summaries of the samples ``ids``."""
 
 
+class CompareServices(Protocol):
+    """Clips side by side, class templates and effect sizes (:class:`~.compare.CompareService`)."""
+
+    def panels(
+        self, ids: Sequence[int], feature: str, *, dataset: str | None = None, template: str | None = None
+    ) -> Comparison:
+        """Return the clips' matrices of ``feature`` on one scale."""
+
+    def difference(self, id_a: int, id_b: int, feature: str, *, dataset: str | None = None) -> Difference:
+        """Return clip A's ``feature`` minus clip B's."""
+
+    def template(self, dataset: str, label: str, feature: str, *, max_clips: int = ...) -> Template:
+        """Return the class template of ``label``."""
+
+    def effect_sizes(self, dataset: str, group_a: Group, group_b: Group) -> EffectSizes:
+        """Return Cohen's d of every stored summary column between two groups."""
+
+    def distributions(self, dataset: str, group_a: Group, group_b: Group, column: str) -> Distributions:
+        """Return one summary column's values in both groups."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -155,3 +178,7 @@ class Services(Protocol):
     @property
     def exports(self) -> ExportServices:
         """The export service."""
+
+    @property
+    def compare(self) -> CompareServices:
+        """The comparison service."""
