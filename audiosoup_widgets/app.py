@@ -23,6 +23,7 @@ from .services import ReviewServices
 from .state import VIEWS, ReviewState
 from .store import Store
 from .widgets import (
+    ComparisonView,
     ErrorBanner,
     FeatureExplorer,
     MetadataEditor,
@@ -63,6 +64,8 @@ class ReviewApp:
     banner : ErrorBanner
     tabs : ViewTabs
         The row of tabs switching between the views.
+    comparison : ComparisonView
+        The compare view: the clips of ``state.compare_ids`` side by side.
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -80,6 +83,7 @@ class ReviewApp:
     explorer: FeatureExplorer
     banner: ErrorBanner
     tabs: ViewTabs
+    comparison: ComparisonView
     views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
@@ -93,6 +97,7 @@ class ReviewApp:
             self.widget,
             *self.views.values(),
             self.tabs,
+            self.comparison,
             self.banner,
             self.review,
             self.editor,
@@ -157,7 +162,13 @@ def build_review_app(
         ],
     )
     tabs = ViewTabs(state, services)
-    contents: dict[str, list[Any]] = {"clips": [selection, grid], "quality": [], "map": [], "compare": []}
+    comparison = ComparisonView(state, services)
+    contents: dict[str, list[Any]] = {
+        "clips": [selection, grid],
+        "quality": [],
+        "map": [],
+        "compare": [comparison],
+    }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
         for name in VIEWS
@@ -184,6 +195,7 @@ def build_review_app(
         explorer=explorer,
         banner=banner,
         tabs=tabs,
+        comparison=comparison,
         views=views,
         widget=page,
         _warm=warm,

@@ -8,6 +8,7 @@ composes them.
 from __future__ import annotations
 
 from .banner import ErrorBanner
+from .compare import ComparisonView
 from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
@@ -19,6 +20,7 @@ __all__ = [
     "SampleGrid",
     "SelectionBar",
     "ViewTabs",
+    "ComparisonView",
     "MetadataEditor",
     "FeatureExplorer",
     "ReviewDialog",
