@@ -74,6 +74,7 @@ class ComparisonView(SafeTemplate):
     features = List(Dict()).tag(sync=True)
     panels = List(Dict()).tag(sync=True)
     figures = List(Instance(Widget)).tag(sync=True, **widget_serialization)
+    fig_height = Int(_PANEL_HEIGHT).tag(sync=True)
     colorbar = Dict().tag(sync=True)
     notes = List(Unicode()).tag(sync=True)
     can_difference = Bool(False).tag(sync=True)
