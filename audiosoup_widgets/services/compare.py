@@ -79,7 +79,8 @@ class Panel:
     display : Display or None
         The clip's feature on the comparison's shared scale; None if it failed.
     profile : np.ndarray or None
-        Mean over time of each row, in display units (decibels on the shared reference).
+        Each row's mean over time (for a decibel feature the mean power, in dB on the
+        shared reference), as the stored summaries hold it.
     sr : int
     seconds : float
         Audio analysed (at most :data:`MAX_FEATURE_SECONDS`).
@@ -118,7 +119,7 @@ class Comparison:
     template_display : Display or None
         The template's mean mel spectrogram on the same scale.
     template_profile : np.ndarray or None
-        The template's per-row means in display units.
+        The template's per-row means, in the panels' profile units.
     notes : tuple of str
     """
 
@@ -261,43 +262,38 @@ class CompareService:
         if not good:
             raise FeatureError(errors[0], code="compare_failed")
         tmpl = self.groups.template(records[0].dataset, label, spec.id) if label is not None else None
-        extra: list[np.ndarray] = []
-        if tmpl is not None and tmpl.matrix is not None:
-            extra = [tmpl.matrix]
-        elif tmpl is not None and spec.db and spec.kind == "image" and tmpl.profile is not None:
-            # The template's per-row means join the scale, so they read on the same reference.
-            extra = [np.asarray(tmpl.profile, dtype=np.float64)[:, np.newaxis]]
-        scale, shown, ref = self._scale(spec, good + extra)
+        t_matrix = tmpl.matrix if tmpl is not None else None
+        # A row's profile is its mean over time in the feature's own units (the mean power
+        # for a decibel feature, then in dB): what the stored summaries, and so a template
+        # of them, hold.
+        profiles = [_time_mean(v) for v in good]
+        if tmpl is not None and tmpl.profile is not None:
+            profiles.append(np.asarray(tmpl.profile, dtype=np.float64))
+        matrices = good + ([t_matrix] if t_matrix is not None else [])
+        scale, shown, shown_profiles, ref = self._scale(spec, matrices, profiles)
         params = self._features.params
-        shown_iter = iter(shown)
+        shown_iter, profile_iter = iter(shown), iter(shown_profiles)
         panels: list[Panel] = []
         for record, matrix, fs, err in zip(records, raw, sets, errors, strict=True):
             if matrix is None:
                 panels.append(Panel(record=record, display=None, error=err))
                 continue
-            z = next(shown_iter)
-            display = prepare(spec, z, sr=fs.sr, params=params, scale=scale)
+            display = prepare(spec, next(shown_iter), sr=fs.sr, params=params, scale=scale)
             panels.append(
                 Panel(
                     record=record,
                     display=display,
-                    profile=_profile(z),
+                    profile=next(profile_iter),
                     sr=fs.sr,
                     seconds=fs.seconds,
                     truncated=fs.truncated,
                     status=fs.status,
                 )
             )
-        t_display = t_profile = None
-        if tmpl is not None:
-            if tmpl.matrix is not None:
-                z = next(shown_iter)
-                t_display = prepare(spec, z, sr=tmpl.sr, params=params, scale=scale)
-                t_profile = _profile(z)
-            elif extra:
-                t_profile = _profile(next(shown_iter))
-            elif tmpl.profile is not None:
-                t_profile = np.asarray(tmpl.profile, dtype=np.float64)
+        t_profile = next(profile_iter, None)
+        t_display = None
+        if t_matrix is not None:
+            t_display = prepare(spec, next(shown_iter), sr=tmpl.sr if tmpl else 0, params=params, scale=scale)
         displays = [p.display for p in panels if p.display is not None]
         displays += [t_display] if t_display is not None else []
         x_extent = (min(d.x_extent[0] for d in displays), max(d.x_extent[1] for d in displays))
@@ -333,15 +329,19 @@ class CompareService:
 
     @staticmethod
     def _scale(
-        spec: FeatureSpec, matrices: list[np.ndarray]
-    ) -> tuple[ColourScale, list[np.ndarray], float | None]:
-        """One scale for ``matrices``: values in display units, the scale, the dB reference."""
+        spec: FeatureSpec, matrices: list[np.ndarray], profiles: list[np.ndarray]
+    ) -> tuple[ColourScale, list[np.ndarray], list[np.ndarray], float | None]:
+        """One scale for ``matrices``; them and ``profiles`` in display units; the dB reference."""
         if spec.db:
-            shown, vmin, vmax = cmp.db_scale(_as_power(spec, matrices), top_db=TOP_DB)
+            # Profiles go through the same conversion: one reference for pictures and lines.
+            columns = [p[:, np.newaxis] for p in profiles]
+            shown, vmin, vmax = cmp.db_scale(_as_power(spec, [*matrices, *columns]), top_db=TOP_DB)
             peaks = [float(np.nanmax(m)) for m in matrices if np.isfinite(m).any()]
             label = "dB below the loudest point of all clips shown"
             scale = ColourScale(vmin, vmax, "magma", label, unit="dB", pool="max")
-            return scale, [np.asarray(m, dtype=np.float64) for m in shown], max(peaks, default=0.0)
+            pictures = [np.asarray(m, dtype=np.float64) for m in shown[: len(matrices)]]
+            lines = [np.asarray(c, dtype=np.float64)[:, 0] for c in shown[len(matrices) :]]
+            return scale, pictures, lines, max(peaks, default=0.0)
         finite = [m[np.isfinite(m)] for m in matrices]
         every = np.concatenate(finite) if finite else np.zeros(0)
         if spec.kind == "line":
@@ -359,7 +359,7 @@ class CompareService:
             lo = float(every.min()) if every.size else 0.0
             hi = float(every.max()) if every.size else 1.0
             scale = ColourScale(lo, hi if hi > lo else lo + 1.0, "viridis", spec.value_unit)
-        return scale, [np.asarray(m, dtype=np.float64) for m in matrices], None
+        return scale, [np.asarray(m, dtype=np.float64) for m in matrices], profiles, None
 
     def difference(self, id_a: int, id_b: int, feature: str, *, dataset: str | None = None) -> Difference:
         """Return clip A's ``feature`` minus clip B's, on a diverging scale centred on zero.
@@ -434,10 +434,12 @@ def _as_power(spec: FeatureSpec, matrices: Sequence[np.ndarray]) -> list[np.ndar
     return [np.asarray(m, dtype=np.float64) for m in matrices]
 
 
-def _profile(z: np.ndarray) -> np.ndarray:
-    """Mean over time of each row of a display-unit matrix (a line: its mean)."""
+def _time_mean(z: np.ndarray) -> np.ndarray:
+    """Mean over time of each row (a line: its mean), ignoring missing values."""
     z = np.asarray(z, dtype=np.float64)
     if z.ndim == 1:
         z = z[np.newaxis]
-    with np.errstate(invalid="ignore"):
-        return np.asarray(np.nanmean(np.where(np.isfinite(z), z, np.nan), axis=-1))
+    finite = np.isfinite(z)
+    count = finite.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.where(finite, z, 0.0).sum(axis=-1) / count, np.nan)

@@ -27,7 +27,7 @@ from traitlets import Bool, Dict, Instance, Int, List, Unicode
 
 from ..errors import AudiosoupError, ValidationError
 from ..features.display import Display, colour_bar
-from ..services import FEATURES, MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, Services
+from ..services import FEATURES, MAX_CLIPS, MIN_CLIPS, Services
 from ..state import ReviewState
 from .background import Job, LatestJob
 from .base import SafeTemplate, as_str, fmt_duration, fmt_rate, handler
@@ -52,6 +52,19 @@ def _horizontal(display: Display, *, diverging_note: str = "") -> dict[str, Any]
         return {}
     gradient = str(bar["gradient"]).replace("to top", "to right")
     return {"gradient": gradient, "ticks": bar["ticks"], "label": bar["label"], "note": diverging_note}
+
+
+def _row_axis(spec: Any) -> str:
+    """Return what a profile's x axis counts: a feature's rows, in words."""
+    if spec.kind == "line":
+        return str(spec.title).lower()
+    if spec.y_axis.scale == "mel":
+        return "mel band (low to high frequency)"
+    if spec.y_axis.unit == "index":
+        return "coefficient"
+    if spec.y_axis.scale == "categorical":
+        return str(spec.y_axis.name)
+    return f"{spec.y_axis.name} bin"
 
 
 class ComparisonView(SafeTemplate):
@@ -82,7 +95,6 @@ class ComparisonView(SafeTemplate):
     labels = List(Dict()).tag(sync=True)
     template_label = Unicode("").tag(sync=True)
     template_note = Unicode("").tag(sync=True)
-    max_template_clips = Int(TEMPLATE_MAX_CLIPS).tag(sync=True)
     profile_figure = Instance(Widget, allow_none=True).tag(sync=True, **widget_serialization)
     profile_legend = List(Dict()).tag(sync=True)
     group_options = List(Dict()).tag(sync=True)
@@ -329,13 +341,17 @@ class ComparisonView(SafeTemplate):
         if self._profile is None:
             self._profile = ProfilePlot()
         ticks = spec.y_axis.ticks if spec.y_axis.scale == "categorical" and spec.id != "stack_memory" else ()
-        unit = "dB" if spec.db else spec.value_unit
+        if spec.db:
+            y_label = "mean power over time (dB)"
+        else:
+            y_label = f"mean over time ({spec.value_unit})" if spec.value_unit else "mean over time"
         self._profile.show(
             [p.profile for p in comp.panels],
             comp.template_profile,
-            x_label=spec.y_axis.name if spec.kind == "image" else spec.title.lower(),
-            y_label=f"mean over time ({unit})" if unit else "mean over time",
+            x_label=_row_axis(spec),
+            y_label=y_label,
             ticks=ticks,
+            skip=1 if spec.id == "mfcc" else 0,
         )
         self.template_note = tmpl.note
         self.profile_figure = self._profile.figure

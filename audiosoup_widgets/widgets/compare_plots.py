@@ -110,8 +110,12 @@ class ProfilePlot:
         x_label: str,
         y_label: str,
         ticks: Sequence[str] = (),
+        skip: int = 0,
     ) -> None:
-        """Draw the clips' profiles (in panel order) and the template's, one value per row."""
+        """Draw the clips' profiles (in panel order) and the template's, one value per row.
+
+        The y range leaves out the first ``skip`` rows (MFCC 0, loudness, dwarfs the others).
+        """
         rows = max([r.size for r in clips if r is not None] + [template.size if template is not None else 1])
         # bqplot squeezes a one-column array: a single row (a line feature) gets a blank second one.
         width = max(rows, 2)
@@ -135,7 +139,7 @@ class ProfilePlot:
                 self.x_axis.tick_values = None
                 self.x_axis.tick_labels = None
         values = np.concatenate(
-            [r[np.isfinite(r)] for r in [*clips, template] if r is not None] or [np.zeros(1)]
+            [r[skip:][np.isfinite(r[skip:])] for r in [*clips, template] if r is not None] or [np.zeros(1)]
         )
         lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
         self.x_scale.min, self.x_scale.max = -0.5, rows - 0.5

@@ -184,7 +184,12 @@ def test_template_beside_clips_joins_their_decibel_scale(words):
     ref = max(float(m.max()) for m in every)
     expected = np.maximum(10 * np.log10(np.maximum(t.matrix, 1e-10) / ref), -TOP_DB)
     np.testing.assert_allclose(comp.template_display.values, expected, atol=1e-3)
-    np.testing.assert_allclose(comp.template_profile, expected.mean(axis=1), atol=1e-3)
+    # Profiles are each row's mean power over time, in dB on the same reference.
+    lines = [m.mean(axis=1) for m in every]
+    expected_lines = [np.maximum(10 * np.log10(np.maximum(x, 1e-10) / ref), -TOP_DB) for x in lines]
+    np.testing.assert_allclose(comp.template_profile, expected_lines[-1], atol=1e-3)
+    for panel, line in zip(comp.panels, expected_lines, strict=False):
+        np.testing.assert_allclose(panel.profile, line, atol=1e-3)
 
 
 def save_onset(store, values: dict[int, float]) -> None:

@@ -117,7 +117,7 @@ def test_template_panel_and_profile_beside_the_clips(words, make_app):
     kinds = [p["kind"] for p in view.panels]
     assert kinds == ["clip", "clip", "clip", "template"] and len(view.figures) == 4
     assert view.panels[3]["name"] == "Template of yes" and "4 clips" in view.panels[3]["meta"]
-    assert "at most 64" in view.template_note and view.max_template_clips == 64
+    assert "at most 64 clips are read" in view.template_note
     assert isinstance(view.profile_figure, bq.Figure)
     assert [entry["name"] for entry in view.profile_legend][-1] == "template of yes"
     lines = view.profile_figure.marks
