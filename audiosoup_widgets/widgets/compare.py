@@ -25,7 +25,7 @@ from typing import Any
 from ipywidgets import Widget, widget_serialization
 from traitlets import Bool, Dict, Instance, Int, List, Unicode
 
-from ..errors import AudiosoupError, ValidationError
+from ..errors import AudiosoupError, NotFoundError, ValidationError
 from ..features.display import Display, colour_bar
 from ..services import FEATURES, MAX_CLIPS, MIN_CLIPS, Services
 from ..state import ReviewState
@@ -193,6 +193,18 @@ class ComparisonView(SafeTemplate):
             return
         key = (tuple(ids), s.dataset, self.feature, self.template_label, self.difference, s.revision)
         if key in (self._shown, self._pending):
+            return
+        try:
+            self.services.samples.get(ids[0], dataset=s.dataset)
+        except NotFoundError:
+            # Clips picked in another dataset: nothing to compare here, and nothing went wrong.
+            self._job.cancel()
+            self._pending = self._shown = None
+            with self.hold_sync():
+                self.busy = ""
+                self.message = f"The clips to compare are in another dataset. {EMPTY_MESSAGE}"
+                self.panels, self.figures, self.notes, self.colorbar = [], [], [], {}
+                self.profile_figure, self.profile_legend = None, []
             return
         self._pending = key
         title = FEATURES[self.feature].title.lower()

@@ -190,3 +190,17 @@ def test_an_edit_refreshes_the_panel_label(words, make_app):
     app.services.samples.update(record, reviewer="t", label="no")
     app.state.revision += 1  # as the editor does after a save
     assert view.panels[0]["label"] == "no"
+
+
+def test_clips_of_another_dataset_are_not_an_error(words, make_app, tmp_path):
+    from widgettest_helpers import add_samples
+
+    store, ids = words
+    add_samples(store, tmp_path / "other", dataset="other", clips=[{"label": "a", "name": "x"}])
+    app = make_app(store)
+    view = compare(app, card_ids(app)[:2])
+    assert len(view.panels) == 2
+    app.grid.vue_set_dataset("other")
+    app.state.show("compare")
+    assert view.panels == [] and view.message.startswith("The clips to compare are in another dataset")
+    assert app.state.error == ""
