@@ -24,14 +24,16 @@ Binning, per measure (:data:`MEASURES`):
   (1-3 steps) above it; the silence ratio gets 5 % bars from 0 to 100 %.
 
 Bars are aligned to the thresholds of
-:func:`~audiosoup_widgets.analysis.qc.flagged_ranges`, so each bar is either wholly
-flagged or not, and the shaded bars of a histogram count exactly the clips the check
-flags for that measure. Clips without a value (not measured yet) are in no bar; each
-histogram counts them apart.
+:func:`~audiosoup_widgets.analysis.qc.flagged_ranges` (those the latest check ran
+with, else the service's), so each bar is either wholly flagged or not, and the
+shaded bars of a histogram count exactly the clips the check flags for that measure.
+Clips without a value (not measured yet) are in no bar; each histogram counts them
+apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import threading
@@ -395,10 +397,13 @@ class QualityService:
     def _build(self, dataset: str, run: Any) -> _Entry:
         cols = self.store.quality_columns(dataset)
         ids = np.asarray(cols["sample_id"], dtype=np.int64)
+        # Shade what the latest check flagged: its own thresholds, which may not be ours.
+        ran = _thresholds(run.params) if run is not None else None
+        flags = flagged_ranges(ran) if ran is not None else self._flags
         histograms, bars = [], {}
         for measure in MEASURES:
             values = np.asarray(cols[measure], dtype=np.float64)
-            hist, bar = _histogram(measure, values, self._flags.get(measure))
+            hist, bar = _histogram(measure, values, flags.get(measure))
             histograms.append(hist)
             bars[measure] = bar
         balance, cells = _balance(list(cols["label"]), list(cols["split"]))
@@ -433,6 +438,18 @@ class QualityService:
             cells=cells,
             finding_ids={r.id: tuple(r.sample_ids) for r in records},
         )
+
+
+def _thresholds(params: dict[str, Any]) -> QcThresholds | None:
+    """Return the thresholds a stored run used, or None if its parameters do not say."""
+    names = {f.name for f in dataclasses.fields(QcThresholds)}
+    given = {k: v for k, v in params.items() if k in names}
+    if not given:
+        return None
+    try:
+        return QcThresholds(**given)
+    except (TypeError, ValidationError):
+        return None
 
 
 def _check_name(dataset: object) -> None:

@@ -37,7 +37,7 @@ from traitlets import Bool, Dict, Instance, Int, List, Unicode
 from ..errors import ValidationError
 from ..services import MEASURES, ClassBalance, Histogram, QualityOverview, Services
 from ..state import ReviewState
-from .axes import js_key, text_width, y_room
+from .axes import js_key, text_width
 from .background import Job, LatestJob
 from .base import SafeTemplate, as_int, as_str, fmt_when, handler
 
@@ -75,8 +75,11 @@ def _count_ticks(top: int) -> np.ndarray:
 
 
 def _axis_room(ticks: np.ndarray) -> tuple[str, int]:
-    offset, left = y_room([f"{int(t):,}" for t in ticks])
-    return f"{offset}px", left
+    """Return the count axis's title offset and the left margin holding its tick labels and title."""
+    widest = max((text_width(f"{int(t):,}", 11) for t in ticks), default=0.0)
+    # d3's tick and padding (9 px), the labels, clear space, the rotated title's descent and ascent.
+    offset = math.ceil(9 + widest + 8 + 0.25 * 14)
+    return f"{offset}px", offset + math.ceil(0.8 * 14) + 6
 
 
 class _HistogramPlot:
@@ -90,7 +93,7 @@ class _HistogramPlot:
         scales = {"x": self.x, "y": self.y}
         self.shade = bq.Lines(
             x=np.zeros((1, 4)), y=np.zeros((1, 4)), scales=scales, fill="inside", colors=[_SHADE],
-            fill_colors=[_SHADE], fill_opacities=[0.18], opacities=[0.0], stroke_width=0.0, visible=False,
+            fill_colors=[_SHADE], fill_opacities=[0.18], stroke_width=0.0, visible=False,
         )  # fmt: skip
         # Two empty bars beyond the ends: bqplot sizes bars on a linear scale by their spread,
         # so one real bar alone would have no width.
@@ -120,7 +123,9 @@ class _HistogramPlot:
         offset, left = _axis_room(ticks)
         colours = [_FLAG if f else _BAR for f in hist.flagged]
         with self.figure.hold_sync(), self.bars.hold_sync(), self.shade.hold_sync():
-            self.x.min, self.x.max = -0.5, max(n, 1) - 0.5
+            # Room for at least five bars, so one or two are not drawn as wide as the plot.
+            pad = max(0.0, (5 - n) / 2)
+            self.x.min, self.x.max = -0.5 - pad, max(n, 1) - 0.5 + pad
             self.y.min, self.y.max = 0.0, float(ticks[-1]) if ticks[-1] >= top * 1.04 else top * 1.08
             self.bars.x = np.arange(-1.0, n + 1.0)
             self.bars.y = np.concatenate([[0.0], hist.counts.astype(float), [0.0]])
@@ -250,7 +255,7 @@ def _element(content: Any) -> tuple[int, int | None]:
     if not isinstance(data, dict):
         raise ValidationError("invalid bar")
     index = as_int(data.get("index"), name="bar", lo=0)
-    sub = data.get("sub_index")
+    sub = data.get("subIndex")  # bqplot's Bars name the stacked segment so
     return index, (as_int(sub, name="bar", lo=0) if sub is not None else None)
 
 

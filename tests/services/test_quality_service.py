@@ -180,11 +180,11 @@ def test_class_balance_counts_every_label_and_split_and_names_their_clips(store)
         assert svc.balance_ids("b", li) == ids[of_label].tolist()
 
 
-def save(store, dataset, findings, *, minutes=0):
+def save(store, dataset, findings, *, minutes=0, thresholds=None):
     return store.save_findings(
         dataset,
         findings=findings,
-        params=QcThresholds().as_dict(),
+        params={**(thresholds or QcThresholds()).as_dict(), "features": []},
         started_at=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes),
     )
 
@@ -249,6 +249,21 @@ def test_the_overview_is_cached_until_forgotten_or_a_newer_check_is_stored(sqlit
     save(sqlite_store, "q", [{"kind": "silence", "label": None, "sample_ids": ids[:4], "detail": {}}])
     newer = svc.overview("q")
     assert newer is not again and [f.count for f in newer.findings] == [4]
+
+
+def test_the_shading_follows_the_thresholds_of_the_latest_check(sqlite_store):
+    measured_dataset(sqlite_store, n=300, unmeasured=0)
+    svc = QualityService(sqlite_store)
+    default = svc.overview("q").histogram("silence_ratio")
+    assert default.lows[default.flagged].min() == 95.0
+    save(sqlite_store, "q", [], thresholds=QcThresholds(silence_ratio=0.42, clip_ratio=0.02))
+    ov = svc.overview("q")
+    silence, clip = ov.histogram("silence_ratio"), ov.histogram("clip_ratio")
+    assert silence.lows[silence.flagged].min() == 42.0 and "42 %" in silence.flag_note
+    assert clip.lows[clip.flagged].min() == 2.0
+    values = np.asarray(sqlite_store.quality_columns("q")["silence_ratio"])
+    shaded = sum(int(c) for c in silence.counts[silence.flagged])
+    assert shaded == (values >= 0.42).sum()
 
 
 # -- a real check on real audio ---------------------------------------------------------------

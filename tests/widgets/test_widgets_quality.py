@@ -147,7 +147,7 @@ def test_clicking_the_class_balance_shows_a_label_in_a_split(sqlite_store):
     st.show("quality")
     b = panel.overview.balance
     li, si = b.labels.index("no"), b.splits.index("test")
-    click(panel._balance.bars, li + 1, sub_index=si)
+    click(panel._balance.bars, li + 1, subIndex=si)
     expected = services.quality.balance_ids("q", li, si)
     assert st.view == "clips" and list(st.id_filter) == expected and grid.total == len(expected) > 0
     assert grid.id_filter_note.endswith("from the class balance: no in test")
