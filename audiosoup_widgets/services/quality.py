@@ -10,32 +10,21 @@ through :meth:`QualityService.run_check`, or a newer QC run found in the store (
 check run elsewhere, say with ``audiosoup qc``): :meth:`QualityService.overview`
 compares the latest run's id, one small query, on every call.
 
-Binning, per measure (:data:`MEASURES`):
-
-* sample rate and channels, and any measure with at most :data:`MAX_DISCRETE`
-  distinct values, get one bar per value;
-* levels, SNR and durations get about :data:`TARGET_BARS` bars of a round width over
-  the 0.5th to 99.5th percentile, narrowed to Tukey's far-out fences (three
-  interquartile ranges beyond the quartiles), and one more bar on each side for what
-  lies beyond (so a few outliers, such as digital silence, do not squash the rest);
-  durations spread over more than a factor of :data:`LOG_SPREAD` get bars on a 1-2-5
-  logarithmic scale instead;
-* the clipping ratio, mostly exactly zero, gets a bar for zero and logarithmic bars
-  (1-3 steps) above it; the silence ratio gets 5 % bars from 0 to 100 %.
-
-Bars are aligned to the thresholds of
+Sample rate and channels get one bar per value; levels, SNR and durations bars of a
+round width with outliers in bars of their own; the clipping ratio a bar for zero and
+logarithmic bars above it; the silence ratio 5 % bars (see
+:mod:`audiosoup_widgets.analysis.histograms`). The thresholds of
 :func:`~audiosoup_widgets.analysis.qc.flagged_ranges` (those the latest check ran
-with, else the service's), so each bar is either wholly flagged or not, and the
-shaded bars of a histogram count exactly the clips the check flags for that measure.
-Clips without a value (not measured yet) are in no bar; each histogram counts them
-apart.
+with, else the service's) are bar bounds, so each bar is either wholly flagged or
+not, and the shaded bars of a histogram count exactly the clips the check flags for
+that measure. Clips without a value (not measured yet) are in no bar; each histogram
+counts them apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.histograms import bin_values, format_bound
 from ..analysis.qc import KINDS, QcThresholds, flagged_ranges
 from ..errors import NotFoundError, ValidationError
 from ..store import Store
@@ -57,9 +47,6 @@ __all__ = [
     "CheckOutcome",
     "MEASURES",
     "KINDS",
-    "MAX_DISCRETE",
-    "TARGET_BARS",
-    "LOG_SPREAD",
 ]
 
 #: Measures shown as histograms, in the panel's order.
@@ -73,12 +60,6 @@ MEASURES: tuple[str, ...] = (
     "silence_ratio",
     "snr_db",
 )
-#: A measure with at most this many distinct values gets one bar per value.
-MAX_DISCRETE = 12
-#: About this many bars of equal width for a continuous measure.
-TARGET_BARS = 24
-#: Durations whose 99.5th percentile exceeds the 0.5th by this factor are binned on a log scale.
-LOG_SPREAD = 20.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +67,7 @@ class _Spec:
     title: str
     unit: str
     factor: float  # stored value -> shown value (Hz -> kHz, ratio -> %)
-    scale: str  # auto | discrete | linear | zero_log | ratio
+    scale: str  # one of analysis.histograms.SCALES
     flag_text: str = ""
 
 
@@ -100,12 +81,10 @@ _SPECS: dict[str, _Spec] = {
         "Clipping", "% of samples", 100.0, "zero_log", "Shaded: more than {lo} % of samples clipped."
     ),
     "silence_ratio": _Spec(
-        "Silence", "% of frames", 100.0, "ratio", "Shaded: {lo} % of frames silent or more."
+        "Silence", "% of frames", 100.0, "percent", "Shaded: {lo} % of frames silent or more."
     ),
     "snr_db": _Spec("SNR", "dB", 1.0, "linear"),
 }
-# Threshold ends a finding excludes (a clip is clipped *above* the ratio): bars there close on the right.
-_RIGHT_CLOSED = frozenset({"clip_ratio"})
 
 
 @dataclass(frozen=True)
@@ -474,198 +453,40 @@ def _fallback_summary(kind: str, label: str | None, n: int) -> str:
     return f"{kind.replace('_', ' ')}{about}: {n:,} clip{'s' if n != 1 else ''}"
 
 
-# -- binning ---------------------------------------------------------------------------
-
-
-def _num(x: float) -> str:
-    """Format a bar bound: at most four significant digits, never an exponent."""
-    if x == 0:
-        return "0"
-    text = np.format_float_positional(x, precision=4, unique=True, fractional=False, trim="-")
-    return text.rstrip(".")
-
-
-def _with_unit(text: str, unit: str) -> str:
-    return f"{text} {unit}" if unit else text
-
-
-def _nice_step(span: float, target: int) -> float:
-    """Return a round step (1, 2, 2.5 or 5 times a power of ten) giving about ``target`` bars."""
-    raw = span / target
-    power = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if raw <= m * power * 1.0000001:
-            return m * power
-    return 10.0 * power
-
-
-def _series(lo: float, hi: float, mults: tuple[float, ...]) -> np.ndarray:
-    """Edges ``m * 10**k`` (``m`` in ``mults``) from the one at or below ``lo`` to the one above ``hi``."""
-    out = [
-        m * 10.0**k
-        for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
-        for m in mults
-    ]
-    edges = np.array(sorted(out))
-    first = max(int(np.searchsorted(edges, lo, side="right")) - 1, 0)
-    last = min(int(np.searchsorted(edges, hi, side="right")), len(edges) - 1)
-    return edges[first : last + 1]
-
-
-def _regular_edges(spec: _Spec, v: np.ndarray, flag: tuple[float, float] | None) -> tuple[np.ndarray, str]:
-    """Return the edges of the regular bars (shown units) and the scale they follow."""
-    scale = spec.scale
-    if scale == "ratio":
-        return np.round(np.arange(0.0, 100.0 + 2.5, 5.0), 9), "ratio"
-    if scale == "zero_log":
-        positive = v[v > 0]
-        low = float(np.percentile(positive, 0.5)) if positive.size else 1e-3
-        if flag is not None:
-            low = min(low, flag[0] / 10)
-        # Just below the lowest value, so no bar bound falls on it.
-        edges = _series(max(low * 0.999, 1e-4), 100.0, (1.0, 3.0))
-        return edges[edges <= 100.0], "zero_log"
-    lo, q25, q75, hi = (float(x) for x in np.percentile(v, [0.5, 25, 75, 99.5]))
-    iqr = q75 - q25
-    if iqr > 0:  # Tukey's far-out fences: a 1 % of digital silences must not squash the rest
-        lo, hi = max(lo, q25 - 3 * iqr), min(hi, q75 + 3 * iqr)
-    span = hi - lo
-    # Keep the whole range when the extremes are near the rest: no bars for a handful of outliers.
-    vmin, vmax = float(v.min()), float(v.max())
-    if vmin >= lo - 0.25 * span:
-        lo = vmin
-    if vmax <= hi + 0.25 * span:
-        hi = vmax
-    if spec.scale == "auto" and lo > 0 and hi / lo > LOG_SPREAD:
-        return _series(lo, hi, (1.0, 2.0, 5.0)), "log"
-    if hi <= lo:
-        hi = lo + (abs(lo) or 1.0) * 0.01
-    step = _nice_step(hi - lo, TARGET_BARS)
-    anchor = flag[0] if flag is not None else 0.0
-    k0 = math.floor((lo - anchor) / step)
-    k1 = math.floor((hi - anchor) / step) + 1
-    edges = anchor + np.arange(k0, k1 + 1) * step
-    # Round away float noise (0.30000000000000004) so labels and comparisons are clean.
-    return np.round(edges, max(0, 12 - math.floor(math.log10(step)))), "linear"
-
-
 def _histogram(
     measure: str, raw: np.ndarray, flag_raw: tuple[float, float] | None
 ) -> tuple[Histogram, np.ndarray]:
     """Return ``measure``'s histogram and each clip's bar (-1 for a clip without a value)."""
     spec = _SPECS[measure]
-    finite = np.isfinite(raw)
-    v = raw[finite] * spec.factor
     flag = (flag_raw[0] * spec.factor, flag_raw[1] * spec.factor) if flag_raw is not None else None
-    bar = np.full(len(raw), -1, dtype=np.int32)
-    distinct = np.unique(v)
-    discrete = spec.scale == "discrete" and len(distinct) <= 2 * MAX_DISCRETE
-    discrete = discrete or (spec.scale in ("auto", "linear") and len(distinct) <= MAX_DISCRETE)
-    if v.size == 0:
-        lows = highs = np.zeros(0)
-        labels: list[str] = []
-        counts = np.zeros(0, dtype=np.int64)
-    elif discrete:
-        bar[finite] = np.searchsorted(distinct, v)
-        lows = highs = distinct
-        labels = [_with_unit(_num(x), spec.unit) for x in distinct]
-        counts = np.bincount(bar[finite], minlength=len(distinct)).astype(np.int64)
-    else:
-        lows, highs, labels, counts, idx = _binned(spec, measure, v, flag)
-        bar[finite] = idx
-    flagged = _flagged(lows, highs, flag, measure)
+    bars = bin_values(
+        raw * spec.factor,
+        scale=spec.scale,
+        unit=spec.unit,
+        flag=flag,
+        right_closed=measure == "clip_ratio",
+        open_top=spec.scale in ("zero_log", "percent"),
+    )
     note = ""
     if flag is not None:
         template = spec.flag_text or "Shaded: {lo} to {hi}, flagged by the quality check."
-        note = template.format(lo=_num(flag[0]), hi=_num(flag[1]))
+        note = template.format(lo=format_bound(flag[0]), hi=format_bound(flag[1]))
+    measured = int(np.isfinite(raw).sum())
     hist = Histogram(
         measure=measure,
         title=spec.title,
         unit=spec.unit,
-        counts=counts,
-        lows=np.asarray(lows, dtype=np.float64),
-        highs=np.asarray(highs, dtype=np.float64),
-        labels=tuple(labels),
-        flagged=flagged,
-        discrete=bool(discrete and v.size),
+        counts=bars.counts,
+        lows=bars.lows,
+        highs=bars.highs,
+        labels=bars.labels,
+        flagged=bars.flagged,
+        discrete=bars.discrete,
         flag_note=note,
-        measured=int(v.size),
-        missing=int(len(raw) - v.size),
+        measured=measured,
+        missing=len(raw) - measured,
     )
-    return hist, bar
-
-
-def _binned(
-    spec: _Spec, measure: str, v: np.ndarray, flag: tuple[float, float] | None
-) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
-    """Bars of ranges: (lows, highs, labels, counts, each value's bar)."""
-    edges, scale = _regular_edges(spec, v, flag)
-    if flag is not None:
-        # Custom thresholds off the grid still get an edge of their own.
-        inside = [b for b in flag if edges[0] < b < edges[-1] and not np.isclose(edges, b).any()]
-        edges = np.union1d(edges, inside) if inside else edges
-    m = len(edges) - 1
-    right = measure in _RIGHT_CLOSED
-    zero_bar = scale == "zero_log"
-    pos = v > 0 if zero_bar else np.ones(len(v), dtype=bool)
-    # Regular bar of each value: -1 below the first edge, m at or beyond the last.
-    reg = np.searchsorted(edges, v, side="left" if right else "right") - 1
-    if scale in ("ratio", "zero_log"):  # the top edge (100 %) closes the last bar
-        reg[v == edges[-1]] = m - 1
-    under = bool((pos & (reg < 0)).any())
-    over = bool((reg >= m).any())
-    offset = int(zero_bar) + int(under)
-    idx = reg + offset
-    if zero_bar:
-        idx[~pos] = 0
-    if under:
-        idx[pos & (reg < 0)] = int(zero_bar)
-    lows: list[float] = []
-    highs: list[float] = []
-    labels: list[str] = []
-    u = spec.unit
-    if zero_bar:
-        lows.append(0.0)
-        highs.append(0.0)
-        labels.append(_with_unit("0", u))
-    if under:
-        lows.append(0.0 if zero_bar else -math.inf)
-        highs.append(float(edges[0]))
-        labels.append(
-            f"above 0 and up to {_with_unit(_num(edges[0]), u)}"
-            if zero_bar
-            else f"below {_with_unit(_num(edges[0]), u)}"
-        )
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        lows.append(float(a))
-        highs.append(float(b))
-        labels.append(f"{_num(a)} to {_with_unit(_num(b), u)}")
-    if over:
-        lows.append(float(edges[-1]))
-        highs.append(math.inf)
-        labels.append(f"{_with_unit(_num(edges[-1]), u)} or more")
-    n = len(lows)
-    counts = np.bincount(idx, minlength=n).astype(np.int64)
-    return np.array(lows), np.array(highs), labels, counts, idx.astype(np.int32)
-
-
-def _flagged(
-    lows: np.ndarray, highs: np.ndarray, flag: tuple[float, float] | None, measure: str
-) -> np.ndarray:
-    """Which bars lie inside the flagged range (its top, 100 % for the ratios, means no limit)."""
-    lows, highs = np.asarray(lows, dtype=np.float64), np.asarray(highs, dtype=np.float64)
-    if flag is None or lows.size == 0:
-        return np.zeros(len(lows), dtype=bool)
-    lo, hi = flag
-    top = math.inf if measure in ("clip_ratio", "silence_ratio") and hi >= 100.0 else hi
-    tol = 1e-9 * max(1.0, abs(lo))
-    point = lows == highs
-    if measure in _RIGHT_CLOSED:
-        in_point = (lows > lo) & (lows <= top)
-    else:
-        in_point = (lows >= lo) & (lows <= top)
-    in_range = (lows >= lo - tol) & (highs <= top + tol)
-    return np.where(point, in_point, in_range)
+    return hist, bars.index
 
 
 def _balance(labels: list[Any], splits: list[Any]) -> tuple[ClassBalance, np.ndarray]:
