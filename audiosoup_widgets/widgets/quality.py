@@ -519,17 +519,21 @@ class QualityPanel(SafeTemplate):
 
     def _on_progress(self, info: tuple[str, str, int, int]) -> None:
         dataset, stage, done, total = info
-        self.progress = f"Checking {dataset}: {_STAGES.get(stage, stage)}, {done:,} of {total:,}…"
+        counted = f", {done:,} of {total:,}" if total else ""
+        self.progress = f"Checking {dataset}: {_STAGES.get(stage, stage)}{counted}…"
 
     def _checked(self, dataset: str, outcome: Any) -> None:
         with self.hold_sync():
             self.busy = False
             self.progress = ""
-            self.message = (
-                f"The check of {dataset} took {outcome.seconds:.1f} s: {outcome.findings:,} finding"
-                f"{'s' if outcome.findings != 1 else ''} about {outcome.flagged_clips:,} clips."
-                + "".join(f" Note: {n}." for n in outcome.notes)
+            found = (
+                f": {outcome.findings:,} finding{'s' if outcome.findings != 1 else ''} "
+                f"about {outcome.flagged_clips:,} clip{'s' if outcome.flagged_clips != 1 else ''}."
+                if outcome.findings
+                else " and found nothing to look at."
             )
+            notes = "".join(f" Note: {n}." for n in outcome.notes)
+            self.message = f"The check of {dataset} took {outcome.seconds:.1f} s{found}{notes}"
         if self.visible:
             self.load()
 
