@@ -26,6 +26,7 @@ from .widgets import (
     ErrorBanner,
     FeatureExplorer,
     MetadataEditor,
+    QualityPanel,
     ReviewDialog,
     SampleGrid,
     SelectionBar,
@@ -63,6 +64,8 @@ class ReviewApp:
     banner : ErrorBanner
     tabs : ViewTabs
         The row of tabs switching between the views.
+    quality : QualityPanel
+        The quality view: distributions, class balance, findings.
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -80,6 +83,7 @@ class ReviewApp:
     explorer: FeatureExplorer
     banner: ErrorBanner
     tabs: ViewTabs
+    quality: QualityPanel
     views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
@@ -98,6 +102,7 @@ class ReviewApp:
             self.editor,
             self.explorer,
             self.selection,
+            self.quality,
             self.grid,
         ]
         for part in parts:
@@ -158,7 +163,13 @@ def build_review_app(
         ],
     )
     tabs = ViewTabs(state, services)
-    contents: dict[str, list[Any]] = {"clips": [selection, grid], "quality": [], "map": [], "compare": []}
+    quality = QualityPanel(state, services)
+    contents: dict[str, list[Any]] = {
+        "clips": [selection, grid],
+        "quality": [quality],
+        "map": [],
+        "compare": [],
+    }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
         for name in VIEWS
@@ -185,6 +196,7 @@ def build_review_app(
         explorer=explorer,
         banner=banner,
         tabs=tabs,
+        quality=quality,
         views=views,
         widget=page,
         _warm=warm,

@@ -6,6 +6,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.audio`: decoded audio for playback and analysis, thumbnail peaks;
 * :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
 * :mod:`.export`: feature downloads;
+* :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -28,6 +29,7 @@ from .cache import LRUCache
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .protocols import SampleFilters, Services
+from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
@@ -50,6 +52,11 @@ __all__ = [
     "AudioService",
     "FeatureService",
     "ExportService",
+    "QualityService",
+    "QualityOverview",
+    "Histogram",
+    "ClassBalance",
+    "MEASURES",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -82,7 +89,7 @@ __all__ = [
 
 
 class ReviewServices:
-    """The review app's services over one store: samples, audio, features, exports.
+    """The review app's services over one store: samples, audio, features, exports, quality.
 
     Parameters
     ----------
@@ -97,6 +104,7 @@ class ReviewServices:
     audio : AudioService
     features : FeatureService
     exports : ExportService
+    quality : QualityService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -104,3 +112,4 @@ class ReviewServices:
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
         self.exports = ExportService(self.features, store)
+        self.quality = QualityService(store)

@@ -11,6 +11,7 @@ from .banner import ErrorBanner
 from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
+from .quality import QualityPanel
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .views import ViewTabs
@@ -18,6 +19,7 @@ from .views import ViewTabs
 __all__ = [
     "SampleGrid",
     "SelectionBar",
+    "QualityPanel",
     "ViewTabs",
     "MetadataEditor",
     "FeatureExplorer",
