@@ -27,6 +27,7 @@ from .widgets import (
     ErrorBanner,
     FeatureExplorer,
     MetadataEditor,
+    QualityPanel,
     ReviewDialog,
     SampleGrid,
     SelectionBar,
@@ -64,6 +65,8 @@ class ReviewApp:
     banner : ErrorBanner
     tabs : ViewTabs
         The row of tabs switching between the views.
+    quality : QualityPanel
+        The quality view: distributions, class balance, findings.
     comparison : ComparisonView
         The compare view: the clips of ``state.compare_ids`` side by side.
     views : dict of str to ipyvuetify widget
@@ -83,6 +86,7 @@ class ReviewApp:
     explorer: FeatureExplorer
     banner: ErrorBanner
     tabs: ViewTabs
+    quality: QualityPanel
     comparison: ComparisonView
     views: dict[str, Html]
     widget: Html
@@ -93,7 +97,7 @@ class ReviewApp:
 
     def close(self) -> None:
         """Close the app's widgets (the store stays open)."""
-        for part in (
+        parts: list[Any] = [
             self.widget,
             *self.views.values(),
             self.tabs,
@@ -103,8 +107,10 @@ class ReviewApp:
             self.editor,
             self.explorer,
             self.selection,
+            self.quality,
             self.grid,
-        ):
+        ]
+        for part in parts:
             part.close()
 
 
@@ -162,10 +168,11 @@ def build_review_app(
         ],
     )
     tabs = ViewTabs(state, services)
+    quality = QualityPanel(state, services)
     comparison = ComparisonView(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
-        "quality": [],
+        "quality": [quality],
         "map": [],
         "compare": [comparison],
     }
@@ -195,6 +202,7 @@ def build_review_app(
         explorer=explorer,
         banner=banner,
         tabs=tabs,
+        quality=quality,
         comparison=comparison,
         views=views,
         widget=page,

@@ -1,16 +1,20 @@
-"""One decoding pass over a file: its hash, waveform peaks, levels and quality flags.
+"""One decoding pass over a file: its hash, waveform peaks, levels, quality flags and measures.
 
 This module owns :func:`analyse_file`, which checks, hashes and decodes a file once in
 bounded chunks, and what it reports (:class:`Analysis`): the RMS level and peak, the
 quality flags (:data:`FLAGS`) and the thresholds behind them (:data:`SILENT_DBFS`,
-:data:`QUIET_DBFS`, :data:`DC_OFFSET`, :data:`RMS_FLOOR_DB`, and full scale per
-sample encoding for clipping). :mod:`audiosoup_widgets.jobs.decodepool` runs it over many
-files in worker processes.
+:data:`QUIET_DBFS`, :data:`DC_OFFSET`), and the clip's quality measures
+(:class:`~audiosoup_widgets.audio.quality.QualityMeasures`), computed from the same
+chunks. :func:`measure_file` is the same pass for the measures alone (a backfill of
+stored clips: no hash, no peaks). Full scale and the level floor
+(:func:`clip_threshold`, :data:`CLIP_RUN`, :data:`RMS_FLOOR_DB`) live in
+:mod:`~audiosoup_widgets.audio.levels` and are importable from here too.
+:mod:`audiosoup_widgets.jobs.decodepool` runs these functions over many files in
+worker processes.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,8 +23,10 @@ import numpy as np
 
 from ..errors import DecodeError
 from .decode import mono_mix
+from .levels import CLIP_RUN, RMS_FLOOR_DB, clip_threshold
 from .limits import Limits
 from .peaks import N_PEAKS, PeakAccumulator, encode_peaks
+from .quality import QualityAccumulator, QualityMeasures
 from .reader import AudioInfo, OpenedFile
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "CLIP_RUN",
     "Analysis",
     "analyse_file",
+    "measure_file",
     "clip_threshold",
 ]
 
@@ -44,12 +51,6 @@ SILENT_DBFS = -80.0
 QUIET_DBFS = -40.0
 #: A channel whose mean is beyond +/- this value has a ``dc_offset``.
 DC_OFFSET = 0.05
-#: The lowest RMS level reported (dBFS): digital silence has no logarithm.
-RMS_FLOOR_DB = -120.0
-#: Samples in a row at full scale that count as clipping: three cannot come from a
-#: band-limited signal that fits the range; one or two can (a loud sine touching its peak).
-CLIP_RUN = 3
-_INT_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +68,8 @@ class Analysis:
         :func:`~audiosoup_widgets.audio.peaks.waveform_peaks`); store it with
         :meth:`encoded_peaks`.
     rms_db : float
-        RMS level over all channels in dBFS, floored at -120 dB.
+        RMS level over all channels in dBFS, floored at -120 dB (the quality
+        measures' ``rms_dbfs``).
     peak_abs : float
         Largest absolute sample value over all channels (may exceed 1.0 in float
         and lossy files).
@@ -75,8 +77,14 @@ class Analysis:
         Quality flags, a subset of :data:`FLAGS` in that order: ``silent`` (no
         sample above -80 dBFS), ``quiet`` (not silent, but no sample above
         -40 dBFS), ``clipped`` (three or more consecutive samples of one channel
-        at full scale), ``dc_offset`` (a channel's mean beyond +/-0.05),
-        ``non_finite`` (NaN or infinite samples in a float file; they count as 0).
+        at full scale: a clipping ratio above 0), ``dc_offset`` (a channel's mean
+        beyond +/-0.05), ``non_finite`` (NaN or infinite samples in a float file;
+        they count as 0).
+    quality : QualityMeasures
+        The clip's quality measures (version
+        :data:`~audiosoup_widgets.audio.quality.QUALITY_VERSION`), equal to
+        :func:`~audiosoup_widgets.audio.quality.measure_quality` of the decoded
+        samples with the file's sample encoding.
     """
 
     info: AudioInfo
@@ -85,10 +93,30 @@ class Analysis:
     rms_db: float
     peak_abs: float
     flags: tuple[str, ...]
+    quality: QualityMeasures
 
     def encoded_peaks(self) -> bytes:
         """Return :attr:`peaks` in the compact stored form (see ``encode_peaks``)."""
         return encode_peaks(self.peaks)
+
+
+class _Levels:
+    """The peak, finiteness and quality measures of a file's chunks, as they are read."""
+
+    def __init__(self, info: AudioInfo) -> None:
+        # The file's encoding sets full scale for clipping, as measure_quality's subtype.
+        self.quality = QualityAccumulator(sr=info.sample_rate, subtype=info.subtype)
+        self.peak = 0.0
+        self.non_finite = False
+
+    def add(self, x: np.ndarray) -> np.ndarray:
+        """Add a ``(frames, channels)`` chunk; return it with non-finite samples as 0."""
+        if not np.isfinite(x).all():
+            self.non_finite = True
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        self.peak = max(self.peak, float(x.max()), -float(x.min()))
+        self.quality.add(x.T)
+        return x
 
 
 def analyse_file(
@@ -101,8 +129,8 @@ def analyse_file(
     """Check, hash and decode a file once, and summarise it.
 
     The file is opened once and decoded in chunks of ``limits.chunk_frames``;
-    peaks, level statistics and flags are computed on the way, so memory stays
-    bounded and nothing is decoded twice.
+    peaks, levels, flags and quality measures are computed on the way, so memory
+    stays bounded and nothing is decoded twice.
 
     Parameters
     ----------
@@ -118,7 +146,7 @@ def analyse_file(
     Returns
     -------
     Analysis
-        Info, hash, peaks, levels and flags.
+        Info, hash, peaks, levels, flags and quality measures.
 
     Raises
     ------
@@ -133,68 +161,69 @@ def analyse_file(
     with OpenedFile(path, root=root, limits=limits) as f:
         digest = f.sha256(deadline)
         info = f.info
-        ch = info.channels
         # An MP3's decoded length may differ from its header by part of an MPEG
         # frame even when the header is exact, so its bins cannot be fixed upfront.
         exact = f.exact_length and info.format != "MP3"
         acc = PeakAccumulator(f.expected_frames, n_bins=n_peaks, exact=exact)
-        # Sums run per chunk in float32, across chunks in float64: a 3-hour file
-        # has a billion squares to add.
-        sumsq = 0.0
-        sums = np.zeros(ch, dtype=np.float64)
-        peak = 0.0
-        non_finite = clipped = False
-        clip_thr = clip_threshold(info.subtype)
-        tail = np.zeros((0, ch), dtype=bool)
+        levels = _Levels(info)
         for x in f.chunks(deadline):
-            if not np.isfinite(x).all():
-                non_finite = True
-                x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-            cmax = float(x.max())
-            cmin = float(x.min())
-            peak = max(peak, cmax, -cmin)
-            flat = x.reshape(-1)
-            sumsq += float(np.dot(flat, flat))
-            sums += x.sum(axis=0, dtype=np.float64)
-            if not clipped and max(cmax, -cmin) >= clip_thr:
-                mask = np.concatenate((tail, np.abs(x) >= clip_thr))
-                run = mask[:-2] & mask[1:-1] & mask[2:] if len(mask) >= CLIP_RUN else mask[:0]
-                clipped = bool(run.any())
-                tail = mask[-(CLIP_RUN - 1) :]
-            elif not clipped:
-                tail = np.zeros((0, ch), dtype=bool)
-            acc.update(mono_mix(x))
+            acc.update(mono_mix(levels.add(x)))
         n = f.decoded
     if n == 0:
         raise DecodeError("no audio could be decoded", code="not_audio")
-    n_samples = n * ch
-    rms_db = 10.0 * math.log10(sumsq / n_samples) if sumsq > 0 else -math.inf
-    rms_db = max(rms_db, RMS_FLOOR_DB)
+    quality = levels.quality.result()
+    peak = levels.peak
     flags: list[str] = []
     if peak < 10.0 ** (SILENT_DBFS / 20.0):
         flags.append("silent")
     elif peak < 10.0 ** (QUIET_DBFS / 20.0):
         flags.append("quiet")
-    if clipped:
+    if quality.clip_ratio > 0.0:
         flags.append("clipped")
-    if np.any(np.abs(sums / n) > DC_OFFSET):
+    if quality.dc_offset > DC_OFFSET:
         flags.append("dc_offset")
-    if non_finite:
+    if levels.non_finite:
         flags.append("non_finite")
-    final = AudioInfo(info.format, info.subtype, info.sample_rate, ch, n, n / info.sample_rate)
-    return Analysis(final, digest, acc.result(), rms_db, peak, tuple(flags))
+    final = AudioInfo(info.format, info.subtype, info.sample_rate, info.channels, n, n / info.sample_rate)
+    return Analysis(final, digest, acc.result(), quality.rms_dbfs, peak, tuple(flags), quality)
 
 
-def clip_threshold(subtype: str | None) -> float:
-    """Return the level a sample must reach to count as full scale for ``subtype``.
+def measure_file(
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    limits: Limits = Limits(),
+) -> QualityMeasures:
+    """Check and decode a file once, in chunks, and return its quality measures alone.
 
-    ``subtype`` is libsndfile's sample encoding (``"PCM_16"``, ``"FLOAT"``, ...); an
-    integer encoding reaches its largest positive code, anything else (float, lossy,
-    unknown, ``None``) reaches 0.999.
+    The same checks and decoding as :func:`analyse_file`, without the file hash and
+    the peaks: for clips already stored, whose measures are missing or out of date.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    root : str or os.PathLike, optional
+        If given, the file (after resolving symlinks) must lie inside it.
+    limits : Limits
+        Size, length, channel and time bounds.
+
+    Returns
+    -------
+    QualityMeasures
+        Equal to ``analyse_file(path).quality``.
+
+    Raises
+    ------
+    DecodeError
+        As :func:`analyse_file`.
     """
-    bits = _INT_BITS.get(subtype or "")
-    if bits is None:
-        # Float and lossy files have no top code; lossy decoders also overshoot.
-        return 0.999
-    # The largest positive code, e.g. 32767/32768 for 16 bits (127/128 for 8).
-    return float((2 ** (bits - 1) - 1) / 2 ** (bits - 1) - 1e-7)
+    deadline = time.monotonic() + limits.timeout_s
+    with OpenedFile(path, root=root, limits=limits) as f:
+        levels = _Levels(f.info)
+        for x in f.chunks(deadline):
+            levels.add(x)
+        n = f.decoded
+    if n == 0:
+        raise DecodeError("no audio could be decoded", code="not_audio")
+    return levels.quality.result()

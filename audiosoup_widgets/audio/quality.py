@@ -5,8 +5,10 @@ This module owns :class:`QualityMeasures`, the one-shot :func:`measure_quality` 
 (long clips in bounded memory). It works on decoded samples only (numpy and the
 standard library): reading files is :mod:`~audiosoup_widgets.audio.decode`'s, storing
 the measures is the store's. Full scale for clipping and the level floor come from
-:mod:`~audiosoup_widgets.audio.analysis` (:func:`clip_threshold`, :data:`CLIP_RUN`,
-:data:`RMS_FLOOR_DB`), so both modules agree on what a clipped sample is.
+:mod:`~audiosoup_widgets.audio.levels` (:func:`clip_threshold`, :data:`CLIP_RUN`,
+:data:`RMS_FLOOR_DB`), as for :func:`~audiosoup_widgets.audio.analysis.analyse_file`'s
+flags, so both agree on what a clipped sample is. :data:`QUALITY_VERSION` names the
+measures' definitions; it is stored with each clip's measures.
 
 Every measure is computed by :class:`QualityAccumulator`; :func:`measure_quality`
 feeds it the whole clip at once. Fed the same clip in chunks of any size, it gives the
@@ -17,6 +19,7 @@ chunks, and samples left over at the end of a chunk wait for the next one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import asdict, dataclass
@@ -24,9 +27,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.fft
 
-from .analysis import CLIP_RUN, RMS_FLOOR_DB, clip_threshold
+from .levels import CLIP_RUN, RMS_FLOOR_DB, clip_threshold
 
 __all__ = [
+    "QUALITY_VERSION",
     "LEVEL_FLOOR_DB",
     "SILENCE_DBFS",
     "FRAME_SECONDS",
@@ -40,6 +44,10 @@ __all__ = [
     "pcm_bytes",
 ]
 
+#: The version of the measures' definitions, stored with each clip's measures: bump it
+#: whenever a measure would come out differently for the same audio (a threshold, a
+#: frame length, a formula), so stored measures older than it are measured again.
+QUALITY_VERSION = 1
 #: The lowest level reported (dBFS): digital silence has no logarithm.
 LEVEL_FLOOR_DB = RMS_FLOOR_DB
 #: A frame whose RMS (over all its channels' samples) is below this level (dBFS) is silent.
@@ -79,7 +87,7 @@ class QualityMeasures:
     clip_ratio : float
         Share of all samples (all channels) that lie in a run of :data:`CLIP_RUN` (3)
         or more consecutive samples of one channel at full scale, in [0, 1]. Full
-        scale is :func:`~audiosoup_widgets.audio.analysis.clip_threshold` of the
+        scale is :func:`~audiosoup_widgets.audio.levels.clip_threshold` of the
         sample encoding: the largest positive code or below (or the most negative
         one) for integer PCM, ``|x| >= 0.999`` otherwise.
     silence_ratio : float
@@ -206,8 +214,7 @@ class QualityAccumulator:
         self._frame = max(1, int(round(frame_seconds * sr)))
         self._bw_fraction = float(bandwidth_fraction)
         self._n_fft = int(n_fft)
-        # Hann without its zero end points, so no sample of a segment is lost.
-        self._window = np.hanning(self._n_fft + 2)[1:-1].astype(np.float32)
+        self._window = _window(self._n_fft)
         self._channels: int | None = None
         self._n = 0
         self._sumsq = 0.0
@@ -442,6 +449,18 @@ def _as_channels(y: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     return x
+
+
+@functools.lru_cache(maxsize=4)
+def _window(n_fft: int) -> np.ndarray:
+    """Return the Hann window of the spectrum segments, float32, read-only.
+
+    Without its zero end points, so no sample of a segment is lost; cached, as a new
+    accumulator per clip would otherwise compute it again for every 1-s clip.
+    """
+    w = np.hanning(n_fft + 2)[1:-1].astype(np.float32)
+    w.flags.writeable = False
+    return w
 
 
 def _db(power: float) -> float:

@@ -25,6 +25,12 @@ _THRESHOLDS: tuple[tuple[str, str, type, str], ...] = (
     ("--silence-ratio", "silence_ratio", float, "share of silent frames from which a clip is silent"),
     ("--level-z", "level_z", float, "robust z-score of a clip's level within its label for an outlier"),
     ("--level-min-db", "level_min_db", float, "and at least this many dB from its label's median level"),
+    (
+        "--min-label-size",
+        "min_label_size",
+        int,
+        "labels smaller than this are judged against the whole dataset",
+    ),
     ("--imbalance", "imbalance", float, "a class under this fraction of the mean class size"),
 )
 
@@ -87,9 +93,17 @@ def register(sub: Subparsers) -> None:
         help="do not compute missing feature summaries (near duplicates are then searched among "
         "the clips that have them, or not at all)",
     )
+    # The defaults are QcThresholds' own (a test keeps this table in step with it).
+    defaults = {
+        "near_duplicate": 0.13,
+        "clip_ratio": 0.001,
+        "silence_ratio": 0.95,
+        "level_z": 5.0,
+        "level_min_db": 12.0,
+        "min_label_size": 20,
+        "imbalance": 0.1,
+    }
     for option, name, kind, text in _THRESHOLDS:
-        p.add_argument(
-            option, dest=name, type=kind, default=None, help=text + " (see the README for the default)"
-        )
+        p.add_argument(option, dest=name, type=kind, default=None, help=f"{text} (default: {defaults[name]})")
     db_arg(p)
     p.set_defaults(func=cmd_qc)

@@ -26,6 +26,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if store.count_samples_without_summaries(DEMO_DATASET):
         prepare_engine()
         compute_with_progress(store, DEMO_DATASET)
+    # And a quality check, so the quality panel has findings to show at once.
+    if store.latest_qc_run(DEMO_DATASET) is None:
+        from ..jobs.qc import run_qc
+
+        print(run_qc(DEMO_DATASET, db=store, features=False).summary())
     if args.no_serve:
         return 0
     args.db = store.url

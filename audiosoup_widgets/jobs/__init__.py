@@ -1,7 +1,9 @@
 """Jobs: dataset-wide work over the store and the pure code, with one worker-pool policy.
 
 * :mod:`~audiosoup_widgets.jobs.ingest`: discover a dataset's files, decode them,
-  store them (:func:`~audiosoup_widgets.jobs.ingest.load_dataset`);
+  store them with their quality measures (:func:`~audiosoup_widgets.jobs.ingest.load_dataset`);
+* :mod:`~audiosoup_widgets.jobs.quality`: the quality measures of clips stored before
+  (:func:`~audiosoup_widgets.jobs.quality.backfill_quality`);
 * :mod:`~audiosoup_widgets.jobs.compute` and :mod:`~audiosoup_widgets.jobs.compute_batch`:
   feature summaries of every sample (:func:`~audiosoup_widgets.jobs.compute.compute_dataset`);
 * :mod:`~audiosoup_widgets.jobs.frames`: stored summaries as a DataFrame;

@@ -1,7 +1,10 @@
 """Many files analysed in worker processes, each file under a hard deadline.
 
 This module owns running :func:`~audiosoup_widgets.audio.decode.analyse_file` over
-a batch of files (at ingest) so that no single file can crash or hang the batch.
+a batch of files (at ingest, :func:`analyse_many`), or another per-file function
+that decodes (the quality backfill's
+:func:`~audiosoup_widgets.audio.analysis.measure_file`, :func:`map_files`), so that
+no single file can crash or hang the batch.
 Its workers follow the jobs layer's pool policy (:mod:`audiosoup_widgets.jobs.pool`:
 exit with the parent, one thread, Ctrl-C left to the parent); what is its own:
 
@@ -27,14 +30,15 @@ Every input gets exactly one outcome, and no worker outlives the iterator.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing as mp
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, TypeVar
 
 from ..audio.analysis import Analysis, analyse_file
 from ..audio.limits import Limits
@@ -42,7 +46,7 @@ from ..audio.peaks import N_PEAKS
 from ..errors import AudiosoupError, DecodeError, ValidationError
 from .pool import init_worker
 
-__all__ = ["analyse_many"]
+__all__ = ["analyse_many", "map_files"]
 
 _READY = "ready"
 # Extra time before a kill (a quarter of the timeout, at most 1 s), so a slow
@@ -63,6 +67,7 @@ _MAX_CHUNKSIZE = 32
 _MAX_BATCH_BYTES = 16_384
 
 Outcome = Analysis | DecodeError
+T = TypeVar("T")
 
 
 def analyse_many(
@@ -75,7 +80,7 @@ def analyse_many(
     n_peaks: int = N_PEAKS,
     start_method: str = "spawn",
     _analyse: Callable[..., Analysis] | None = None,
-) -> Iterator[tuple[str, Outcome]]:
+) -> Generator[tuple[str, Outcome]]:
     """Analyse files in worker processes, yielding each outcome as it completes.
 
     Parameters
@@ -128,6 +133,57 @@ def analyse_many(
     either way every worker process is stopped. Closing early kills workers in
     the middle of their files.
     """
+    analyse = functools.partial(_analyse or analyse_file, n_peaks=n_peaks)
+    return map_files(
+        analyse,
+        paths,
+        root=root,
+        limits=limits,
+        workers=workers,
+        chunksize=chunksize,
+        start_method=start_method,
+    )
+
+
+def map_files(
+    func: Callable[..., T],
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    root: str | os.PathLike[str] | None,
+    limits: Limits = Limits(),
+    workers: int | None = None,
+    chunksize: int | None = None,
+    start_method: str = "spawn",
+) -> Generator[tuple[str, T | DecodeError]]:
+    """Run ``func(path, root=root, limits=limits)`` on files in worker processes, as they complete.
+
+    The pool of :func:`analyse_many` (per-file deadlines, crashes cost one file,
+    workers end with the iterator) for any per-file function that decodes.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function (or a ``functools.partial`` of one), so workers can
+        unpickle it; called as ``func(path, root=root, limits=limits)``. A
+        :class:`~audiosoup_widgets.errors.DecodeError` it raises is the file's
+        outcome; any other exception becomes one with code ``unreadable``.
+    paths, root, limits, workers, chunksize, start_method
+        As :func:`analyse_many`.
+
+    Yields
+    ------
+    path : str
+        The input path, as given; each input exactly once, in completion order.
+    outcome : object or DecodeError
+        What ``func`` returned, or the file's error.
+
+    Raises
+    ------
+    ValidationError
+        If ``workers``, ``chunksize`` or ``start_method`` is invalid.
+    AudiosoupError
+        If worker processes cannot be started at all.
+    """
     items = [os.fsdecode(os.fspath(p)) for p in paths]
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     if not isinstance(n_workers, int) or n_workers < 1:
@@ -140,13 +196,11 @@ def analyse_many(
         raise ValidationError(f"start_method must be 'spawn' or 'forkserver', got {start_method!r}")
     n_workers = min(n_workers, math.ceil(len(items) / chunksize))
     root_s = None if root is None else os.path.abspath(os.fsdecode(os.fspath(root)))
-    args = (root_s, limits, n_peaks, _analyse or analyse_file)
+    args = (root_s, limits, func)
     return _Batch(items, args, n_workers, chunksize, limits.timeout_s, start_method).run()
 
 
-def _worker_main(
-    conn: Any, root: str | None, limits: Limits, n_peaks: int, analyse: Callable[..., Analysis]
-) -> None:
+def _worker_main(conn: Any, root: str | None, limits: Limits, analyse: Callable[..., Any]) -> None:
     """Run in a worker: analyse each file of each batch received, in order."""
     # An idle worker would also notice a dead parent by its pipe closing; a busy one
     # (a decoder stuck in C) is ended by the policy's parent watch.
@@ -165,13 +219,15 @@ def _worker_main(
         if batch is None:
             return
         for idx, path in batch:
+            # (index, True, result) or (index, False, (code, message)): whatever the
+            # function returns, an error is never mistaken for a result.
             try:
-                result: Any = analyse(path, root=root, limits=limits, n_peaks=n_peaks)
+                msg: Any = (idx, True, analyse(path, root=root, limits=limits))
             except DecodeError as exc:
-                result = (exc.code, exc.message)
+                msg = (idx, False, (exc.code, exc.message))
             except Exception as exc:  # a bug must cost one file, not the batch
-                result = ("unreadable", f"unexpected {type(exc).__name__}: {exc}")
-            conn.send((idx, result))
+                msg = (idx, False, ("unreadable", f"unexpected {type(exc).__name__}: {exc}"))
+            conn.send(msg)
 
 
 class _Worker:
@@ -250,7 +306,7 @@ class _Batch:
         self.crashes: Counter[int] = Counter()
         self.start_failures = 0
 
-    def run(self) -> Iterator[tuple[str, Outcome]]:
+    def run(self) -> Generator[tuple[str, Any]]:
         try:
             while self.left:
                 self._staff()
@@ -322,13 +378,13 @@ class _Batch:
         if handles:
             wait(handles, timeout=timeout)
 
-    def _receive(self, w: _Worker, msg: Any) -> tuple[str, Outcome] | None:
+    def _receive(self, w: _Worker, msg: Any) -> tuple[str, Any] | None:
         w.since = time.monotonic()
         if msg == _READY:
             w.ready = True
             self.start_failures = 0
             return None
-        idx, result = msg
+        idx, ok, result = msg
         # A worker answers its files in the order it received them, so this is
         # the head of its queue; the next file began when this answer came.
         if w.queue and w.queue[0][0] == idx:
@@ -336,12 +392,12 @@ class _Batch:
         else:  # pragma: no cover - only if that order were ever broken
             w.queue = deque(item for item in w.queue if item[0] != idx)
         self.left -= 1
-        if isinstance(result, tuple):
+        if not ok:
             code, message = result
             result = DecodeError(message, code=code)
         return self.items[idx], result
 
-    def _bury(self, w: _Worker) -> Iterator[tuple[str, Outcome]]:
+    def _bury(self, w: _Worker) -> Iterator[tuple[str, Any]]:
         """Account for a worker that died by itself."""
         self.workers.remove(w)
         exitcode = w.proc.exitcode
@@ -371,7 +427,7 @@ class _Batch:
                 "guard its entry point with if __name__ == '__main__'"
             )
 
-    def _enforce_deadlines(self) -> Iterator[tuple[str, Outcome]]:
+    def _enforce_deadlines(self) -> Iterator[tuple[str, Any]]:
         now = time.monotonic()
         for w in self.workers:
             deadline = self._deadline(w)

@@ -56,7 +56,8 @@ def ensure_demo(db: str | None = None, *, features: bool = True) -> Store:
         Database URL (default: the configured one).
     features : bool
         Also compute the feature summaries of clips that lack them (a few
-        seconds), so ``feature_frame`` and exports work at once. The
+        seconds), so ``feature_frame`` and exports work at once, and run the
+        quality check once (:func:`~audiosoup_widgets.jobs.qc.run_qc`). The
         compiled-code cache is checked first
         (:func:`audiosoup_widgets.jitcache.ensure_sound`), since this process
         then loads the feature engine.
@@ -71,4 +72,8 @@ def ensure_demo(db: str | None = None, *, features: bool = True) -> Store:
 
         ensure_sound()
         compute_dataset(store, DEMO_DATASET)
+    if features and store.latest_qc_run(DEMO_DATASET) is None:
+        from .qc import run_qc
+
+        run_qc(DEMO_DATASET, db=store, features=False)
     return store

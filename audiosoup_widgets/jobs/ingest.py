@@ -1,5 +1,11 @@
 """Ingest: discover a dataset's files, decode them in worker processes, bulk insert, report.
 
+Each file is decoded once (:func:`~audiosoup_widgets.audio.analysis.analyse_file`):
+its hash, peaks, levels, flags and quality measures come from that one pass and are
+stored with its row, the measures with their
+:data:`~audiosoup_widgets.audio.quality.QUALITY_VERSION` (clips stored before are
+measured by :func:`~audiosoup_widgets.jobs.quality.backfill_quality`).
+
 A load is idempotent and resumable: files already stored (same dataset and
 relative path) are not decoded again, and every batch is committed as it
 completes, so a killed run loses at most one batch of work.
@@ -19,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..audio import Analysis, Limits, encode_peaks
+from ..audio import QUALITY_VERSION, Analysis, Limits, encode_peaks
 from ..errors import ConfigError, DecodeError
 from ..layouts import Candidate, discover
+from ..store.insight import quality_values
 from ..store.models import MAX_NAME, MAX_TEXT
 from ..terminal import one_line
 from .decodepool import analyse_many
@@ -244,6 +251,8 @@ def _row(
         "flags": flags,
         "peaks": encode_peaks(a.peaks),
         "peak_abs": a.peak_abs,
-        "rms_db": a.rms_db,
         "load_run_id": run_id,
+        # rms_db is among them: the measures' rms_dbfs, which is a.rms_db.
+        **quality_values(a.quality.as_row()),
+        "quality_version": QUALITY_VERSION,
     }

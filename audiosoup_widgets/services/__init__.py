@@ -7,6 +7,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
 * :mod:`.export`: feature downloads;
 * :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
+* :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -30,6 +31,7 @@ from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .protocols import SampleFilters, Services
+from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
@@ -56,6 +58,11 @@ __all__ = [
     "MIN_CLIPS",
     "MAX_CLIPS",
     "TEMPLATE_MAX_CLIPS",
+    "QualityService",
+    "QualityOverview",
+    "Histogram",
+    "ClassBalance",
+    "MEASURES",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -88,7 +95,7 @@ __all__ = [
 
 
 class ReviewServices:
-    """The review app's services over one store: samples, audio, features, exports.
+    """The review app's services over one store: samples, audio, features, exports, quality.
 
     Parameters
     ----------
@@ -104,6 +111,7 @@ class ReviewServices:
     features : FeatureService
     exports : ExportService
     compare : CompareService
+    quality : QualityService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -112,3 +120,4 @@ class ReviewServices:
         self.features = FeatureService(self.audio, params=params)
         self.exports = ExportService(self.features, store)
         self.compare = CompareService(self.samples, self.audio, self.features, store)
+        self.quality = QualityService(store)

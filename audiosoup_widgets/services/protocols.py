@@ -8,7 +8,7 @@ filter the state derives and the sample service checks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:  # the records and results, for the annotations only
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
+    from .quality import CheckOutcome, QualityOverview
 
 __all__ = [
     "SampleFilters",
@@ -27,6 +28,7 @@ __all__ = [
     "FeatureServices",
     "ExportServices",
     "CompareServices",
+    "QualityServices",
     "Services",
 ]
 
@@ -160,6 +162,35 @@ class CompareServices(Protocol):
         """Return one summary column's values in both groups."""
 
 
+class QualityServices(Protocol):
+    """A dataset's quality (:class:`~.quality.QualityService`)."""
+
+    def overview(self, dataset: str) -> QualityOverview:
+        """Return the distributions, class balance and latest findings (cached)."""
+
+    def bar_ids(self, dataset: str, measure: str, index: object) -> list[int]:
+        """Return the clips in one histogram bar."""
+
+    def balance_ids(self, dataset: str, label: object, split: object = None) -> list[int]:
+        """Return the clips of one label (and split) of the class balance."""
+
+    def finding_ids(self, dataset: str, finding_id: object) -> list[int]:
+        """Return the clips of one finding."""
+
+    def forget(self, dataset: str | None = None) -> None:
+        """Drop cached overviews (after changes made elsewhere)."""
+
+    def run_check(
+        self,
+        dataset: str,
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+        workers: int | None = None,
+        features: bool = True,
+    ) -> CheckOutcome:
+        """Run the quality check and store its findings."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -182,3 +213,7 @@ class Services(Protocol):
     @property
     def compare(self) -> CompareServices:
         """The comparison service."""
+
+    @property
+    def quality(self) -> QualityServices:
+        """The quality service."""

@@ -157,6 +157,18 @@ class BaseStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
+    def downgrade(self, revision: str) -> None:
+        """Undo the packaged Alembic migrations down to ``revision`` (same locks as :meth:`upgrade`)."""
+        from alembic import command
+
+        self.check()
+        cfg = _alembic_config(self.url)
+        with self._migration_file_lock(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
     def _migration_file_lock(self) -> contextlib.AbstractContextManager[object]:
         """Return a lock on a file beside an SQLite database file (a no-op for others)."""
         database = self.engine.url.database

@@ -7,11 +7,11 @@ WHERE condition that binds the whole set as a single parameter on both databases
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, false, func, select
+from sqlalchemy import ColumnElement, Integer, Text, any_, bindparam, false, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -20,7 +20,8 @@ from .models import Sample
 
 #: Most sample ids one filter may carry (a selection, a map lasso, a QC finding).
 MAX_IDS = 1_000_000
-_INT64 = 2**63
+#: Sample ids are 32-bit integers (``samples.id`` is INTEGER on both databases).
+_ID_RANGE = 2**31
 
 
 def validate_ids(ids: Iterable[Any]) -> tuple[int, ...]:
@@ -38,6 +39,8 @@ def validate_ids(ids: Iterable[Any]) -> tuple[int, ...]:
     elif isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise ValidationError("sample ids must be a list of integers")
     else:
+        if isinstance(ids, Sized) and len(ids) > MAX_IDS:
+            raise ValidationError(f"at most {MAX_IDS:,} sample ids in one filter")
         out = tuple(ids)
         if not all(type(v) is int for v in out):
             if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in out):
@@ -45,7 +48,7 @@ def validate_ids(ids: Iterable[Any]) -> tuple[int, ...]:
             out = tuple(int(v) for v in out)
     if len(out) > MAX_IDS:
         raise ValidationError(f"at most {MAX_IDS:,} sample ids in one filter")
-    if out and (min(out) < -_INT64 or max(out) >= _INT64):
+    if out and (min(out) < -_ID_RANGE or max(out) >= _ID_RANGE):
         raise ValidationError("sample id out of range")
     return out
 
@@ -54,7 +57,8 @@ def ids_condition(dialect: str, ids: Sequence[int], *, csv: str | None = None) -
     """Return ``samples.id`` in ``ids`` as one bound parameter, however many ids.
 
     PostgreSQL compares with ``= ANY`` of one array (its text form cast to
-    ``bigint[]``: parsed once, and the planner hashes it); SQLite, which caps the
+    ``integer[]``, the column's own type: parsed once, and the planner can hash it
+    and scan the table rather than probe the index once per id); SQLite, which caps the
     number of bound variables, reads the ids from one JSON array with
     ``json_each``. An empty ``ids`` matches nothing.
 
@@ -72,7 +76,7 @@ def ids_condition(dialect: str, ids: Sequence[int], *, csv: str | None = None) -
     joined = csv if csv is not None else ",".join(map(str, ids))
     if dialect == "postgresql":
         param = bindparam("id_set", "{" + joined + "}", type_=Text, unique=True)
-        return Sample.id == any_(sql_cast(param, ARRAY(BigInteger)))
+        return Sample.id == any_(sql_cast(param, ARRAY(Integer)))
     table = func.json_each(bindparam("id_set", "[" + joined + "]", type_=Text, unique=True)).table_valued(
         "value"
     )

@@ -12,13 +12,14 @@ import datetime as dt
 import io
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, join, select
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
+from .columns import read_columns
 from .idset import ids_condition, validate_ids
 from .measures import (
     FLOAT_QUALITY_COLUMNS,
@@ -46,9 +47,16 @@ def _json(value: Any, what: str) -> Any:
     return value
 
 
+@overload
+def _utc(when: dt.datetime) -> dt.datetime: ...
+@overload
+def _utc(when: dt.datetime | None) -> dt.datetime | None: ...
 def _utc(when: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands stored times back without their zone; they were written in UTC.
-    return when.replace(tzinfo=dt.UTC) if when is not None and when.tzinfo is None else when
+    # Times are stored in UTC; SQLite keeps no zone (it would drop an offset on
+    # write and hands times back naive), so convert on the way in and out.
+    if when is None:
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 def _name(value: Any, what: str, length: int) -> str:
@@ -97,6 +105,9 @@ class InsightMixin(QualityMixin):
         int
             The run's id.
         """
+        if not isinstance(started_at, dt.datetime):
+            raise ValidationError("a QC run's start must be a date and time")
+        started_at = _utc(started_at)
         rows = [_finding_row(f) for f in findings]
         run_params = _json(dict(params), "QC parameters")
         with self.session() as sess:
@@ -134,7 +145,7 @@ class InsightMixin(QualityMixin):
             return QcRunRecord(
                 run.id,
                 dataset,
-                _utc(run.started_at) or run.started_at,
+                _utc(run.started_at),
                 _utc(run.finished_at),
                 dict(run.params or {}),
                 run.n_samples,
@@ -162,7 +173,7 @@ class InsightMixin(QualityMixin):
                 .order_by(QcFinding.id)
             ).all()
             return [
-                FindingRecord(i, r, k, lab, tuple(ids or ()), dict(det or {}), _utc(s) or s, _utc(f))
+                FindingRecord(i, r, k, lab, tuple(ids or ()), dict(det or {}), _utc(s), _utc(f))
                 for i, r, k, lab, ids, det, s, f in rows
             ]
 
@@ -262,31 +273,34 @@ class InsightMixin(QualityMixin):
             ).first()
             if head is None:
                 return None
-            rows = (
-                sess.connection()
-                .execute(
-                    select(Projection.sample_id, Projection.x, Projection.y, Label.name, Sample.split)
-                    .join(Sample, Sample.id == Projection.sample_id)
-                    .outerjoin(Label, Label.id == Sample.label_id)
-                    .where(*where)
-                    .order_by(Projection.sample_id)
-                )
-                .all()
+            names: dict[int, str] = {
+                i: n for i, n in sess.execute(select(Label.id, Label.name).where(Label.dataset_id == ds_id))
+            }
+            cols = read_columns(
+                sess,
+                [
+                    ("sample_id", Projection.sample_id, "int"),
+                    ("x", Projection.x, "float"),
+                    ("y", Projection.y, "float"),
+                    ("label_id", func.coalesce(Sample.label_id, 0), "int"),
+                    ("split", Sample.split, "text"),
+                ],
+                froms=join(Projection, Sample, Sample.id == Projection.sample_id),
+                where=where,
             )
-        ids, xs, ys, labels, splits = (
-            (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
-        )
+        label_ids = cols["label_id"]
+        assert isinstance(label_ids, np.ndarray)
         return ProjectionRecord(
             dataset=dataset,
             family=family,
             method=method,
             input_key=head.input_key,
-            computed_at=_utc(head.computed_at) or head.computed_at,
-            sample_ids=np.array(ids, dtype=np.int64),
-            x=np.array(xs, dtype=np.float32),
-            y=np.array(ys, dtype=np.float32),
-            label=labels,
-            split=splits,
+            computed_at=_utc(head.computed_at),
+            sample_ids=np.asarray(cols["sample_id"], dtype=np.int64),
+            x=np.asarray(cols["x"], dtype=np.float32),
+            y=np.asarray(cols["y"], dtype=np.float32),
+            label=[names.get(i) for i in label_ids.tolist()],
+            split=list(cols["split"]),
         )
 
 

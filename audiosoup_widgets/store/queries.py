@@ -79,6 +79,12 @@ class SampleQuery:
         if self.ids is not None:
             object.__setattr__(self, "ids", validate_ids(self.ids))
 
+    def __repr__(self) -> str:
+        # A lasso's 100,000 ids would make every log line and error message huge.
+        fields = {k: getattr(self, k) for k in ("dataset", "labels", "split", "search", "status", "sort")}
+        ids = "None" if self.ids is None else f"<{len(self.ids)} ids>"
+        return f"SampleQuery({', '.join(f'{k}={v!r}' for k, v in fields.items())}, ids={ids})"
+
     @functools.cached_property
     def _ids_csv(self) -> str:
         # Built once per query: a count and a page of the same query both bind it.

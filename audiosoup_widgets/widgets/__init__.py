@@ -12,6 +12,7 @@ from .compare import ComparisonView
 from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
+from .quality import QualityPanel
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .views import ViewTabs
@@ -19,6 +20,7 @@ from .views import ViewTabs
 __all__ = [
     "SampleGrid",
     "SelectionBar",
+    "QualityPanel",
     "ViewTabs",
     "ComparisonView",
     "MetadataEditor",

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 from traitlets import Bool, Dict, Int, List, Unicode, dlink
 
 from ..errors import NotFoundError, ValidationError
@@ -38,12 +37,12 @@ from ..services import (
     SORTS,
     SPLITS,
     STATUSES,
-    SampleRecord,
     Services,
 )
 from ..state import ReviewState
 from .background import Debouncer
-from .base import SafeTemplate, as_int, as_str, fmt_db, fmt_duration, fmt_rate, handler
+from .base import SafeTemplate, as_int, as_str, handler
+from .cards import _card, wave_path
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,6 @@ SORT_ITEMS = (
     ("-id", "Newest first"),
 )
 _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
-_WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
-MAX_TEXT_ON_CARD = 240
 #: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
 MAX_BOX_CHARS = 48
 #: Seconds after the last keystroke before a typed search runs.
@@ -90,75 +87,6 @@ _MIRRORED = (
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
-
-
-def wave_path(
-    peaks: np.ndarray, *, width: int = _WAVE_W, height: int = _WAVE_H, n_bins: int = _WAVE_BINS
-) -> str:
-    """Build the SVG path of a filled waveform thumbnail from min/max peaks.
-
-    Parameters
-    ----------
-    peaks : np.ndarray, shape (2, n)
-        Minima and maxima in [-1, 1] (already normalised for display).
-    width, height : int
-        The SVG ``viewBox`` size in integer units; the path is centred vertically.
-    n_bins : int
-        Horizontal resolution of the path (peaks are re-binned, keeping extremes).
-
-    Returns
-    -------
-    str
-        ``M`` followed by integer coordinate pairs (implicit line-tos) and ``Z``:
-        only digits, spaces and those two letters.
-    """
-    p = np.nan_to_num(np.asarray(peaks, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
-    if p.ndim != 2 or p.shape[0] != 2 or p.shape[1] == 0:
-        p = np.zeros((2, 1))
-    n = p.shape[1]
-    if n > n_bins:
-        starts = (np.arange(n_bins) * n) // n_bins
-        lo, hi = np.minimum.reduceat(p[0], starts), np.maximum.reduceat(p[1], starts)
-    else:
-        lo, hi = p[0], p[1]
-    lo, hi = np.clip(lo, -1, 1), np.clip(hi, -1, 1)
-    mid, amp = height / 2.0, height / 2.0 - height / 50.0
-    # At least a sliver of ink, so a silent clip still shows its (flat) line.
-    ink = max(1.0, height / 100.0)
-    top = np.minimum(mid - hi * amp, mid - ink)
-    bottom = np.maximum(mid - lo * amp, mid + ink)
-    xs = np.linspace(0.0, float(width), len(hi))
-    pts = np.empty((2 * len(hi), 2))
-    pts[: len(hi), 0], pts[: len(hi), 1] = xs, top
-    pts[len(hi) :, 0], pts[len(hi) :, 1] = xs[::-1], bottom[::-1]
-    # Integers format far faster than floats; the viewBox is fine enough for them.
-    return "M" + " ".join(map(str, np.rint(pts).astype(np.int64).ravel().tolist())) + "Z"
-
-
-def _card(r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None) -> dict[str, Any]:
-    """Turn a sample record (and its thumbnail peaks and gain) into what one card shows."""
-    scaled, gain = thumbnail if thumbnail is not None else (np.zeros((2, 1)), 0.0)
-    wave = wave_path(scaled)
-    text = r.text or ""
-    if len(text) > MAX_TEXT_ON_CARD:
-        text = text[: MAX_TEXT_ON_CARD - 1] + "…"
-    return {
-        "id": r.id,
-        "name": r.file_name,
-        "path": r.path,
-        "label": r.label or "",
-        "split": r.split or "",
-        "speaker": r.speaker or "",
-        "duration": fmt_duration(r.duration),
-        "rate": fmt_rate(r.sample_rate),
-        "channels": "mono" if r.channels == 1 else f"{r.channels} ch",
-        "text": text,
-        "status": r.status,
-        "flags": [str(f) for f in r.flags],
-        "gain": fmt_db(gain) if gain >= 0.5 else "",
-        "wave": wave,
-        "has_peaks": bool(r.peaks),
-    }
 
 
 def _search_text(data: Any) -> str:

@@ -12,9 +12,9 @@ import pytest
 from audio_fixtures import GOOD_DETAILS, analyse_or_misbehave, audio_bytes, make_clips, make_mixed_folder
 from signals import tone
 
-from audiosoup_widgets.audio import Analysis, Limits, analyse_file
+from audiosoup_widgets.audio import Analysis, Limits, analyse_file, measure_file
 from audiosoup_widgets.errors import DecodeError, ValidationError
-from audiosoup_widgets.jobs.decodepool import analyse_many
+from audiosoup_widgets.jobs.decodepool import analyse_many, map_files
 
 # Python's per-interpreter helpers (not ours to stop): the resource tracker
 # that spawn starts once, and the fork server whose children are our workers.
@@ -231,3 +231,23 @@ def test_throughput_of_one_second_clips(tmp_path, no_leaks):
     )
     assert n == n_clips
     assert rate > 100  # a floor against regressions (the prototype did 6 clips/s), not the aim
+
+
+def info_tuple(path: str, *, root: str | None, limits: Limits) -> tuple[str, int]:
+    """A per-file function whose result is a tuple (module-level: workers unpickle it)."""
+    from audiosoup_widgets.audio import probe_file
+
+    info = probe_file(path, root=root, limits=limits)
+    return (info.format, info.frames)
+
+
+def test_map_files_runs_any_per_file_function(tmp_path, no_leaks):
+    paths = clips(tmp_path, ["a.wav", "b.wav", "c.wav"])
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    got = dict(map_files(measure_file, [*paths, str(tmp_path / "bad.wav")], root=tmp_path, workers=2))
+    for p in paths:
+        assert got[p] == measure_file(p, root=tmp_path)
+    assert isinstance(got[str(tmp_path / "bad.wav")], DecodeError)
+    # A result that is a tuple is a result, never taken for an error.
+    tuples = dict(map_files(info_tuple, paths, root=tmp_path, workers=1))
+    assert tuples == {p: ("WAV", 1600) for p in paths}

@@ -8,10 +8,13 @@ import math
 import numpy as np
 import pytest
 from signals import noise, tone
+from sqlalchemy import text
 
 from audiosoup_widgets import ValidationError
 from audiosoup_widgets.audio.quality import QualityMeasures, measure_quality
 from audiosoup_widgets.store import MEASURE_COLUMNS, QUALITY_COLUMNS, SampleQuery, Store, quality_values
+from audiosoup_widgets.store.columns import read_columns
+from audiosoup_widgets.store.models import Sample
 from audiosoup_widgets.testing import sample_row, seed_synthetic
 
 
@@ -165,3 +168,39 @@ def test_insert_samples_stores_quality_columns(store: Store):
     assert cols["snr_db"][0] == m.snr_db and cols["bandwidth_hz"][0] == m.bandwidth_hz
     assert cols["leading_silence"][0] == m.leading_silence_s and np.isnan(cols["clip_ratio"][1])
     assert store.count_missing_quality("d", version=2) == 1
+
+
+def test_quality_columns_stay_aligned_whatever_order_rows_are_stored_in(store: Store):
+    seed_synthetic(store, dataset="d", n=40, labels=("a", "b", "c"))
+    records = {r.id: r for r in store.page_samples(SampleQuery("d"), page_size=40)}
+    ids = sorted(records)
+    shuffled = np.random.default_rng(7).permutation(ids).tolist()
+    # updated rows move in the table, so a plain scan now meets them in this order
+    for i in shuffled:
+        store.write_quality([{"sample_id": i, "snr_db": float(i), "pcm_sha256": f"{i:064x}"}], version=1)
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_indexscan = off; SET enable_bitmapscan = off")
+            scanned = [r[0] for r in conn.exec_driver_sql("SELECT id FROM samples")]
+        assert scanned != ids  # the packed read has to put them back in order
+    cols = store.quality_columns("d")
+    assert cols["sample_id"].tolist() == ids
+    assert cols["snr_db"].tolist() == [float(i) for i in ids]
+    assert cols["pcm_hash"] == [f"{i:064x}" for i in ids]
+    assert cols["path"] == [records[i].path for i in ids]
+    assert cols["label"] == [records[i].label for i in ids]
+    assert cols["speaker"] == [records[i].speaker for i in ids]
+    assert cols["split"] == [records[i].split for i in ids]
+    # the same read forced onto a plain scan of the table
+    with store.session() as sess:
+        if store.dialect == "postgresql":
+            sess.execute(text("SET LOCAL enable_indexscan = off"))
+            sess.execute(text("SET LOCAL enable_bitmapscan = off"))
+        scan = read_columns(
+            sess,
+            [("id", Sample.id, "int"), ("snr", Sample.snr_db, "float"), ("hash", Sample.pcm_hash, "text")],
+            froms=Sample,
+            where=[Sample.path != ""],
+        )
+    assert scan["id"].tolist() == ids and scan["snr"].tolist() == [float(i) for i in ids]
+    assert scan["hash"] == [f"{i:064x}" for i in ids]
