@@ -23,9 +23,11 @@ from .services import ReviewServices
 from .state import VIEWS, ReviewState
 from .store import Store
 from .widgets import (
+    ComparisonView,
     ErrorBanner,
     FeatureExplorer,
     MetadataEditor,
+    QualityPanel,
     ReviewDialog,
     SampleGrid,
     SelectionBar,
@@ -66,6 +68,10 @@ class ReviewApp:
         The row of tabs switching between the views.
     similarity_map : SimilarityMap
         The similarity map view (reads nothing until it is first shown).
+    quality : QualityPanel
+        The quality view: distributions, class balance, findings.
+    comparison : ComparisonView
+        The compare view: the clips of ``state.compare_ids`` side by side.
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -84,6 +90,8 @@ class ReviewApp:
     banner: ErrorBanner
     tabs: ViewTabs
     similarity_map: SimilarityMap
+    quality: QualityPanel
+    comparison: ComparisonView
     views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
@@ -97,11 +105,13 @@ class ReviewApp:
             self.widget,
             *self.views.values(),
             self.tabs,
+            self.comparison,
             self.banner,
             self.review,
             self.editor,
             self.explorer,
             self.selection,
+            self.quality,
             self.grid,
             self.similarity_map,
         ]
@@ -163,12 +173,14 @@ def build_review_app(
         ],
     )
     tabs = ViewTabs(state, services)
+    quality = QualityPanel(state, services)
+    comparison = ComparisonView(state, services)
     similarity_map = SimilarityMap(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
-        "quality": [],
+        "quality": [quality],
         "map": [similarity_map],
-        "compare": [],
+        "compare": [comparison],
     }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
@@ -197,6 +209,8 @@ def build_review_app(
         banner=banner,
         tabs=tabs,
         similarity_map=similarity_map,
+        quality=quality,
+        comparison=comparison,
         views=views,
         widget=page,
         _warm=warm,

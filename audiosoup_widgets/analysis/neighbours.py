@@ -158,6 +158,15 @@ def _standardised(x: np.ndarray) -> tuple[np.ndarray, int]:
     z = (x - x.mean(axis=0)) / x.std(axis=0)
     if z.shape[1] <= COMPONENTS:
         return z, z.shape[1]
+    if len(z) < z.shape[1]:
+        # Fewer clips than columns (a small dataset with every feature: 148 x 2,400): the
+        # same principal coordinates from the n x n Gram matrix, z V = U S, in a fraction of
+        # the time of the d x d covariance.
+        values, u = np.linalg.eigh(z @ z.T)
+        k = min(COMPONENTS, len(z))
+        scale = np.sqrt(np.clip(values[::-1][:k], 0.0, None))
+        gram: np.ndarray = u[:, ::-1][:, :k] * scale
+        return gram, k
     # Eigenvectors of the covariance: exact, deterministic and cheap for n >> d; only the
     # subspace matters (distances do not see the axes' signs).
     _, vectors = np.linalg.eigh(z.T @ z)

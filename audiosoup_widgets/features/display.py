@@ -8,6 +8,9 @@ prepares them for a viewer, with numpy only (no UI library):
   floored at :data:`~audiosoup_widgets.features.params.TOP_DB`; rows re-sampled onto
   the axis the spec asks for (mel, log, linear, categorical), columns pooled so a
   30-s clip stays light, and colour limits chosen per kind;
+* a :class:`ColourScale` given to :func:`prepare` draws several pictures on one scale
+  (a comparison of clips: one dB reference, one colour bar): the values are then
+  taken as already in display units;
 * :func:`colour_lut`, :func:`palette` and :data:`CMAPS` are the colour maps, and
   :func:`colour_bar` describes the bar drawn beside a picture;
 * :func:`axis_label`, :func:`spaced_ticks`, :func:`format_value`, :func:`hz_to_mel`
@@ -31,10 +34,12 @@ from .registry import Axis, FeatureSpec
 
 __all__ = [
     "CMAPS",
+    "ColourScale",
     "MAX_COLUMNS",
     "MAX_ROWS",
     "PLOT_BOTTOM",
     "PLOT_TOP",
+    "SIGNED",
     "Display",
     "axis_label",
     "colour_bar",
@@ -92,7 +97,8 @@ CMAPS = {
     ),
 }
 _NAN_COLOUR = (230, 230, 230)
-_SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "tonnetz")
+#: Features whose values are signed around zero: drawn with the diverging map, symmetric limits.
+SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "tonnetz")
 
 
 def colour_lut(name: str, n: int = 255) -> np.ndarray:
@@ -107,6 +113,37 @@ def colour_lut(name: str, n: int = 255) -> np.ndarray:
 
 def _hz_text(hz: float) -> str:
     return f"{hz / 1000:g}k" if hz >= 1000 else f"{hz:g}"
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """Colour (or, for a line, y) limits shared by several pictures drawn side by side.
+
+    Given to :func:`prepare`, it replaces the clip's own limits, and the values are
+    taken as already in display units (decibels converted with one reference for
+    every clip, or a difference), so no per-clip conversion happens.
+
+    Attributes
+    ----------
+    vmin, vmax : float
+        Limits of the colour map (of the y axis for a line feature).
+    cmap : str
+        One of :data:`CMAPS`.
+    value_label : str
+        The colour bar's title.
+    unit : str
+        Unit of the values in hover readouts (``dB``), or empty.
+    pool : {'max', 'mean'}
+        How rows and columns are pooled when a matrix is too large to draw: ``max``
+        keeps peaks of levels, ``mean`` suits signed values and differences.
+    """
+
+    vmin: float
+    vmax: float
+    cmap: str
+    value_label: str
+    unit: str = ""
+    pool: str = "mean"
 
 
 @dataclass
@@ -255,7 +292,13 @@ def palette(cmap: str) -> np.ndarray:
 
 
 def prepare(
-    spec: FeatureSpec, values: np.ndarray, *, sr: float, params: FeatureParams, n_bands: int | None = None
+    spec: FeatureSpec,
+    values: np.ndarray,
+    *,
+    sr: float,
+    params: FeatureParams,
+    n_bands: int | None = None,
+    scale: ColourScale | None = None,
 ) -> Display:
     """Turn one engine matrix into a :class:`Display` for its registry spec.
 
@@ -271,6 +314,9 @@ def prepare(
         Engine parameters (hop length, mel range, ...).
     n_bands : int, optional
         Spectral contrast bands actually used (the engine may use fewer at low rates).
+    scale : ColourScale, optional
+        Shared limits for pictures drawn side by side; ``values`` are then already
+        in display units (no decibel conversion here).
 
     Returns
     -------
@@ -294,6 +340,7 @@ def prepare(
         v = np.where(np.isfinite(values), values, np.nan)
         finite = v[np.isfinite(v)]
         top = float(finite.max()) if finite.size else 1.0
+        low = min(0.0, float(finite.min()) if finite.size else 0.0)
         return Display(
             kind="line",
             values=v,
@@ -301,8 +348,8 @@ def prepare(
             x_label=x_label,
             y_label=axis_label(spec.y_axis),
             value_label=spec.value_unit,
-            vmin=min(0.0, float(finite.min()) if finite.size else 0.0),
-            vmax=top if top > 0 else 1.0,
+            vmin=scale.vmin if scale else low,
+            vmax=scale.vmax if scale else (top if top > 0 else 1.0),
             x_extent=x_extent,
             unit=spec.y_axis.unit,
         )
@@ -310,7 +357,10 @@ def prepare(
     z = values
     unit = spec.value_unit
     note = ""
-    if spec.db:
+    if scale is not None:
+        vmin, vmax, cmap, value_label = scale.vmin, scale.vmax, scale.cmap, scale.value_label
+        unit = scale.unit
+    elif spec.db:
         factor = 10.0 if spec.db == "power" else 20.0
         amin = 1e-10 if spec.db == "power" else 1e-5
         ref = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
@@ -320,7 +370,7 @@ def prepare(
         vmin, vmax, cmap = -TOP_DB, 0.0, "magma"
         value_label = "dB below the loudest point"
         unit = "dB"
-    elif spec.id in _SIGNED:
+    elif spec.id in SIGNED:
         body = z
         if spec.id.startswith("mfcc") and z.shape[0] > 1:
             # MFCC 0 follows loudness and dwarfs the others: scale colours on the rest.
@@ -343,14 +393,14 @@ def prepare(
         cmap = "viridis"
         value_label = spec.value_unit
 
-    scale = spec.y_axis.scale
-    how = "max" if spec.db else "mean"
+    how = scale.pool if scale is not None else ("max" if spec.db else "mean")
+    axis_scale = spec.y_axis.scale
     y_ticks: dict[float, str] = {}
     row_names: tuple[str, ...] = ()
     pixelated = False
     y_label = axis_label(spec.y_axis)
     shown = z
-    if scale == "mel":
+    if axis_scale == "mel":
         assert rows is not None  # a mel axis has Hz rows (only line features have none)
         mel = hz_to_mel(rows)
         step = float(np.mean(np.diff(mel))) if len(mel) > 1 else 1.0
@@ -363,7 +413,7 @@ def prepare(
             _hz_text,
         )
         y_label = "frequency (Hz)"
-    elif scale == "log":
+    elif axis_scale == "log":
         assert rows is not None  # a log axis has BPM rows
         keep = np.isfinite(rows) & (rows > 0)
         r, zz = rows[keep], z[keep]
@@ -382,7 +432,7 @@ def prepare(
             for t in (10, 30, 60, 120, 240, 480, 960, 1920)
             if y_extent[0] <= t <= y_extent[1]
         }
-    elif scale == "categorical":
+    elif axis_scale == "categorical":
         n = z.shape[0]
         row_coords = np.arange(n, dtype=float)
         y_extent = (-0.5, n - 0.5)
@@ -422,7 +472,7 @@ def prepare(
         vmax=vmax,
         x_extent=x_extent,
         y_extent=y_extent,
-        y_scale=scale,
+        y_scale=axis_scale,
         row_coords=row_coords,
         cmap=cmap,
         y_ticks=y_ticks,

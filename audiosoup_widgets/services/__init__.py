@@ -7,6 +7,8 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.features`: full feature matrices of the sample in view, engine warm-up;
 * :mod:`.export`: feature downloads;
 * :mod:`.maps`: similarity maps of a dataset (stored 2-D points, colours, selections);
+* :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
+* :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -26,10 +28,12 @@ from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
 from .cache import LRUCache
+from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
 from .protocols import SampleFilters, Services
+from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
@@ -57,6 +61,15 @@ __all__ = [
     "MAP_FAMILIES",
     "MAP_METHODS",
     "COLOUR_BY",
+    "CompareService",
+    "MIN_CLIPS",
+    "MAX_CLIPS",
+    "TEMPLATE_MAX_CLIPS",
+    "QualityService",
+    "QualityOverview",
+    "Histogram",
+    "ClassBalance",
+    "MEASURES",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -89,7 +102,7 @@ __all__ = [
 
 
 class ReviewServices:
-    """The review app's services over one store: samples, audio, features, exports.
+    """The review app's services over one store: samples, audio, features, exports, quality.
 
     Parameters
     ----------
@@ -105,6 +118,8 @@ class ReviewServices:
     features : FeatureService
     exports : ExportService
     maps : MapService
+    compare : CompareService
+    quality : QualityService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -113,3 +128,5 @@ class ReviewServices:
         self.features = FeatureService(self.audio, params=params)
         self.exports = ExportService(self.features, store)
         self.maps = MapService(store, self.samples, params=params)
+        self.compare = CompareService(self.samples, self.audio, self.features, store)
+        self.quality = QualityService(store)

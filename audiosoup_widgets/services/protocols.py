@@ -16,9 +16,11 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
 
     from ..features import FeatureParams
     from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+    from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
     from .maps import Extent, Groups, MapPoints
+    from .quality import CheckOutcome, QualityOverview
 
 __all__ = [
     "SampleFilters",
@@ -27,6 +29,8 @@ __all__ = [
     "FeatureServices",
     "ExportServices",
     "MapServices",
+    "CompareServices",
+    "QualityServices",
     "Services",
 ]
 
@@ -184,6 +188,56 @@ class MapServices(Protocol):
         """Return a clip's file name and label."""
 
 
+class CompareServices(Protocol):
+    """Clips side by side, class templates and effect sizes (:class:`~.compare.CompareService`)."""
+
+    def panels(
+        self, ids: Sequence[int], feature: str, *, dataset: str | None = None, template: str | None = None
+    ) -> Comparison:
+        """Return the clips' matrices of ``feature`` on one scale."""
+
+    def difference(self, id_a: int, id_b: int, feature: str, *, dataset: str | None = None) -> Difference:
+        """Return clip A's ``feature`` minus clip B's."""
+
+    def template(self, dataset: str, label: str, feature: str, *, max_clips: int = ...) -> Template:
+        """Return the class template of ``label``."""
+
+    def effect_sizes(self, dataset: str, group_a: Group, group_b: Group) -> EffectSizes:
+        """Return Cohen's d of every stored summary column between two groups."""
+
+    def distributions(self, dataset: str, group_a: Group, group_b: Group, column: str) -> Distributions:
+        """Return one summary column's values in both groups."""
+
+
+class QualityServices(Protocol):
+    """A dataset's quality (:class:`~.quality.QualityService`)."""
+
+    def overview(self, dataset: str) -> QualityOverview:
+        """Return the distributions, class balance and latest findings (cached)."""
+
+    def bar_ids(self, dataset: str, measure: str, index: object) -> list[int]:
+        """Return the clips in one histogram bar."""
+
+    def balance_ids(self, dataset: str, label: object, split: object = None) -> list[int]:
+        """Return the clips of one label (and split) of the class balance."""
+
+    def finding_ids(self, dataset: str, finding_id: object) -> list[int]:
+        """Return the clips of one finding."""
+
+    def forget(self, dataset: str | None = None) -> None:
+        """Drop cached overviews (after changes made elsewhere)."""
+
+    def run_check(
+        self,
+        dataset: str,
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+        workers: int | None = None,
+        features: bool = True,
+    ) -> CheckOutcome:
+        """Run the quality check and store its findings."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -206,3 +260,11 @@ class Services(Protocol):
     @property
     def maps(self) -> MapServices:
         """The similarity map service."""
+
+    @property
+    def compare(self) -> CompareServices:
+        """The comparison service."""
+
+    @property
+    def quality(self) -> QualityServices:
+        """The quality service."""

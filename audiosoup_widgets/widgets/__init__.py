@@ -8,9 +8,11 @@ composes them.
 from __future__ import annotations
 
 from .banner import ErrorBanner
+from .compare import ComparisonView
 from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
+from .quality import QualityPanel
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .simmap import SimilarityMap
@@ -20,7 +22,9 @@ __all__ = [
     "SampleGrid",
     "SelectionBar",
     "SimilarityMap",
+    "QualityPanel",
     "ViewTabs",
+    "ComparisonView",
     "MetadataEditor",
     "FeatureExplorer",
     "ReviewDialog",

@@ -581,3 +581,18 @@ def test_summaries_stay_on_one_line_whatever_the_labels():
     assert {f.kind for f in found} == {"exact_duplicate", "split_leak", "clipping", "class_imbalance"}
     assert all("\n" not in f.detail["summary"] for f in found)
     assert found[0].detail["summary"] == "3 clips have identical audio, labelled 'a\\nb', 'c'"
+
+
+def test_fewer_rows_than_columns_give_the_same_principal_coordinates_as_the_covariance():
+    from scipy.spatial.distance import pdist
+
+    from audiosoup_widgets.analysis.neighbours import COMPONENTS, _standardised
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 400)) * rng.uniform(0.5, 4.0, 400)
+    z, k = _standardised(x)
+    s = (x - x.mean(axis=0)) / x.std(axis=0)
+    _, v = np.linalg.eigh(s.T @ s)
+    reference = s @ v[:, ::-1][:, :COMPONENTS]
+    assert k == COMPONENTS and z.shape == (60, COMPONENTS)
+    np.testing.assert_allclose(pdist(z), pdist(reference), rtol=1e-9, atol=1e-9)

@@ -49,6 +49,12 @@ DATA_TRAITS = {
     ("FeatureExplorer", "download"),
     ("FeatureExplorer", "progress"),
     ("ErrorBanner", "error"),
+    ("ComparisonView", "panels"),
+    ("ComparisonView", "labels"),
+    ("ComparisonView", "group_options"),
+    ("ComparisonView", "template_label"),
+    ("ComparisonView", "template_note"),
+    ("ComparisonView", "profile_legend"),
 }
 
 
@@ -73,6 +79,10 @@ def hostile(sqlite_store, tmp_path, make_app):
     app.explorer.vue_set_visible(True)
     app.explorer.vue_toggle_feature({"id": "mfcc", "selected": True})
     app.explorer.vue_export_selected("json")
+    app.state.compare_ids = sorted(ids.values())
+    app.state.show("compare")
+    app.comparison.vue_set_template(XSS_LABEL)
+    app.state.show("clips")
     app.grid.vue_set_search(XSS_FILE[:20])
     app.state.report(f"No dataset named {XSS_DATASET}")  # user text in an error message too
     return app, sid
@@ -86,7 +96,7 @@ def _all_widgets():
 
 def test_templates_are_constant_files_without_v_html(hostile):
     app, _ = hostile
-    for w in (app.grid, app.review, app.editor, app.explorer, app.banner):
+    for w in (app.grid, app.review, app.editor, app.explorer, app.banner, app.comparison):
         assert isinstance(w, SafeTemplate)
         path = Path(w.template_file[0]).parent / w.template_file[1]
         assert w.template.template == path.read_text(encoding="utf-8")
