@@ -61,7 +61,12 @@ def test_map_lasso_then_grid_filter(page, dashboard, demo_summaries, shot):
     )
     shot(page, "map")
 
-    # A lasso drawn with the mouse around the left two thirds of the plot.
+    # A lasso drawn with the mouse around the left two thirds of the plot, once it is laid out.
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.audiosoup-map .plotarea_background');"
+        " const r = a && a.getBoundingClientRect(); return r && r.width > 300 && r.height > 200; }"
+    )
+    page.wait_for_timeout(500)
     area = page.locator(".audiosoup-map .plotarea_background").bounding_box()
     x0, y0, w, h = area["x"], area["y"], area["width"], area["height"]
     page.mouse.move(x0 + 0.02 * w, y0 + 0.02 * h)
