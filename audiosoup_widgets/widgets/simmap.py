@@ -16,8 +16,8 @@ until the map view is first shown. The browser's selection (the mark's
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ _STAGES = {
     "saving": "Saving the map",
 }
 #: Longest wait, in seconds, for the browser to say the stored map is drawn before the
-#: summaries are read to check it (reading 100,000 clips' summaries would slow the draw).
+#: summaries are read to check it.
 DRAW_WAIT = 5.0
 #: Pixels from a point within which the pointer reads it (and a click opens it).
 HOVER_PIXELS = 8.0
@@ -111,8 +111,12 @@ class SimilarityMap(SafeTemplate):
         self._labels_dirty = False
         self._off_view = 0  # far-off points left out of the first view
         self._quiet = False  # True while Python itself sets the mark's selection
-        self._job = LatestJob("audiosoup-map")
-        self._drawn = threading.Event()  # set when the browser has drawn the points
+        # Reading the stored map is quick; checking it (or a UMAP fit) is slow: one worker each,
+        # so a long check never holds up the stored map of another family or method.
+        self._reader = LatestJob("audiosoup-map-read")
+        self._checker = LatestJob("audiosoup-map-check")
+        self._pending: tuple[str, str, str] | None = None  # a check waiting for the first draw
+        self._timer: asyncio.TimerHandle | None = None
         self._plot: MapFigure | None = None  # made when the map is first shown
         state.observe(self._on_view, names=["view"])
         state.observe(self._on_dataset, names=["dataset"])
@@ -144,7 +148,9 @@ class SimilarityMap(SafeTemplate):
             self._relabel()
 
     def _on_dataset(self, change: dict[str, Any]) -> None:
-        self._job.cancel()
+        self._reader.cancel()
+        self._checker.cancel()
+        self._cancel_timer()
         self._clear_plot()
         self._on_view({})
 
@@ -180,35 +186,65 @@ class SimilarityMap(SafeTemplate):
             and (self._points.dataset, self._points.family, self._points.method) != key
         ):
             self._clear_plot()
+        self._checker.cancel()  # a check of the previous map must not draw over this one
+        self._cancel_timer()
+        if recompute:
+            self._check(key, recompute=True)
+            return
         maps = self.services.maps
         self.busy = {"stage": "Reading the stored map", "done": 0, "total": 0}
-        drawn = self._drawn
-        drawn.clear()
-        in_kernel = running_loop() is not None  # else the job runs here and now
+        self._reader.submit(
+            lambda job: maps.points(dataset, family=family, method=method),
+            on_done=lambda points: self._stored(key, points),
+            on_error=self._failed,
+        )
 
-        def work(job: Job) -> MapPoints | None:
-            if not recompute:
-                stored = maps.points(dataset, family=family, method=method)
-                if stored is not None:
-                    job.progress(("points", stored))
-                    if in_kernel:
-                        drawn.wait(timeout=DRAW_WAIT)
-            if job.stale:
-                return None
+    def _stored(self, key: tuple[str, str, str], points: MapPoints | None) -> None:
+        """Draw the stored map, then check it once the browser has drawn it (or soon)."""
+        if points is None:
+            self._check(key)
+            return
+        self._safe_draw(points)
+        self.busy = {"stage": "Checking the map against the feature summaries", "done": 0, "total": 0}
+        loop = running_loop()
+        if loop is None:
+            self._check(key)  # no browser here: at once
+            return
+        # Reading 100,000 clips' summaries would slow the first draw: wait for the browser to say
+        # it has drawn (vue_drawn), or DRAW_WAIT seconds at most.
+        self._pending = key
+        self._timer = loop.call_later(DRAW_WAIT, self._check_pending)
 
+    def _check_pending(self) -> None:
+        self._cancel_timer()
+        key, self._pending = self._pending, None
+        if key is not None:
+            self._check(key)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self, key: tuple[str, str, str], *, recompute: bool = False) -> None:
+        """Bring the map ``key`` up to date with the summaries, off the main thread."""
+        if key != self._key():
+            return  # the view has moved on
+        dataset, family, method = key
+        maps = self.services.maps
+
+        def work(job: Job) -> MapPoints:
             def report(stage: str, done: int, total: int) -> None:
-                job.progress(("stage", stage, done, total))
+                job.progress((stage, done, total))
 
             return maps.update(dataset, family=family, method=method, recompute=recompute, progress=report)
 
-        self._job.submit(work, on_done=self._loaded, on_error=self._failed, on_progress=self._progressed)
+        if recompute or self._points is None:
+            self.busy = {"stage": "Reading the feature summaries", "done": 0, "total": 0}
+        self._checker.submit(work, on_done=self._loaded, on_error=self._failed, on_progress=self._progressed)
 
     def _progressed(self, info: Any) -> None:
-        if info[0] == "points":
-            self._draw(info[1])
-            self.busy = {"stage": "Checking the map against the feature summaries", "done": 0, "total": 0}
-            return
-        _, stage, done, total = info
+        stage, done, total = info
         text = _STAGES.get(stage, stage)
         if stage == "projecting":
             text = f"Computing the {METHOD_TITLES[self.method]} map" + (
@@ -221,12 +257,18 @@ class SimilarityMap(SafeTemplate):
         if points is None:
             return
         self._labels_dirty = False
-        self._draw(points)
+        self._safe_draw(points)
+
+    def _safe_draw(self, points: MapPoints) -> None:
+        try:
+            self._draw(points)
+        except Exception as exc:  # noqa: BLE001 - a job callback must report, not raise
+            self.message = self.state.report(exc, context="drawing the similarity map")
 
     @handler("drawing the map")
     def vue_drawn(self, data: Any = None) -> None:
         """Note that the browser has drawn the points: the check against the summaries may start."""
-        self._drawn.set()
+        self._check_pending()
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = {}
@@ -243,9 +285,7 @@ class SimilarityMap(SafeTemplate):
             return
         maps = self.services.maps
         self._labels_dirty = False
-        self._job.submit(
-            lambda job: maps.relabelled(points), on_done=self._loaded, on_error=self._failed, on_progress=None
-        )
+        self._reader.submit(lambda job: maps.relabelled(points), on_done=self._loaded, on_error=self._failed)
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -515,8 +555,9 @@ class SimilarityMap(SafeTemplate):
 
     def close(self) -> None:
         """Stop the background work and close the figure."""
-        self._job.close()
-        self._drawn.set()
+        self._cancel_timer()
+        self._reader.close()
+        self._checker.close()
         if self._plot is not None:
             self._plot.close()
         super().close()
