@@ -73,7 +73,7 @@ class MapFigure:
             opacities=[0.85],
             stroke=None,
             stroke_width=0.0,  # no outline: fewer pixels per point to fill
-            unselected_style={"opacity": 0.12},
+            unselected_style={"opacity": 0.25},
             selected_style={"opacity": 1.0},
         )
         self.x_axis = bq.Axis(
