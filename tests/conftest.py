@@ -8,20 +8,16 @@ need it fail with a clear message rather than skip. Every test that reaches it
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from backends import BACKENDS, PG_ADMIN_URL
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from audiosoup_widgets.store import Store
 from audiosoup_widgets.store.models import Base
-
-PG_ADMIN_URL = os.environ.get("AUDIOSOUP_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-#: The store backends every ``store`` test runs on; PostgreSQL ones carry the ``postgres`` marker.
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")

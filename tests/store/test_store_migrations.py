@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import BACKENDS, PG_ADMIN_URL
+from backends import BACKENDS, PG_ADMIN_URL
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
