@@ -343,7 +343,15 @@ def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str, browser_u
 
     threading.Thread(target=announce, name="audiosoup-ready", daemon=True).start()
     try:
-        return proc.wait()
+        # Wait in short slices, not one blocking waitpid: Ctrl+C may be delivered to
+        # another thread of this process (the OpenMP threads scikit-learn leaves after
+        # the demo's quality check), and only the main thread, back in Python between
+        # slices, turns it into KeyboardInterrupt.
+        while True:
+            try:
+                return proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
     except KeyboardInterrupt:
         proc.terminate()
         try:
