@@ -36,6 +36,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -342,6 +343,11 @@ def run_server(cmd: list[str], *, env: dict[str, str], ready_url: str, browser_u
                 print("no web browser found: open the address above yourself", flush=True)
 
     threading.Thread(target=announce, name="audiosoup-ready", daemon=True).start()
+    # Ctrl+C must end the command: work done before serving (the demo's features and
+    # quality check) may have left SIGINT ignored or handled elsewhere in this process.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         # Wait in short slices, not one blocking waitpid: Ctrl+C may be delivered to
         # another thread of this process (the OpenMP threads scikit-learn leaves after
