@@ -11,11 +11,12 @@ reports, each as the median of ``--repeats`` runs:
   the summaries to tell, and returns the stored coordinates);
 * ``lasso_filter_ms``: in-process, a lasso over about a quarter of the map, from the
   browser's event to the grid's filter and its first page (``SimilarityMap.vue_lasso``
-  with a real ``SampleGrid`` observing the state); ``box_filter_ms`` the same for a box
-  (the WebGL mark's ``selected`` positions);
+  with a real ``SampleGrid`` observing the state, and the map's picture drawn again with
+  the selection emphasised, which a kernel does just after the filter); ``box_filter_ms``
+  the same for a box (the corners bqplot's brush reports);
 * with ``--browser``: ``first_draw_s``, from the click on the "Similarity map" tab of the
   dashboard (Voila, as ``audiosoup serve`` runs it, a stored map) to the points being on
-  screen in headless Chromium (WebGL through SwiftShader: ``--enable-unsafe-swiftshader``),
+  screen in headless Chromium (the points arrive as one picture drawn in the kernel),
   polled by screenshots of the plot every ~0.1 s, so it is an upper bound.
 
     python bench/bench_map.py --n 100000 --repeats 3 [--browser [--draw-repeats 5]] [--json out.json]
@@ -140,12 +141,15 @@ def time_selection(store: Store, repeats: int) -> dict[str, float]:
         n_lasso = smap.n_selected
         assert state.id_filter is not None and grid.id_filter_note.endswith("from the map selection")
         smap.vue_clear_selection()
-        positions = np.flatnonzero(
-            np.asarray(smap.plot.scatter.x) < np.median(smap.plot.scatter.x) - shift
-        ).astype(np.uint32)
+        smap.vue_set_mode("box")
+        brush = smap.plot.brush
+        brush.brushing = True  # as the browser's brush sets it: corners while dragging, then released
+        brush.selected_x = np.array([smap.plot.x.min(), np.median(smap.plot.x) - shift])
+        brush.selected_y = np.array([smap.plot.y.min(), smap.plot.y.max()])
         t0 = time.perf_counter()
-        smap.plot.scatter.selected = positions  # as the browser's box sets it
+        brush.brushing = False
         box.append(1000 * (time.perf_counter() - t0))
+        smap.vue_set_mode("lasso")
         n_box = smap.n_selected
     smap.close()
     grid.close()
@@ -179,7 +183,7 @@ def time_first_draw(url: str, repeats: int) -> dict[str, float]:
             browser = pw.chromium.launch(
                 executable_path="/usr/bin/chromium",
                 headless=True,
-                args=[*CHROMIUM_ARGS, "--enable-unsafe-swiftshader"],
+                args=CHROMIUM_ARGS,
             )
             for run in range(repeats):
                 # The previous visitor's kernel goes on checking its map against 100,000 clips'

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["FeaturePlot", "WaveformPlot", "png_indexed"]
 
 
-def png_indexed(index: np.ndarray, palette: np.ndarray) -> bytes:
+def png_indexed(index: np.ndarray, palette: np.ndarray, *, transparent: int | None = None) -> bytes:
     """Encode an 8-bit palette PNG.
 
     Parameters
@@ -51,6 +51,8 @@ def png_indexed(index: np.ndarray, palette: np.ndarray) -> bytes:
         Palette index of each pixel; row 0 is the top of the picture.
     palette : np.ndarray, shape (n <= 256, 3), uint8
         RGB colours.
+    transparent : int, optional
+        A palette index drawn fully transparent (the picture's background).
 
     Returns
     -------
@@ -60,7 +62,8 @@ def png_indexed(index: np.ndarray, palette: np.ndarray) -> bytes:
     picture = Image.frombytes("P", (idx.shape[1], idx.shape[0]), idx.tobytes())
     picture.putpalette(np.ascontiguousarray(palette, dtype=np.uint8).tobytes(), rawmode="RGB")
     out = io.BytesIO()
-    picture.save(out, format="PNG", compress_level=6)
+    options = {} if transparent is None else {"transparency": int(transparent)}
+    picture.save(out, format="PNG", compress_level=6, **options)
     return out.getvalue()
 
 

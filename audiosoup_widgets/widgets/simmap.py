@@ -2,16 +2,17 @@
 
 Every clip with stored feature summaries is one point (PCA of all features by
 default, or of one family, or UMAP), coloured by label, split or quality finding,
-drawn by a WebGL scatter (``bqplot_gl.ScatterGL``), so 100,000 points pan and
-select as smoothly as a hundred. The pointer reads the nearest clip's name and
-label; a click opens its review; a lasso or a box selects clips, and the selection
-becomes the grid's filter ("showing N clips from the map selection").
+drawn in Python as one picture of the plot area (:class:`~.mapfigure.MapFigure`), so
+100,000 points reach the browser as fast as a hundred. The pointer reads the nearest
+clip's name and label; a click opens its review; a lasso or a box selects clips, and
+the selection becomes the grid's filter ("showing N clips from the map selection").
 
 The stored map is drawn as soon as the view is shown, then checked against the
 summaries in a worker thread (:class:`~.background.LatestJob`) and redrawn only if
 they changed (recomputed and aligned, so points keep their place). Nothing is read
-until the map view is first shown. The browser's selection (the mark's
-``selected`` positions) is input like any event: checked before use.
+until the map view is first shown. What the browser sends (pointer positions, the
+lasso's or the box's vertices, the plot's size) is input like any event:
+checked before use.
 """
 
 from __future__ import annotations
@@ -110,7 +111,6 @@ class SimilarityMap(SafeTemplate):
         self._shown: tuple[str, str, str] | None = None
         self._labels_dirty = False
         self._off_view = 0  # far-off points left out of the first view
-        self._quiet = False  # True while Python itself sets the mark's selection
         # Reading the stored map is quick; checking it (or a UMAP fit) is slow: one worker each,
         # so a long check never holds up the stored map of another family or method.
         self._reader = LatestJob("audiosoup-map-read")
@@ -131,8 +131,6 @@ class SimilarityMap(SafeTemplate):
         """The figure, made on first use: a page that never opens the map loads no plot."""
         if self._plot is None:
             self._plot = MapFigure(mode=self.mode)
-            self._plot.scatter.observe(self._on_marked, names=["selected"])
-            self._plot.brush.observe(self._on_brushing, names=["brushing"])
             self.figure = self._plot.fig
         return self._plot
 
@@ -361,11 +359,7 @@ class SimilarityMap(SafeTemplate):
     # -- the selection ------------------------------------------------------------------
 
     def _set_marked(self, positions: np.ndarray | None) -> None:
-        self._quiet = True
-        try:
-            self.plot.scatter.selected = positions
-        finally:
-            self._quiet = False
+        self.plot.mark_points(positions)
 
     def _show_selection(self) -> None:
         """Mark the selected clips again after a redraw (their positions may have moved)."""
@@ -375,37 +369,12 @@ class SimilarityMap(SafeTemplate):
         where = self.services.maps.indices_of(self._points, self._selected_ids)
         rank = np.empty_like(self._order)
         rank[self._order] = np.arange(len(self._order))
-        self._set_marked(np.sort(rank[where]).astype(np.uint32))
+        self._set_marked(np.sort(rank[where]))
 
     def _forget_selection(self) -> None:
         self._selected_ids = np.zeros(0, np.int64)
         self.n_selected = 0
         self._set_marked(None)
-        self.plot.clear_box()
-
-    def _on_marked(self, change: dict[str, Any]) -> None:
-        if self._quiet:
-            return
-        if self.mode == "box" and self.plot.brush.brushing:
-            return  # applied when the box is released
-        self._apply(change["new"])
-
-    def _on_brushing(self, change: dict[str, Any]) -> None:
-        if not change["new"] and self.mode == "box":
-            self._apply(self.plot.scatter.selected)
-
-    def _apply(self, positions: Any) -> None:
-        """Make the box's selection (mark positions, from the browser) the grid's filter; refuse a bad one."""
-        try:
-            points = self._points
-            if positions is None or points is None or len(np.asarray(positions)) == 0:
-                # A click or a box around nothing: nothing to filter to; keep what was marked.
-                self._show_selection()
-                return
-            self._filter(self.services.maps.ids_in(points, positions, order=self._order))
-        except Exception as exc:  # noqa: BLE001 - observers must never raise into traitlets
-            self.state.report(exc, context="selecting on the map")
-            self._show_selection()
 
     def _filter(self, ids: np.ndarray) -> None:
         """Make ``ids`` the map selection and the grid's filter."""
@@ -480,6 +449,16 @@ class SimilarityMap(SafeTemplate):
         """Switch to the clips view (which shows the map selection)."""
         self.state.show("clips")
 
+    @handler("sizing the map")
+    def vue_resized(self, data: Any) -> None:
+        """Draw the picture for the plot area's size: ``{w, h, ratio}`` (CSS pixels; device pixels each)."""
+        if not isinstance(data, dict):
+            raise ValidationError("invalid plot size")
+        w = _number(data.get("w"), name="plot size", lo=1.0, hi=_MAX_PIXELS)
+        h = _number(data.get("h"), name="plot size", lo=1.0, hi=_MAX_PIXELS)
+        ratio = _number(data.get("ratio", 1.0), name="pixel ratio", lo=0.1, hi=16.0)
+        self.plot.resize(w, h, ratio)
+
     @handler("resetting the zoom")
     def vue_reset_zoom(self, data: Any = None) -> None:
         """Show the whole map again."""
@@ -515,9 +494,9 @@ class SimilarityMap(SafeTemplate):
         name, label = self.services.maps.describe(points.dataset, sid)
         self.hover = {"id": sid, "name": name, "label": label}
 
-    @handler("selecting with the lasso")
+    @handler("selecting on the map")
     def vue_lasso(self, data: Any) -> None:
-        """Select the clips inside a lasso and filter the grid to them.
+        """Select the clips inside a lasso (or a box: four vertices) and filter the grid to them.
 
         ``data``: ``{"points": [[fx, fy], ...], "add": bool}``, the vertices as fractions
         of the plot area (y from the top); ``add`` keeps the clips already selected (shift

@@ -2,15 +2,14 @@
 
 The session's demo database has no feature summaries (the dashboard computes a clip's
 features on demand), so this module stores synthetic ones for the demo clips and takes
-them away again, map included, when it is done. WebGL (the map's scatter) needs
-Chromium's software renderer: this module's browser is started with it.
+them away again, map included, when it is done.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from dashboard_support import DEMO, launch_chromium
+from dashboard_support import DEMO
 from playwright.sync_api import expect
 
 from audiosoup_widgets.store import Store
@@ -26,14 +25,6 @@ def open_dashboard(page, server) -> None:
     server.next_visit()
     page.goto(server.url, timeout=120_000)
     page.wait_for_selector(CARD, state="visible", timeout=120_000)
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    """Headless Chromium with WebGL through SwiftShader (bqplot-gl draws the points)."""
-    chromium = launch_chromium(playwright, "--enable-unsafe-swiftshader")
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
@@ -59,6 +50,9 @@ def test_map_lasso_then_grid_filter(page, dashboard, demo_summaries, shot):
     expect(page.locator(".audiosoup-map .as-map-note")).to_contain_text(
         f"{n_clips} clips · PCA of all features"
     )
+    # The points arrive as one picture of the plot area, in the label colours.
+    picture = page.locator(".audiosoup-map .as-map-plot image")
+    expect(picture).to_have_count(1)
     shot(page, "map")
 
     # A lasso drawn with the mouse around the left two thirds of the plot, once it is laid out.
@@ -92,6 +86,19 @@ def test_map_lasso_then_grid_filter(page, dashboard, demo_summaries, shot):
     expect(note).to_have_count(0)
     page.locator(".as-view-tab.as-view-map").click()
     expect(bar).to_have_count(0)
+
+    # The box tool: dragged from corner to corner, the clips inside become the selection.
+    page.locator(".audiosoup-map .as-map-mode-box").click()
+    page.wait_for_timeout(300)
+    area = page.locator(".audiosoup-map .plotarea_background").bounding_box()
+    x0, y0, w, h = area["x"], area["y"], area["width"], area["height"]
+    page.mouse.move(x0 + 0.01 * w, y0 + 0.01 * h)
+    page.mouse.down()
+    page.mouse.move(x0 + 0.99 * w, y0 + 0.99 * h, steps=12)
+    page.mouse.up()
+    expect(bar).to_be_visible(timeout=20_000)
+    assert 0 < int(bar.locator(".as-map-count b").inner_text().replace(",", "")) <= n_clips
+    shot(page, "box")
     # The demo's script-laden label is in the legend as text, and nothing ran.
     assert page.evaluate("() => window.__xss") is None
     assert page.locator(".audiosoup-map [onerror], .audiosoup-map img").count() == 0

@@ -1,18 +1,22 @@
 """SimilarityMap driven as the browser drives it: lasso and box to the grid's filter, colours, pointer.
 
 The app is built on real stores with synthetic clips and summaries; events are the
-``vue_*`` calls and the WebGL mark's ``selected`` positions the browser would send.
+``vue_*`` calls the browser would send (a box arrives as a lasso of four corners).
+What the browser is shown is the picture's PNG, read back here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from audiosoup_widgets.testing import seed_summaries, seed_synthetic
-from audiosoup_widgets.widgets.mapfigure import PALETTE, QUIET
+from audiosoup_widgets.widgets.mapfigure import DEFAULT_SIZE, FADED, OPACITY, PALETTE, QUIET
+from audiosoup_widgets.widgets.raster import blend
 from audiosoup_widgets.widgets.simmap import MAP_SOURCE
 
 ROWS = {"mfcc": 4, "chroma": 2}
@@ -41,6 +45,33 @@ def fractions(smap, xs, ys):
     return (np.asarray(xs) - x0) / (x1 - x0), (y1 - np.asarray(ys)) / (y1 - y0)
 
 
+def picture(smap):
+    """The map's picture as the browser gets it: RGBA pixels, row 0 at the top."""
+    return np.asarray(Image.open(io.BytesIO(smap.plot.picture.value)).convert("RGBA"))
+
+
+def pixel_of(smap, x, y):
+    """The picture's pixel (row, column) under the map point (x, y)."""
+    rgba = picture(smap)
+    fx, fy = fractions(smap, x, y)
+    return rgba[int(fy * rgba.shape[0]), int(fx * rgba.shape[1])]
+
+
+def box(smap, x0, x1, y0, y1, *, add=False):
+    """Drag a box from (x0, y0) to (x1, y1), map coordinates, as the template sends it."""
+    fx, fy = fractions(smap, [x0, x1], [y0, y1])
+    corners = [[fx[0], fy[0]], [fx[1], fy[0]], [fx[1], fy[1]], [fx[0], fy[1]]]
+    smap.vue_lasso({"points": np.asarray(corners, dtype=float).tolist(), "add": add})
+
+
+def box_around(smap, positions_in_points):
+    """A box just around some points."""
+    pts = smap._points
+    xs, ys = pts.x[positions_in_points].astype(float), pts.y[positions_in_points].astype(float)
+    pad = 1e-4 * float(np.ptp(pts.x))
+    box(smap, xs.min() - pad, xs.max() + pad, ys.min() - pad, ys.max() + pad)
+
+
 def test_nothing_is_read_until_the_map_is_shown(sqlite_store, make_app, monkeypatch):
     seeded(sqlite_store)
     counted = {"load_projection": 0, "summary_matrix": 0}
@@ -58,13 +89,20 @@ def test_nothing_is_read_until_the_map_is_shown(sqlite_store, make_app, monkeypa
     assert counted["load_projection"] == 0 and counted["summary_matrix"] == 0
     app.state.show("map")
     assert smap.figure is smap.plot.fig and smap.n_points == 60 and app.state.error == ""
-    assert len(smap.plot.scatter.x) == len(smap.plot.scatter.y) == len(smap.plot.scatter.color) == 60
-    assert smap.plot.scatter.x.dtype == np.float32  # binary arrays to the browser, not JSON lists
+    assert len(smap.plot.x) == len(smap.plot.y) == len(smap.plot.codes) == 60
     assert "60 clips · PCA of all features · computed" in smap.note and smap.busy == {}
     stored = sqlite_store.load_projection("d", family="all", method="pca")
-    assert stored is not None and sorted(np.asarray(smap.plot.scatter.x).tolist()) == sorted(
-        stored.x.tolist()
-    )
+    assert stored is not None and sorted(smap.plot.x.tolist()) == sorted(stored.x.tolist())
+    # The browser gets one picture of the plot area: transparent where no clip is, and each
+    # clip's label colour under it (the last drawn of a few overlapping ones).
+    rgba = picture(smap)
+    assert rgba.shape[:2] == DEFAULT_SIZE[::-1] and rgba[0, 0, 3] == 0
+    pts, order = smap._points, smap._order
+    last = smap.plot.x.size - 1
+    top = pixel_of(smap, smap.plot.x[last], smap.plot.y[last])
+    assert tuple(top[:3]) == blend(PALETTE[int(smap.plot.codes[last])], OPACITY) and top[3] == 255
+    assert list(smap.plot.mark.x) == [smap.plot.x_scale.min, smap.plot.x_scale.max]
+    assert pts.ids[order].size == 60
 
 
 def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
@@ -87,9 +125,16 @@ def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
         app.grid.id_filter_note == f"{len(want)} clip{'s' if len(want) != 1 else ''} from the map selection"
     )
     assert st.total == len(want)
-    # The mark highlights the same clips (its positions are in its own drawing order).
-    marked = np.asarray(smap.plot.scatter.selected)
+    # The picture highlights the same clips (positions in its own drawing order): at full
+    # colour, the others faded.
+    marked = smap.plot.marked
     assert sorted(pts.ids[smap._order[marked]].tolist()) == sorted(want.tolist())
+    inside = int(np.flatnonzero(np.isin(pts.ids, want))[0])
+    colour = PALETTE[int(pts.labels[inside])]
+    assert tuple(pixel_of(smap, pts.x[inside], pts.y[inside])[:3]) == blend(colour, OPACITY)
+    outside = np.flatnonzero(~np.isin(pts.ids, want))
+    far = int(outside[np.argmax(np.hypot(pts.x[outside] - cx, pts.y[outside] - cy))])
+    assert tuple(pixel_of(smap, pts.x[far], pts.y[far])[:3]) == blend(PALETTE[int(pts.labels[far])], FADED)
     # Shift adds a second lasso; a lasso around nothing changes nothing.
     whole = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
     smap.vue_lasso({"points": whole, "add": True})
@@ -97,21 +142,22 @@ def test_a_lasso_filters_the_grid_to_exactly_the_clips_inside(store, make_app):
     smap.vue_lasso({"points": [[0.0, 0.0], [0.001, 0.0], [0.0, 0.001]], "add": False})
     assert smap.n_selected == 60
     smap.vue_clear_selection()
-    assert st.id_filter is None and smap.n_selected == 0 and smap.plot.scatter.selected is None
+    assert st.id_filter is None and smap.n_selected == 0 and smap.plot.marked is None
 
 
 def test_a_box_selection_from_the_browser_becomes_the_filter(sqlite_store, make_app):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
     smap.vue_set_mode("box")
-    assert smap.plot.fig.interaction is smap.plot.brush
-    positions = np.array([0, 5, 7, 31], dtype=np.uint32)
-    smap.plot.brush.brushing = True
-    smap.plot.scatter.selected = positions  # while dragging: not applied yet
-    assert app.state.id_filter is None
-    smap.plot.brush.brushing = False  # released
-    want = sorted(smap._points.ids[smap._order[positions]].tolist())
-    assert list(app.state.id_filter) == want and smap.n_selected == 4
+    assert smap.plot.fig.interaction is None  # the template draws the box
+    pts = smap._points
+    x0, x1 = np.quantile(pts.x, [0.2, 0.7])
+    y0, y1 = np.quantile(pts.y, [0.1, 0.8])
+    box(smap, x1, x0, y1, y0)  # dragged from the bottom right to the top left
+    want = sorted(pts.ids[(pts.x > x0) & (pts.x < x1) & (pts.y > y0) & (pts.y < y1)].tolist())
+    assert 0 < len(want) < 60
+    assert list(app.state.id_filter) == want and smap.n_selected == len(want)
+    assert sorted(pts.ids[smap._order[smap.plot.marked]].tolist()) == want
     smap.vue_set_mode("pan")
     assert smap.plot.fig.interaction is smap.plot.panzoom
     smap.vue_set_mode("lasso")
@@ -121,14 +167,15 @@ def test_a_box_selection_from_the_browser_becomes_the_filter(sqlite_store, make_
 def test_the_grid_clearing_its_filter_clears_the_map_selection(sqlite_store, make_app):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.plot.scatter.selected = np.array([1, 2, 3], dtype=np.uint32)
+    smap.vue_set_mode("box")
+    box_around(smap, np.argsort(smap._points.x)[:3])
     assert smap.n_selected == 3
     smap.vue_check_selection()
     assert len(app.state.selection) == 3
     smap.vue_show_clips()
     assert app.state.view == "clips"
     app.grid.vue_clear_id_filter()
-    assert smap.n_selected == 0 and smap.plot.scatter.selected is None
+    assert smap.n_selected == 0 and smap.plot.marked is None
     smap.vue_check_selection()
     assert app.state.error == "Nothing is selected on the map." and len(app.state.selection) == 3
     app.state.filter_to([1, 2], source="the selection")  # another view's filter stays
@@ -144,7 +191,7 @@ def test_colour_modes_and_their_legends(sqlite_store, make_app):
     assert [g["colour"] for g in smap.legend] == list(PALETTE[:4])
     # Each point's colour code names its own label.
     pts, order = smap._points, smap._order
-    names = [smap.legend[int(c)]["name"] for c in np.asarray(smap.plot.scatter.color)]
+    names = [smap.legend[int(c)]["name"] for c in smap.plot.codes]
     assert names == [pts.label_names[pts.labels[i]] for i in order]
     smap.vue_set_colour("split")
     assert {g["name"] for g in smap.legend} == {"train", "validation", "test"}
@@ -162,7 +209,7 @@ def test_colour_modes_and_their_legends(sqlite_store, make_app):
     ]
     # Clips without a finding are drawn first, underneath the four that matter.
     assert sorted(pts.ids[smap._order[-4:]].tolist()) == ids[:4]
-    assert np.asarray(smap.plot.scatter.color)[-4:].tolist() == [0.0] * 4
+    assert smap.plot.codes[-4:].tolist() == [0] * 4
     assert app.state.error == ""
 
 
@@ -202,31 +249,42 @@ def test_hover_names_the_clip_and_a_click_opens_its_review(sqlite_store, make_ap
         ("vue_hover_at", {"fx": 0.5, "fy": 0.5, "w": -1, "h": 100}),
         ("vue_open_at", {"fx": "0.5", "fy": 0.5, "w": 100, "h": 100}),
         ("vue_open_at", "here"),
+        ("vue_resized", {"w": 0, "h": 400}),
+        ("vue_resized", {"w": 800, "h": 400, "ratio": "2"}),
+        ("vue_resized", [800, 400]),
     ],
 )
 def test_bad_events_are_refused_and_change_nothing(sqlite_store, make_app, event, data):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.plot.scatter.selected = np.array([2, 4], dtype=np.uint32)
+    smap.vue_set_mode("box")
+    box_around(smap, np.argsort(smap._points.x)[:2])
     app.state.clear_selection()
     before = (app.state.id_filter, smap.family, smap.method, smap.colour_by, smap.mode, app.state.panel)
     getattr(smap, event)(data)
     assert app.state.error
     after = (app.state.id_filter, smap.family, smap.method, smap.colour_by, smap.mode, app.state.panel)
-    assert after == before
+    assert after == before and smap.plot.size == DEFAULT_SIZE
 
 
-@pytest.mark.parametrize("bad", [[10**6], [-1], [[1, 2]], [0.5], ["1"]])
-def test_bad_selections_from_the_browser_are_refused(sqlite_store, make_app, bad):
+def test_the_picture_follows_the_plot_size_and_the_view(sqlite_store, make_app):
     seeded(sqlite_store)
     app, smap = shown(make_app, sqlite_store)
-    smap.plot.scatter.selected = np.array([2, 4], dtype=np.uint32)
-    good = app.state.id_filter
-    app.state.clear_error()
-    smap.plot.scatter.selected = np.asarray(bad)
-    assert app.state.error and app.state.id_filter == good
-    # The mark shows the selection that stands.
-    assert np.asarray(smap.plot.scatter.selected).tolist() == [2, 4]
+    renders = smap.plot.renders
+    smap.vue_resized({"w": 640, "h": 300, "ratio": 2})
+    assert picture(smap).shape[:2] == (600, 1280) and smap.plot.renders == renders + 1
+    smap.vue_resized({"w": 640, "h": 300, "ratio": 2})  # the same size draws nothing again
+    assert smap.plot.renders == renders + 1
+    # A pan or zoom from the browser (the scales move) draws the new view, where it now is.
+    i = 11
+    x, y = float(smap._points.x[i]), float(smap._points.y[i])
+    with smap.plot.x_scale.hold_trait_notifications(), smap.plot.y_scale.hold_trait_notifications():
+        smap.plot.x_scale.min, smap.plot.x_scale.max = x - 0.5, x + 0.5
+        smap.plot.y_scale.min, smap.plot.y_scale.max = y - 0.5, y + 0.5
+    assert list(smap.plot.mark.x) == [x - 0.5, x + 0.5] and list(smap.plot.mark.y) == [y - 0.5, y + 0.5]
+    rgba = picture(smap)
+    assert rgba[300, 640, 3] == 255  # the clip at the centre of the zoomed view
+    assert app.state.error == ""
 
 
 def test_a_family_without_summaries_says_what_to_run_without_an_error(sqlite_store, make_app):
@@ -234,7 +292,8 @@ def test_a_family_without_summaries_says_what_to_run_without_an_error(sqlite_sto
     app, smap = shown(make_app, sqlite_store)
     smap.vue_set_family("rhythmic")
     assert "audiosoup features compute --dataset d" in smap.message
-    assert app.state.error == "" and smap.n_points == 0 and len(smap.plot.scatter.x) == 0
+    assert app.state.error == "" and smap.n_points == 0 and len(smap.plot.x) == 0
+    assert picture(smap)[..., 3].max() == 0  # nothing drawn
     smap.vue_set_family("deltas")
     assert smap.message == "" and smap.n_points == 60 and "PCA of deltas" in smap.note
 
