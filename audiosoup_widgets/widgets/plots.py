@@ -163,7 +163,13 @@ class FeaturePlot:
             self.figure.fig_margin = {**self.figure.fig_margin, "left": self.left}
             if spec.kind == "image":
                 assert display.image is not None  # an image display has its picture
-                self.picture.value = png_indexed(display.image, palette(display.cmap))
+                # A new picture widget: bqplot's Image mark redraws when its ``image`` changes, not
+                # when the value of the picture it holds does (the browser kept the first clip's).
+                old, self.picture = self.picture, ipw.Image(
+                    value=png_indexed(display.image, palette(display.cmap)), format="png"
+                )
+                self.mark.image = self.picture
+                old.close()
                 self.mark.x = np.array(display.x_extent, dtype=float)
                 self.mark.y = np.array(display.y_extent, dtype=float)
                 self.mark.pixelated = display.pixelated

@@ -155,7 +155,27 @@ def test_review_plays_the_audio(page, dashboard, shot):
     duration = page.evaluate("() => document.querySelector('.audiosoup-review audio').duration")
     assert duration == pytest.approx(1.0, abs=0.05)
     shot(page, "review-playing")
+    # Another clip's review shows that clip's spectrogram, not the first one's.
+    first = spectrogram_bytes(page)
+    page.keyboard.press("Escape")
+    expect(review).to_be_hidden()
+    labels = page.locator(f"{CARD} .as-label").all_inner_texts()
+    other_label = next(t for t in labels if t not in ("cat", "") and "<" not in t)
+    other = page.locator(CARD).filter(has=page.locator(".as-label", has_text=other_label)).first
+    open_review(page, other)
+    page.wait_for_function("() => document.querySelectorAll('.audiosoup-review .as-fig g.axis').length >= 4")
+    page.wait_for_timeout(1000)  # the spectrogram is computed off the kernel's main thread
+    assert spectrogram_bytes(page) != first
     no_script_ran(page)
+
+
+def spectrogram_bytes(page) -> list[int]:
+    """The PNG bytes of the spectrogram picture the review shows."""
+    return page.evaluate(
+        "async () => { const i = document.querySelector('.audiosoup-review .as-fig image');"
+        " const b = await (await fetch(i.getAttribute('href'))).arrayBuffer();"
+        " return Array.from(new Uint8Array(b)); }"
+    )
 
 
 def test_label_edit_is_saved_and_survives_a_reload(page, dashboard, dashboard_db, shot):
