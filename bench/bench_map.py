@@ -13,7 +13,7 @@ reports, each as the median of ``--repeats`` runs:
   browser's event to the grid's filter and its first page (``SimilarityMap.vue_lasso``
   with a real ``SampleGrid`` observing the state, and the map's picture drawn again with
   the selection emphasised, which a kernel does just after the filter); ``box_filter_ms``
-  the same for a box (the corners bqplot's brush reports);
+  the same for a box (its four corners, as the template sends them);
 * with ``--browser``: ``first_draw_s``, from the click on the "Similarity map" tab of the
   dashboard (Voila, as ``audiosoup serve`` runs it, a stored map) to the points being on
   screen in headless Chromium (the points arrive as one picture drawn in the kernel),
@@ -141,15 +141,12 @@ def time_selection(store: Store, repeats: int) -> dict[str, float]:
         n_lasso = smap.n_selected
         assert state.id_filter is not None and grid.id_filter_note.endswith("from the map selection")
         smap.vue_clear_selection()
-        smap.vue_set_mode("box")
-        brush = smap.plot.brush
-        brush.brushing = True  # as the browser's brush sets it: corners while dragging, then released
-        brush.selected_x = np.array([smap.plot.x.min(), np.median(smap.plot.x) - shift])
-        brush.selected_y = np.array([smap.plot.y.min(), smap.plot.y.max()])
+        # The box tool sends its four corners, as fractions of the plot area: the left half.
+        half = 0.5 - shift
+        corners = [[0.0, 0.0], [half, 0.0], [half, 1.0], [0.0, 1.0]]
         t0 = time.perf_counter()
-        brush.brushing = False
+        smap.vue_lasso({"points": corners, "add": False})
         box.append(1000 * (time.perf_counter() - t0))
-        smap.vue_set_mode("lasso")
         n_box = smap.n_selected
     smap.close()
     grid.close()
