@@ -78,6 +78,7 @@ def add_summaries(store, ids: dict[str, list[int]], n: int) -> None:
     params = FeatureParams()
     widths = {"mel_spectrogram": 128, "spectral_contrast": 7, "chroma": 12, "tonnetz": 6}
     widths |= {"onset_strength": 1, "mfcc": 20, "mfcc_delta": 20, "mfcc_delta2": 20, "stack_memory": 24}
+    widths |= {"mel_delta": 128, "mel_delta2": 128}
     rng = np.random.default_rng(0)
     records = []
     for shift, label in enumerate(("tone", "hum")):

@@ -9,7 +9,7 @@ memory (``ru_maxrss``) and timings do not mix:
     separately as the 2020 prototype did (harmonic separation before tonnetz and CQT
     chroma, one onset envelope per tempogram, chroma + beat tracking + sync + stack).
 (b) ``engine``: ``soundfile`` decoding at the native rate and
-    :func:`audiosoup_widgets.features.compute_features` on batches, all 12 features.
+    :func:`audiosoup_widgets.features.compute_features` on batches, all 14 features.
 (c) ``engine_store`` (``--with-store URL``): ``audiosoup features compute`` end to end
     with its default workers (decode, engine, summaries written to the database), each
     pass on a dataset of the N clips with no features stored yet; see

@@ -87,6 +87,6 @@ def plan_for(sr: float, n_samples: int, params: FeatureParams) -> Plan:
         else:
             width, mode = 3, "nearest"
         change = {"delta_width": width, "delta_mode": mode, "reason": f"the clip has only {n_frames} frames"}
-        adaptations["mfcc_delta"] = dict(change)
-        adaptations["mfcc_delta2"] = dict(change)
+        for name in ("mfcc_delta", "mfcc_delta2", "mel_delta", "mel_delta2"):
+            adaptations[name] = dict(change)
     return Plan(n_frames, n_bands, n_octaves, width, mode, adaptations)

@@ -2,9 +2,9 @@
 
 :class:`Batch` computes, lazily and once per batch of equal-length clips, what
 several features share: one STFT feeds the power and mel spectrograms, spectral
-contrast and chroma; one log-mel spectrogram feeds the MFCCs, the onset envelope
-and the beat tracker; one onset envelope feeds both tempograms. :data:`COMPUTE`
-maps every registered feature to its value from a :class:`Batch`.
+contrast and chroma; one log-mel spectrogram feeds the MFCCs, the mel deltas, the
+onset envelope and the beat tracker; one onset envelope feeds both tempograms.
+:data:`COMPUTE` maps every registered feature to its value from a :class:`Batch`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,12 @@ class Batch:
 
     @cached_property
     def log_mel(self) -> np.ndarray:
-        """The mel spectrogram in dB, floored per clip (:func:`.spectral.db_per_clip`)."""
+        """The mel spectrogram in dB, floored per clip (:func:`.spectral.db_per_clip`).
+
+        ``librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=80)`` of each clip: the
+        input of ``librosa.feature.mfcc`` and of the onset envelope, and the log-mel
+        whose deltas are ``mel_delta`` and ``mel_delta2``.
+        """
         return db_per_clip(self.mel)
 
     @cached_property
@@ -169,9 +174,10 @@ def _tonnetz(batch: Batch) -> np.ndarray:
     )
 
 
-def _delta(batch: Batch, order: int) -> np.ndarray:
+def _delta(values: np.ndarray, plan: Plan, order: int) -> np.ndarray:
+    """``librosa.feature.delta`` over frames, with the width and mode planned for the clip length."""
     delta: np.ndarray = librosa.feature.delta(
-        batch.mfcc, width=batch.plan.delta_width, order=order, mode=batch.plan.delta_mode
+        values, width=plan.delta_width, order=order, mode=plan.delta_mode
     )
     return delta
 
@@ -195,8 +201,11 @@ COMPUTE: dict[str, Callable[[Batch], np.ndarray]] = {
         )
     ),
     "mfcc": lambda b: b.mfcc,
-    "mfcc_delta": lambda b: _delta(b, 1),
-    "mfcc_delta2": lambda b: _delta(b, 2),
+    "mfcc_delta": lambda b: _delta(b.mfcc, b.plan, 1),
+    "mfcc_delta2": lambda b: _delta(b.mfcc, b.plan, 2),
+    # The deltas of the log-mel the MFCCs are computed from (no second mel spectrogram).
+    "mel_delta": lambda b: _delta(b.log_mel, b.plan, 1),
+    "mel_delta2": lambda b: _delta(b.log_mel, b.plan, 2),
     "stack_memory": _stack_memory,
 }
 RAGGED: frozenset[str] = frozenset({"stack_memory"})

@@ -51,10 +51,15 @@ def feature_coords(
     p = params or FeatureParams()
     plan = plan_for(float(sr), p.n_fft, p)
     columns = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
+
+    def mel_bands() -> np.ndarray:
+        # The centre frequencies of the mel spectrogram's rows, shared by its deltas.
+        fmax = p.mel_fmax or sr / 2.0
+        hz: np.ndarray = librosa.mel_frequencies(n_mels=p.n_mels, fmin=p.mel_fmin, fmax=fmax)
+        return hz
+
     rows: dict[str, Callable[[], np.ndarray | None]] = {
-        "mel_spectrogram": lambda: librosa.mel_frequencies(
-            n_mels=p.n_mels, fmin=p.mel_fmin, fmax=p.mel_fmax or sr / 2.0
-        ),
+        "mel_spectrogram": mel_bands,
         "power_spectrogram": lambda: librosa.fft_frequencies(sr=sr, n_fft=p.n_fft),
         "spectral_contrast": lambda: np.concatenate(
             ([0.0], p.contrast_fmin * 2.0 ** np.arange(plan.n_bands))
@@ -67,6 +72,8 @@ def feature_coords(
         "mfcc": lambda: np.arange(p.n_mfcc, dtype=float),
         "mfcc_delta": lambda: np.arange(p.n_mfcc, dtype=float),
         "mfcc_delta2": lambda: np.arange(p.n_mfcc, dtype=float),
+        "mel_delta": mel_bands,
+        "mel_delta2": mel_bands,
     }
     if spec.id == "stack_memory":
         columns = np.arange(n_frames, dtype=float)

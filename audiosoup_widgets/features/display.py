@@ -98,7 +98,7 @@ CMAPS = {
 }
 _NAN_COLOUR = (230, 230, 230)
 #: Features whose values are signed around zero: drawn with the diverging map, symmetric limits.
-SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "tonnetz")
+SIGNED = ("mfcc", "mfcc_delta", "mfcc_delta2", "mel_delta", "mel_delta2", "tonnetz")
 
 
 def colour_lut(name: str, n: int = 255) -> np.ndarray:

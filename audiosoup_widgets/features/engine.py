@@ -6,7 +6,8 @@ librosa returns for that clip with its own defaults (see :func:`compute_features
 but the work is shared and batched (see :mod:`~audiosoup_widgets.features.batch`):
 
 * one STFT feeds the power and mel spectrograms, spectral contrast and chroma;
-* one log-mel spectrogram feeds the MFCCs, the onset envelope and the beat tracker;
+* one log-mel spectrogram feeds the MFCCs, the mel deltas, the onset envelope and
+  the beat tracker;
 * one onset envelope feeds both tempograms;
 * the constant-Q transform behind tonnetz is computed for a whole batch at once,
   with each clip's own tuning, and its filters are cached per tuning
@@ -241,6 +242,9 @@ def compute_features(
     mfcc                ``librosa.feature.mfcc(y=y, sr=sr)``
     mfcc_delta          ``librosa.feature.delta(mfcc)``
     mfcc_delta2         ``librosa.feature.delta(mfcc, order=2)``
+    mel_delta           ``librosa.feature.delta(log_mel)`` with ``log_mel =
+                        librosa.power_to_db(melspectrogram(y=y, sr=sr))``
+    mel_delta2          ``librosa.feature.delta(log_mel, order=2)``
     stack_memory        ``librosa.feature.stack_memory(librosa.util.sync(chroma,
                         beats, aggregate=np.median))`` with ``beats`` from
                         ``librosa.beat.beat_track(y=y, sr=sr)``

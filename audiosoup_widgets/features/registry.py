@@ -452,6 +452,45 @@ _SPECS: tuple[FeatureSpec, ...] = (
         params=_union(_MFCC, ("delta_width",)),
         value_unit="change per frame squared",
     ),
+    # Deltas of the engine's log-mel: power_to_db(mel, ref=1.0, amin=1e-10, top_db=80)
+    # per clip, the MFCCs' input. The display's reference (the clip's loudest point)
+    # differs by a constant per clip, which a derivative removes.
+    FeatureSpec(
+        id="mel_delta",
+        family="deltas",
+        title="Mel delta",
+        explanation=(
+            "How fast the loudness of each mel band is changing at each moment: the first "
+            "derivative over time of the mel spectrogram in decibels, smoothed over 9 frames as "
+            "for the MFCC delta. Positive values mark a band getting louder (a sound starting), "
+            "negative values a band fading. Short clips are handled as for the MFCC delta."
+        ),
+        links=_DELTA_LINKS + (_lib("librosa.power_to_db"),),
+        y_axis=Axis("frequency", "Hz", "mel"),
+        x_axis=_TIME,
+        kind="image",
+        db=None,
+        params=_union(_MEL, ("delta_width",)),
+        value_unit="dB change per frame",
+    ),
+    FeatureSpec(
+        id="mel_delta2",
+        family="deltas",
+        title="Mel delta-delta",
+        explanation=(
+            "The acceleration of the loudness of each mel band: how quickly its rate of change "
+            "is itself changing (second derivative over time of the mel spectrogram in "
+            "decibels). It picks out the sharpest onsets and releases, band by band. Short "
+            "clips are handled as for the MFCC delta."
+        ),
+        links=_DELTA_LINKS + (_lib("librosa.power_to_db"),),
+        y_axis=Axis("frequency", "Hz", "mel"),
+        x_axis=_TIME,
+        kind="image",
+        db=None,
+        params=_union(_MEL, ("delta_width",)),
+        value_unit="dB change per frame squared",
+    ),
     FeatureSpec(
         id="stack_memory",
         family="deltas",

@@ -38,6 +38,8 @@ def _reference(y: np.ndarray, sr: int, adaptations: dict) -> dict:
     delta = adaptations.get("mfcc_delta", {})
     width, mode = delta.get("delta_width", 9), delta.get("delta_mode", "interp")
     mfcc = librosa.feature.mfcc(y=y, sr=sr)
+    # The log-mel behind the MFCCs: librosa.feature.mfcc(y=y) takes power_to_db of this.
+    log_mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))
     chroma = librosa.feature.chroma_stft(y=y, sr=sr)
     _, beats = librosa.beat.beat_track(y=y, sr=sr)
     # librosa's sync() returns no column for an empty beat list; the engine uses one segment.
@@ -54,6 +56,8 @@ def _reference(y: np.ndarray, sr: int, adaptations: dict) -> dict:
         "mfcc": mfcc,
         "mfcc_delta": librosa.feature.delta(mfcc, width=width, mode=mode),
         "mfcc_delta2": librosa.feature.delta(mfcc, order=2, width=width, mode=mode),
+        "mel_delta": librosa.feature.delta(log_mel, width=width, mode=mode),
+        "mel_delta2": librosa.feature.delta(log_mel, order=2, width=width, mode=mode),
         "stack_memory": librosa.feature.stack_memory(synced),
     }
 

@@ -111,6 +111,11 @@ def test_non_default_params_follow_librosa_with_the_same_params():
             "tonnetz": librosa.feature.tonnetz(y=y, sr=sr, hop_length=256),
             "mfcc": mfcc,
             "mfcc_delta": librosa.feature.delta(mfcc, width=5),
+            "mel_delta2": librosa.feature.delta(
+                librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=64, **kw)),
+                width=5,
+                order=2,
+            ),
             "onset_strength": onset,
             "tempogram": librosa.feature.tempogram(
                 onset_envelope=onset, sr=sr, hop_length=256, win_length=200
@@ -209,17 +214,22 @@ def test_short_clip_delta_policy():
         (1, 3, "nearest"),
     ):
         y = noise(sr, seconds=((frames - 1) * hop + 10) / sr)
-        result = compute_features_with_status(y, sr, ["mfcc", "mfcc_delta", "mfcc_delta2"])
+        deltas = ["mfcc_delta", "mfcc_delta2", "mel_delta", "mel_delta2"]
+        result = compute_features_with_status(y, sr, ["mfcc", *deltas])
         assert result.values["mfcc"].shape[-1] == frames
-        if frames >= 9:
-            assert "mfcc_delta" not in result.adaptations
-        else:
-            assert result.adaptations["mfcc_delta"]["delta_width"] == width
-            assert result.adaptations["mfcc_delta"]["delta_mode"] == mode
+        for name in deltas:
+            if frames >= 9:
+                assert name not in result.adaptations
+            else:
+                assert result.adaptations[name]["delta_width"] == width
+                assert result.adaptations[name]["delta_mode"] == mode
         mfcc = result.values["mfcc"]
-        for order, name in ((1, "mfcc_delta"), (2, "mfcc_delta2")):
-            expected = librosa.feature.delta(mfcc, width=width, order=order, mode=mode)
-            assert_close(result.values[name], expected, name=f"{frames}/{name}")
+        with quietly():  # librosa warns that a clip this short is shorter than n_fft
+            log_mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))
+        for source, stem in ((mfcc, "mfcc_delta"), (log_mel, "mel_delta")):
+            for order, name in ((1, stem), (2, f"{stem}2")):
+                expected = librosa.feature.delta(source, width=width, order=order, mode=mode)
+                assert_close(result.values[name], expected, name=f"{frames}/{name}")
 
 
 def test_non_finite_clips_are_flagged_blanked_and_do_not_touch_the_others():

@@ -29,7 +29,7 @@ from audiosoup_widgets.features.registry import INTERMEDIATE_PARAMS
 REQUIRED = {
     "spectral": ["mel_spectrogram", "power_spectrogram", "spectral_contrast", "chroma", "tonnetz"],
     "rhythmic": ["onset_strength", "tempogram", "fourier_tempogram"],
-    "deltas": ["mfcc", "mfcc_delta", "mfcc_delta2", "stack_memory"],
+    "deltas": ["mfcc", "mfcc_delta", "mfcc_delta2", "mel_delta", "mel_delta2", "stack_memory"],
 }
 PARAM_NAMES = {f.name for f in dataclasses.fields(FeatureParams)}
 
@@ -158,6 +158,8 @@ def test_the_dependency_graph_is_the_real_one():
         "mfcc",
         "mfcc_delta",
         "mfcc_delta2",
+        "mel_delta",
+        "mel_delta2",
         "stack_memory",
     }
     assert "n_fft" not in get_feature("tonnetz").params

@@ -149,7 +149,15 @@ def test_selecting_features_writes_the_state_in_registry_order(words):
     assert st.selected_features == ["mel_spectrogram"]
     ex.vue_set_tab("deltas")
     ex.vue_select_tab(True)
-    assert st.selected_features == ["mel_spectrogram", "mfcc", "mfcc_delta", "mfcc_delta2", "stack_memory"]
+    assert st.selected_features == [
+        "mel_spectrogram",
+        "mfcc",
+        "mfcc_delta",
+        "mfcc_delta2",
+        "mel_delta",
+        "mel_delta2",
+        "stack_memory",
+    ]
     for bad in ({"id": "evil", "selected": True}, {"id": "mfcc", "selected": "yes"}, "mfcc"):
         st.clear_error()
         ex.vue_toggle_feature(bad)

@@ -103,6 +103,11 @@ def test_rows_follow_the_axis_the_registry_asks_for(values):
     assert "Coefficient 0" in mfcc.note and mfcc.y_label == "coefficient number"
     # Row 0 (loudness) does not set the colour range of the others.
     assert mfcc.vmax < np.abs(values["mfcc"][0]).max()
+    for fid in ("mel_delta", "mel_delta2"):
+        # Signed changes of the log-mel, on the mel spectrogram's frequency axis.
+        delta = prepare(FEATURES[fid], values[fid], sr=SR, params=p)
+        assert delta.cmap == "diverging" and delta.vmin == -delta.vmax > -1e9 and delta.unit != "dB"
+        assert delta.y_scale == "mel" and "1k" in delta.y_ticks.values() and not delta.note
     onset = prepare(FEATURES["onset_strength"], values["onset_strength"], sr=SR, params=p)
     assert onset.kind == "line" and onset.image is None and onset.vmax > 0
     power = prepare(FEATURES["power_spectrogram"], values["power_spectrogram"], sr=SR, params=p)
