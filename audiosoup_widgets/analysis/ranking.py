@@ -114,9 +114,7 @@ def _codes(y: Sequence[object] | npt.ArrayLike) -> tuple[I64, list[str]]:
     classes = [str(u) for u in uniques]
     if len(classes) < 2:
         only = f" (only {classes[0]!r})" if classes else ""
-        raise ValidationError(
-            f"ranking features needs at least two labels{only}: nothing to separate"
-        )
+        raise ValidationError(f"ranking features needs at least two labels{only}: nothing to separate")
     return codes.astype(np.int64), classes
 
 
@@ -171,7 +169,7 @@ def _ratio(ssb: F64, ssw: F64, dfb: npt.ArrayLike, dfw: npt.ArrayLike) -> F64:
 def _constant(x: F64) -> npt.NDArray[np.bool_]:
     low = np.where(np.isfinite(x), x, np.inf).min(axis=0, initial=np.inf)
     high = np.where(np.isfinite(x), x, -np.inf).max(axis=0, initial=-np.inf)
-    return low == high
+    return np.asarray(low == high, dtype=bool)
 
 
 def anova_f(x: npt.ArrayLike, y: Sequence[object] | npt.ArrayLike) -> tuple[F64, F64, list[str]]:
@@ -266,7 +264,7 @@ def _mi_block(z: F64, codes: I64, k: int, n_neighbors: int) -> F64:
     zt = np.ascontiguousarray(z.T)
     m_all = _within(np.sort(zt, axis=1), zt, np.ascontiguousarray(radius.T))
     mi = digamma(n) + digamma(k_all).mean() - digamma(counts[codes]).mean() - digamma(m_all).mean(axis=1)
-    return np.maximum(mi, 0.0)
+    return np.asarray(np.maximum(mi, 0.0), dtype=np.float64)
 
 
 def _within(ordered: F64, x: F64, rad: F64) -> F64:
@@ -307,7 +305,7 @@ def _jitter(x: F64, seed: int) -> F64:
     z = x / np.where(std > 0, std, 1.0)
     means = np.maximum(1, np.mean(np.abs(z), axis=0))
     rng = np.random.RandomState(seed)
-    return z + 1e-10 * means * rng.standard_normal(size=z.shape)
+    return np.asarray(z + 1e-10 * means * rng.standard_normal(size=z.shape), dtype=np.float64)
 
 
 def mutual_info(

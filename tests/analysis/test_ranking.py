@@ -48,7 +48,9 @@ def test_f_skips_missing_values_column_by_column():
 
 def test_mutual_information_is_scikit_learns():
     x, y = planted()
-    np.testing.assert_allclose(mutual_info(x, y, seed=3), mutual_info_classif(x, y, random_state=3), atol=1e-12)
+    np.testing.assert_allclose(
+        mutual_info(x, y, seed=3), mutual_info_classif(x, y, random_state=3), atol=1e-12
+    )
     np.testing.assert_allclose(
         mutual_info(x, y == "a", seed=0), mutual_info_classif(x, y == "a", random_state=0), atol=1e-12
     )
@@ -61,7 +63,9 @@ def test_scores_match_and_intervals_hold_the_estimates():
     np.testing.assert_allclose(s.f[2], f_classif(x, y == "b")[0], rtol=1e-9)
     np.testing.assert_allclose(s.mi[0], mutual_info_classif(x, y, random_state=0), atol=1e-12)
     cols = [f"feat{j // 4}_mean_{j % 4}" for j in range(8)]
-    table = rank_columns(s, cols, {c: c.split("_")[0] for c in cols}, {"feat0": "spectral", "feat1": "deltas"})
+    table = rank_columns(
+        s, cols, {c: c.split("_")[0] for c in cols}, {"feat0": "spectral", "feat1": "deltas"}
+    )
     assert list(table.columns) == list(RANK_COLUMNS)
     assert (table["f_low"] <= table["f"]).all() and (table["f"] <= table["f_high"]).all()
     mi = table[table["scope"] == "all"]
