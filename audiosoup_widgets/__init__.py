@@ -27,6 +27,7 @@ _LAZY = {
     "FEATURES": "features",
     "feature_frame": "jobs.frames",
     "project_features": "jobs.projection",
+    "rank_features": "jobs.ranking",
     "export_features": "jobs.export",
     "compute_dataset": "jobs.compute",
     "load_dataset": "jobs.ingest",
@@ -52,6 +53,7 @@ __all__ = [
     "FEATURES",
     "feature_frame",
     "project_features",
+    "rank_features",
     "export_features",
     "compute_dataset",
     "load_dataset",
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
     from .jobs.projection import project_features
+    from .jobs.ranking import rank_features
     from .state import ReviewState
     from .store import Store, connect
     from .widgets import FeatureExplorer, MetadataEditor, SampleGrid
