@@ -32,7 +32,6 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     and_,
-    exists,
     false,
     func,
     insert,
@@ -45,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, ValidationError
 from .engine import BaseStore
@@ -362,27 +361,43 @@ class RelabelMixin(BaseStore):
                     .where(live),
                 )
             )
-            # One level of subquery, correlated to the sample being updated.
-            old_id = (
-                select(Label.id)
-                .join(SampleEdit, Label.name == _text_of(dialect, SampleEdit.old))
-                .where(Label.dataset_id == Sample.dataset_id, live)
-                .scalar_subquery()
-            )
+            # Mark the live rows undone while their version still equals the sample's
+            # (UPDATE ... FROM, a join on the samples' key on both databases) ...
             res = sess.execute(
-                update(Sample)
-                .where(exists(select(SampleEdit.id).where(live)))
-                .values(label_id=old_id, version=Sample.version + 1, updated_at=now, updated_by=reviewer)
+                update(SampleEdit)
+                .where(live)
+                .values(undone=true())
                 .execution_options(synchronize_session=False)
             )
             reverted = cast("CursorResult[Any]", res).rowcount
-            # An alias: the same table inside its own UPDATE would be correlated away.
-            undo = aliased(SampleEdit)
-            undo_rows = select(undo.sample_id).where(undo.batch_id == batch_id, undo.kind == "undo")
+            # ... then give exactly those samples their previous label: a row undone on its
+            # own earlier no longer matches its sample's version. Each previous label id is
+            # joined once (a correlated subquery would scan the batch once per sample).
+            ds_id = sess.scalar(
+                select(Sample.dataset_id)
+                .join(SampleEdit, SampleEdit.sample_id == Sample.id)
+                .where(in_batch)
+                .limit(1)
+            )
+            back = (
+                select(
+                    SampleEdit.sample_id.label("sid"),
+                    SampleEdit.version.label("ver"),
+                    Label.id.label("old_id"),
+                )
+                .select_from(SampleEdit)
+                .outerjoin(
+                    Label, and_(Label.dataset_id == ds_id, Label.name == _text_of(dialect, SampleEdit.old))
+                )
+                .where(in_batch, SampleEdit.undone.is_(True))
+                .subquery()
+            )
             sess.execute(
-                update(SampleEdit)
-                .where(in_batch, SampleEdit.undone.is_(False), SampleEdit.sample_id.in_(undo_rows))
-                .values(undone=true())
+                update(Sample)
+                .where(Sample.id == back.c.sid, Sample.version == back.c.ver)
+                .values(
+                    label_id=back.c.old_id, version=Sample.version + 1, updated_at=now, updated_by=reviewer
+                )
                 .execution_options(synchronize_session=False)
             )
             skipped = _skipped(
