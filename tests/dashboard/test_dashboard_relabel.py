@@ -25,7 +25,9 @@ def test_relabel_three_clips_then_undo(page, dashboard, dashboard_db, shot):
     before = [c.locator(".as-label").inner_text() for c in chosen]
     store = Store(dashboard_db)
     try:
-        target = next(lab.name for lab in store.list_labels(DEMO) if lab.name not in before)
+        target = next(
+            lab.name for lab in store.list_labels(DEMO) if lab.name.isalpha() and lab.name not in before
+        )
     finally:
         store.dispose()
     for card in chosen:
@@ -55,7 +57,11 @@ def test_relabel_three_clips_then_undo(page, dashboard, dashboard_db, shot):
     expect(outcome.locator(".as-outcome-text")).to_contain_text("Relabelled 3 clips")
     for sid in ids:
         expect(page.locator(f"{CARD}[data-sample-id='{sid}'] .as-label")).to_have_text(target)
-    shot(page, "relabelled")
+    page.locator(".v-overlay-container .v-overlay--active").wait_for(state="detached")
+    shot(page, "relabelled-top")
+    chosen[0].scroll_into_view_if_needed()
+    shot(page, "relabelled-cards")
+    page.evaluate("window.scrollTo(0, 0)")
     store = Store(dashboard_db)
     try:
         rows_by_clip = [store.sample_history(int(sid))[0] for sid in ids]
@@ -68,5 +74,6 @@ def test_relabel_three_clips_then_undo(page, dashboard, dashboard_db, shot):
     expect(outcome.locator(".as-outcome-text")).to_contain_text("Undid the relabel: 3 clips")
     for sid, label in zip(ids, before, strict=True):
         expect(page.locator(f"{CARD}[data-sample-id='{sid}'] .as-label")).to_have_text(label)
+    chosen[0].scroll_into_view_if_needed()
     shot(page, "undone")
     no_script_ran(page)
