@@ -16,9 +16,10 @@ open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
 n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
-revision, reviewer        :class:`~audiosoup_widgets.widgets.MetadataEditor`
+revision                  :meth:`ReviewState.saved`
+reviewer                  :meth:`ReviewState.sign`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
-selection                 :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
+selection, selected_since :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
 id_filter, id_filter_...  :meth:`ReviewState.filter_to` / :meth:`ReviewState.clear_id_filter`
 compare_ids               :class:`~audiosoup_widgets.widgets.SelectionBar`
 view                      :meth:`ReviewState.show`
@@ -32,13 +33,17 @@ Derived values live here, not in the widgets (as glue-jupyter's viewer states do
 and :meth:`ReviewState.filters` is the filter the services count and page by.
 
 ``revision`` is a notice, not a cache key: the services invalidate their own caches
-when an edit goes through them; the editor bumps ``revision`` after a save so that
-the other views re-read what they show.
+when an edit goes through them; whoever saved (the editor, the selection bar's bulk
+relabel) calls :meth:`ReviewState.saved` so that the other views re-read what they
+show. ``reviewer`` is set through :meth:`ReviewState.sign`, the one code path that
+checks the name, from wherever the user types it.
 
 The selection (the checked cards, up to :data:`MAX_SELECTION` ids) and the id filter
 (a selection, a map lasso or a quality finding shown as a grid filter) are sets many
 views add to, so they are written by the state's own methods, the one code path that
-checks ids; views call those methods and never assign the traits.
+checks ids; views call those methods and never assign the traits. ``selected_since``
+is when the current selection was started (an empty selection or a replaced one
+starts anew): a bulk change skips samples someone else saved after it.
 
 ``error`` is the exception: every part can fail, so every part reports through
 :meth:`ReviewState.report`, the single code path that writes it (and that turns
@@ -47,6 +52,7 @@ exceptions into plain messages, logging the details).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Iterable
@@ -55,7 +61,7 @@ from typing import Any
 from traitlets import Bool, Enum, HasTraits, Instance, Int, List, TraitError, Unicode, observe, validate
 
 from .errors import AudiosoupError, ValidationError
-from .services import PAGE_SIZES, SampleFilters, as_sample_id
+from .services import PAGE_SIZES, SampleFilters, as_sample_id, validate_reviewer
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +134,17 @@ class ReviewState(HasTraits):
         0, help="Bumped when the user asks to open the review (writer: SampleGrid, open_review)."
     )
     panel = Enum(PANELS, default_value="", help="What the review dialog shows (writer: ReviewDialog).")
-    revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor).")
-    reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: MetadataEditor).")
+    revision = Int(0, help="Bumped after every saved edit (writer: saved).")
+    reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: sign).")
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
     selection = Instance(
         frozenset, args=((),), help="Ids of the checked samples (writer: select/clear_selection)."
+    )
+    selected_since = Instance(
+        dt.datetime,
+        allow_none=True,
+        default_value=None,
+        help="When the selection was started, UTC; None when empty (writer: select/clear_selection).",
     )
     id_filter = Instance(
         tuple, allow_none=True, default_value=None, help="Keep only these ids, or None (writer: filter_to)."
@@ -235,13 +247,41 @@ class ReviewState(HasTraits):
         if len(new) > MAX_SELECTION:
             raise ValidationError(f"a selection holds at most {MAX_SELECTION:,} samples")
         if new != self.selection:
-            self.selection = new
+            # Ids added later keep the first time: a bulk change then skips more, never fewer.
+            started = not self.selection or mode == "replace"
+            with self.hold_trait_notifications():
+                if not new:
+                    self.selected_since = None
+                elif started:
+                    self.selected_since = dt.datetime.now(dt.UTC)
+                self.selection = new
         return len(new)
 
     def clear_selection(self) -> None:
         """Unselect every sample."""
         if self.selection:
-            self.selection = frozenset()
+            with self.hold_trait_notifications():
+                self.selected_since = None
+                self.selection = frozenset()
+
+    def saved(self) -> int:
+        """Tell every view that something was saved (bump ``revision``); return the new value."""
+        self.revision += 1
+        return self.revision
+
+    def sign(self, name: object) -> str:
+        """Set the reviewer's name recorded with edits, after checking it; return it cleaned.
+
+        Raises
+        ------
+        ValidationError
+            For an empty name or one longer than 100 characters.
+        """
+        if not isinstance(name, str):
+            raise ValidationError("enter your name before editing")
+        checked = validate_reviewer(name)
+        self.reviewer = checked
+        return checked
 
     def filter_to(self, ids: Iterable[object], *, source: str) -> int:
         """Show only ``ids`` in the grid (with the other filters), saying where they came from.

@@ -8,14 +8,23 @@ filter the state derives and the sample service checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:  # the records and results, for the annotations only
+    import datetime as dt
+
     import numpy as np
 
     from ..features import FeatureParams
-    from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+    from ..store.records import (
+        BatchUndoRecord,
+        DatasetRecord,
+        EditRecord,
+        LabelRecord,
+        RelabelRecord,
+        SampleRecord,
+    )
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
@@ -31,6 +40,7 @@ __all__ = [
     "MapServices",
     "CompareServices",
     "QualityServices",
+    "RelabelServices",
     "Services",
 ]
 
@@ -238,6 +248,29 @@ class QualityServices(Protocol):
         """Run the quality check and store its findings."""
 
 
+class RelabelServices(Protocol):
+    """Bulk relabel of a selection (:class:`~.relabel.RelabelService`)."""
+
+    def preview(self, dataset: str, ids: Iterable[int]) -> list[tuple[str | None, int]]:
+        """Return how many of ``ids`` carry each label now, most common first."""
+
+    def relabel(
+        self,
+        dataset: str,
+        ids: Iterable[int],
+        label: str,
+        *,
+        reviewer: str,
+        seen_at: dt.datetime,
+        reason: str | None = None,
+        create_label: bool = False,
+    ) -> RelabelRecord:
+        """Give every clip of ``ids`` the label ``label``, skipping clips changed since ``seen_at``."""
+
+    def undo_batch(self, batch_id: str, *, reviewer: str) -> BatchUndoRecord:
+        """Undo a bulk relabel as one step."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -268,3 +301,7 @@ class Services(Protocol):
     @property
     def quality(self) -> QualityServices:
         """The quality service."""
+
+    @property
+    def relabel(self) -> RelabelServices:
+        """The bulk relabel service."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
+    BatchUndoRecord,
     DatasetRecord,
     EditRecord,
     FindingRecord,
@@ -15,12 +16,15 @@ from .records import (
     LoadRunRecord,
     ProjectionRecord,
     QcRunRecord,
+    RelabelRecord,
     SampleRecord,
+    SkippedSample,
 )
+from .relabel import RelabelMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, SummaryMixin, InsightMixin):
+class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -70,6 +74,7 @@ __all__ = [
     "QUALITY_COLUMNS",
     "MEASURE_COLUMNS",
     "quality_values",
+    "BatchUndoRecord",
     "DatasetRecord",
     "EditRecord",
     "FindingRecord",
@@ -77,6 +82,8 @@ __all__ = [
     "LoadRunRecord",
     "ProjectionRecord",
     "QcRunRecord",
+    "RelabelRecord",
     "SampleRecord",
+    "SkippedSample",
     "SummaryRecord",
 ]

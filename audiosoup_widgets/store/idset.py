@@ -8,7 +8,7 @@ WHERE condition that binds the whole set as a single parameter on both databases
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Sized
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import ColumnElement, Integer, Text, any_, bindparam, false, func, select
@@ -53,8 +53,14 @@ def validate_ids(ids: Iterable[Any]) -> tuple[int, ...]:
     return out
 
 
-def ids_condition(dialect: str, ids: Sequence[int], *, csv: str | None = None) -> ColumnElement[bool]:
-    """Return ``samples.id`` in ``ids`` as one bound parameter, however many ids.
+def ids_condition(
+    dialect: str,
+    ids: Sequence[int],
+    *,
+    csv: str | None = None,
+    column: ColumnElement[int] | None = None,
+) -> ColumnElement[bool]:
+    """Return ``samples.id`` (or ``column``) in ``ids`` as one bound parameter, however many ids.
 
     PostgreSQL compares with ``= ANY`` of one array (its text form cast to
     ``integer[]``, the column's own type: parsed once, and the planner can hash it
@@ -70,17 +76,20 @@ def ids_condition(dialect: str, ids: Sequence[int], *, csv: str | None = None) -
         Validated ids (see :func:`validate_ids`).
     csv : str, optional
         ``ids`` already joined with commas (saves the join when reused).
+    column : column, optional
+        Another integer column holding sample ids (``sample_edits.sample_id``).
     """
     if not ids:
         return false()
     joined = csv if csv is not None else ",".join(map(str, ids))
+    col: Any = Sample.id if column is None else column
     if dialect == "postgresql":
         param = bindparam("id_set", "{" + joined + "}", type_=Text, unique=True)
-        return Sample.id == any_(sql_cast(param, ARRAY(Integer)))
+        return cast("ColumnElement[bool]", col == any_(sql_cast(param, ARRAY(Integer))))
     table = func.json_each(bindparam("id_set", "[" + joined + "]", type_=Text, unique=True)).table_valued(
         "value"
     )
-    return Sample.id.in_(select(table.c.value))
+    return cast("ColumnElement[bool]", col.in_(select(table.c.value)))
 
 
 __all__ = ["MAX_IDS", "ids_condition", "validate_ids"]

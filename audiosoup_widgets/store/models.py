@@ -200,6 +200,12 @@ class SampleEdit(Base):
     undone: Mapped[bool] = mapped_column(default=False)
     #: "edit" for a user's change, "undo" for the change that reverted one.
     kind: Mapped[str] = mapped_column(String(16), default="edit")
+    #: Shared by every row of one bulk change (and of its undo); NULL for a single edit.
+    batch_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: Why the change was made, as the reviewer typed it (bulk changes).
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_sample_edits_batch_id", "batch_id"),)
 
 
 class FeatureSummary(Base):

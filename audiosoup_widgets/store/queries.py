@@ -441,7 +441,18 @@ class QueryMixin(BaseStore):
             ).all()
             return [
                 EditRecord(
-                    e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new, e.version, e.undone, e.kind
+                    e.id,
+                    e.sample_id,
+                    e.reviewer,
+                    e.at,
+                    e.field,
+                    e.old,
+                    e.new,
+                    e.version,
+                    e.undone,
+                    e.kind,
+                    e.batch_id,
+                    e.reason,
                 )
                 for e in rows
             ]

@@ -77,6 +77,72 @@ class EditRecord:
     version: int
     undone: bool
     kind: str = "edit"
+    batch_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedSample:
+    """A sample a bulk change left alone, with who saved it last and when."""
+
+    id: int
+    path: str
+    updated_by: str | None
+    updated_at: dt.datetime | None
+
+    @property
+    def file_name(self) -> str:
+        """The last part of the relative path."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RelabelRecord:
+    """What a bulk relabel did.
+
+    Attributes
+    ----------
+    batch_id : str or None
+        Shared by the history rows of the change; ``None`` when nothing changed.
+    label : str
+        The label given.
+    changed : int
+        Samples relabelled.
+    unchanged : int
+        Samples that already carried the label (no history row).
+    skipped : tuple of SkippedSample
+        Samples saved by someone else since they were selected, left alone.
+    """
+
+    batch_id: str | None
+    label: str
+    changed: int
+    unchanged: int
+    skipped: tuple[SkippedSample, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class BatchUndoRecord:
+    """What the undo of a bulk change did.
+
+    Attributes
+    ----------
+    batch_id : str
+    label : str or None
+        The label the bulk change had given.
+    reverted : int
+        Samples given back their previous label.
+    already_undone : int
+        Samples whose change had been undone on its own before.
+    skipped : tuple of SkippedSample
+        Samples edited again since the change, left alone.
+    """
+
+    batch_id: str
+    label: str | None
+    reverted: int
+    already_undone: int
+    skipped: tuple[SkippedSample, ...] = field(default=())
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ between, nothing is overwritten and the conflict is shown with both values until
 the user picks one. Each sample's history (who, when, old -> new) is listed with
 an Undo of the last edit. Measured properties (sample rate, duration, channels)
 are shown read-only. The services invalidate their own caches on a save; the
-editor writes ``state.reviewer`` and bumps ``state.revision`` after every save so
-the other views re-read; it is the only writer of both.
+editor sets ``state.reviewer`` and bumps ``state.revision`` after every save so
+the other views re-read (both through the state's methods).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from ..services import (
     SampleRecord,
     Services,
     validate_label_name,
-    validate_reviewer,
 )
 from ..state import ReviewState
 from .base import SafeTemplate, as_str, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
@@ -47,7 +46,8 @@ class MetadataEditor(SafeTemplate):
     Parameters
     ----------
     state : ReviewState
-        Shared state; the editor writes ``reviewer`` and ``revision``.
+        Shared state; the editor sets ``reviewer`` and bumps ``revision`` (the state's
+        ``sign`` and ``saved``).
     services : Services
         Where the sample is read and saved.
     """
@@ -207,7 +207,7 @@ class MetadataEditor(SafeTemplate):
             self._say(f"No change to the {what}.")
             return False
         # The services already dropped what the save made stale; this tells the other views.
-        self.state.revision += 1
+        self.state.saved()
         self.load(new)
         self._say(f"Saved the {what}, signed {reviewer}.", "success")
         return True
@@ -217,8 +217,7 @@ class MetadataEditor(SafeTemplate):
     @handler("setting your name")
     def vue_set_reviewer(self, data: Any) -> None:
         """Remember the reviewer's name (recorded with every edit)."""
-        name = validate_reviewer(as_str(data, name="name", max_len=100) or "")
-        self.state.reviewer = name
+        name = self.state.sign(as_str(data, name="name", max_len=100) or "")
         self._say(f"Edits will be recorded as {name}.", "success")
 
     @handler("saving the label")
@@ -318,7 +317,7 @@ class MetadataEditor(SafeTemplate):
             self._pending_change = None
             self.state.report(exc, context="undoing")
             return
-        self.state.revision += 1
+        self.state.saved()
         self.load(new)
         self._say("Undone.", "success")
 

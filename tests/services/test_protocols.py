@@ -10,6 +10,7 @@ from audiosoup_widgets.services import (
     AudioService,
     ExportService,
     FeatureService,
+    RelabelService,
     ReviewServices,
     SampleService,
 )
@@ -17,6 +18,7 @@ from audiosoup_widgets.services.protocols import (
     AudioServices,
     ExportServices,
     FeatureServices,
+    RelabelServices,
     SampleServices,
 )
 
@@ -28,6 +30,7 @@ from audiosoup_widgets.services.protocols import (
         (AudioServices, AudioService),
         (FeatureServices, FeatureService),
         (ExportServices, ExportService),
+        (RelabelServices, RelabelService),
     ],
 )
 def test_each_protocol_method_matches_the_service(protocol, concrete):

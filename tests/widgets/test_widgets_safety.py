@@ -43,6 +43,11 @@ DATA_TRAITS = {
     ("MetadataEditor", "message"),
     ("MetadataEditor", "conflict"),
     ("MetadataEditor", "reviewer"),
+    ("SelectionBar", "reviewer"),
+    ("SelectionBar", "label_items"),
+    ("SelectionBar", "relabel_preview"),
+    ("SelectionBar", "relabel_error"),
+    ("SelectionBar", "outcome"),
     ("FeatureExplorer", "title"),
     ("FeatureExplorer", "subtitle"),
     ("FeatureExplorer", "export_note"),
@@ -83,6 +88,8 @@ def hostile(sqlite_store, tmp_path, make_app):
     app.state.show("compare")
     app.comparison.vue_set_template(XSS_LABEL)
     app.state.show("clips")
+    app.state.select(ids.values())
+    app.selection.vue_open_relabel()  # the preview shows the labels
     app.grid.vue_set_search(XSS_FILE[:20])
     app.state.report(f"No dataset named {XSS_DATASET}")  # user text in an error message too
     return app, sid
