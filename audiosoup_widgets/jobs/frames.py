@@ -68,14 +68,14 @@ def feature_frame(
     store = open_store(db)
     names = feature_names(features)
     fp = feature_params(params)
-    base = store.sample_table(dataset, label=label, split=split)
-    ids = np.fromiter((r[0] for r in base), np.int64, len(base))
+    base = store.sample_columns(dataset, label=label, split=split)
+    ids = np.asarray(base["sample_id"], dtype=np.int64)
     frame = pd.DataFrame(
         {
             "sample_id": ids,
-            "path": pd.array([r[1] for r in base], dtype="string"),
-            "label": pd.array([r[2] for r in base], dtype="string"),
-            "split": pd.array([r[3] for r in base], dtype="string"),
+            "path": pd.array(base["path"], dtype="string"),
+            "label": pd.array(base["label"], dtype="string"),
+            "split": pd.array(base["split"], dtype="string"),
         }
     )
     # The filters go to the store with the dataset; every sample of the table is a row.

@@ -253,6 +253,9 @@ class SummaryVector(Base):
     layout_id: Mapped[int] = mapped_column(ForeignKey("summary_layouts.id"))
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # Reads go layout by layout.
+    __table_args__ = (Index("ix_summary_vectors_layout_id", "layout_id"),)
+
 
 class QcRun(Base):
     """One quality-control scan of a dataset: its parameters and how much it found.

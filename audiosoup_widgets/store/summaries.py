@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError
 from .bulk import BulkMixin
+from .columns import read_columns
 from .idset import ids_condition, validate_ids
 from .models import Dataset, FeatureSummary, Label, Sample, SummaryLayout, SummaryVector
 from .vectors import (
     Parts,
     SummaryBlock,
-    block_of,
     decode_copy,
     join_parts,
     layout_key,
@@ -356,7 +356,9 @@ class SummaryMixin(BulkMixin):
         Returns
         -------
         list of SummaryBlock
-            Blocks of samples sharing a layout that holds any of ``wanted`` (rows by id).
+            Blocks of samples sharing a layout that holds any of ``wanted`` (rows in no
+            particular order; :func:`~audiosoup_widgets.store.vectors.stack_blocks`
+            puts them in order).
         """
         id_set = None if ids is None else validate_ids(ids)
         with self.session() as sess:
@@ -372,10 +374,10 @@ class SummaryMixin(BulkMixin):
                 conds.append(Sample.split == split)
             if id_set is not None:
                 conds.append(ids_condition(self.dialect, id_set))
-            present = select(SummaryVector.layout_id).select_from(froms).where(*conds).distinct()
-            layouts = sess.execute(
-                select(SummaryLayout.id, SummaryLayout.entries).where(SummaryLayout.id.in_(present))
-            ).all()
+            # Layouts are few and small: check them all here rather than scan the
+            # dataset's vectors for its own; one that no sample of it has reads nothing
+            # through the layout index.
+            layouts = sess.execute(select(SummaryLayout.id, SummaryLayout.entries)).all()
             blocks = []
             for layout_id, entries in sorted(layouts):
                 cuts, features, n_rows = stretches(entries, wanted)
@@ -404,7 +406,8 @@ class SummaryMixin(BulkMixin):
                             for i, size in enumerate(sizes)
                         ]
                     )
-                blocks.append(block_of(fids, values.astype(np.float32, copy=False), features, n_rows))
+                if len(fids):
+                    blocks.append(SummaryBlock(fids, features, n_rows, values.astype(np.float32, copy=False)))
             return blocks
 
     def summary_matrix(
@@ -424,6 +427,35 @@ class SummaryMixin(BulkMixin):
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         ids, values, _, _ = stack_blocks(blocks, [feature])
         return ids, values
+
+    def sample_columns(
+        self, dataset: str, *, label: str | None = None, split: str | None = None
+    ) -> dict[str, Any]:
+        """Return a dataset's ``sample_id`` (int64 array), ``path``, ``label`` and ``split`` (lists), by id.
+
+        The columns of :meth:`sample_table`, read in one packed row on PostgreSQL
+        (:func:`~audiosoup_widgets.store.columns.read_columns`).
+        """
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            where: list[Any] = [Sample.dataset_id == ds_id]
+            if label is not None:
+                where.append(Label.name == label)
+            if split is not None:
+                where.append(Sample.split == split)
+            return read_columns(
+                sess,
+                [
+                    ("sample_id", Sample.id, "int"),
+                    ("path", Sample.path, "text"),
+                    ("label", Label.name, "text"),
+                    ("split", Sample.split, "text"),
+                ],
+                froms=Sample.__table__.outerjoin(Label, Label.id == Sample.label_id),
+                where=where,
+            )
 
     def sample_table(
         self, dataset: str, *, label: str | None = None, split: str | None = None

@@ -40,7 +40,7 @@ class SummaryBlock:
     Attributes
     ----------
     sample_ids : ndarray of int64, shape (n,)
-        Increasing.
+        In no particular order.
     features : tuple of str
         The requested features this layout holds, in the order asked for.
     n_rows : tuple of int
@@ -138,24 +138,10 @@ def decode_copy(buf: bytes, sizes: Sequence[int]) -> tuple[npt.NDArray[np.int64]
     return rows["id"].astype(np.int64), values
 
 
-def block_of(
-    ids: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float32],
-    features: tuple[str, ...],
-    n_rows: tuple[int, ...],
-) -> SummaryBlock:
-    """Return a block with its rows in sample-id order."""
-    order = np.argsort(ids, kind="stable")
-    if not np.array_equal(order, np.arange(len(order))):
-        ids, values = ids[order], values[order]
-    return SummaryBlock(ids, features, n_rows, values)
-
-
 __all__ = [
     "Entry",
     "Parts",
     "SummaryBlock",
-    "block_of",
     "decode_copy",
     "join_parts",
     "layout_key",

@@ -75,6 +75,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("sample_id", name=op.f("pk_summary_vectors")),
     )
+    with op.batch_alter_table("summary_vectors", schema=None) as batch_op:
+        batch_op.create_index("ix_summary_vectors_layout_id", ["layout_id"], unique=False)
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
         # Out of line and uncompressed once large (float noise does not compress):
@@ -150,5 +152,6 @@ def downgrade() -> None:
                 .values(data=sa.bindparam("d")),
                 updates,
             )
+    op.drop_index("ix_summary_vectors_layout_id", table_name="summary_vectors")
     op.drop_table("summary_vectors")
     op.drop_table("summary_layouts")
