@@ -1,11 +1,11 @@
-"""Benchmark `feature_frame` on 100,000 samples in PostgreSQL.
+"""Benchmark `feature_frame` on 100,000 samples in PostgreSQL (or SQLite).
 
 Seeds synthetic samples and synthetic summaries (real shapes: mfcc 20 rows, chroma 12,
 mel 128, spectral contrast 7, tonnetz 6, onset 1) into a throwaway database, then times
 ``feature_frame`` (median of several runs) and, as the baseline in the same run, a plain
-``pandas.read_sql`` of the same rows that decodes each summary blob row by row.
+``pandas.read_sql`` of the same vectors that decodes each blob row by row.
 
-    python bench/bench_frame.py --n 100000 --repeats 3 [--json out.json]
+    python bench/bench_frame.py --n 100000 --repeats 3 [--sqlite] [--json out.json]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -63,25 +64,29 @@ def seed_summaries(store: Store, n_rows: dict[str, int]) -> None:
 
 
 def baseline(url: str, features: list[str]) -> pd.DataFrame:
-    """Naive reading: one SQL row per (sample, feature), blobs decoded in Python, pivoted."""
-    fp = FeatureParams()
+    """Naive reading: one SQL row per sample, each vector decoded in Python, cut by its layout."""
     engine = create_engine(url)
-    parts = []
-    for feat in features:
-        df = pd.read_sql(
-            text(
-                "SELECT s.id AS sample_id, f.data FROM feature_summaries f "
-                "JOIN samples s ON s.id = f.sample_id WHERE f.feature = :f "
-                "AND f.param_key = :k ORDER BY s.id"
-            ),
-            engine,
-            params={"f": feat, "k": fp.key_for(feat)},
-        )
-        vals = [np.frombuffer(bytes(b), "<f4") for b in df["data"]]
-        cols = summary_columns(feat, len(vals[0]) // 2)
-        parts.append(pd.DataFrame(vals, columns=cols, index=df["sample_id"]))
+    df = pd.read_sql(
+        text(
+            "SELECT v.sample_id, l.entries, v.data FROM summary_vectors v "
+            "JOIN summary_layouts l ON l.id = v.layout_id "
+            "JOIN samples s ON s.id = v.sample_id ORDER BY v.sample_id"
+        ),
+        engine,
+    )
     engine.dispose()
-    return pd.concat(parts, axis=1)
+    rows, cols = [], None
+    for entries, blob in zip(df["entries"], df["data"], strict=True):
+        entries = json.loads(entries) if isinstance(entries, str) else entries
+        vec = np.frombuffer(bytes(blob), "<f4")
+        parts, offset = {}, 0
+        for feat, _key, n in entries:
+            parts[feat] = vec[offset : offset + 2 * n]
+            offset += 2 * n
+        rows.append(np.concatenate([parts[f] for f in features]))
+        if cols is None:
+            cols = [c for f in features for c in summary_columns(f, len(parts[f]) // 2)]
+    return pd.DataFrame(rows, columns=cols, index=df["sample_id"])
 
 
 def main() -> None:
@@ -89,13 +94,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--db-admin", default=ADMIN)
+    ap.add_argument("--sqlite", action="store_true", help="an SQLite file in a temporary folder instead")
     ap.add_argument("--json")
     args = ap.parse_args()
-    admin = create_engine(args.db_admin, isolation_level="AUTOCOMMIT")
-    name = f"audiosoup_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.db_admin).set(database=name).render_as_string(hide_password=False)
+    tmp = tempfile.TemporaryDirectory() if args.sqlite else None
+    if tmp is not None:
+        url = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
+    else:
+        admin = create_engine(args.db_admin, isolation_level="AUTOCOMMIT")
+        name = f"audiosoup_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(args.db_admin).set(database=name).render_as_string(hide_password=False)
     try:
         store = Store(url)
         store.upgrade()
@@ -114,6 +124,7 @@ def main() -> None:
             base.append(time.perf_counter() - t)
         assert len(frame) == args.n == len(ref)
         res = {
+            "database": "sqlite" if args.sqlite else "postgresql",
             "n": args.n,
             "columns": frame.shape[1],
             "feature_frame_s": statistics.median(ours),
@@ -129,8 +140,11 @@ def main() -> None:
             Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
         store.dispose()
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if tmp is not None:
+            tmp.cleanup()
+        else:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from audiosoup_widgets.features.summaries import summarize
 from audiosoup_widgets.jobs.compute import compute_dataset
 from audiosoup_widgets.jobs.ingest import load_dataset
 from audiosoup_widgets.store import Store
-from audiosoup_widgets.store.models import FeatureSummary, Sample
+from audiosoup_widgets.store.models import Dataset, FeatureSummary, Sample
 
 GiB = 2**30
 PKG_PARENT = str(Path(audiosoup_widgets.__file__).resolve().parents[1])
@@ -69,14 +69,27 @@ def stored_rows(store: Store) -> dict[tuple[str, str], tuple]:
         rows = sess.execute(
             select(
                 Sample.path,
+                Sample.id,
                 FeatureSummary.feature,
+                FeatureSummary.param_key,
                 FeatureSummary.status,
                 FeatureSummary.n_rows,
                 FeatureSummary.n_frames,
-                FeatureSummary.data,
             ).join(Sample, Sample.id == FeatureSummary.sample_id)
         ).all()
-    return {(Path(p).name, f): (s, n, k, np.frombuffer(bytes(d), "<f4")) for p, f, s, n, k, d in rows}
+        dataset = sess.scalar(select(Dataset.name).join(Sample, Sample.dataset_id == Dataset.id).limit(1))
+    values: dict[tuple[int, str], np.ndarray] = {}
+    for feature, key in {(r[2], r[3]) for r in rows}:
+        ids, matrix = store.summary_matrix(dataset, feature, key)
+        values.update({(int(i), feature): v for i, v in zip(ids, matrix, strict=True)})
+
+    def own(sid: int, feature: str, n: int) -> np.ndarray:
+        # A matrix pads shorter summaries with NaN (means, then stds): cut them back.
+        v = values.get((sid, feature), np.zeros(0, np.float32))
+        half = len(v) // 2
+        return np.concatenate([v[:n], v[half : half + n]]) if n else v[:0]
+
+    return {(Path(p).name, f): (s, n, k, own(sid, f, n)) for p, sid, f, _, s, n, k in rows}
 
 
 # -- Bounded memory ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import FeatureError
 from .compute import feature_names, feature_params, open_store
+from .summaries import read_summary_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -64,35 +65,22 @@ def feature_frame(
     """
     import pandas as pd
 
-    from ..features.summaries import summary_columns
-
     store = open_store(db)
     names = feature_names(features)
     fp = feature_params(params)
-    base = store.sample_table(dataset, label=label, split=split)
-    ids = np.fromiter((r[0] for r in base), np.int64, len(base))
+    base = store.sample_columns(dataset, label=label, split=split)
+    ids = np.asarray(base["sample_id"], dtype=np.int64)
     frame = pd.DataFrame(
         {
             "sample_id": ids,
-            "path": pd.array([r[1] for r in base], dtype="string"),
-            "label": pd.array([r[2] for r in base], dtype="string"),
-            "split": pd.array([r[3] for r in base], dtype="string"),
+            "path": pd.array(base["path"], dtype="string"),
+            "label": pd.array(base["label"], dtype="string"),
+            "split": pd.array(base["split"], dtype="string"),
         }
     )
-    pos = pd.Index(ids)
-    blocks = []
-    missing = []
-    for name in names:
-        fids, values = store.summary_matrix(dataset, name, fp.key_for(name), label=label, split=split)
-        if values.size == 0:
-            missing.append(name)
-            continue
-        cols = summary_columns(name, values.shape[1] // 2)
-        full = np.full((len(ids), values.shape[1]), np.nan, np.float32)
-        idx = pos.get_indexer(pd.Index(fids))
-        keep = idx >= 0
-        full[idx[keep]] = values[keep]
-        blocks.append(pd.DataFrame(full, columns=cols))
+    # The filters go to the store with the dataset; every sample of the table is a row.
+    read = read_summary_matrix(store, dataset, names, params=fp, label=label, split=split)
+    missing = [name for name in names if name not in read.features]
     if missing and len(ids):
         # Rows without feature columns look like success; say what to run instead.
         every = set(missing) == set(feature_names(None))
@@ -104,6 +92,13 @@ def feature_frame(
             f"--dataset {shlex.quote(dataset)}{which}{params_note}",
             code="not_computed",
         )
-    if blocks:
-        frame = pd.concat([frame, *blocks], axis=1)
+    if read.columns:
+        values = read.values
+        if not np.array_equal(read.ids, ids):
+            # Samples added since the computation have no summaries yet: NaN rows.
+            values = np.full((len(ids), len(read.columns)), np.nan, np.float32)
+            pos = np.searchsorted(ids, read.ids).clip(0, max(len(ids) - 1, 0))
+            keep = ids[pos] == read.ids if len(ids) else np.zeros(len(read.ids), bool)
+            values[pos[keep]] = read.values[keep]
+        frame = pd.concat([frame, pd.DataFrame(values, columns=read.columns, copy=False)], axis=1)
     return frame

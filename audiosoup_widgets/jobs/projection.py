@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from ..errors import FeatureError, ValidationError
 from .compute import feature_params, open_store
+from .summaries import read_summary_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -122,25 +123,8 @@ def read_summaries(
     used : list of str
         The features that had any stored summary (the others contribute no column).
     """
-    fp = feature_params(params)
-    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
-    used: list[str] = []
-    for name in features:
-        fids, values = store.summary_matrix(dataset, name, fp.key_for(name))
-        if values.size:
-            parts.append((fids, values))
-            used.append(name)
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), used
-    ids = np.unique(np.concatenate([fids for fids, _ in parts]))
-    width = sum(values.shape[1] for _, values in parts)
-    matrix = np.full((len(ids), width), np.nan, np.float32)
-    col = 0
-    for fids, values in parts:
-        # Both sorted, so each feature's rows land with one searchsorted.
-        matrix[np.searchsorted(ids, fids), col : col + values.shape[1]] = values
-        col += values.shape[1]
-    return ids, matrix, used
+    read = read_summary_matrix(store, dataset, features, params=params)
+    return read.ids, read.values, read.features
 
 
 def _not_computed(dataset: str, family: str, features: Sequence[str]) -> FeatureError:

@@ -24,6 +24,7 @@ import numpy as np
 from ..analysis.qc import KINDS, Finding, QcThresholds, find_issues
 from .compute import compute_dataset, open_store
 from .quality import backfill_quality
+from .summaries import read_summary_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -110,27 +111,10 @@ def summary_matrix(store: Store, dataset: str, ids: np.ndarray) -> tuple[np.ndar
     features : list of str
         The features whose summaries are in the matrix.
     """
-    import pandas as pd
-
-    from ..features.params import FeatureParams
-    from ..features.registry import FEATURES
-
-    fp = FeatureParams()
-    pos = pd.Index(ids)
-    blocks, used = [], []
-    for name in FEATURES:
-        fids, values = store.summary_matrix(dataset, name, fp.key_for(name))
-        if values.size == 0:
-            continue
-        full = np.full((len(ids), values.shape[1]), np.nan, np.float32)
-        idx = pos.get_indexer(pd.Index(fids))
-        keep = idx >= 0
-        full[idx[keep]] = values[keep]
-        blocks.append(full)
-        used.append(name)
-    if not blocks:
+    read = read_summary_matrix(store, dataset, ids=ids)
+    if not read.features:
         return None, []
-    return np.hstack(blocks), used
+    return read.values, read.features
 
 
 def run_qc(

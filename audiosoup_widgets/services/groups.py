@@ -28,6 +28,7 @@ import numpy as np
 from ..analysis import compare as cmp
 from ..errors import AudiosoupError, FeatureError, NotFoundError, ValidationError
 from ..features import FEATURES, FeatureSpec
+from ..jobs.summaries import read_summary_matrix
 from ..store import SampleQuery, Store
 from .audio import MAX_FEATURE_SECONDS, AudioService
 from .cache import LRUCache
@@ -235,8 +236,9 @@ class GroupService:
         return self._templates.get(key, lambda: self._template(dataset, label, spec, max_clips))
 
     def _template(self, dataset: str, label: str, spec: FeatureSpec, max_clips: int) -> Template:
-        pkey = self._features.params.key_for(spec.id)
-        _, values = self._store.summary_matrix(dataset, spec.id, pkey, label=label)
+        values = read_summary_matrix(
+            self._store, dataset, [spec.id], params=self._features.params, label=label
+        ).values
         summary = np.asarray(cmp.template(values.astype(np.float64))) if values.size else None
         n_summaries = int(values.shape[0]) if values.size else 0
         parts = []
@@ -348,26 +350,19 @@ class GroupService:
     def _read_frame(self, dataset: str, key: tuple[str, Any]) -> pd.DataFrame:
         import pandas as pd
 
-        from ..features import summary_columns
-
         kind, what = key
-        params = self._features.params
-        blocks = []
-        for name in EFFECT_FEATURES:
-            # Read feature by feature, so memory holds one feature's block at a time.
-            if kind == "label":
-                fids, values = self._store.summary_matrix(dataset, name, params.key_for(name), label=what)
-            else:
-                fids, values = self._store.summary_matrix(dataset, name, params.key_for(name))
-                keep = np.isin(fids, np.asarray(what, dtype=np.int64))
-                fids, values = fids[keep], values[keep]
-            if values.size == 0:
-                continue
-            block = pd.DataFrame(values, index=fids, columns=summary_columns(name, values.shape[1] // 2))
-            blocks.append(block)
-        if not blocks:
+        read = read_summary_matrix(
+            self._store,
+            dataset,
+            EFFECT_FEATURES,
+            params=self._features.params,
+            label=what if kind == "label" else None,
+            ids=None if kind == "label" else what,
+            align=False,
+        )
+        if not read.features:
             return pd.DataFrame()
-        return pd.concat(blocks, axis=1)
+        return pd.DataFrame(read.values, index=read.ids, columns=read.columns)
 
     def effect_sizes(self, dataset: str, group_a: Group, group_b: Group) -> EffectSizes:
         """Return Cohen's d of every stored summary column between two groups, sorted by ``|d|``.

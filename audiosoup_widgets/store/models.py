@@ -209,11 +209,12 @@ class SampleEdit(Base):
 
 
 class FeatureSummary(Base):
-    """Per-sample summary of one feature (mean and std over time of each row).
+    """The state of one feature's summary of one sample: computed (with a status) or failed.
 
     ``param_key`` hashes exactly the parameters that affect this feature, so
     changing ``n_mels`` makes the mel rows stale while chroma rows stay valid.
-    ``data`` is little-endian float32: the row means, then the row stds.
+    ``n_rows = 0`` records a failure (``status`` is then its reason code). The values
+    themselves live in the sample's :class:`SummaryVector`.
     """
 
     __tablename__ = "feature_summaries"
@@ -224,10 +225,42 @@ class FeatureSummary(Base):
     status: Mapped[str] = mapped_column(String(16), default="ok")
     n_rows: Mapped[int] = mapped_column(Integer)
     n_frames: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_feature_summaries_feature_key", "feature", "param_key"),)
+
+
+class SummaryLayout(Base):
+    """What a summary vector holds, in order: ``[[feature, param_key, n_rows], ...]``.
+
+    Each entry takes ``2 * n_rows`` float32 values (row means, then row stds). A
+    layout is stored once, under ``key`` (a hash of its entries), however many
+    samples share it.
+    """
+
+    __tablename__ = "summary_layouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    entries: Mapped[list[Any]] = mapped_column(JSONType)
+
+
+class SummaryVector(Base):
+    """Every stored summary value of one sample, as one little-endian float32 vector.
+
+    One row per sample, so a dataset's summaries read as one row per sample (binary
+    COPY on PostgreSQL); ``layout_id`` says which feature and parameter key each
+    stretch of ``data`` belongs to.
+    """
+
+    __tablename__ = "summary_vectors"
+
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    layout_id: Mapped[int] = mapped_column(ForeignKey("summary_layouts.id"))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    # Reads go layout by layout.
+    __table_args__ = (Index("ix_summary_vectors_layout_id", "layout_id"),)
 
 
 class QcRun(Base):

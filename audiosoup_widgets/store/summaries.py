@@ -1,15 +1,19 @@
-"""Feature summaries in the database: which samples still need work, and bulk writes.
+"""Feature summaries in the database: which samples still need work, bulk writes, matrices out.
 
-Summaries are float32 vectors (row means then row stds) keyed by sample, feature
-and the hash of the parameters that shaped that feature. Callers hand plain
-:class:`SummaryRecord` values to :meth:`SummaryMixin.save_summaries`; packing them
-into rows (little-endian float32 bytes, the status cut to its column) is this
-module's business.
+A summary is a float32 vector (row means then row stds) keyed by sample, feature
+and the hash of the parameters that shaped that feature. Each (sample, feature, key)
+has a state row (status, row and frame counts, or the failure); the values of all of
+a sample's summaries live together in its summary vector
+(:mod:`~audiosoup_widgets.store.vectors`), so a dataset reads as one row per sample.
+Callers hand plain :class:`SummaryRecord` values to :meth:`SummaryMixin.save_summaries`;
+packing them into rows (little-endian float32 bytes, the status cut to its column) is
+this module's business.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +21,25 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError
 from .bulk import BulkMixin
-from .models import Dataset, FeatureSummary, Label, Sample
+from .columns import read_columns
+from .idset import ids_condition, validate_ids
+from .models import Dataset, FeatureSummary, Label, Sample, SummaryLayout, SummaryVector
+from .vectors import (
+    Parts,
+    SummaryBlock,
+    decode_copy,
+    join_parts,
+    layout_key,
+    merge_rows,
+    split_vector,
+    stack_blocks,
+    stretches,
+)
 
 #: Characters of a status (or failure reason) kept in a summary row.
 STATUS_LENGTH = 16
@@ -163,6 +181,7 @@ class SummaryMixin(BulkMixin):
 
     def clear_summaries(self, dataset: str, features: Sequence[str]) -> int:
         """Delete stored summaries of ``features`` for a dataset (``--force``)."""
+        gone = set(features)
         with self.session() as sess:
             ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
             if ds_id is None:
@@ -170,9 +189,22 @@ class SummaryMixin(BulkMixin):
             ids = select(Sample.id).where(Sample.dataset_id == ds_id)
             res = sess.execute(
                 delete(FeatureSummary).where(
-                    FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(features))
+                    FeatureSummary.sample_id.in_(ids), FeatureSummary.feature.in_(list(gone))
                 )
             )
+            # Cut the features out of the vectors that hold them.
+            stored = sess.execute(
+                select(SummaryVector.sample_id, SummaryLayout.entries, SummaryVector.data)
+                .join(SummaryLayout, SummaryLayout.id == SummaryVector.layout_id)
+                .where(SummaryVector.sample_id.in_(ids))
+            ).all()
+            kept = {}
+            for sid, entries, data in stored:
+                if any(e[0] in gone for e in entries):
+                    parts = split_vector(entries, bytes(data))
+                    kept[sid] = {k: v for k, v in parts.items() if k[0] not in gone}
+            if kept:
+                self._replace_vectors(sess, kept)
             return cast("CursorResult[Any]", res).rowcount  # a DML result counts its rows
 
     def save_summaries(self, records: Sequence[SummaryRecord]) -> int:
@@ -180,13 +212,37 @@ class SummaryMixin(BulkMixin):
         return self.write_summaries([pack_summary(r) for r in records])
 
     def write_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``."""
+        """Upsert summary rows ``{sample_id, feature, param_key, status, n_rows, n_frames, data}``.
+
+        A row with ``n_rows = 0`` records a failure and drops that summary's values.
+        The state rows and the samples' vectors change in one transaction; on
+        PostgreSQL the samples' rows are locked first, so two runs writing different
+        features of one clip at once both land in its vector.
+        """
         if not rows:
             return 0
         now = dt.datetime.now(dt.UTC)
         full = [{"computed_at": now, **r} for r in rows]
-        if self.dialect == "postgresql":
-            return self._copy_summaries(full)
+        by_sample: dict[int, list[dict[str, Any]]] = {}
+        for r in full:
+            by_sample.setdefault(int(r["sample_id"]), []).append(r)
+        ids = sorted(by_sample)
+        with self.session() as sess:
+            if self.dialect == "postgresql":
+                sess.execute(
+                    select(Sample.id)
+                    .where(ids_condition(self.dialect, ids))
+                    .order_by(Sample.id)
+                    .with_for_update(key_share=True)
+                ).all()
+                self._copy_states(sess, full)
+            else:
+                self._upsert_states(sess, full)
+            stored = self._stored_parts(sess, ids)
+            self._replace_vectors(sess, {sid: merge_rows(stored.get(sid), by_sample[sid]) for sid in ids})
+        return len(full)
+
+    def _upsert_states(self, sess: Session, rows: Sequence[dict[str, Any]]) -> None:
         ins = self._insert(FeatureSummary)
         stmt = ins.on_conflict_do_update(
             index_elements=["sample_id", "feature", "param_key"],
@@ -194,31 +250,165 @@ class SummaryMixin(BulkMixin):
                 "status": ins.excluded.status,
                 "n_rows": ins.excluded.n_rows,
                 "n_frames": ins.excluded.n_frames,
-                "data": ins.excluded.data,
                 "computed_at": ins.excluded.computed_at,
             },
         )
-        with self.session() as sess:
-            sess.execute(stmt, full)
-        return len(full)
+        sess.execute(stmt, [{c: r[c] for c in _STATE_COLUMNS} for r in rows])
 
-    def _copy_summaries(self, rows: Sequence[dict[str, Any]]) -> int:
-        # A batch is ~12 rows per clip carrying ~15 kB of float32 per clip. Binary COPY
-        # sends the bytes as they are (text COPY needs them hex-encoded, and Python's
-        # csv writer spends more time on that than the engine on a clip). A first
-        # computation cannot conflict with stored rows, so it goes straight into the
-        # table; only a recomputation or a concurrent run takes the upsert.
-        self._copy_in(
-            "feature_summaries",
-            _SUMMARY_COLUMNS,
-            _binary_copy_summaries(rows),
-            fmt="binary",
-            direct_first=True,
-            on_conflict="ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
-            "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
-            "data = EXCLUDED.data, computed_at = EXCLUDED.computed_at",
+    def _copy_states(self, sess: Session, rows: Sequence[dict[str, Any]]) -> None:
+        # Binary COPY into a staging twin, then one upsert: a recomputation replaces
+        # the state rows it meets.
+        cur = sess.connection().connection.cursor()
+        cols = ", ".join(_STATE_COLUMNS)
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS summary_states_stage "
+            "(LIKE feature_summaries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        return len(rows)
+        cur.copy_expert(
+            f"COPY summary_states_stage ({cols}) FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(_binary_copy_states(rows)),
+        )
+        cur.execute(
+            f"INSERT INTO feature_summaries ({cols}) SELECT {cols} FROM summary_states_stage "
+            "ON CONFLICT (sample_id, feature, param_key) DO UPDATE SET "
+            "status = EXCLUDED.status, n_rows = EXCLUDED.n_rows, n_frames = EXCLUDED.n_frames, "
+            "computed_at = EXCLUDED.computed_at"
+        )
+        cur.execute("DELETE FROM summary_states_stage")
+
+    def _stored_parts(self, sess: Session, ids: Sequence[int]) -> dict[int, Parts]:
+        """Return the stored stretches of these samples' vectors."""
+        in_ids = select(Sample.id).where(ids_condition(self.dialect, ids))
+        rows = sess.execute(
+            select(SummaryVector.sample_id, SummaryLayout.entries, SummaryVector.data)
+            .join(SummaryLayout, SummaryLayout.id == SummaryVector.layout_id)
+            .where(SummaryVector.sample_id.in_(in_ids))
+        ).all()
+        return {sid: split_vector(entries, bytes(data)) for sid, entries, data in rows}
+
+    def _replace_vectors(self, sess: Session, parts: dict[int, Parts]) -> None:
+        """Store these samples' vectors (a sample with no stretches left has none)."""
+        vectors = {sid: join_parts(p) for sid, p in parts.items()}
+        layouts = {layout_key(entries): entries for entries, _ in vectors.values() if entries}
+        ids_of = self._layout_ids(sess, layouts)
+        ids = sorted(parts)
+        sess.execute(
+            delete(SummaryVector).where(
+                SummaryVector.sample_id.in_(select(Sample.id).where(ids_condition(self.dialect, ids)))
+            )
+        )
+        out = [
+            {"sample_id": sid, "layout_id": ids_of[layout_key(entries)], "data": data}
+            for sid, (entries, data) in vectors.items()
+            if entries
+        ]
+        if not out:
+            return
+        if self.dialect == "postgresql":
+            cur = sess.connection().connection.cursor()
+            cur.copy_expert(
+                "COPY summary_vectors (sample_id, layout_id, data) FROM STDIN WITH (FORMAT binary)",
+                io.BytesIO(_binary_copy_vectors(out)),
+            )
+        else:
+            sess.execute(insert(SummaryVector), out)
+
+    def _layout_ids(self, sess: Session, layouts: dict[str, list[Any]]) -> dict[str, int]:
+        """Return the id of each layout (by key), storing the new ones."""
+        if not layouts:
+            return {}
+        keys = list(layouts)
+        found = dict(
+            sess.execute(select(SummaryLayout.key, SummaryLayout.id).where(SummaryLayout.key.in_(keys))).all()
+        )
+        new = [{"key": k, "entries": [list(e) for e in layouts[k]]} for k in keys if k not in found]
+        if new:
+            # Another writer may store the same layout at the same moment: keep either.
+            sess.execute(self._insert(SummaryLayout).on_conflict_do_nothing(index_elements=["key"]), new)
+            found = dict(
+                sess.execute(
+                    select(SummaryLayout.key, SummaryLayout.id).where(SummaryLayout.key.in_(keys))
+                ).all()
+            )
+        return found
+
+    def summary_blocks(
+        self,
+        dataset: str,
+        wanted: Sequence[tuple[str, str]],
+        *,
+        label: str | None = None,
+        split: str | None = None,
+        ids: Sequence[int] | npt.NDArray[np.int64] | None = None,
+    ) -> list[SummaryBlock]:
+        """Read the stored summaries of ``(feature, param_key)`` pairs, one block per layout.
+
+        Parameters
+        ----------
+        dataset : str
+        wanted : sequence of (feature, param_key)
+        label, split : str, optional
+            Keep only samples with this label or in this split.
+        ids : sequence of int, optional
+            Keep only these samples (one bound parameter, see
+            :func:`~audiosoup_widgets.store.idset.ids_condition`).
+
+        Returns
+        -------
+        list of SummaryBlock
+            Blocks of samples sharing a layout that holds any of ``wanted`` (rows in no
+            particular order; :func:`~audiosoup_widgets.store.vectors.stack_blocks`
+            puts them in order).
+        """
+        id_set = None if ids is None else validate_ids(ids)
+        with self.session() as sess:
+            ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
+            if ds_id is None:
+                raise NotFoundError(f"no dataset named {dataset!r}")
+            froms: Any = SummaryVector.__table__.join(Sample, Sample.id == SummaryVector.sample_id)
+            conds: list[Any] = [Sample.dataset_id == ds_id]
+            if label is not None:
+                froms = froms.join(Label, Label.id == Sample.label_id)
+                conds.append(Label.name == label)
+            if split is not None:
+                conds.append(Sample.split == split)
+            if id_set is not None:
+                conds.append(ids_condition(self.dialect, id_set))
+            # Layouts are few and small: check them all here rather than scan the
+            # dataset's vectors for its own; one that no sample of it has reads nothing
+            # through the layout index.
+            layouts = sess.execute(select(SummaryLayout.id, SummaryLayout.entries)).all()
+            blocks = []
+            for layout_id, entries in sorted(layouts):
+                cuts, features, n_rows = stretches(entries, wanted)
+                if not cuts:
+                    continue
+                # substr counts from 1, in bytes of a bytea or BLOB.
+                q = (
+                    select(
+                        SummaryVector.sample_id,
+                        *(func.substr(SummaryVector.data, off + 1, size) for off, size in cuts),
+                    )
+                    .select_from(froms)
+                    .where(*conds, SummaryVector.layout_id == layout_id)
+                )
+                sizes = [size for _, size in cuts]
+                if self.dialect == "postgresql":
+                    fids, values = _copy_out(sess, q, sizes)
+                else:
+                    rows = sess.execute(q).all()
+                    fids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                    values = np.hstack(
+                        [
+                            np.frombuffer(b"".join(r[i + 1] for r in rows), "<f4").reshape(
+                                len(rows), size // 4
+                            )
+                            for i, size in enumerate(sizes)
+                        ]
+                    )
+                if len(fids):
+                    blocks.append(SummaryBlock(fids, features, n_rows, values.astype(np.float32, copy=False)))
+            return blocks
 
     def summary_matrix(
         self, dataset: str, feature: str, key: str, *, label: str | None = None, split: str | None = None
@@ -229,44 +419,43 @@ class SummaryMixin(BulkMixin):
         -------
         ids : ndarray of int64, shape (n,)
         values : ndarray of float32, shape (n, 2 * n_rows)
+            Band-limited features adapt their row count to the sample rate: shorter
+            summaries are padded with NaN (means, then stds).
+        """
+        blocks = self.summary_blocks(dataset, [(feature, key)], label=label, split=split)
+        if not blocks:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids, values, _, _ = stack_blocks(blocks, [feature])
+        return ids, values
+
+    def sample_columns(
+        self, dataset: str, *, label: str | None = None, split: str | None = None
+    ) -> dict[str, Any]:
+        """Return a dataset's ``sample_id`` (int64 array), ``path``, ``label`` and ``split`` (lists), by id.
+
+        The columns of :meth:`sample_table`, read in one packed row on PostgreSQL
+        (:func:`~audiosoup_widgets.store.columns.read_columns`).
         """
         with self.session() as sess:
             ds_id = sess.scalar(select(Dataset.id).where(Dataset.name == dataset))
             if ds_id is None:
                 raise NotFoundError(f"no dataset named {dataset!r}")
-            q = (
-                select(FeatureSummary.sample_id, FeatureSummary.data)
-                .join(Sample, Sample.id == FeatureSummary.sample_id)
-                .where(
-                    Sample.dataset_id == ds_id,
-                    FeatureSummary.feature == feature,
-                    FeatureSummary.param_key == key,
-                    FeatureSummary.n_rows > 0,
-                )
-            )
+            where: list[Any] = [Sample.dataset_id == ds_id]
             if label is not None:
-                q = q.join(Label, Label.id == Sample.label_id).where(Label.name == label)
+                where.append(Label.name == label)
             if split is not None:
-                q = q.where(Sample.split == split)
-            rows = sess.execute(q.order_by(FeatureSummary.sample_id)).all()
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        blobs = [bytes(r[1]) for r in rows]
-        width = max(len(b) for b in blobs)
-        if all(len(b) == width for b in blobs):
-            values = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rows), -1)
-        else:
-            # Band-limited features adapt their row count to the sample rate:
-            # pad the shorter summaries (means, then stds) with NaN.
-            values = np.full((len(rows), width // 4), np.nan, np.float32)
-            half = width // 8
-            for i, b in enumerate(blobs):
-                v = np.frombuffer(b, dtype="<f4")
-                k = v.size // 2
-                values[i, :k] = v[:k]
-                values[i, half : half + k] = v[k:]
-        return ids, values
+                where.append(Sample.split == split)
+            return read_columns(
+                sess,
+                [
+                    ("sample_id", Sample.id, "int"),
+                    ("path", Sample.path, "text"),
+                    ("label", Label.name, "text"),
+                    ("split", Sample.split, "text"),
+                ],
+                froms=Sample.__table__.outerjoin(Label, Label.id == Sample.label_id),
+                where=where,
+            )
 
     def sample_table(
         self, dataset: str, *, label: str | None = None, split: str | None = None
@@ -303,37 +492,53 @@ def _current(keys: dict[str, str]) -> ColumnElement[bool]:
 _FAILED = or_(FeatureSummary.n_rows == 0, FeatureSummary.status == "non_finite")
 
 
-_SUMMARY_COLUMNS = (
-    "sample_id",
-    "feature",
-    "param_key",
-    "status",
-    "n_rows",
-    "n_frames",
-    "data",
-    "computed_at",
-)
+_STATE_COLUMNS = ("sample_id", "feature", "param_key", "status", "n_rows", "n_frames", "computed_at")
 _PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def _binary_copy_summaries(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Encode summary rows in PostgreSQL's binary COPY format (columns as ``_SUMMARY_COLUMNS``).
+def _binary_copy_states(rows: Sequence[dict[str, Any]]) -> bytes:
+    """Encode state rows in PostgreSQL's binary COPY format (columns as ``_STATE_COLUMNS``).
 
     Each field is its length then its bytes, big-endian: integer as int4, text as
-    UTF-8, bytea as is, timestamptz as int8 microseconds since 2000-01-01 UTC.
+    UTF-8, timestamptz as int8 microseconds since 2000-01-01 UTC.
     """
-    parts = [b"PGCOPY\n\xff\r\n\x00", struct.pack("!ii", 0, 0)]
+    parts = [_COPY_HEADER]
     row_head = struct.Struct("!hii")  # field count, then the sample id as (length, int4)
     ints = struct.Struct("!iiii")  # n_rows and n_frames as (length, int4) pairs
     stamp = struct.Struct("!iq")
     for r in rows:
         micros = (r["computed_at"] - _PG_EPOCH) // dt.timedelta(microseconds=1)
-        parts.append(row_head.pack(len(_SUMMARY_COLUMNS), 4, int(r["sample_id"])))
+        parts.append(row_head.pack(len(_STATE_COLUMNS), 4, int(r["sample_id"])))
         for text in (r["feature"], r["param_key"], r["status"]):
             b = text.encode()
             parts += [struct.pack("!i", len(b)), b]
-        parts.append(ints.pack(4, int(r["n_rows"]), 4, int(r["n_frames"])))
-        data = bytes(r["data"])
-        parts += [struct.pack("!i", len(data)), data, stamp.pack(8, micros)]
+        parts += [ints.pack(4, int(r["n_rows"]), 4, int(r["n_frames"])), stamp.pack(8, micros)]
     parts.append(struct.pack("!h", -1))
     return b"".join(parts)
+
+
+def _binary_copy_vectors(rows: Sequence[dict[str, Any]]) -> bytes:
+    """Encode ``(sample_id, layout_id, data)`` rows in PostgreSQL's binary COPY format."""
+    parts = [_COPY_HEADER]
+    head = struct.Struct("!hiiiii")  # 3 fields: two (length, int4), then the data's length
+    for r in rows:
+        data = r["data"]
+        parts += [head.pack(3, 4, int(r["sample_id"]), 4, int(r["layout_id"]), len(data)), data]
+    parts.append(struct.pack("!h", -1))
+    return b"".join(parts)
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+
+
+def _copy_out(
+    sess: Session, query: Any, sizes: Sequence[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Run ``query`` (an int4 id, then bytea fields of fixed ``sizes``) as one binary COPY out."""
+    compiled = query.compile(dialect=sess.get_bind().dialect)
+    cur = sess.connection().connection.cursor()
+    # The driver quotes the bound values into the statement (COPY takes no parameters).
+    sql = cur.mogrify(str(compiled), compiled.params).decode()
+    buf = io.BytesIO()
+    cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT binary)", buf)
+    return decode_copy(buf.getvalue(), sizes)

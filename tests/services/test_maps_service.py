@@ -41,10 +41,10 @@ def test_points_are_read_once_and_updated_on_request(mapped, calls):
     services, store = mapped
     maps = services.maps
     assert maps.points("d") is None  # nothing stored yet; nothing computed by asking
-    counted = calls(store, "load_projection", "summary_matrix")
+    counted = calls(store, "load_projection", "summary_blocks")
     fresh = maps.update("d")
     assert fresh.stale is False and len(fresh) == 40 and maps.is_current("d")
-    assert counted["summary_matrix"] > 0
+    assert counted["summary_blocks"] > 0
     assert maps.points("d") is fresh  # the update filled the cache
     maps.forget()
     stored = maps.points("d")

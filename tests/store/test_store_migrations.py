@@ -1,4 +1,4 @@
-"""store migrations: a store made at revision 0001 upgrades to head keeping its rows, and back down."""
+"""store migrations: a store made at 0001 or 0002 upgrades to head keeping its rows, and back down."""
 
 from __future__ import annotations
 
@@ -150,3 +150,103 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert not NEW_TABLES & set(inspect(store.engine).get_table_names())
     store.upgrade()
     assert store.current_revision() == "0005" and _counts(store) == before
+
+
+def _summaries_at_0002(store: Store) -> dict[tuple[int, str], bytes]:
+    """Write summary rows with their values in ``feature_summaries.data`` (as 0002 stored them)."""
+    from audiosoup_widgets.features.params import FeatureParams
+
+    fp = FeatureParams()
+    rng = np.random.default_rng(3)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    # Sample 3 has a shorter chroma (as band-limited features at a low sample rate) and
+    # sample 2 a failed chroma; sample 1 also has mfcc under another parameter key.
+    shapes = {
+        (1, "mfcc"): 4,
+        (1, "chroma"): 3,
+        (2, "mfcc"): 4,
+        (2, "chroma"): 0,
+        (3, "mfcc"): 4,
+        (3, "chroma"): 2,
+    }
+    stored = {}
+    with store.engine.begin() as conn:
+        for (sid, feature), n_rows in shapes.items():
+            data = rng.standard_normal(2 * n_rows).astype("<f4").tobytes()
+            stored[(sid, feature)] = data
+            conn.execute(
+                text(
+                    "INSERT INTO feature_summaries (sample_id, feature, param_key, status, n_rows, n_frames,"
+                    " data, computed_at) VALUES (:sid, :f, :k, :status, :n, 32, :data, :now)"
+                ),
+                {
+                    "sid": sid,
+                    "f": feature,
+                    "k": fp.key_for(feature),
+                    "status": "ok" if n_rows else "unreadable",
+                    "n": n_rows,
+                    "data": data,
+                    "now": now,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO feature_summaries (sample_id, feature, param_key, status, n_rows, n_frames,"
+                " data, computed_at) VALUES (1, 'mfcc', 'older', 'ok', 1, 32, :data, :now)"
+            ),
+            {"data": np.array([7.0, 8.0], "<f4").tobytes(), "now": now},
+        )
+    return stored
+
+
+def test_upgrade_from_0002_moves_summaries_into_vectors_and_back(empty_store: Store):
+    from audiosoup_widgets import feature_frame
+    from audiosoup_widgets.features.params import FeatureParams
+
+    store = empty_store
+    store.upgrade("0002")
+    _fill_at_0001(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM feature_summaries"))
+    stored = _summaries_at_0002(store)
+    keys = {f: FeatureParams().key_for(f) for f in ("mfcc", "chroma")}
+
+    store.upgrade()
+    assert store.current_revision() == store.head_revision()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert conn.execute(text("SELECT count(*) FROM summary_vectors")).scalar_one() == 3
+    frame = feature_frame("d", ["mfcc", "chroma"], db=store).set_index("sample_id")
+    for sid in (1, 2, 3):
+        mfcc = np.frombuffer(stored[(sid, "mfcc")], "<f4")
+        np.testing.assert_array_equal(frame.loc[sid, [f"mfcc_mean_{i}" for i in range(4)]], mfcc[:4])
+        np.testing.assert_array_equal(frame.loc[sid, [f"mfcc_std_{i}" for i in range(4)]], mfcc[4:])
+    chroma = frame[[c for c in frame.columns if c.startswith("chroma_")]]
+    assert chroma.shape[1] == 6 and chroma.loc[2].isna().all()  # the failure has no values
+    np.testing.assert_array_equal(chroma.loc[1], np.frombuffer(stored[(1, "chroma")], "<f4"))
+    three = np.frombuffer(stored[(3, "chroma")], "<f4")
+    np.testing.assert_array_equal(chroma.loc[3], [three[0], three[1], np.nan, three[2], three[3], np.nan])
+    # the older parameter key's values are kept beside the current ones
+    np.testing.assert_array_equal(store.summary_matrix("d", "mfcc", "older")[1], [[7.0, 8.0]])
+    # the state rows still say what is done and what failed
+    assert store.samples_needing("d", keys) == []
+    assert [sid for sid, _ in store.failed_samples("d", keys)] == [2]
+    assert store.count_samples_without_summaries("d") == 0
+    # written after the upgrade: merged into the stored vectors
+    assert store.clear_summaries("d", ["chroma"]) == 3
+    assert [r[0] for r in store.samples_needing("d", keys)] == [1, 2, 3]
+    np.testing.assert_array_equal(store.summary_matrix("d", "mfcc", keys["mfcc"])[0], [1, 2, 3])
+
+    store.downgrade("0002")
+    with store.engine.connect() as conn:
+        back = {
+            (sid, f): bytes(d)
+            for sid, f, d in conn.execute(
+                text("SELECT sample_id, feature, data FROM feature_summaries WHERE param_key != 'older'")
+            )
+        }
+        older = conn.execute(
+            text("SELECT data FROM feature_summaries WHERE param_key = 'older'")
+        ).scalar_one()
+    assert back == {k: v for k, v in stored.items() if k[1] == "mfcc"}
+    assert bytes(older) == np.array([7.0, 8.0], "<f4").tobytes()

@@ -77,3 +77,34 @@ def test_summary_writes_insert_then_replace(store: Store):
     np.testing.assert_array_equal(values, [2.0 * np.arange(4) + sid for sid in ids])
     assert store.samples_needing("d", {"mfcc": "k1", "chroma": "k1"}) == []
     assert len(store.samples_needing("d", {"tonnetz": "k1"})) == 2
+
+
+def test_features_written_apart_share_one_vector_and_failures_drop_their_values(store: Store):
+    from sqlalchemy import text
+
+    seed_synthetic(store, dataset="d", n=2)
+    a, b = [r.id for r in store.page_samples(SampleQuery("d"))]
+    mfcc = np.arange(4, dtype=np.float32)
+    store.save_summaries([SummaryRecord(a, "mfcc", "k1", "ok", mfcc, 5)])
+    store.save_summaries([SummaryRecord(a, "chroma", "k1", "ok", mfcc + 10, 5)])
+    store.save_summaries([SummaryRecord(a, "mfcc", "k2", "ok", mfcc + 20, 5)])  # another key: kept beside
+    store.save_summaries([SummaryRecord(b, "chroma", "k1", "ok", mfcc + 30, 5)])
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM summary_vectors")).scalar_one() == 2
+    blocks = store.summary_blocks("d", [("chroma", "k1"), ("mfcc", "k1")])
+    by_ids = {tuple(blk.sample_ids.tolist()): blk for blk in blocks}
+    np.testing.assert_array_equal(by_ids[(a,)].values, [np.concatenate([mfcc + 10, mfcc])])
+    assert by_ids[(a,)].features == ("chroma", "mfcc") and by_ids[(b,)].features == ("chroma",)
+    np.testing.assert_array_equal(store.summary_matrix("d", "mfcc", "k2")[1], [mfcc + 20])
+    # only the asked ids are read
+    assert [blk.sample_ids.tolist() for blk in store.summary_blocks("d", [("chroma", "k1")], ids=[b])] == [
+        [b]
+    ]
+    # a failure replaces the values it stands for; the other summaries stay
+    store.save_summaries([SummaryRecord(a, "chroma", "k1", "unreadable")])
+    assert store.summary_matrix("d", "chroma", "k1")[0].tolist() == [b]
+    assert store.summary_matrix("d", "mfcc", "k1")[0].tolist() == [a]
+    assert store.clear_summaries("d", ["chroma", "mfcc"]) == 4
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM summary_vectors")).scalar_one() == 0
+    assert store.count_samples_without_summaries("d") == 2

@@ -1,7 +1,7 @@
 """edit batches: a batch id and a reason on history rows (bulk relabel)
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-27 13:50:00.000000
 
 Two nullable columns and an index on ``sample_edits``: an ``ALTER TABLE ... ADD
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
