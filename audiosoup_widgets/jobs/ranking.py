@@ -49,28 +49,15 @@ def read_labelled(
     used : list of str
         The features with stored summaries among ``features``.
     """
-    from ..features.summaries import summary_columns
+    from .summaries import read_summary_matrix
 
-    table = [(sid, lab) for sid, _, lab, _ in store.sample_table(dataset, split=split) if lab is not None]
-    ids = np.fromiter((sid for sid, _ in table), np.int64, len(table))
-    parts, columns, used = [], [], []
-    for name in features:
-        fids, values = store.summary_matrix(dataset, name, params.key_for(name), split=split)
-        if values.size:
-            parts.append((fids, values))
-            columns += summary_columns(name, values.shape[1] // 2)
-            used.append(name)
-    matrix = np.full((len(ids), len(columns)), np.nan, np.float32)
-    have = np.zeros(len(ids), bool)
-    col = 0
-    for fids, values in parts:
-        pos = np.searchsorted(ids, fids)
-        ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == fids) if len(ids) else pos < 0
-        matrix[pos[ok], col : col + values.shape[1]] = values[ok]
-        have[pos[ok]] = True
-        col += values.shape[1]
-    labels = [str(lab) for (_, lab), h in zip(table, have, strict=True) if h]
-    return matrix[have], labels, columns, used
+    label_of = {sid: lab for sid, _, lab, _ in store.sample_table(dataset, split=split) if lab is not None}
+    ids = np.fromiter(label_of, np.int64, len(label_of))
+    # One read of every feature for these samples (the set is pushed into the query);
+    # a sample with none of the summaries is left out.
+    found = read_summary_matrix(store, dataset, features, params=params, ids=ids, split=split, align=False)
+    labels = [str(label_of[int(sid)]) for sid in found.ids]
+    return found.values, labels, found.columns, found.features
 
 
 def rank_features(
