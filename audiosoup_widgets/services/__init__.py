@@ -9,6 +9,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.maps`: similarity maps of a dataset (stored 2-D points, colours, selections);
 * :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
 * :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
+* :mod:`.ranking`: which features separate a dataset's labels, one feature's values per label;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -34,6 +35,7 @@ from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpe
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
+from .ranking import ALL_LABELS, RANK_BY, FeatureBar, FeatureDetail, Ranking, RankingService
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
@@ -70,6 +72,12 @@ __all__ = [
     "Histogram",
     "ClassBalance",
     "MEASURES",
+    "RankingService",
+    "Ranking",
+    "FeatureBar",
+    "FeatureDetail",
+    "RANK_BY",
+    "ALL_LABELS",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -120,6 +128,7 @@ class ReviewServices:
     maps : MapService
     compare : CompareService
     quality : QualityService
+    ranking : RankingService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -130,3 +139,4 @@ class ReviewServices:
         self.maps = MapService(store, self.samples, params=params)
         self.compare = CompareService(self.samples, self.audio, self.features, store)
         self.quality = QualityService(store)
+        self.ranking = RankingService(store, self.samples, params=params)
