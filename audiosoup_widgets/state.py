@@ -18,6 +18,7 @@ n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
 revision, reviewer        :class:`~audiosoup_widgets.widgets.MetadataEditor`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
+model_features            :class:`~audiosoup_widgets.widgets.FeatureRanking`
 selection                 :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
 id_filter, id_filter_...  :meth:`ReviewState.filter_to` / :meth:`ReviewState.clear_id_filter`
 compare_ids               :class:`~audiosoup_widgets.widgets.SelectionBar`
@@ -78,8 +79,9 @@ MAX_ERROR = 500
 MAX_SELECTION = 1_000_000
 #: Longest description of where an id filter came from ("the map selection").
 MAX_SOURCE = 120
-#: The page's views: the clip grid, the dataset's quality, the similarity map, the comparison.
-VIEWS = ("clips", "quality", "map", "compare")
+#: The page's views: the clip grid, the dataset's quality, the similarity map, the comparison,
+#: the model (which features separate the labels).
+VIEWS = ("clips", "quality", "map", "compare", "model")
 #: How :meth:`ReviewState.select` combines ids with the current selection.
 SELECT_MODES = ("add", "remove", "replace")
 
@@ -131,6 +133,9 @@ class ReviewState(HasTraits):
     revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor).")
     reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: MetadataEditor).")
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
+    model_features = List(
+        Unicode(), help="Feature ids ticked to fit a model on, in registry order (writer: FeatureRanking)."
+    )
     selection = Instance(
         frozenset, args=((),), help="Ids of the checked samples (writer: select/clear_selection)."
     )
