@@ -1,4 +1,4 @@
-"""FeatureRanking: which features separate the labels, as a bar chart, ticks for a model and one feature's detail.
+"""FeatureRanking: which features separate the labels, ticks for a model, one feature's detail.
 
 The model view's first part. It ranks the dataset's stored summaries off the main
 thread (:class:`~.background.LatestJob`) when the view is first shown, and again on
@@ -121,7 +121,7 @@ class FeatureRanking(SafeTemplate):
         )
         self._name_axis = bq.Axis(scale=self._names, side="left", grid_lines="none")
         self._score_axis = bq.Axis(scale=self._scores, label="F", grid_lines="dashed", label_offset="32px")
-        self.chart = bq.Figure(
+        self.chart = self._chart = bq.Figure(
             marks=[self._bar_mark, self._ci],
             axes=[self._name_axis, self._score_axis],
             fig_margin={"top": 8, "bottom": 44, "left": 170, "right": 24},
@@ -254,7 +254,7 @@ class FeatureRanking(SafeTemplate):
             "F (higher separates better)" if self.by == "f" else "mutual information, nats (higher is better)"
         )
         self.chart_height = f"{len(bars) * _ROW + 56}px"
-        self.chart.layout.height = self.chart_height
+        self._chart.layout.height = self.chart_height
         self._families()
         if self.picked and any(b.feature == self.picked for b in bars):
             self._show_detail(self.picked)
@@ -279,7 +279,7 @@ class FeatureRanking(SafeTemplate):
                 }
                 for b in sorted(rows, key=lambda b: b.rank)
             ]
-            n = sum(f["ticked"] for f in feats)
+            n = sum(b.feature in ticked for b in rows)
             groups.append(
                 {
                     "family": fam,
