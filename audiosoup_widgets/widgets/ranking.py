@@ -100,7 +100,7 @@ class FeatureRanking(SafeTemplate):
     # -- figures ------------------------------------------------------------------------
 
     def _build_chart(self) -> None:
-        self._names = bq.OrdinalScale(reverse=True)
+        self._names = bq.OrdinalScale()
         self._scores = bq.LinearScale(min=0.0)
         self._bar_mark = bq.Bars(
             x=[],
@@ -239,11 +239,12 @@ class FeatureRanking(SafeTemplate):
         top = max(top, float(np.nanmax(np.where(np.isfinite(highs), highs, 0.0))) if len(highs) else 0.0)
         top = top * 1.05 or 1.0
         shown = np.where(np.isfinite(scores), scores, np.where(np.isinf(scores), top, 0.0))
+        # A vertical ordinal axis draws its first name at the bottom: the best goes last, on top.
         with self._bar_mark.hold_sync(), self._ci.hold_sync():
-            self._names.domain = names
-            self._bar_mark.x = names
-            self._bar_mark.y = shown
-            self._bar_mark.colors = [FAMILY_COLOURS.get(b.family, "#57606a") for b in bars]
+            self._names.domain = names[::-1]
+            self._bar_mark.x = names[::-1]
+            self._bar_mark.y = shown[::-1]
+            self._bar_mark.colors = [FAMILY_COLOURS.get(b.family, "#57606a") for b in bars][::-1]
             self._scores.min, self._scores.max = 0.0, top
             with_ci = [b for b in bars if math.isfinite(b.low) and math.isfinite(b.high)]
             self._ci.visible = bool(with_ci)
@@ -333,7 +334,7 @@ class FeatureRanking(SafeTemplate):
     def _clicked(self, mark: Any, event: dict[str, Any]) -> None:
         index = (event.get("data") or {}).get("index")
         if isinstance(index, int) and 0 <= index < len(self._bars):
-            self.vue_pick(self._bars[index].feature)
+            self.vue_pick(self._bars[len(self._bars) - 1 - index].feature)  # drawn best last
 
     # -- handlers -----------------------------------------------------------------------
 

@@ -24,14 +24,14 @@ def test_model_view_ranks_and_shows_a_feature(synthetic, make_app):
     app.tabs.vue_show("model")
     assert app.views["model"].style_ == ""
     assert rk.busy == "" and rk.message == "" and "train split" in rk.note
-    titles = list(rk._bar_mark.x)
+    titles = list(rk._bar_mark.x)[::-1]  # drawn bottom up: the best last, on top
     assert len(titles) == len(ROWS) and "Spectral contrast" in titles
-    assert list(rk._names.domain) == titles
+    assert list(rk._names.domain)[::-1] == titles
     assert len(rk._bar_mark.colors) == len(titles)
     assert {f["family"] for f in rk.families} == {"spectral", "rhythmic", "deltas"}
     # The best feature is shown at once; a click on another bar shows that one.
     assert rk.picked == app.services.ranking.bars(rk._ranking)[0].feature
-    rk._clicked(rk._bar_mark, {"data": {"index": titles.index("Onset strength")}})
+    rk._clicked(rk._bar_mark, {"data": {"index": len(titles) - 1 - titles.index("Onset strength")}})
     assert rk.picked == "onset_strength"
     assert rk.detail_figure is not None and len(rk.legend) == 4
     assert len(rk.lowest) == len(rk.highest) == 5
