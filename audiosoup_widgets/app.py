@@ -26,6 +26,7 @@ from .widgets import (
     ComparisonView,
     ErrorBanner,
     FeatureExplorer,
+    FeatureRanking,
     MetadataEditor,
     QualityPanel,
     ReviewDialog,
@@ -72,6 +73,8 @@ class ReviewApp:
         The quality view: distributions, class balance, findings.
     comparison : ComparisonView
         The compare view: the clips of ``state.compare_ids`` side by side.
+    ranking : FeatureRanking
+        The model view's first part: which features separate the labels, ticks for a model.
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -92,6 +95,7 @@ class ReviewApp:
     similarity_map: SimilarityMap
     quality: QualityPanel
     comparison: ComparisonView
+    ranking: FeatureRanking
     views: dict[str, Html]
     widget: Html
     _warm: threading.Thread | None = field(default=None, repr=False)
@@ -106,6 +110,7 @@ class ReviewApp:
             *self.views.values(),
             self.tabs,
             self.comparison,
+            self.ranking,
             self.banner,
             self.review,
             self.editor,
@@ -176,11 +181,14 @@ def build_review_app(
     quality = QualityPanel(state, services)
     comparison = ComparisonView(state, services)
     similarity_map = SimilarityMap(state, services)
+    ranking = FeatureRanking(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
         "quality": [quality],
         "map": [similarity_map],
         "compare": [comparison],
+        # A column: the model panel joins below the ranking.
+        "model": [ranking],
     }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
@@ -211,6 +219,7 @@ def build_review_app(
         similarity_map=similarity_map,
         quality=quality,
         comparison=comparison,
+        ranking=ranking,
         views=views,
         widget=page,
         _warm=warm,

@@ -19,6 +19,7 @@ panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
 revision                  :meth:`ReviewState.saved`
 reviewer                  :meth:`ReviewState.sign`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
+model_features            :class:`~audiosoup_widgets.widgets.FeatureRanking`
 selection, selected_since :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
 id_filter, id_filter_...  :meth:`ReviewState.filter_to` / :meth:`ReviewState.clear_id_filter`
 compare_ids               :class:`~audiosoup_widgets.widgets.SelectionBar`
@@ -84,8 +85,9 @@ MAX_ERROR = 500
 MAX_SELECTION = 1_000_000
 #: Longest description of where an id filter came from ("the map selection").
 MAX_SOURCE = 120
-#: The page's views: the clip grid, the dataset's quality, the similarity map, the comparison.
-VIEWS = ("clips", "quality", "map", "compare")
+#: The page's views: the clip grid, the dataset's quality, the similarity map, the comparison,
+#: the model (which features separate the labels).
+VIEWS = ("clips", "quality", "map", "compare", "model")
 #: How :meth:`ReviewState.select` combines ids with the current selection.
 SELECT_MODES = ("add", "remove", "replace")
 
@@ -137,6 +139,9 @@ class ReviewState(HasTraits):
     revision = Int(0, help="Bumped after every saved edit (writer: saved).")
     reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: sign).")
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
+    model_features = List(
+        Unicode(), help="Feature ids ticked to fit a model on, in registry order (writer: FeatureRanking)."
+    )
     selection = Instance(
         frozenset, args=((),), help="Ids of the checked samples (writer: select/clear_selection)."
     )

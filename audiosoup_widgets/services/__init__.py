@@ -10,6 +10,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
 * :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
 * :mod:`.relabel`: bulk relabel of a selection (preview, apply, undo of the batch);
+* :mod:`.ranking`: which features separate a dataset's labels, one feature's values per label;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -36,6 +37,7 @@ from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .relabel import MAX_REASON, BatchUndoRecord, RelabelRecord, RelabelService, SkippedSample
+from .ranking import ALL_LABELS, RANK_BY, FeatureBar, FeatureDetail, Ranking, RankingService
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
@@ -77,6 +79,12 @@ __all__ = [
     "BatchUndoRecord",
     "SkippedSample",
     "MAX_REASON",
+    "RankingService",
+    "Ranking",
+    "FeatureBar",
+    "FeatureDetail",
+    "RANK_BY",
+    "ALL_LABELS",
     "LRUCache",
     "FeatureSet",
     "Download",
@@ -128,6 +136,7 @@ class ReviewServices:
     compare : CompareService
     quality : QualityService
     relabel : RelabelService
+    ranking : RankingService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -139,3 +148,4 @@ class ReviewServices:
         self.compare = CompareService(self.samples, self.audio, self.features, store)
         self.quality = QualityService(store)
         self.relabel = RelabelService(store, self.samples)
+        self.ranking = RankingService(store, self.samples, params=params)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from .features import FeatureSet
     from .maps import Extent, Groups, MapPoints
     from .quality import CheckOutcome, QualityOverview
+    from .ranking import FeatureBar, FeatureDetail, Ranking
 
 __all__ = [
     "SampleFilters",
@@ -271,6 +272,27 @@ class RelabelServices(Protocol):
         """Undo a bulk relabel as one step."""
 
 
+class RankingServices(Protocol):
+    """Which features separate a dataset's labels (:class:`~.ranking.RankingService`)."""
+
+    def current(self, dataset: str) -> Ranking | None:
+        """Return the cached ranking if it is still current."""
+
+    def rank(self, dataset: str, *, recompute: bool = False) -> Ranking:
+        """Return the ranking, computed unless current (slow)."""
+
+    def bars(self, ranking: Ranking, *, by: str = "f", scope: str = "all") -> list[FeatureBar]:
+        """Return one bar per feature, best first."""
+
+    def detail(
+        self, ranking: Ranking, feature: object, *, by: str = "f", scope: str = "all"
+    ) -> FeatureDetail:
+        """Return a feature's best column per label and its extreme clips."""
+
+    def features_of(self, ranking: Ranking, families: Iterable[object]) -> list[str]:
+        """Return the ranked features of some families."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -305,3 +327,7 @@ class Services(Protocol):
     @property
     def relabel(self) -> RelabelServices:
         """The bulk relabel service."""
+
+    @property
+    def ranking(self) -> RankingServices:
+        """The feature ranking service."""

@@ -13,6 +13,7 @@ from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
 from .quality import QualityPanel
+from .ranking import FeatureRanking
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .simmap import SimilarityMap
@@ -23,6 +24,7 @@ __all__ = [
     "SelectionBar",
     "SimilarityMap",
     "QualityPanel",
+    "FeatureRanking",
     "ViewTabs",
     "ComparisonView",
     "MetadataEditor",

@@ -1,4 +1,4 @@
-"""ViewTabs: the page's views (clips, quality, map, compare) as one row of tabs.
+"""ViewTabs: the page's views (clips, quality, map, compare, model) as one row of tabs.
 
 It shows ``state.view`` and switches it through :meth:`ReviewState.show`; the
 composition root shows the chosen view's widgets and hides the others. The compare
@@ -18,7 +18,13 @@ from .base import SafeTemplate, handler
 __all__ = ["ViewTabs", "VIEW_TITLES"]
 
 #: What each view's tab says.
-VIEW_TITLES = {"clips": "Clips", "quality": "Quality", "map": "Similarity map", "compare": "Compare"}
+VIEW_TITLES = {
+    "clips": "Clips",
+    "quality": "Quality",
+    "map": "Similarity map",
+    "compare": "Compare",
+    "model": "Model",
+}
 
 
 class ViewTabs(SafeTemplate):
