@@ -36,8 +36,8 @@ from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpe
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
-from .relabel import MAX_REASON, BatchUndoRecord, RelabelRecord, RelabelService, SkippedSample
 from .ranking import ALL_LABELS, RANK_BY, FeatureBar, FeatureDetail, Ranking, RankingService
+from .relabel import MAX_REASON, BatchUndoRecord, RelabelRecord, RelabelService, SkippedSample
 from .samples import (
     MAX_META_KEY,
     MAX_META_KEYS,
