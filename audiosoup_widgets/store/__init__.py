@@ -13,14 +13,17 @@ from .records import (
     FindingRecord,
     LabelRecord,
     LoadRunRecord,
+    ModelRunRecord,
     ProjectionRecord,
     QcRunRecord,
     SampleRecord,
+    SuspectRecord,
 )
+from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, SummaryMixin, InsightMixin):
+class Store(QueryMixin, SummaryMixin, InsightMixin, RunsMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -79,4 +82,6 @@ __all__ = [
     "QcRunRecord",
     "SampleRecord",
     "SummaryRecord",
+    "ModelRunRecord",
+    "SuspectRecord",
 ]

@@ -302,6 +302,7 @@ class QueryMixin(BaseStore):
         split: str | None = None,
         meta: dict[str, Any] | None = None,
         create_label: bool = False,
+        reason: str | None = None,
     ) -> SampleRecord:
         """Change a sample's label, text, split or metadata, with history.
 
@@ -318,6 +319,8 @@ class QueryMixin(BaseStore):
             New values; ``None`` leaves a field unchanged. ``text=""`` clears it.
         create_label : bool
             Allow a label name the dataset does not have yet.
+        reason : str, optional
+            Why (kept with each history row of the change).
 
         Returns
         -------
@@ -325,6 +328,7 @@ class QueryMixin(BaseStore):
             The sample as stored after the change.
         """
         reviewer = validate_reviewer(reviewer)
+        reason = validate_reason(reason)
         if text is not None and len(text) > MAX_TEXT:
             raise ValidationError(f"text longer than {MAX_TEXT} characters")
         if split is not None and split not in SPLITS:
@@ -385,7 +389,7 @@ class QueryMixin(BaseStore):
                 )
             if not changes:
                 return self._records_by_ids(sess, [sample_id])[0]
-            self._write(sess, sample, version, reviewer, values, changes)
+            self._write(sess, sample, version, reviewer, values, changes, reason=reason)
         return self.get_sample(sample_id)
 
     def _write(
@@ -397,6 +401,7 @@ class QueryMixin(BaseStore):
         values: dict[str, Any],
         changes: dict[str, tuple[Any, Any]],
         kind: str = "edit",
+        reason: str | None = None,
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         # Compare-and-set on the version: the WHERE makes a concurrent writer lose
@@ -430,6 +435,7 @@ class QueryMixin(BaseStore):
                     new=new,
                     version=version + 1,
                     kind=kind,
+                    reason=reason,
                 )
             )
 
@@ -441,7 +447,17 @@ class QueryMixin(BaseStore):
             ).all()
             return [
                 EditRecord(
-                    e.id, e.sample_id, e.reviewer, e.at, e.field, e.old, e.new, e.version, e.undone, e.kind
+                    e.id,
+                    e.sample_id,
+                    e.reviewer,
+                    e.at,
+                    e.field,
+                    e.old,
+                    e.new,
+                    e.version,
+                    e.undone,
+                    e.kind,
+                    e.reason,
                 )
                 for e in rows
             ]
@@ -543,6 +559,18 @@ def validate_reviewer(name: str) -> str:
     if len(name) > 100:
         raise ValidationError("reviewer name longer than 100 characters")
     return name
+
+
+def validate_reason(reason: str | None) -> str | None:
+    """Return a cleaned reason for an edit (None when empty) or raise :class:`ValidationError`."""
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise ValidationError("a reason must be text")
+    reason = reason.strip()
+    if len(reason) > MAX_TEXT:
+        raise ValidationError(f"reason longer than {MAX_TEXT} characters")
+    return reason or None
 
 
 def validate_label_name(name: str) -> str:
