@@ -30,6 +30,8 @@ _LAZY = {
     "export_features": "jobs.export",
     "compute_dataset": "jobs.compute",
     "load_dataset": "jobs.ingest",
+    "fit_model": "jobs.model",
+    "label_suspects": "jobs.model",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -55,6 +57,8 @@ __all__ = [
     "export_features",
     "compute_dataset",
     "load_dataset",
+    "fit_model",
+    "label_suspects",
     "ReviewState",
     "SampleGrid",
     "MetadataEditor",
@@ -69,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.export import export_features
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
+    from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features
     from .state import ReviewState
     from .store import Store, connect

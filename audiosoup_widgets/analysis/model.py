@@ -380,7 +380,7 @@ def fit_and_score(
     g_all = _groups(groups, len(labs)) if groups is not None else None
     g_train = None if g_all is None else g_all[train]
     y_train = np.array([index[c] for c in labs[train]], dtype=np.int64)
-    cv, k = choose_folds(y_train, g_train, n_splits=n_splits)
+    cv, k = choose_folds(labs[train], g_train, n_splits=n_splits)
     if k < n_splits:
         notes.append(f"{k} folds instead of {n_splits}: the smallest label (or the speakers) allow no more")
     pipe = build_pipeline(model, params)

@@ -29,6 +29,7 @@ from .measures import dataset_id
 from .models import (
     MAX_NAME,
     Dataset,
+    FeatureSummary,
     Label,
     ModelRun,
     ModelSuspect,
@@ -113,6 +114,18 @@ class RunsMixin(BaseStore):
                 froms=join(Sample, Label, Label.id == Sample.label_id, isouter=True),
                 where=(Sample.dataset_id == ds_id,),
             )
+
+    def stored_features(self, dataset: str) -> list[tuple[str, str]]:
+        """Return the (feature, parameter key) pairs with stored summaries in ``dataset``."""
+        with self.session() as sess:
+            ds_id = dataset_id(sess, dataset)
+            rows = sess.execute(
+                select(FeatureSummary.feature, FeatureSummary.param_key)
+                .join(Sample, Sample.id == FeatureSummary.sample_id)
+                .where(Sample.dataset_id == ds_id, FeatureSummary.n_rows > 0)
+                .distinct()
+            ).all()
+            return sorted((str(f), str(k)) for f, k in rows)
 
     def save_model_run(
         self,
