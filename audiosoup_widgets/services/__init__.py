@@ -9,6 +9,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.maps`: similarity maps of a dataset (stored 2-D points, colours, selections);
 * :mod:`.compare` (with :mod:`.groups`): clips side by side, class templates, effect sizes;
 * :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
+* :mod:`.model`: a classifier on chosen features, its run history, label suspects and their review;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -32,6 +33,7 @@ from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
+from .model import Explanation, ModelService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .samples import (
@@ -66,6 +68,8 @@ __all__ = [
     "MAX_CLIPS",
     "TEMPLATE_MAX_CLIPS",
     "QualityService",
+    "ModelService",
+    "Explanation",
     "QualityOverview",
     "Histogram",
     "ClassBalance",
@@ -120,6 +124,7 @@ class ReviewServices:
     maps : MapService
     compare : CompareService
     quality : QualityService
+    model : ModelService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -130,3 +135,4 @@ class ReviewServices:
         self.maps = MapService(store, self.samples, params=params)
         self.compare = CompareService(self.samples, self.audio, self.features, store)
         self.quality = QualityService(store)
+        self.model = ModelService(store, self.samples)
