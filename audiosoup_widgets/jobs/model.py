@@ -43,7 +43,8 @@ __all__ = [
     "SUSPECT_FRAME_COLUMNS",
 ]
 
-#: ``progress(stage, done, total)``; stages ``reading``, ``fitting``, ``saving``.
+#: ``progress(stage, done, total)``; stages ``reading``, ``fitting`` (cross-validation, the
+#: validation fit, cleanlab), ``explaining`` (nearest clips of the suggestions), ``saving``.
 Progress = Callable[[str, int, int], None]
 #: Columns of :func:`label_suspects`'s DataFrame.
 SUSPECT_FRAME_COLUMNS = ("sample_id", "path", "label", "suggested", "score", "rank", "top3", "decision")
@@ -237,7 +238,7 @@ def fit_model(
     workers : int
         Folds fitted in parallel (processes).
     progress : callable, optional
-        ``progress(stage, done, total)``: ``reading``, ``fitting``, ``saving``.
+        ``progress(stage, done, total)``: ``reading``, ``fitting``, ``explaining``, ``saving``.
 
     Returns
     -------
@@ -278,6 +279,8 @@ def fit_model(
             n_splits=n_splits,
             n_jobs=workers,
         )
+        report("fitting", 1, 1)
+        report("explaining", 0, 1)
         issues = result.ranking[: int(result.is_issue.sum())]
         pool_labels = [data.labels[i] for i in result.pool]
         near = nearest_of_label(
@@ -286,7 +289,7 @@ def fit_model(
             issues,
             [result.classes[result.suggested[i]] for i in issues],
         )
-    report("fitting", 1, 1)
+    report("explaining", 1, 1)
     report("saving", 0, 1)
     nearest: list[list[int] | None] = [None] * len(result.pool)
     for pos, rows in zip(issues.tolist(), near, strict=True):

@@ -14,6 +14,7 @@ their scores (the history) and lose their per-clip rows.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -183,7 +184,9 @@ class RunsMixin(BaseStore):
             run_id = sess.scalar(insert(ModelRun).values(dataset_id=ds_id, **values).returning(ModelRun.id))
             assert run_id is not None  # RETURNING of the row just inserted
             run_id = int(run_id)
-            if rows:
+            if rows and self.dialect == "postgresql":
+                _copy_suspects(sess, run_id, rows)
+            elif rows:
                 sess.connection().execute(insert(ModelSuspect), [{**r, "run_id": run_id} for r in rows])
             keep = (
                 select(ModelRun.id)
@@ -411,6 +414,31 @@ def _decisions(sess: Any, ds_id: int, ids: Sequence[int]) -> dict[int, tuple[str
     for sid, dec, lab, ch, ph in sess.execute(q):
         out[sid] = (dec, lab, ch, ph)  # the latest wins
     return out
+
+
+def _csv(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _copy_suspects(sess: Any, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY a run's suspects inside the session's transaction (100,000 rows in a second or two)."""
+    lines = [
+        f"{run_id},{r['sample_id']},{_csv(r['label'])},{_csv(r['suggested'])},{r['score']!r},{r['rank']},"
+        f"{'t' if r['is_issue'] else 'f'},{_csv(json.dumps(r['top3']))},"
+        f"{'' if r['nearest'] is None else _csv(json.dumps(r['nearest']))}\n"
+        for r in rows
+    ]
+    raw = sess.connection().connection.dbapi_connection
+    assert raw is not None  # a checked-out connection
+    cur = raw.cursor()
+    try:
+        cur.copy_expert(
+            "COPY model_suspects (run_id, sample_id, label, suggested, score, rank, is_issue, top3, nearest) "
+            "FROM STDIN WITH (FORMAT csv)",
+            io.StringIO("".join(lines)),
+        )
+    finally:
+        cur.close()
 
 
 def _suspect_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
