@@ -482,35 +482,38 @@ def nearest_of_label(
     x = np.asarray(x, dtype=np.float64)
     if len(queries) == 0:
         return []
-    med = np.nanmedian(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
-    z = np.where(np.isnan(x), med, x)
+    missing = np.isnan(x)
+    z = x
+    if missing.any():
+        med = np.nanmedian(np.where(missing.all(axis=0), 0.0, x), axis=0)
+        z = np.where(missing, med, x)
     sd = z.std(axis=0)
     z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     labs = np.asarray([str(v) for v in labels], dtype=object)
     queries = np.asarray(queries, dtype=np.int64)
     want = np.asarray([str(v) for v in wanted], dtype=object)
     out: list[list[int]] = [[] for _ in range(len(queries))]
+    z = z.astype(np.float32)  # distances to rank, not to report: single precision is enough
     sq = (z * z).sum(axis=1)
     for lab in sorted(set(want.tolist())):
         cand = np.flatnonzero(labs == lab)
         which = np.flatnonzero(want == lab)
         if len(cand) == 0:
             continue
-        zc = z[cand]
+        zc, sqc = z[cand], sq[cand]
+        kk = min(k, len(cand))
         for start in range(0, len(which), 1024):
             qpos = which[start : start + 1024]
             rows = queries[qpos]
-            d = sq[rows][:, None] + sq[cand][None, :] - 2.0 * (z[rows] @ zc.T)
-            d[rows[:, None] == cand[None, :]] = np.inf
-            kk = min(k, len(cand))
-            part = (
-                np.argpartition(d, kk - 1, axis=1)[:, :kk]
-                if kk < len(cand)
-                else np.tile(np.arange(len(cand)), (len(rows), 1))
-            )
-            for i, (qi, cols) in enumerate(zip(qpos, part, strict=True)):
-                cols = cols[np.argsort(d[i, cols], kind="stable")]
-                out[qi] = [int(cand[c]) for c in cols if np.isfinite(d[i, c])][:k]
+            d = sq[rows][:, None] + sqc[None, :] - 2.0 * (z[rows] @ zc.T)
+            d[rows[:, None] == cand[None, :]] = np.inf  # never a clip's own neighbour
+            part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < len(cand) else np.argsort(d, axis=1)
+            near = np.take_along_axis(d, part, axis=1)
+            order = np.argsort(near, axis=1, kind="stable")
+            part = np.take_along_axis(part, order, axis=1)
+            finite = np.isfinite(np.take_along_axis(near, order, axis=1))
+            for qi, cols, ok in zip(qpos.tolist(), part.tolist(), finite.tolist(), strict=True):
+                out[qi] = [int(cand[c]) for c, f in zip(cols, ok, strict=True) if f][:k]
     return out
 
 

@@ -29,6 +29,8 @@ MAX_PAGE_SIZE = 200
 MAX_SEARCH = 200
 MAX_META_KEYS = 50
 EDITABLE = ("label", "text", "split", "meta")
+#: The columns of a history row, in the order of :class:`EditRecord`'s fields.
+_EDIT_FIELDS = tuple("id sample_id reviewer at field old new version undone kind reason".split())
 
 
 @dataclass(frozen=True)
@@ -445,22 +447,7 @@ class QueryMixin(BaseStore):
             rows = sess.scalars(
                 select(SampleEdit).where(SampleEdit.sample_id == sample_id).order_by(SampleEdit.id.desc())
             ).all()
-            return [
-                EditRecord(
-                    e.id,
-                    e.sample_id,
-                    e.reviewer,
-                    e.at,
-                    e.field,
-                    e.old,
-                    e.new,
-                    e.version,
-                    e.undone,
-                    e.kind,
-                    e.reason,
-                )
-                for e in rows
-            ]
+            return [EditRecord(*(getattr(e, name) for name in _EDIT_FIELDS)) for e in rows]
 
     def undo_last_edit(self, sample_id: int, *, version: int, reviewer: str) -> SampleRecord:
         """Revert the most recent (not yet undone) edit of a sample.
@@ -563,14 +550,9 @@ def validate_reviewer(name: str) -> str:
 
 def validate_reason(reason: str | None) -> str | None:
     """Return a cleaned reason for an edit (None when empty) or raise :class:`ValidationError`."""
-    if reason is None:
-        return None
-    if not isinstance(reason, str):
-        raise ValidationError("a reason must be text")
-    reason = reason.strip()
-    if len(reason) > MAX_TEXT:
-        raise ValidationError(f"reason longer than {MAX_TEXT} characters")
-    return reason or None
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_TEXT):
+        raise ValidationError(f"a reason must be text of at most {MAX_TEXT} characters")
+    return (reason.strip() or None) if reason else None
 
 
 def validate_label_name(name: str) -> str:
