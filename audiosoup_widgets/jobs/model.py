@@ -4,8 +4,9 @@
 labels, splits and speakers, runs :func:`~audiosoup_widgets.analysis.model.fit_and_score`
 (cross-validation on the train split, grouped by speaker when speakers are known, the
 validation split scored by the model fitted on all of train, cleanlab's label issues)
-and records the run with every judged clip's suspicion. The test split is never read
-here; :func:`score_test` is the separate step that scores it, when a user asks.
+and records the run with every judged clip's suspicion. The test split's rows are dropped
+as soon as the summaries are read: no fit, score or suspicion uses them;
+:func:`score_test` is the separate step that scores that split, when a user asks.
 
 :func:`label_suspects` is what ``audiosoup suspects`` runs: a fresh run (the latest run's
 features and model by default) and its suspects as a DataFrame, most suspicious first,
