@@ -519,12 +519,13 @@ def nearest_of_label(
 
 def _families(features: Sequence[str], family_of: Mapping[str, str]) -> str:
     names = list(features)
-    fams = {family_of.get(f) for f in names}
-    for fam in sorted(f for f in fams if f):
+    whole = []
+    for fam in sorted({g for f in names if (g := family_of.get(f))}):
         members = [f for f, g in family_of.items() if g == fam]
         if members and set(members) <= set(names):
-            names = [n for n in names if n not in members] + [f"the {fam} family"]
-    return ", ".join(names)
+            names = [n for n in names if n not in members]
+            whole.append(f"the {fam} family")
+    return ", ".join([*whole, *names])
 
 
 def describe_change(

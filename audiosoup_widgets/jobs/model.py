@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ValidationError
+from ..terminal import one_line
 from .compute import open_store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -178,14 +179,7 @@ class FitReport:
                 f"balanced accuracy {_f(val.get('balanced_accuracy'))}"
             )
             lines.append("  recall per label: " + ", ".join(f"{k} {_f(v)}" for k, v in val["recall"].items()))
-            conf = val["confusion"]
-            width = max(4, *(len(lab) for lab in conf["labels"]))
-            lines.append("  confusion (rows: given label, columns: predicted):")
-            lines.append(
-                "    " + " " * width + " " + " ".join(f"{lab[:width]:>{width}}" for lab in conf["labels"])
-            )
-            for lab, row in zip(conf["labels"], conf["matrix"], strict=True):
-                lines.append(f"    {lab[:width]:>{width}} " + " ".join(f"{v:>{width}}" for v in row))
+            lines += _confusion(val["confusion"])
         else:
             lines.append("  validation: no validation clips")
         lines.append(f"  label suspects: {self.n_issues:,} (audiosoup suspects --dataset ... --run {r.id})")
@@ -193,6 +187,21 @@ class FitReport:
             lines.append(f"  since the previous run: {self.change}")
         lines += [f"  note: {n}" for n in [*s.get("notes", []), *self.notes]]
         return "\n".join(lines)
+
+
+def _confusion(conf: dict[str, Any]) -> list[str]:
+    """Return the confusion matrix as terminal lines: numbered columns, named rows."""
+    labels, matrix = conf["labels"], conf["matrix"]
+    width = max(2, len(str(len(labels))), *(len(str(v)) for row in matrix for v in row))
+    name = min(24, max(len(one_line(lab)) for lab in labels))
+    lines = ["  confusion (rows: given label; columns: predicted, numbered as the rows):"]
+    lines.append(
+        "    " + " " * (name + width + 2) + " ".join(f"{j + 1:>{width}}" for j in range(len(labels)))
+    )
+    for i, (lab, row) in enumerate(zip(labels, matrix, strict=True)):
+        text = one_line(lab)[:name]
+        lines.append(f"    {i + 1:>{width}} {text:<{name}} " + " ".join(f"{v:>{width}}" for v in row))
+    return lines
 
 
 def _f(value: Any) -> str:

@@ -165,8 +165,9 @@ class FeaturePlot:
                 assert display.image is not None  # an image display has its picture
                 # A new picture widget: bqplot's Image mark redraws when its ``image`` changes, not
                 # when the value of the picture it holds does (the browser kept the first clip's).
-                old, self.picture = self.picture, ipw.Image(
-                    value=png_indexed(display.image, palette(display.cmap)), format="png"
+                old, self.picture = (
+                    self.picture,
+                    ipw.Image(value=png_indexed(display.image, palette(display.cmap)), format="png"),
                 )
                 self.mark.image = self.picture
                 old.close()
