@@ -31,6 +31,8 @@ _LAZY = {
     "export_features": "jobs.export",
     "compute_dataset": "jobs.compute",
     "load_dataset": "jobs.ingest",
+    "fit_model": "jobs.model",
+    "label_suspects": "jobs.model",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -57,6 +59,8 @@ __all__ = [
     "export_features",
     "compute_dataset",
     "load_dataset",
+    "fit_model",
+    "label_suspects",
     "ReviewState",
     "SampleGrid",
     "MetadataEditor",
@@ -71,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.export import export_features
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
+    from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features
     from .jobs.ranking import rank_features
     from .state import ReviewState

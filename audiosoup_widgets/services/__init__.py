@@ -11,6 +11,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.quality`: a dataset's quality overview, the clips behind its bars and findings, checks;
 * :mod:`.relabel`: bulk relabel of a selection (preview, apply, undo of the batch);
 * :mod:`.ranking`: which features separate a dataset's labels, one feature's values per label;
+* :mod:`.model`: a classifier on chosen features, its run history, label suspects and their review;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -34,6 +35,7 @@ from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
+from .model import Explanation, ModelService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .ranking import ALL_LABELS, RANK_BY, FeatureBar, FeatureDetail, Ranking, RankingService
@@ -70,6 +72,8 @@ __all__ = [
     "MAX_CLIPS",
     "TEMPLATE_MAX_CLIPS",
     "QualityService",
+    "ModelService",
+    "Explanation",
     "QualityOverview",
     "Histogram",
     "ClassBalance",
@@ -137,6 +141,7 @@ class ReviewServices:
     quality : QualityService
     relabel : RelabelService
     ranking : RankingService
+    model : ModelService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -149,3 +154,4 @@ class ReviewServices:
         self.quality = QualityService(store)
         self.relabel = RelabelService(store, self.samples)
         self.ranking = RankingService(store, self.samples, params=params)
+        self.model = ModelService(store, self.samples)

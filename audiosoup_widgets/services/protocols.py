@@ -99,6 +99,7 @@ class SampleServices(Protocol):
         split: str | None = None,
         meta: dict[str, Any] | None = None,
         create_label: bool = False,
+        reason: str | None = None,
     ) -> SampleRecord:
         """Save a change against ``record.version``."""
 

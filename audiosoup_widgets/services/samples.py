@@ -212,6 +212,7 @@ class SampleService:
         split: str | None = None,
         meta: dict[str, Any] | None = None,
         create_label: bool = False,
+        reason: str | None = None,
     ) -> SampleRecord:
         """Save a change against the version of ``record``; never overwrite a newer one.
 
@@ -225,6 +226,8 @@ class SampleService:
             New values; ``None`` leaves a field unchanged.
         create_label : bool
             Allow a label the dataset does not have yet.
+        reason : str, optional
+            Why (kept in the history).
 
         Returns
         -------
@@ -247,6 +250,7 @@ class SampleService:
                 split=split,
                 meta=meta,
                 create_label=create_label,
+                reason=reason,
             )
         except ConflictError:
             self._records.pop(record.id)

@@ -14,17 +14,20 @@ from .records import (
     FindingRecord,
     LabelRecord,
     LoadRunRecord,
+    ModelRunRecord,
     ProjectionRecord,
     QcRunRecord,
     RelabelRecord,
     SampleRecord,
     SkippedSample,
+    SuspectRecord,
 )
 from .relabel import RelabelMixin
+from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin):
+class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -86,4 +89,6 @@ __all__ = [
     "SampleRecord",
     "SkippedSample",
     "SummaryRecord",
+    "ModelRunRecord",
+    "SuspectRecord",
 ]

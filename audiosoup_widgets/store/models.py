@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -198,11 +199,12 @@ class SampleEdit(Base):
     new: Mapped[Any] = mapped_column(JSONType, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
     undone: Mapped[bool] = mapped_column(default=False)
-    #: "edit" for a user's change, "undo" for the change that reverted one.
+    #: "edit" for a user's change, "undo" for the change that reverted one, "review" for a
+    #: decision about a model's suspicion that changes nothing (keep, ambiguous).
     kind: Mapped[str] = mapped_column(String(16), default="edit")
     #: Shared by every row of one bulk change (and of its undo); NULL for a single edit.
     batch_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    #: Why the change was made, as the reviewer typed it (bulk changes).
+    #: Why, when the writer said (a bulk change, an accepted suggestion, a kept label).
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_sample_edits_batch_id", "batch_id"),)
@@ -315,3 +317,76 @@ class Projection(Base):
 
     # Deleting a sample cascades here; without this index that is a scan of every map.
     __table_args__ = (Index("ix_projections_sample_id", "sample_id"),)
+
+
+class ModelRun(Base):
+    """One classifier fitted on chosen features of a dataset: what it used and how it scored.
+
+    ``scores`` holds the cross-validated and validation scores (accuracy, balanced
+    accuracy, per-class recall, confusion matrix); ``test_scores`` stays NULL until a
+    user asks for the test split to be scored, in a separate step.
+    """
+
+    __tablename__ = "model_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewer: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+    model: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    features: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    n_train: Mapped[int] = mapped_column(Integer, default=0)
+    n_validation: Mapped[int] = mapped_column(Integer, default=0)
+    #: Seconds the run took.
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    test_scores: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    test_scored_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    test_scored_by: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+
+
+class ModelSuspect(Base):
+    """One clip's suspicion in one model run: its label then, the suggestion, the score.
+
+    ``top3`` is ``[[label, probability], ...]``; ``nearest`` the ids of the nearest clips of
+    the suggested label (kept for the run's issues only).
+    """
+
+    __tablename__ = "model_suspects"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("model_runs.id", ondelete="CASCADE"), primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(MAX_NAME))
+    suggested: Mapped[str] = mapped_column(String(MAX_NAME))
+    score: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    is_issue: Mapped[bool] = mapped_column(Boolean, default=False)
+    top3: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    nearest: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
+
+    __table_args__ = (Index("ix_model_suspects_sample_id", "sample_id"),)
+
+
+class SuspectDecision(Base):
+    """A reviewer's decision about a suspect: keep the label, or call the clip ambiguous.
+
+    It holds while the clip keeps ``label`` and its audio (``content_hash``, and
+    ``pcm_hash`` when measured) is unchanged; after that the clip can be a suspect again.
+    """
+
+    __tablename__ = "suspect_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    label: Mapped[str] = mapped_column(String(MAX_NAME))
+    decision: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    pcm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

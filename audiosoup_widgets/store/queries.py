@@ -29,6 +29,8 @@ MAX_PAGE_SIZE = 200
 MAX_SEARCH = 200
 MAX_META_KEYS = 50
 EDITABLE = ("label", "text", "split", "meta")
+#: The columns of a history row, in the order of :class:`EditRecord`'s fields.
+_EDIT_FIELDS = tuple("id sample_id reviewer at field old new version undone kind batch_id reason".split())
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,7 @@ class QueryMixin(BaseStore):
         split: str | None = None,
         meta: dict[str, Any] | None = None,
         create_label: bool = False,
+        reason: str | None = None,
     ) -> SampleRecord:
         """Change a sample's label, text, split or metadata, with history.
 
@@ -318,6 +321,8 @@ class QueryMixin(BaseStore):
             New values; ``None`` leaves a field unchanged. ``text=""`` clears it.
         create_label : bool
             Allow a label name the dataset does not have yet.
+        reason : str, optional
+            Why (kept with each history row of the change).
 
         Returns
         -------
@@ -325,6 +330,7 @@ class QueryMixin(BaseStore):
             The sample as stored after the change.
         """
         reviewer = validate_reviewer(reviewer)
+        reason = validate_reason(reason)
         if text is not None and len(text) > MAX_TEXT:
             raise ValidationError(f"text longer than {MAX_TEXT} characters")
         if split is not None and split not in SPLITS:
@@ -385,7 +391,7 @@ class QueryMixin(BaseStore):
                 )
             if not changes:
                 return self._records_by_ids(sess, [sample_id])[0]
-            self._write(sess, sample, version, reviewer, values, changes)
+            self._write(sess, sample, version, reviewer, values, changes, reason=reason)
         return self.get_sample(sample_id)
 
     def _write(
@@ -397,6 +403,7 @@ class QueryMixin(BaseStore):
         values: dict[str, Any],
         changes: dict[str, tuple[Any, Any]],
         kind: str = "edit",
+        reason: str | None = None,
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         # Compare-and-set on the version: the WHERE makes a concurrent writer lose
@@ -430,6 +437,7 @@ class QueryMixin(BaseStore):
                     new=new,
                     version=version + 1,
                     kind=kind,
+                    reason=reason,
                 )
             )
 
@@ -439,23 +447,7 @@ class QueryMixin(BaseStore):
             rows = sess.scalars(
                 select(SampleEdit).where(SampleEdit.sample_id == sample_id).order_by(SampleEdit.id.desc())
             ).all()
-            return [
-                EditRecord(
-                    e.id,
-                    e.sample_id,
-                    e.reviewer,
-                    e.at,
-                    e.field,
-                    e.old,
-                    e.new,
-                    e.version,
-                    e.undone,
-                    e.kind,
-                    e.batch_id,
-                    e.reason,
-                )
-                for e in rows
-            ]
+            return [EditRecord(*(getattr(e, name) for name in _EDIT_FIELDS)) for e in rows]
 
     def undo_last_edit(self, sample_id: int, *, version: int, reviewer: str) -> SampleRecord:
         """Revert the most recent (not yet undone) edit of a sample.
@@ -554,6 +546,13 @@ def validate_reviewer(name: str) -> str:
     if len(name) > 100:
         raise ValidationError("reviewer name longer than 100 characters")
     return name
+
+
+def validate_reason(reason: str | None) -> str | None:
+    """Return a cleaned reason for an edit (None when empty) or raise :class:`ValidationError`."""
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_TEXT):
+        raise ValidationError(f"a reason must be text of at most {MAX_TEXT} characters")
+    return (reason.strip() or None) if reason else None
 
 
 def validate_label_name(name: str) -> str:

@@ -254,3 +254,105 @@ class ProjectionRecord:
 
     def __len__(self) -> int:
         return len(self.sample_ids)
+
+
+@dataclass(frozen=True)
+class ModelRunRecord:
+    """One classifier run on a dataset: what it used, how it scored, who ran it.
+
+    Attributes
+    ----------
+    id : int
+    dataset : str
+    created_at : datetime
+    reviewer : str or None
+    model : str
+        ``logreg`` or ``forest``.
+    params : dict
+        Classifier parameters.
+    features : list of str
+        Feature ids the model used.
+    scores : dict
+        ``cv`` and ``validation`` scores (accuracy, balanced accuracy, per-class recall,
+        confusion matrix), folds, grouping, notes.
+    n_train, n_validation : int
+        Clips of each split the run used.
+    duration : float
+        Seconds.
+    test_scores : dict or None
+        Scores on the test split, once a user asked for them.
+    test_scored_at : datetime or None
+    test_scored_by : str or None
+    """
+
+    id: int
+    dataset: str
+    created_at: dt.datetime
+    reviewer: str | None
+    model: str
+    params: dict[str, Any]
+    features: list[str]
+    scores: dict[str, Any]
+    n_train: int
+    n_validation: int
+    duration: float
+    test_scores: dict[str, Any] | None = None
+    test_scored_at: dt.datetime | None = None
+    test_scored_by: str | None = None
+
+    def metric(self, name: str = "balanced_accuracy") -> float | None:
+        """Return the validation value of a metric, else the cross-validated one."""
+        for where in ("validation", "cv"):
+            part = self.scores.get(where) or {}
+            if part.get(name) is not None:
+                return float(part[name])
+        return None
+
+
+@dataclass(frozen=True)
+class SuspectRecord:
+    """One clip's suspicion in a model run, with the clip as it is now.
+
+    Attributes
+    ----------
+    run_id, sample_id : int
+    path : str
+        As the store records it (relative to the dataset root).
+    label : str
+        The label the clip had when the run judged it.
+    current_label : str or None
+        Its label now.
+    suggested : str
+        The model's most probable label.
+    score : float
+        1 - self-confidence: how little the model believes the given label.
+    rank : int
+        1 for the most suspicious clip of the run.
+    is_issue : bool
+        cleanlab's verdict.
+    top3 : tuple of (str, float)
+        The model's three most probable labels.
+    nearest : tuple of int
+        The nearest clips of the suggested label (the run's issues only).
+    decision : str or None
+        ``keep`` or ``ambiguous`` when a reviewer decided about this clip and label and
+        neither its label nor its audio changed since.
+    """
+
+    run_id: int
+    sample_id: int
+    path: str
+    label: str
+    current_label: str | None
+    suggested: str
+    score: float
+    rank: int
+    is_issue: bool
+    top3: tuple[tuple[str, float], ...]
+    nearest: tuple[int, ...]
+    decision: str | None = None
+
+    @property
+    def stale(self) -> bool:
+        """Whether the clip's label changed since the run (the suspicion no longer applies)."""
+        return self.current_label != self.label
