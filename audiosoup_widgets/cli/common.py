@@ -50,6 +50,9 @@ def progress_bar(desc: str, unit: str) -> tuple[Progress, tqdm]:
         file=sys.stderr,
         dynamic_ncols=True,
         disable=os.environ.get("AUDIOSOUP_NO_PROGRESS") == "1",
+        # Shown only for work that lasts: a step that fails at once (nothing stored yet)
+        # prints its one-line error alone, not under a bar that never moved.
+        delay=0.5,
     )
 
     def progress(done: int, total: int) -> None:
