@@ -10,13 +10,14 @@ trait                     written by
 dataset, page, page_size  :class:`~audiosoup_widgets.widgets.SampleGrid`
 label_filter, split_...   :class:`~audiosoup_widgets.widgets.SampleGrid`
 search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
-sort                      :class:`~audiosoup_widgets.widgets.SampleGrid`
+sort, suspects_only       :class:`~audiosoup_widgets.widgets.SampleGrid`
 selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
 n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
-revision, reviewer        :class:`~audiosoup_widgets.widgets.MetadataEditor`
+revision                  :class:`~audiosoup_widgets.widgets.MetadataEditor`, :meth:`ReviewState.changed`
+reviewer                  :class:`~audiosoup_widgets.widgets.MetadataEditor`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
 selection                 :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
 id_filter, id_filter_...  :meth:`ReviewState.filter_to` / :meth:`ReviewState.clear_id_filter`
@@ -121,6 +122,7 @@ class ReviewState(HasTraits):
     search = Unicode("", help="Text searched in file names and text (writer: SampleGrid).")
     status_filter = Unicode(None, allow_none=True, help="ok/flagged or None (writer: SampleGrid).")
     sort = Unicode("id", help="Allow-listed sort column, '-' prefix descending (writer: SampleGrid).")
+    suspects_only = Bool(False, help="Keep only the latest model run's label suspects (writer: SampleGrid).")
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
     )
@@ -128,7 +130,7 @@ class ReviewState(HasTraits):
         0, help="Bumped when the user asks to open the review (writer: SampleGrid, open_review)."
     )
     panel = Enum(PANELS, default_value="", help="What the review dialog shows (writer: ReviewDialog).")
-    revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor).")
+    revision = Int(0, help="Bumped after every saved edit (writer: MetadataEditor, changed).")
     reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: MetadataEditor).")
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
     selection = Instance(
@@ -168,7 +170,7 @@ class ReviewState(HasTraits):
     def _on_paging(self, change: dict[str, Any]) -> None:
         self._derive_paging()
 
-    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter")
+    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter", "suspects_only")
     def _on_filters(self, change: dict[str, Any]) -> None:
         self._derive_filtered()
 
@@ -182,6 +184,7 @@ class ReviewState(HasTraits):
             or self.search
             or self.status_filter
             or self.id_filter is not None
+            or self.suspects_only
         )
 
     @property
@@ -199,7 +202,12 @@ class ReviewState(HasTraits):
             status=self.status_filter,
             sort=self.sort,
             ids=self.id_filter,
+            suspects=self.suspects_only,
         )
+
+    def changed(self) -> None:
+        """Say that data changed outside the editor (a model's suggestion accepted): views re-read."""
+        self.revision += 1
 
     # -- the selection and the id filter ------------------------------------------
 

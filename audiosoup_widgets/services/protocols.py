@@ -15,11 +15,19 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     import numpy as np
 
     from ..features import FeatureParams
-    from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+    from ..store.records import (
+        DatasetRecord,
+        EditRecord,
+        LabelRecord,
+        ModelRunRecord,
+        SampleRecord,
+        SuspectRecord,
+    )
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
     from .maps import Extent, Groups, MapPoints
+    from .model import Explanation
     from .quality import CheckOutcome, QualityOverview
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "MapServices",
     "CompareServices",
     "QualityServices",
+    "ModelServices",
     "Services",
 ]
 
@@ -46,6 +55,8 @@ class SampleFilters(TypedDict):
     sort: str
     #: Keep only these sample ids (a selection, a map lasso, a finding); None: no id filter.
     ids: NotRequired[Sequence[int] | None]
+    #: Keep only the current label suspects of the dataset's latest model run.
+    suspects: NotRequired[bool]
 
 
 class SampleServices(Protocol):
@@ -239,6 +250,28 @@ class QualityServices(Protocol):
         """Run the quality check and store its findings."""
 
 
+class ModelServices(Protocol):
+    """Label suspects of the latest model run and their review (:class:`~.model.ModelService`)."""
+
+    def latest_run(self, dataset: str) -> ModelRunRecord | None:
+        """Return the dataset's newest run with stored suspects, or None."""
+
+    def suspects(self, dataset: str, ids: Sequence[object]) -> dict[int, SuspectRecord]:
+        """Return the current suspects among ``ids`` (a page of cards), by id."""
+
+    def explain(self, sample_id: object) -> Explanation:
+        """Say why the model doubts a clip's label."""
+
+    def accept(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> SampleRecord:
+        """Relabel a clip as the model suggests (an edit with its reason)."""
+
+    def keep(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> None:
+        """Keep the clip's label (recorded in its history)."""
+
+    def ambiguous(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> None:
+        """Call the clip ambiguous (recorded in its history)."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -269,3 +302,7 @@ class Services(Protocol):
     @property
     def quality(self) -> QualityServices:
         """The quality service."""
+
+    @property
+    def model(self) -> ModelServices:
+        """The model service (label suspects)."""
