@@ -32,6 +32,7 @@ from .widgets import (
     SampleGrid,
     SelectionBar,
     SimilarityMap,
+    SuspectPanel,
     ViewTabs,
 )
 
@@ -61,6 +62,8 @@ class ReviewApp:
         The checked samples' count and actions (shown while any are checked).
     review : ReviewDialog
         The modal review of the selected sample (tabs: overview, edit, features).
+    suspect : SuspectPanel
+        In the review's overview: why the model doubts the clip's label, and the answers.
     editor : MetadataEditor
     explorer : FeatureExplorer
     banner : ErrorBanner
@@ -94,6 +97,7 @@ class ReviewApp:
     comparison: ComparisonView
     views: dict[str, Html]
     widget: Html
+    suspect: SuspectPanel
     _warm: threading.Thread | None = field(default=None, repr=False)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -108,6 +112,7 @@ class ReviewApp:
             self.comparison,
             self.banner,
             self.review,
+            self.suspect,
             self.editor,
             self.explorer,
             self.selection,
@@ -162,6 +167,8 @@ def build_review_app(
     explorer = FeatureExplorer(state, services)
     review = ReviewDialog(state, services)
     review.edit_view, review.features_view = editor, explorer
+    suspect = SuspectPanel(state, services)
+    review.why_view = suspect
     banner = ErrorBanner(state)
     header = Html(
         tag="div",
@@ -213,6 +220,7 @@ def build_review_app(
         comparison=comparison,
         views=views,
         widget=page,
+        suspect=suspect,
         _warm=warm,
     )
 

@@ -16,6 +16,7 @@ from .quality import QualityPanel
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .simmap import SimilarityMap
+from .suspects import SuspectPanel
 from .views import ViewTabs
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "MetadataEditor",
     "FeatureExplorer",
     "ReviewDialog",
+    "SuspectPanel",
     "ErrorBanner",
 ]
