@@ -275,8 +275,9 @@ class SampleGrid(SafeTemplate):
             s.total = samples.count(filters)
             records = samples.page(filters, page=s.page, page_size=s.page_size) if s.page_exists else []
             s.page_ids = [r.id for r in records]
-            if records and s.selected_sample_id not in s.page_ids:
-                # Keep keyboard work flowing: a fresh page starts with its first card selected.
+            if records and s.selected_sample_id not in s.page_ids and not s.panel:
+                # Keep keyboard work flowing: a fresh page starts with its first card selected
+                # (not under an open review: an accepted suggestion may move its clip away).
                 s.selected_sample_id = records[0].id
             if s.total == 0:
                 message = (

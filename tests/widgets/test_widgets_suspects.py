@@ -98,7 +98,8 @@ def test_the_why_and_accept(fitted):
     assert panel.message_kind == "success", panel.message
     assert app.state.revision == revision + 1
     assert app.services.samples.get(top.sample_id, fresh=True).label == top.suggested
-    # The ranking moves on; the clip's card shows the new label and no badge.
+    # The review stays on the clip; the ranking moves on; its card has the new label, no badge.
+    assert app.state.selected_sample_id == top.sample_id
     assert grid.cards[0]["id"] == suspects[1].sample_id
     assert top.sample_id not in app.state.page_ids[: len(suspects) - 1]
     grid.vue_set_search(app.services.samples.get(top.sample_id).file_name)
