@@ -33,6 +33,7 @@ from .widgets import (
     SampleGrid,
     SelectionBar,
     SimilarityMap,
+    SuspectPanel,
     ViewTabs,
 )
 
@@ -62,6 +63,8 @@ class ReviewApp:
         The checked samples' count and actions (shown while any are checked).
     review : ReviewDialog
         The modal review of the selected sample (tabs: overview, edit, features).
+    suspect : SuspectPanel
+        In the review's overview: why the model doubts the clip's label, and the answers.
     editor : MetadataEditor
     explorer : FeatureExplorer
     banner : ErrorBanner
@@ -98,6 +101,7 @@ class ReviewApp:
     ranking: FeatureRanking
     views: dict[str, Html]
     widget: Html
+    suspect: SuspectPanel
     _warm: threading.Thread | None = field(default=None, repr=False)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -113,6 +117,7 @@ class ReviewApp:
             self.ranking,
             self.banner,
             self.review,
+            self.suspect,
             self.editor,
             self.explorer,
             self.selection,
@@ -167,6 +172,8 @@ def build_review_app(
     explorer = FeatureExplorer(state, services)
     review = ReviewDialog(state, services)
     review.edit_view, review.features_view = editor, explorer
+    suspect = SuspectPanel(state, services)
+    review.why_view = suspect
     banner = ErrorBanner(state)
     header = Html(
         tag="div",
@@ -222,6 +229,7 @@ def build_review_app(
         ranking=ranking,
         views=views,
         widget=page,
+        suspect=suspect,
         _warm=warm,
     )
 

@@ -10,7 +10,7 @@ trait                     written by
 dataset, page, page_size  :class:`~audiosoup_widgets.widgets.SampleGrid`
 label_filter, split_...   :class:`~audiosoup_widgets.widgets.SampleGrid`
 search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
-sort                      :class:`~audiosoup_widgets.widgets.SampleGrid`
+sort, suspects_only       :class:`~audiosoup_widgets.widgets.SampleGrid`
 selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
@@ -129,6 +129,7 @@ class ReviewState(HasTraits):
     search = Unicode("", help="Text searched in file names and text (writer: SampleGrid).")
     status_filter = Unicode(None, allow_none=True, help="ok/flagged or None (writer: SampleGrid).")
     sort = Unicode("id", help="Allow-listed sort column, '-' prefix descending (writer: SampleGrid).")
+    suspects_only = Bool(False, help="Keep only the latest model run's label suspects (writer: SampleGrid).")
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
     )
@@ -185,7 +186,7 @@ class ReviewState(HasTraits):
     def _on_paging(self, change: dict[str, Any]) -> None:
         self._derive_paging()
 
-    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter")
+    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter", "suspects_only")
     def _on_filters(self, change: dict[str, Any]) -> None:
         self._derive_filtered()
 
@@ -199,6 +200,7 @@ class ReviewState(HasTraits):
             or self.search
             or self.status_filter
             or self.id_filter is not None
+            or self.suspects_only
         )
 
     @property
@@ -216,6 +218,7 @@ class ReviewState(HasTraits):
             status=self.status_filter,
             sort=self.sort,
             ids=self.id_filter,
+            suspects=self.suspects_only,
         )
 
     # -- the selection and the id filter ------------------------------------------

@@ -73,7 +73,17 @@ def test_filters_are_what_the_services_take():
         "status": "ok",
         "sort": "-duration",
         "ids": None,
+        "suspects": False,
     }
+
+
+def test_suspects_only_is_a_filter_and_saved_bumps_the_revision():
+    st = ReviewState(dataset="words")
+    assert not st.filtered
+    st.suspects_only = True
+    assert st.filtered and st.filters()["suspects"] is True
+    st.saved()
+    assert st.revision == 1
 
 
 def test_page_and_page_size_are_checked():

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ..features import FeatureParams
 from ..store import Store
-from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord
+from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord, SuspectRecord
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
 from .cache import LRUCache
 from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
@@ -114,6 +114,7 @@ __all__ = [
     "FeatureSpec",
     "features_in",
     "SampleRecord",
+    "SuspectRecord",
     "EditRecord",
     "LabelRecord",
     "DatasetRecord",

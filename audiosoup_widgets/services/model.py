@@ -14,7 +14,8 @@ The use cases of the model view, over :mod:`audiosoup_widgets.jobs.model` and th
   decision in the clip's history without changing it. Either way the clip is no longer a
   suspect for its label until its label or audio changes.
 
-The latest run of each dataset is cached until a fit or a decision through this service.
+The latest run of each dataset is cached until a fit or a decision through this service;
+either also drops the sample service's cached counts (the "suspects only" filter's change).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class ModelService:
             raise ValidationError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
         report = fit_model(dataset, features=features, model=model, db=self._store, reviewer=reviewer)
         self._latest.pop(dataset, None)
+        self._samples.forget()  # counts of "suspects only" follow the new run
         return report
 
     def history(self, dataset: str) -> list[tuple[ModelRunRecord, str | None]]:
@@ -216,3 +218,4 @@ class ModelService:
             record.id, decision=decision, reviewer=reviewer, reason=why, run_id=run.id
         )
         self._latest.pop(record.dataset, None)
+        self._samples.forget()  # the clip left "suspects only": its counts changed

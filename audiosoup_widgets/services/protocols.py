@@ -22,13 +22,16 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
         DatasetRecord,
         EditRecord,
         LabelRecord,
+        ModelRunRecord,
         RelabelRecord,
         SampleRecord,
+        SuspectRecord,
     )
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
     from .maps import Extent, Groups, MapPoints
+    from .model import Explanation
     from .quality import CheckOutcome, QualityOverview
     from .ranking import FeatureBar, FeatureDetail, Ranking
 
@@ -42,6 +45,7 @@ __all__ = [
     "CompareServices",
     "QualityServices",
     "RelabelServices",
+    "ModelServices",
     "Services",
 ]
 
@@ -57,6 +61,8 @@ class SampleFilters(TypedDict):
     sort: str
     #: Keep only these sample ids (a selection, a map lasso, a finding); None: no id filter.
     ids: NotRequired[Sequence[int] | None]
+    #: Keep only the current label suspects of the dataset's latest model run.
+    suspects: NotRequired[bool]
 
 
 class SampleServices(Protocol):
@@ -294,6 +300,28 @@ class RankingServices(Protocol):
         """Return the ranked features of some families."""
 
 
+class ModelServices(Protocol):
+    """Label suspects of the latest model run and their review (:class:`~.model.ModelService`)."""
+
+    def latest_run(self, dataset: str) -> ModelRunRecord | None:
+        """Return the dataset's newest run with stored suspects, or None."""
+
+    def suspects(self, dataset: str, ids: Sequence[object]) -> dict[int, SuspectRecord]:
+        """Return the current suspects among ``ids`` (a page of cards), by id."""
+
+    def explain(self, sample_id: object) -> Explanation:
+        """Say why the model doubts a clip's label."""
+
+    def accept(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> SampleRecord:
+        """Relabel a clip as the model suggests (an edit with its reason)."""
+
+    def keep(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> None:
+        """Keep the clip's label (recorded in its history)."""
+
+    def ambiguous(self, sample_id: object, *, reviewer: str, reason: str | None = None) -> None:
+        """Call the clip ambiguous (recorded in its history)."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -332,3 +360,7 @@ class Services(Protocol):
     @property
     def ranking(self) -> RankingServices:
         """The feature ranking service."""
+
+    @property
+    def model(self) -> ModelServices:
+        """The model service (label suspects)."""

@@ -83,6 +83,7 @@ def _query(filters: SampleFilters) -> SampleQuery:
         status=filters.get("status"),
         sort=filters.get("sort", "id"),
         ids=None if filters.get("ids") is None else tuple(filters.get("ids") or ()),
+        suspects=bool(filters.get("suspects", False)),
     )
 
 

@@ -21,9 +21,10 @@ from .engine import BaseStore
 from .idset import MAX_IDS, ids_condition, validate_ids
 from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
+from .suspects import by_suspicion, only_suspects
 
 #: Columns a user may sort by: name -> (SQL expression builder).
-SORTS = ("id", "path", "label", "duration", "split", "speaker", "sample_rate")
+SORTS = ("id", "path", "label", "duration", "split", "speaker", "sample_rate", "suspicion")
 STATUSES = ("ok", "flagged")
 MAX_PAGE_SIZE = 200
 MAX_SEARCH = 200
@@ -56,6 +57,10 @@ class SampleQuery:
         ``None`` filters nothing, ``()`` matches nothing. Ids of other datasets
         match nothing. Any iterable of integers (a NumPy integer array too) is
         turned into a tuple; at most :data:`MAX_IDS`.
+    suspects : bool
+        Keep only the current label suspects of the dataset's latest model run with
+        suspects (none when there is no run). Sorting by ``suspicion`` (``-suspicion``:
+        most suspicious first) orders by that run's score, clips it does not suspect last.
     """
 
     dataset: str
@@ -65,6 +70,7 @@ class SampleQuery:
     status: str | None = None
     sort: str = "id"
     ids: tuple[int, ...] | None = None
+    suspects: bool = False
 
     def __post_init__(self) -> None:
         key = self.sort.lstrip("-")
@@ -83,7 +89,8 @@ class SampleQuery:
 
     def __repr__(self) -> str:
         # A lasso's 100,000 ids would make every log line and error message huge.
-        fields = {k: getattr(self, k) for k in ("dataset", "labels", "split", "search", "status", "sort")}
+        keys = ("dataset", "labels", "split", "search", "status", "sort", "suspects")
+        fields = {k: getattr(self, k) for k in keys}
         ids = "None" if self.ids is None else f"<{len(self.ids)} ids>"
         return f"SampleQuery({', '.join(f'{k}={v!r}' for k, v in fields.items())}, ids={ids})"
 
@@ -127,17 +134,24 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(Sample.status != "ok")
     if q.ids is not None:
         conds.append(ids_condition(sess.get_bind().dialect.name, q.ids, csv=q._ids_csv))
+    if q.suspects:
+        conds.append(only_suspects(sess, ds_id))
     return conds
 
 
-def _order(q: SampleQuery) -> list[Any]:
+def _ordered(sess: Session, q: SampleQuery, ids_q: Any) -> Any:
+    """Join what the sort needs (the label, the latest run's suspicion) and order ``ids_q``."""
     key = q.sort.lstrip("-")
     desc = q.sort.startswith("-")
+    if key == "label":
+        ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
+    if key == "suspicion":
+        return by_suspicion(sess, _dataset_id(sess, q.dataset), ids_q, descending=desc)
     col = Label.name if key == "label" else getattr(Sample, key)
     cols = [col.desc() if desc else col.asc()]
     if key != "id":
         cols.append(Sample.id.desc() if desc else Sample.id.asc())
-    return cols
+    return ids_q.order_by(*cols)
 
 
 def _to_record(s: Sample, label: str | None, dataset: str) -> SampleRecord:
@@ -226,10 +240,7 @@ class QueryMixin(BaseStore):
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValidationError("limit must be 0 or more")
         with self.session() as sess:
-            ids_q = select(Sample.id).where(*_where(sess, query))
-            if query.sort.lstrip("-") == "label":
-                ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
-            ids_q = ids_q.order_by(*_order(query))
+            ids_q = _ordered(sess, query, select(Sample.id).where(*_where(sess, query)))
             if limit is not None:
                 ids_q = ids_q.limit(limit)
             return list(sess.scalars(ids_q))
@@ -246,10 +257,8 @@ class QueryMixin(BaseStore):
             raise ValidationError("page must be 0 or more")
         with self.session() as sess:
             conds = _where(sess, query)
-            ids_q = select(Sample.id).where(*conds)
-            if query.sort.lstrip("-") == "label":
-                ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
-            ids = sess.scalars(ids_q.order_by(*_order(query)).offset(page * page_size).limit(page_size)).all()
+            ids_q = _ordered(sess, query, select(Sample.id).where(*conds))
+            ids = sess.scalars(ids_q.offset(page * page_size).limit(page_size)).all()
             return self._records_by_ids(sess, ids, query.dataset)
 
     def _records_by_ids(

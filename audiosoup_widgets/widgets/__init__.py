@@ -17,6 +17,7 @@ from .ranking import FeatureRanking
 from .review import ReviewDialog
 from .selection import SelectionBar
 from .simmap import SimilarityMap
+from .suspects import SuspectPanel
 from .views import ViewTabs
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "MetadataEditor",
     "FeatureExplorer",
     "ReviewDialog",
+    "SuspectPanel",
     "ErrorBanner",
 ]

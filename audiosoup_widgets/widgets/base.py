@@ -37,7 +37,11 @@ __all__ = [
     "fmt_when",
     "fmt_value",
     "fmt_db",
+    "REVIEWER_NEEDED",
 ]
+
+#: Why an edit or an answer about a clip is refused before the reviewer gave a name.
+REVIEWER_NEEDED = "Enter your name (top of the editor) before editing: every change is recorded with it."
 
 
 class SafeTemplate(VuetifyTemplate):

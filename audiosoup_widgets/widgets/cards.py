@@ -1,5 +1,9 @@
 """What one card of the grid shows: plain values from a sample record, and its waveform as an SVG path.
 
+A card of a label suspect carries a badge, "maybe <suggested> · 83%": the model's
+probability of the label it suggests (the tooltip says so, and gives the probability of
+the clip's own label).
+
 Cards are plain dictionaries rendered by the grid's one template; nothing here is a
 widget. The waveform path holds only digits, spaces and two letters, so it is safe to
 bind into the page.
@@ -11,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..services import SampleRecord
+from ..services import SampleRecord, SuspectRecord
 from .base import fmt_db, fmt_duration, fmt_rate
 
-__all__ = ["wave_path", "MAX_TEXT_ON_CARD"]
+__all__ = ["wave_path", "suspect_badge", "MAX_TEXT_ON_CARD"]
 
 _WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
 #: Longest text shown on a card (the rest is cut with an ellipsis).
@@ -64,8 +68,29 @@ def wave_path(
     return "M" + " ".join(map(str, np.rint(pts).astype(np.int64).ravel().tolist())) + "Z"
 
 
-def _card(r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None) -> dict[str, Any]:
-    """Turn a sample record (and its thumbnail peaks and gain) into what one card shows."""
+def suspect_badge(s: SuspectRecord | None) -> tuple[str, str]:
+    """Return a suspect's badge text and tooltip (both empty for a clip the model does not doubt).
+
+    The percentage is the model's probability of the suggested label (its top label).
+    """
+    if s is None:
+        return "", ""
+    probs = dict(s.top3)
+    p_suggested = probs.get(s.suggested, 1.0 - s.score)
+    p_label = 1.0 - s.score
+    text = f"maybe {s.suggested} · {p_suggested:.0%}"
+    title = (
+        f"The model (run {s.run_id}) gives {s.suggested!r} {p_suggested:.0%} "
+        f"and this clip's label {s.label!r} {p_label:.0%}. Open the review to see why."
+    )
+    return text, title
+
+
+def _card(
+    r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None, suspect: SuspectRecord | None = None
+) -> dict[str, Any]:
+    """Turn a sample record (its thumbnail peaks and gain, its suspicion) into what one card shows."""
+    badge, badge_title = suspect_badge(suspect)
     scaled, gain = thumbnail if thumbnail is not None else (np.zeros((2, 1)), 0.0)
     wave = wave_path(scaled)
     text = r.text or ""
@@ -87,4 +112,6 @@ def _card(r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None) -> dict[s
         "gain": fmt_db(gain) if gain >= 0.5 else "",
         "wave": wave,
         "has_peaks": bool(r.peaks),
+        "suspect": badge,
+        "suspect_title": badge_title,
     }

@@ -30,14 +30,20 @@ from ..services import (
     validate_label_name,
 )
 from ..state import ReviewState
-from .base import SafeTemplate, as_str, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
+from .base import REVIEWER_NEEDED, SafeTemplate, as_str, fmt_duration, fmt_rate, fmt_value, fmt_when, handler
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MetadataEditor"]
 
 MAX_HISTORY = 100
-_FIELD_NAMES = {"label": "Label", "text": "Text", "split": "Split", "meta": "Custom metadata"}
+_FIELD_NAMES = {
+    "label": "Label",
+    "text": "Text",
+    "split": "Split",
+    "meta": "Custom metadata",
+    "suspect": "Label suspect",
+}
 
 
 class MetadataEditor(SafeTemplate):
@@ -77,6 +83,7 @@ class MetadataEditor(SafeTemplate):
         self._pending_change: dict[str, Any] | None = None
         dlink((state, "reviewer"), (self, "reviewer"))
         state.observe(self._on_sample, names=["selected_sample_id", "dataset"])
+        state.observe(self._on_revision, names=["revision"])
         self._safe_load()
 
     @property
@@ -88,6 +95,12 @@ class MetadataEditor(SafeTemplate):
 
     def _on_sample(self, change: dict[str, Any]) -> None:
         self._safe_load()
+
+    def _on_revision(self, change: dict[str, Any]) -> None:
+        # Another view changed data (a model's suggestion accepted, a suspect kept): re-read
+        # the sample and its history (after this editor's own save, a cheap repeat).
+        if self._record is not None:
+            self._safe_load()
 
     def _safe_load(self) -> None:
         try:
@@ -158,6 +171,7 @@ class MetadataEditor(SafeTemplate):
                     "new": fmt_value(e.new),
                     "undone": bool(e.undone),
                     "kind": getattr(e, "kind", "edit"),
+                    "reason": e.reason or "",
                 }
                 for e in history[:MAX_HISTORY]
             ]
@@ -174,9 +188,7 @@ class MetadataEditor(SafeTemplate):
 
     def _need_reviewer(self) -> str:
         if not self.state.reviewer.strip():
-            raise ValidationError(
-                "Enter your name (top of the editor) before editing: every change is recorded with it."
-            )
+            raise ValidationError(REVIEWER_NEEDED)
         return self.state.reviewer
 
     def _save(self, *, what: str, retry: tuple[str, object], **change: Any) -> bool:

@@ -18,6 +18,10 @@ Search runs as the user types: each keystroke sends the field's text, which is
 checked at once, and the query runs :data:`SEARCH_DELAY` seconds after the last
 one (Enter searches at once). The toolbar's boxes are sized from their longest
 choice (``field_widths``), so each shows its whole value at any page width.
+
+Once a model has been fitted, the cards of label suspects carry a badge, the sort
+offers "Most suspicious first" and a switch keeps the suspects only (both done by the
+store, for any size); without a run both say "fit a model first".
 """
 
 from __future__ import annotations
@@ -62,7 +66,10 @@ SORT_ITEMS = (
     ("sample_rate", "Sample rate (low first)"),
     ("-sample_rate", "Sample rate (high first)"),
     ("-id", "Newest first"),
+    ("-suspicion", "Most suspicious first"),
 )
+#: Why the suspicion sort and filter are off.
+NO_MODEL = "fit a model first"
 _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
 #: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
 MAX_BOX_CHARS = 48
@@ -82,6 +89,7 @@ _MIRRORED = (
     ("total", "total"),
     ("n_pages", "n_pages"),
     ("filtered", "filtered"),
+    ("suspects_only", "suspects_only"),
 )
 
 
@@ -135,6 +143,8 @@ class SampleGrid(SafeTemplate):
     checked = List(Int()).tag(sync=True)
     n_selected = Int(0).tag(sync=True)
     id_filter_note = Unicode("").tag(sync=True)
+    suspects_only = Bool(False).tag(sync=True)
+    has_model = Bool(False).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -156,7 +166,7 @@ class SampleGrid(SafeTemplate):
                 "subtitle": "silent, quiet, clipped, DC offset or invalid samples",
             },
         ]
-        self.sort_items = [{"title": t, "value": val} for val, t in SORT_ITEMS]
+        self.sort_items = self._sort_items()
         self.field_widths = self._widths([])
         # What the toolbar and pager show is the state itself, kept in step by links.
         for source, target in _MIRRORED:
@@ -170,6 +180,7 @@ class SampleGrid(SafeTemplate):
                 "search",
                 "status_filter",
                 "sort",
+                "suspects_only",
                 "page",
                 "page_size",
             ],
@@ -232,6 +243,12 @@ class SampleGrid(SafeTemplate):
             "sort": longest(self.sort_items),
         }
 
+    def _sort_items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = [{"title": t, "value": val} for val, t in SORT_ITEMS]
+        if not self.has_model:
+            items[-1] = {**items[-1], "disabled": True, "subtitle": NO_MODEL}
+        return items
+
     def refresh(self) -> None:
         """Re-read the current page (and count) through the services and update the cards."""
         s = self.state
@@ -253,12 +270,14 @@ class SampleGrid(SafeTemplate):
             return
         labels = samples.labels(s.dataset)
         filters = s.filters()
+        has_model = self.services.model.latest_run(s.dataset) is not None
         with self.hold_sync():
             s.total = samples.count(filters)
             records = samples.page(filters, page=s.page, page_size=s.page_size) if s.page_exists else []
             s.page_ids = [r.id for r in records]
-            if records and s.selected_sample_id not in s.page_ids:
-                # Keep keyboard work flowing: a fresh page starts with its first card selected.
+            if records and s.selected_sample_id not in s.page_ids and not s.panel:
+                # Keep keyboard work flowing: a fresh page starts with its first card selected
+                # (not under an open review: an accepted suggestion may move its clip away).
                 s.selected_sample_id = records[0].id
             if s.total == 0:
                 message = (
@@ -274,7 +293,11 @@ class SampleGrid(SafeTemplate):
                 {"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name} for lab in labels
             ]
             self.message = message
-            self.cards = [_card(r, self.services.audio.thumbnail(r)) for r in records]
+            if has_model != self.has_model:
+                self.has_model = has_model
+                self.sort_items = self._sort_items()
+            badges = self.services.model.suspects(s.dataset, s.page_ids) if has_model and records else {}
+            self.cards = [_card(r, self.services.audio.thumbnail(r), badges.get(r.id)) for r in records]
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -446,6 +469,7 @@ class SampleGrid(SafeTemplate):
             s.search = ""
             s.split_filter = None
             s.status_filter = None
+            s.suspects_only = False
             s.page = 0
             s.selected_sample_id = None
 
@@ -517,8 +541,25 @@ class SampleGrid(SafeTemplate):
         """Sort by an allow-listed column (``-`` prefix for descending)."""
         if not isinstance(data, str) or data.removeprefix("-") not in SORTS:
             raise ValidationError("cannot sort by that")
+        if data.removeprefix("-") == "suspicion":
+            self._need_model()
         with self._write():
             self.state.sort = data
+            self.state.page = 0
+
+    def _need_model(self) -> None:
+        if self.services.model.latest_run(self.state.dataset) is None:
+            raise ValidationError(f"No model has judged these clips yet: {NO_MODEL}.")
+
+    @handler("keeping the suspects")
+    def vue_set_suspects(self, data: Any) -> None:
+        """Keep only the latest model run's label suspects (``data`` true) or every clip."""
+        if not isinstance(data, bool):
+            raise ValidationError("invalid choice")
+        if data:
+            self._need_model()
+        with self._write():
+            self.state.suspects_only = data
             self.state.page = 0
 
     @handler("clearing the filters")
@@ -530,6 +571,7 @@ class SampleGrid(SafeTemplate):
             s.label_filter = []
             s.split_filter = None
             s.status_filter = None
+            s.suspects_only = False
             s.search = ""
             s.page = 0
             s.clear_id_filter()

@@ -5,7 +5,8 @@ a large waveform and a mel spectrogram (bqplot), a player that loads the audio o
 when asked, the sample's metadata, and "Edit" and "View features" buttons. It is the
 only writer of ``state.panel``: the dialog's tabs switch between this overview and
 the two pages the composition root puts in its ``edit_view`` and ``features_view``
-slots (the editor and the feature explorer); it shows them but never calls them.
+slots (the editor and the feature explorer); it shows them but never calls them. Its
+``why_view`` slot, above the figures, shows why the model doubts the clip's label.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class ReviewDialog(SafeTemplate):
     edit_view, features_view : DOMWidget or None
         What the "Edit" and "Features" tabs show (the composition root sets its editor
         and explorer here).
+    why_view : DOMWidget or None
+        Shown in the overview above the figures (the composition root sets its
+        suspect panel here).
     """
 
     template_file = (__file__, "review.vue")
@@ -60,6 +64,7 @@ class ReviewDialog(SafeTemplate):
     spec_fig = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     edit_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     features_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
+    why_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
