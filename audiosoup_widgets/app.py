@@ -28,6 +28,7 @@ from .widgets import (
     FeatureExplorer,
     FeatureRanking,
     MetadataEditor,
+    ModelPanel,
     QualityPanel,
     ReviewDialog,
     SampleGrid,
@@ -78,6 +79,8 @@ class ReviewApp:
         The compare view: the clips of ``state.compare_ids`` side by side.
     ranking : FeatureRanking
         The model view's first part: which features separate the labels, ticks for a model.
+    model_panel : ModelPanel
+        The model view's second part: train a classifier, its scores, matrix and run history.
     views : dict of str to ipyvuetify widget
         Each view's container, by name (see :data:`~audiosoup_widgets.state.VIEWS`); only
         the one in ``state.view`` is displayed.
@@ -99,6 +102,7 @@ class ReviewApp:
     quality: QualityPanel
     comparison: ComparisonView
     ranking: FeatureRanking
+    model_panel: ModelPanel
     views: dict[str, Html]
     widget: Html
     suspect: SuspectPanel
@@ -115,6 +119,7 @@ class ReviewApp:
             self.tabs,
             self.comparison,
             self.ranking,
+            self.model_panel,
             self.banner,
             self.review,
             self.suspect,
@@ -189,13 +194,14 @@ def build_review_app(
     comparison = ComparisonView(state, services)
     similarity_map = SimilarityMap(state, services)
     ranking = FeatureRanking(state, services)
+    model_panel = ModelPanel(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
         "quality": [quality],
         "map": [similarity_map],
         "compare": [comparison],
-        # A column: the model panel joins below the ranking.
-        "model": [ranking],
+        # A column: the ranking, then the model panel below it.
+        "model": [ranking, model_panel],
     }
     views = {
         name: Html(tag="div", class_=f"audiosoup-view audiosoup-view-{name}", children=contents[name])
@@ -227,6 +233,7 @@ def build_review_app(
         quality=quality,
         comparison=comparison,
         ranking=ranking,
+        model_panel=model_panel,
         views=views,
         widget=page,
         suspect=suspect,

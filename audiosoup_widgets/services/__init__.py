@@ -27,6 +27,7 @@ Every public method validates its inputs and raises
 from __future__ import annotations
 
 from ..features import FeatureParams
+from ..jobs.model import FitReport
 from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord, SuspectRecord
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
@@ -35,7 +36,7 @@ from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
 from .features import FAMILIES, FEATURES, FeatureService, FeatureSet, FeatureSpec, features_in
 from .maps import COLOUR_BY, MAP_FAMILIES, MAP_METHODS, MapPoints, MapService
-from .model import Explanation, ModelService
+from .model import MODELS, Explanation, ModelService
 from .protocols import SampleFilters, Services
 from .quality import MEASURES, ClassBalance, Histogram, QualityOverview, QualityService
 from .ranking import ALL_LABELS, RANK_BY, FeatureBar, FeatureDetail, Ranking, RankingService
@@ -74,6 +75,8 @@ __all__ = [
     "QualityService",
     "ModelService",
     "Explanation",
+    "FitReport",
+    "MODELS",
     "QualityOverview",
     "Histogram",
     "ClassBalance",

@@ -20,7 +20,7 @@ either also drops the sample service's cached counts (the "suspects only" filter
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import NotFoundError, ValidationError
@@ -97,8 +97,12 @@ class ModelService:
         features: Sequence[str] | str,
         model: str = "logreg",
         reviewer: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> FitReport:
         """Fit, score and record a classifier on the ticked features or families.
+
+        ``progress(stage, done, total)`` hears of the stages (``reading``, ``fitting``,
+        ``explaining``, ``saving``).
 
         Raises
         ------
@@ -111,7 +115,9 @@ class ModelService:
             raise ValidationError("tick at least one feature or family")
         if model not in MODELS:
             raise ValidationError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-        report = fit_model(dataset, features=features, model=model, db=self._store, reviewer=reviewer)
+        report = fit_model(
+            dataset, features=features, model=model, db=self._store, reviewer=reviewer, progress=progress
+        )
         self._latest.pop(dataset, None)
         self._samples.forget()  # counts of "suspects only" follow the new run
         return report
@@ -125,6 +131,54 @@ class ModelService:
         if dataset not in self._latest:
             self._latest[dataset] = self._store.latest_model_run(dataset, with_suspects=True)
         return self._latest[dataset]
+
+    def confusion_ids(self, dataset: str, given: object, predicted: object) -> list[int]:
+        """Return the validation clips of one confusion-matrix cell of the latest run.
+
+        The run stores, per judged clip, the label it had and the model's most probable
+        label (the prediction the matrix counts), but not its split: a clip counts as a
+        validation clip if its split is ``validation`` now. The ids are those of the run's
+        validation clips labelled ``labels[given]`` and predicted ``labels[predicted]``,
+        where ``labels`` is the order of the run's validation confusion matrix.
+
+        Parameters
+        ----------
+        dataset : str
+        given, predicted : int
+            Row (given label) and column (predicted label) of the matrix.
+
+        Raises
+        ------
+        NotFoundError
+            No run yet, or it had no validation clips.
+        ValidationError
+            A row or column outside the matrix.
+        """
+        run = self.latest_run(dataset)
+        validation = None if run is None else (run.scores.get("validation") or None)
+        if run is None or validation is None:
+            raise NotFoundError("no model run with validation clips yet; train a model first")
+        labels = list(validation["confusion"]["labels"])
+        rows: list[int] = []
+        for value in (given, predicted):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(labels):
+                raise ValidationError("that cell is not in the confusion matrix")
+            rows.append(value)
+        label, suggested = labels[rows[0]], labels[rows[1]]
+        table = self._store.model_table(dataset)
+        in_validation = {
+            int(sid)
+            for sid, split in zip(table["sample_id"], table["split"], strict=True)
+            if split == "validation"
+        }
+        judged = self._store.run_suspects(
+            run.id, issues_only=False, include_reviewed=True, include_stale=True
+        )
+        return sorted(
+            s.sample_id
+            for s in judged
+            if s.sample_id in in_validation and s.label == label and s.suggested == suggested
+        )
 
     # -- suspects ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     import numpy as np
 
     from ..features import FeatureParams
+    from ..jobs.model import FitReport
     from ..store.records import (
         BatchUndoRecord,
         DatasetRecord,
@@ -301,7 +302,24 @@ class RankingServices(Protocol):
 
 
 class ModelServices(Protocol):
-    """Label suspects of the latest model run and their review (:class:`~.model.ModelService`)."""
+    """Model runs, label suspects of the latest run and their review (:class:`~.model.ModelService`)."""
+
+    def fit(
+        self,
+        dataset: str,
+        *,
+        features: Sequence[str] | str,
+        model: str = "logreg",
+        reviewer: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> FitReport:
+        """Fit, score and record a classifier on the ticked features or families (slow)."""
+
+    def history(self, dataset: str) -> list[tuple[ModelRunRecord, str | None]]:
+        """Return the runs, newest first, each with what changed since the one before."""
+
+    def confusion_ids(self, dataset: str, given: object, predicted: object) -> list[int]:
+        """Return the validation clips of one cell of the latest run's confusion matrix."""
 
     def latest_run(self, dataset: str) -> ModelRunRecord | None:
         """Return the dataset's newest run with stored suspects, or None."""

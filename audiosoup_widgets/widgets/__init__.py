@@ -12,6 +12,7 @@ from .compare import ComparisonView
 from .editor import MetadataEditor
 from .explorer import FeatureExplorer
 from .grid import SampleGrid
+from .modelpanel import ModelPanel
 from .quality import QualityPanel
 from .ranking import FeatureRanking
 from .review import ReviewDialog
@@ -26,6 +27,7 @@ __all__ = [
     "SimilarityMap",
     "QualityPanel",
     "FeatureRanking",
+    "ModelPanel",
     "ViewTabs",
     "ComparisonView",
     "MetadataEditor",
