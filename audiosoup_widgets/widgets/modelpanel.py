@@ -111,7 +111,8 @@ class ModelPanel(SafeTemplate):
     def _build_matrix(self) -> None:
         self._rows = bq.OrdinalScale(reverse=True)
         self._cols = bq.OrdinalScale()
-        self._colour = bq.ColorScale(scheme="Blues", min=0.0)
+        # Light enough at the top that the counts stay readable on every cell.
+        self._colour = bq.ColorScale(colors=["#f6f8fa", "#74a9cf"], min=0.0)
         self._cells = bq.GridHeatMap(
             row=np.arange(2),
             column=np.arange(2),
@@ -150,9 +151,12 @@ class ModelPanel(SafeTemplate):
             self._colour.max = float(max(counts.max(), 1.0)) if n else 1.0
         self._row_axis.tick_labels = names
         self._col_axis.tick_labels = names
-        self._col_axis.tick_rotate = -40 if n > 5 else 0
-        bottom = 40 + (int(widest * 5.5) if n > 5 else 12)
-        self._col_axis.label_offset = f"{bottom - 12}px"
+        # Many columns: names slanted, each ending at its tick.
+        slanted = n > 5
+        self._col_axis.tick_rotate = -40 if slanted else 0
+        self._col_axis.tick_style = {"text-anchor": "end"} if slanted else {}
+        bottom = 34 + (int(widest * 4.2) if slanted else 8)
+        self._col_axis.label_offset = f"{bottom - 14}px"
         self._figure.fig_margin = {"top": 8, "bottom": bottom, "left": 40 + widest * 7, "right": 8}
         self.matrix_height = f"{max(220, n * _CELL + bottom + 16)}px"
         self._figure.layout.height = self.matrix_height
