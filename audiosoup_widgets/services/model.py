@@ -180,6 +180,24 @@ class ModelService:
             if s.sample_id in in_validation and s.label == label and s.suggested == suggested
         )
 
+    def suspect_change(self, dataset: str) -> str | None:
+        """Say how the label suspects moved between the two newest runs with stored suspects.
+
+        ``"4 suspects fixed, 1 new, 12 still suspected"``: fixed are the previous run's label
+        issues the newest run no longer flags (an accepted suggestion, a corrected label, a
+        better model), new are issues the previous run did not flag. None with fewer than
+        two such runs.
+        """
+        runs = self._store.model_runs(dataset)[:2]  # the newest runs keep their suspects
+        if len(runs) < 2:
+            return None
+        now, before = (
+            {s.sample_id for s in self._store.run_suspects(r.id, include_reviewed=True, include_stale=True)}
+            for r in runs
+        )
+        fixed, new, still = len(before - now), len(now - before), len(now & before)
+        return f"{fixed:,} suspects fixed, {new:,} new, {still:,} still suspected"
+
     # -- suspects ----------------------------------------------------------------------
 
     def suspects(self, dataset: str, ids: Iterable[object]) -> dict[int, SuspectRecord]:

@@ -321,6 +321,9 @@ class ModelServices(Protocol):
     def confusion_ids(self, dataset: str, given: object, predicted: object) -> list[int]:
         """Return the validation clips of one cell of the latest run's confusion matrix."""
 
+    def suspect_change(self, dataset: str) -> str | None:
+        """Say how the label suspects moved between the two newest runs."""
+
     def latest_run(self, dataset: str) -> ModelRunRecord | None:
         """Return the dataset's newest run with stored suspects, or None."""
 

@@ -11,6 +11,12 @@ run, newest first.
 
 A fit needs no reviewer's name: it changes no clip, and a run without one is recorded
 as such. After a fit, :meth:`ReviewState.saved` tells the other views (suspect badges).
+
+The loop: every saved edit elsewhere (an accepted suggestion, a relabel, an edit in the
+editor) counts; after ``retrain_after`` of them (10 by default; 0 turns it off) the
+latest run's model is fitted again on its features, in the background, and the panel
+says how the suspects moved ("4 suspects fixed, 1 new, 12 still suspected") beside the
+change in scores.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import bqplot as bq
 import ipywidgets as ipw
 import numpy as np
 from ipywidgets import Widget, widget_serialization
-from traitlets import Dict, Instance, List, Unicode
+from traitlets import Dict, Instance, Int, List, Unicode
 
 from ..errors import AudiosoupError, ValidationError
 from ..services import FEATURES, MODELS, FitReport, Services
@@ -45,6 +51,9 @@ _STAGES = {
     "saving": "Saving the run",
 }
 _NAME_CHARS = 16  # longest label name shown on the matrix axes
+#: Saved edits after which the latest model is fitted again, by default (0: only on Train).
+RETRAIN_AFTER = 10
+_MAX_RETRAIN_AFTER = 10_000
 _CELL = 30  # pixels per matrix row
 
 
@@ -87,6 +96,8 @@ class ModelPanel(SafeTemplate):
     matrix = Instance(Widget, allow_none=True).tag(sync=True, **widget_serialization)
     matrix_height = Unicode("0px").tag(sync=True)
     history = List(Dict()).tag(sync=True)
+    retrain_after = Int(RETRAIN_AFTER).tag(sync=True)
+    edits = Int(0).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -96,9 +107,11 @@ class ModelPanel(SafeTemplate):
         self._job = LatestJob("audiosoup-model")
         self._labels: list[str] = []
         self._shown: str | None = None
+        self._own_save = False  # True while the panel itself bumps the revision
         self._build_matrix()
         state.observe(self._on_ticks, names=["model_features"])
         state.observe(self._on_view, names=["view", "dataset"])
+        state.observe(self._on_saved, names=["revision"])
         self._on_ticks({})
         self._on_view({})
 
@@ -171,12 +184,23 @@ class ModelPanel(SafeTemplate):
         )
         self.can_train = "yes" if features else ""
 
+    def _on_saved(self, change: dict[str, Any]) -> None:
+        """Count a saved edit; after ``retrain_after`` of them, fit the latest model again."""
+        if self._own_save:
+            return
+        self.edits += 1
+        if self.retrain_after and self.edits >= self.retrain_after and not self.busy:
+            run = self._model.latest_run(self.state.dataset) if self.state.dataset else None
+            if run is not None:
+                self._fit(list(run.features), run.model, why=f"Retraining after {self.edits} edits")
+
     def _on_view(self, change: dict[str, Any]) -> None:
         s = self.state
         if change.get("name") == "dataset":
             self._job.cancel()
             self.busy = {}
             self._shown = None
+            self.edits = 0
             self._clear()
         if s.view == "model" and self._shown != s.dataset:
             self._shown = s.dataset
@@ -258,7 +282,21 @@ class ModelPanel(SafeTemplate):
         if not features:
             self.message = NOTHING_TICKED
             return
-        dataset, model = self.state.dataset, self.model
+        self._fit(features, self.model)
+
+    @handler("setting when the model retrains")
+    def vue_set_retrain_after(self, data: Any) -> None:
+        """Retrain after ``data`` saved edits (a whole number, 0 to turn it off)."""
+        try:
+            n = int(str(data).strip())
+        except ValueError:
+            raise ValidationError("Retrain after a whole number of edits (0: only on Train).") from None
+        if not 0 <= n <= _MAX_RETRAIN_AFTER:
+            raise ValidationError(f"Retrain after 0 to {_MAX_RETRAIN_AFTER:,} edits.")
+        self.retrain_after = n
+
+    def _fit(self, features: list[str], model: str, *, why: str | None = None) -> None:
+        dataset = self.state.dataset
         reviewer = self.state.reviewer or None
         service = self._model
 
@@ -269,7 +307,8 @@ class ModelPanel(SafeTemplate):
             return service.fit(dataset, features=features, model=model, reviewer=reviewer, progress=report)
 
         self.message = ""
-        self.busy = {"stage": _STAGES["reading"], "done": 0, "total": 1}
+        self.edits = 0
+        self.busy = {"stage": why or _STAGES["reading"], "done": 0, "total": 1}
         self._job.submit(work, on_done=self._trained, on_error=self._failed, on_progress=self._progressed)
 
     def _progressed(self, info: Any) -> None:
@@ -279,8 +318,15 @@ class ModelPanel(SafeTemplate):
     def _trained(self, report: FitReport) -> None:
         self.busy = {}
         try:
-            self.state.saved()  # suspect badges and the grid follow the new run
+            self._own_save = True
+            try:
+                self.state.saved()  # suspect badges and the grid follow the new run
+            finally:
+                self._own_save = False
             self._refresh(change_sentence=report.change)
+            moved = self._model.suspect_change(self.state.dataset)
+            if moved:
+                self.scores = {**self.scores, "suspects": moved}
             if report.notes:
                 self.scores = {**self.scores, "notes": [*self.scores.get("notes", []), *report.notes]}
         except Exception as exc:  # noqa: BLE001 - a job callback must report, not raise

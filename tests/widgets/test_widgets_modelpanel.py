@@ -125,3 +125,58 @@ def test_too_few_clips_per_label(separable, make_app):
     app.model_panel.vue_train()
     assert "'rare' has fewer than 2 clips in the train split" in app.model_panel.message
     assert app.model_panel.history == [] and not app.state.error
+
+
+def test_the_model_retrains_after_the_set_number_of_edits(separable, make_app):
+    for sid, _, label, split in separable.sample_table("d")[:16]:
+        if split == "train":  # a few labels flipped: the model's suspects
+            separable.update_sample(sid, version=1, reviewer="t", label=LABELS[(LABELS.index(label) + 1) % 4])
+    app = make_app(separable, dataset="d")
+    panel, state = app.model_panel, app.state
+    app.tabs.vue_show("model")
+    state.model_features = ["mfcc"]
+    panel.vue_set_retrain_after("3")
+    panel.vue_train()
+    first = app.services.model.latest_run("d")
+    assert panel.edits == 0 and panel.retrain_after == 3
+    # Accept the model's suggestion for two suspects: two saved edits, no retrain yet.
+    state.sign("ann")
+    suspects = separable.run_suspects(first.id)
+    assert len(suspects) >= 3
+    for s in suspects[:2]:
+        app.services.model.accept(s.sample_id, reviewer="ann")
+        state.saved()
+    assert panel.edits == 2 and app.services.model.latest_run("d").id == first.id
+    app.services.model.accept(suspects[2].sample_id, reviewer="ann")
+    state.saved()  # the third: the latest model is fitted again, on the same features
+    second = app.services.model.latest_run("d")
+    assert second.id == first.id + 1 and second.features == first.features and second.model == first.model
+    assert panel.edits == 0 and not state.error
+    # What changed: the accepted clips are no longer suspects of the new run.
+    before = {s.sample_id for s in suspects}
+    now = {s.sample_id for s in separable.run_suspects(second.id, include_reviewed=True, include_stale=True)}
+    want = f"{len(before - now):,} suspects fixed, {len(now - before):,} new, {len(now & before):,} still suspected"
+    assert panel.scores["suspects"] == want and len(before - now) >= 3
+    assert {s.sample_id for s in suspects[:3]}.isdisjoint(now)
+
+
+@pytest.mark.parametrize("bad", ["-1", "ten", "2.5", "100000"])
+def test_a_bad_retrain_count_is_refused(separable, make_app, bad):
+    app = make_app(separable, dataset="d")
+    app.model_panel.vue_set_retrain_after(bad)
+    assert app.state.error and app.model_panel.retrain_after == 10
+
+
+def test_no_retrain_without_a_run_or_when_turned_off(separable, make_app):
+    app = make_app(separable, dataset="d")
+    panel, state = app.model_panel, app.state
+    panel.vue_set_retrain_after("1")
+    state.saved()  # no run yet: counted, nothing fitted
+    assert panel.edits == 1 and app.services.model.latest_run("d") is None
+    state.model_features = ["mfcc"]
+    panel.vue_set_retrain_after("0")
+    panel.vue_train()
+    run = app.services.model.latest_run("d")
+    for _ in range(3):
+        state.saved()
+    assert app.services.model.latest_run("d").id == run.id and panel.edits == 3
