@@ -155,7 +155,8 @@ def test_the_model_retrains_after_the_set_number_of_edits(separable, make_app):
     # What changed: the accepted clips are no longer suspects of the new run.
     before = {s.sample_id for s in suspects}
     now = {s.sample_id for s in separable.run_suspects(second.id, include_reviewed=True, include_stale=True)}
-    want = f"{len(before - now):,} suspects fixed, {len(now - before):,} new, {len(now & before):,} still suspected"
+    fixed, new, still = len(before - now), len(now - before), len(now & before)
+    want = f"{fixed:,} suspects fixed, {new:,} new, {still:,} still suspected"
     assert panel.scores["suspects"] == want and len(before - now) >= 3
     assert {s.sample_id for s in suspects[:3]}.isdisjoint(now)
 
