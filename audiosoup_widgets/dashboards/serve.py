@@ -271,6 +271,35 @@ def check_options(*, port: int, max_visitors: int | None, allowed_hosts: Sequenc
         raise ConfigError(f"--allow-host: {exc}") from None
 
 
+def check_port_free(*, host: str, port: int) -> None:
+    """Refuse a port another program already listens on.
+
+    Without this, the dashboard server gives up on its own, while the readiness check
+    finds the other program's server and says the dashboard is ready.
+
+    Raises
+    ------
+    ConfigError
+        When ``host:port`` cannot be bound.
+    """
+    import socket
+
+    bind_host = "" if host in ("", "0.0.0.0", "::") else host
+    try:
+        infos = socket.getaddrinfo(bind_host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind(address)
+        except OSError:
+            raise ConfigError(
+                f"port {port} is already in use (another dashboard or program?); choose another with --port"
+            ) from None
+
+
 def _browser_target(url: str, token: str) -> str:
     """Return what to hand the browser: the address, or a local file that redirects to it.
 
@@ -413,11 +442,12 @@ def serve(
     Raises
     ------
     ConfigError
-        For a port out of range, an unsupported database URL, a missing token
-        off loopback, a visitor cap below 1 or a bad host name.
+        For a port out of range or in use, an unsupported database URL, a missing
+        token off loopback, a visitor cap below 1 or a bad host name.
     """
     url = resolve_database_url(db)
     names = check_options(port=port, max_visitors=max_visitors, allowed_hosts=allowed_hosts)
+    check_port_free(host=host, port=port)
     supplied = token is not None or os.environ.get(ENV_TOKEN) is not None
     token = resolve_token(host=host, token=token)
     env = server_env(db_url=url, host=host, token=token)

@@ -29,6 +29,8 @@ from .background import LatestJob
 from .base import SafeTemplate, handler
 
 __all__ = ["FeatureRanking", "FAMILY_COLOURS", "LABEL_COLOURS", "BY_TITLES"]
+#: Longest feature title the chart's name axis shows whole (its 170 px margin holds about 24).
+_AXIS_CHARS = 24
 
 #: Bar colours of the feature families (colour-blind friendly).
 FAMILY_COLOURS = {"spectral": "#1f77b4", "rhythmic": "#e07b00", "deltas": "#2ca02c"}
@@ -47,6 +49,11 @@ def _fmt(value: float) -> str:
     if math.isinf(value):
         return "∞"
     return f"{value:.3g}"
+
+
+def _axis_name(title: str) -> str:
+    """Return a feature's title short enough for the chart's name axis (the tick list has it whole)."""
+    return title if len(title) <= _AXIS_CHARS else title[: _AXIS_CHARS - 1].rstrip() + "…"
 
 
 class FeatureRanking(SafeTemplate):
@@ -231,7 +238,7 @@ class FeatureRanking(SafeTemplate):
         if ranking is None:
             return
         self._bars = bars = self.services.ranking.bars(ranking, by=self.by, scope=self.scope)
-        names = [b.title for b in bars]
+        names = [_axis_name(b.title) for b in bars]
         scores = np.array([b.score for b in bars], dtype=np.float64)
         finite = scores[np.isfinite(scores)]
         top = float(finite.max()) if finite.size else 1.0
@@ -250,7 +257,7 @@ class FeatureRanking(SafeTemplate):
             self._ci.visible = bool(with_ci)
             if with_ci:
                 self._ci.x = [[b.low, min(b.high, top)] for b in with_ci]
-                self._ci.y = [[b.title, b.title] for b in with_ci]
+                self._ci.y = [[_axis_name(b.title)] * 2 for b in with_ci]
         self._score_axis.label = (
             "F (higher separates better)" if self.by == "f" else "mutual information, nats (higher is better)"
         )

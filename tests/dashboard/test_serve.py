@@ -251,6 +251,20 @@ def test_cli_refuses_a_bad_port(monkeypatch, capsys):
     assert "out of range" in capsys.readouterr().err
 
 
+def test_cli_refuses_a_port_in_use_in_one_line(monkeypatch, capsys):
+    import socket
+
+    monkeypatch.setattr(serve_mod, "run_server", lambda *a, **k: pytest.fail("voila must not start"))
+    with socket.socket() as other:  # another program listening on the port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert main(["serve", "--db", "sqlite:///x.sqlite3", "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port} is already in use" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_review_notebook_copy_does_not_drift():
     """The packaged dashboard is the source of truth; notebooks/ holds a byte-identical copy."""
     source = (ROOT / "audiosoup_widgets" / "dashboards" / "review.ipynb").read_bytes()
