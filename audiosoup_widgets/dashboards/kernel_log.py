@@ -18,11 +18,17 @@ the server's log:
   to the log;
 - outside a running cell (where widget messages are handled), ``showtraceback``
   logs the exception instead of sending it. Inside a cell it is left alone:
-  Voila uses the error to show its own plain message for a start-up failure.
+  Voila uses the error to show its own plain message for a start-up failure;
+- ipykernel's own "Exception in message handler" for a reply it could not send
+  because the server had already closed the kernel's sockets (a kernel shut down
+  by Ctrl+C or the idle cull in the middle of a request) is dropped: a traceback
+  in the terminal about a kernel that is being stopped on purpose tells no one
+  anything (:class:`ClosedSocketFilter`).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -31,10 +37,24 @@ from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
-__all__ = ["send_errors_to_server_log", "server_log_stream", "under_voila"]
+__all__ = ["ClosedSocketFilter", "send_errors_to_server_log", "server_log_stream", "under_voila"]
 
 _FORMAT = "[audiosoup kernel %(process)d] %(asctime)s %(levelname)s %(name)s: %(message)s"
 _installed: list[TextIO] = []
+
+
+class ClosedSocketFilter(logging.Filter):
+    """Drop log records of a message sent on a socket already closed (ZMQ's ``ENOTSOCK``).
+
+    ipykernel logs "Exception in message handler" with the ZMQ error when it tries
+    to reply after the server closed the kernel's sockets to shut it down.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but those."""
+        exc = record.exc_info[1] if record.exc_info else None
+        closed = type(exc).__name__ == "ZMQError" and getattr(exc, "errno", None) == errno.ENOTSOCK
+        return not closed
 
 
 def under_voila() -> bool:
@@ -76,6 +96,8 @@ def send_errors_to_server_log() -> None:
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
     logging.captureWarnings(True)
+    # The kernel application logs through its own logger and handler.
+    logging.getLogger("IPKernelApp").addFilter(ClosedSocketFilter())
     sys.stderr = stream
     _quiet_tracebacks_outside_cells()
 
