@@ -18,7 +18,8 @@ from typing import Any
 
 from ipyvuetify.Html import Html
 
-from .errors import NotFoundError
+from .config import reviewer_identity
+from .errors import AudiosoupError, NotFoundError
 from .services import ReviewServices
 from .state import VIEWS, ReviewState
 from .store import Store
@@ -151,6 +152,10 @@ def build_review_app(
         Compile the feature engine in a background thread so the first rhythm plot
         does not wait for numba.
 
+    Under JupyterHub, or behind a proxy whose user header the operator declared
+    trusted, the reviewer is the signed-in user and cannot be typed over (see
+    :func:`audiosoup_widgets.config.reviewer_identity`).
+
     Returns
     -------
     ReviewApp
@@ -162,6 +167,12 @@ def build_review_app(
     names = [d.name for d in services.samples.datasets()]
     unknown = dataset is not None and dataset not in names
     state = ReviewState(dataset=(None if unknown else dataset) or (names[0] if names else ""))
+    identity = reviewer_identity()
+    if identity is not None:
+        try:
+            state.sign_in(identity.name, source=identity.source)
+        except AudiosoupError as exc:  # e.g. a proxy sent a name over 100 characters
+            state.report(exc)
     if unknown:
         state.report(
             NotFoundError(

@@ -1,4 +1,4 @@
-"""Where things live: the database URL and the user's data folder.
+"""Where things live (the database URL, the user's data folder) and who is reviewing.
 
 The URL comes, in order, from an explicit argument (``--db`` or ``db=``), the
 ``AUDIOSOUP_DATABASE_URL`` environment variable, and finally an embedded SQLite
@@ -14,12 +14,22 @@ package installs and the one its bulk ``COPY`` writes use.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
 
 ENV_DATABASE_URL = "AUDIOSOUP_DATABASE_URL"
 ENV_DATA_DIR = "AUDIOSOUP_DATA_DIR"
+#: The HTTP header a trusted proxy puts the signed-in user's name in (set by the operator).
+ENV_TRUSTED_USER_HEADER = "AUDIOSOUP_TRUSTED_USER_HEADER"
+#: Set by JupyterHub in every single-user server (and so in its kernels).
+ENV_JUPYTERHUB_USER = "JUPYTERHUB_USER"
+
+# An HTTP header name (RFC 9110 token characters, in practice letters, digits and dashes).
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 def data_dir() -> Path:
@@ -109,3 +119,77 @@ def normalise_database_url(url: str) -> str:
             )
         driver = "psycopg2"
     return f"{kind}+{driver}://{rest}" if driver else f"{kind}://{rest}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A reviewer named by the server, not typed by the user.
+
+    Attributes
+    ----------
+    name : str
+        The reviewer's name, recorded with every action.
+    source : str
+        Where it came from, for the page ("JupyterHub", "the proxy header X-Forwarded-User").
+    """
+
+    name: str
+    source: str
+
+
+def check_header_name(name: str) -> str:
+    """Return ``name`` if it is a plausible HTTP header name.
+
+    Raises
+    ------
+    ConfigError
+        For anything else (spaces, colons, an empty name, over 64 characters).
+    """
+    name = name.strip()
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"not an HTTP header name: {name!r} (letters, digits and dashes, e.g. X-Forwarded-User)"
+        )
+    return name
+
+
+def header_env_name(header: str) -> str:
+    """Return the environment variable a dashboard kernel gets ``header`` in (CGI style, as Voila sets it)."""
+    return "HTTP_" + check_header_name(header).upper().replace("-", "_")
+
+
+def reviewer_identity(environ: Mapping[str, str] | None = None) -> Identity | None:
+    """Return the reviewer the server vouches for, or None when the user types a name.
+
+    In order: ``JUPYTERHUB_USER`` (JupyterHub sets it in every single-user server);
+    then, when the operator names a trusted proxy's header in
+    ``AUDIOSOUP_TRUSTED_USER_HEADER``, that header of the visitor's request (which
+    Voila hands a dashboard kernel as ``HTTP_<NAME>``). Only declare a header that
+    the proxy always sets and strips from what browsers send; otherwise anyone
+    could claim a name. A missing or blank value names no one, and a name is cut
+    to 100 characters and stripped of control characters.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        The environment to read (default: this process's).
+
+    Returns
+    -------
+    Identity or None
+    """
+    env = os.environ if environ is None else environ
+
+    def clean(value: str | None) -> str:
+        text = "".join(ch for ch in (value or "") if ch.isprintable())
+        return text.strip()[:100].strip()
+
+    hub = clean(env.get(ENV_JUPYTERHUB_USER))
+    if hub:
+        return Identity(hub, "JupyterHub")
+    header = (env.get(ENV_TRUSTED_USER_HEADER) or "").strip()
+    if header:
+        name = clean(env.get(header_env_name(header)))
+        if name:
+            return Identity(name, f"the proxy header {header}")
+    return None

@@ -17,7 +17,8 @@ total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from t
 n_pages, filtered         :class:`ReviewState` itself (derived, see below)
 panel                     :class:`~audiosoup_widgets.widgets.ReviewDialog`
 revision                  :meth:`ReviewState.saved`
-reviewer                  :meth:`ReviewState.sign`
+reviewer                  :meth:`ReviewState.sign`, :meth:`ReviewState.sign_in`
+reviewer_source           :meth:`ReviewState.sign_in`
 selected_features         :class:`~audiosoup_widgets.widgets.FeatureExplorer`
 model_features            :class:`~audiosoup_widgets.widgets.FeatureRanking`
 selection, selected_since :meth:`ReviewState.select` / :meth:`ReviewState.clear_selection`
@@ -138,7 +139,10 @@ class ReviewState(HasTraits):
     )
     panel = Enum(PANELS, default_value="", help="What the review dialog shows (writer: ReviewDialog).")
     revision = Int(0, help="Bumped after every saved edit (writer: saved).")
-    reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: sign).")
+    reviewer = Unicode("", help="The reviewer's name, recorded with edits (writer: sign, sign_in).")
+    reviewer_source = Unicode(
+        "", help="Who vouches for the reviewer (JupyterHub, a proxy header); '' if typed (writer: sign_in)."
+    )
     selected_features = List(Unicode(), help="Feature ids chosen for export (writer: FeatureExplorer).")
     model_features = List(
         Unicode(), help="Feature ids ticked to fit a model on, in registry order (writer: FeatureRanking)."
@@ -288,7 +292,26 @@ class ReviewState(HasTraits):
         if not isinstance(name, str):
             raise ValidationError("enter your name before editing")
         checked = validate_reviewer(name)
+        if self.reviewer_source and checked != self.reviewer:
+            raise ValidationError(
+                f"you are signed in as {self.reviewer} through {self.reviewer_source}; "
+                "that name cannot be changed here"
+            )
         self.reviewer = checked
+        return checked
+
+    def sign_in(self, name: str, *, source: str) -> str:
+        """Set the reviewer the server vouches for (JupyterHub, a trusted proxy); it cannot be typed over.
+
+        Raises
+        ------
+        ValidationError
+            For an empty name or one longer than 100 characters.
+        """
+        checked = validate_reviewer(name)
+        with self.hold_trait_notifications():
+            self.reviewer = checked
+            self.reviewer_source = source
         return checked
 
     def filter_to(self, ids: Iterable[object], *, source: str) -> int:

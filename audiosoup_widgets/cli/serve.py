@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=args.token,
         max_visitors=args.max_visitors,
         allowed_hosts=args.allow_host or (),
+        trusted_user_header=args.trusted_user_header,
     )
 
 
@@ -89,6 +90,15 @@ def register(sub: Subparsers) -> None:
             help="a host name the server answers to besides localhost and --host "
             "(repeatable; e.g. a proxy's public name); also "
             "$AUDIOSOUP_ALLOWED_HOSTS",
+        )
+        p.add_argument(
+            "--trusted-user-header",
+            default=None,
+            metavar="NAME",
+            help="a request header a trusted proxy sets to the signed-in user's name "
+            "(e.g. X-Forwarded-User); that name is the reviewer and cannot be typed over. "
+            "Only if the proxy strips it from what browsers send. Also "
+            "$AUDIOSOUP_TRUSTED_USER_HEADER",
         )
         if name == "demo":
             p.add_argument("--no-serve", action="store_true", help="only load the demo dataset")

@@ -43,7 +43,7 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 
-from ..config import ENV_DATABASE_URL, resolve_database_url
+from ..config import ENV_DATABASE_URL, ENV_TRUSTED_USER_HEADER, check_header_name, resolve_database_url
 from ..errors import ConfigError
 from .preload import preload_resources, template_root
 
@@ -130,6 +130,7 @@ def voila_command(
     preload: bool = True,
     max_visitors: int | None = None,
     allowed_hosts: Sequence[str] = (),
+    trusted_user_header: str | None = None,
 ) -> list[str]:
     """Build the command line that runs the dashboard server.
 
@@ -155,6 +156,9 @@ def voila_command(
         when the server starts).
     allowed_hosts : sequence of str
         Host names to answer to besides loopback names and the bound address.
+    trusted_user_header : str, optional
+        A header a trusted proxy sets to the signed-in user's name: Voila hands it
+        to each visitor's kernel, which records that name with every action.
 
     Returns
     -------
@@ -182,11 +186,18 @@ def voila_command(
     if max_visitors is not None:
         cmd.append(f"--DashboardServer.max_visitors={int(max_visitors)}")
     cmd += [f"--DashboardServer.allowed_hosts={name}" for name in allowed_hosts]
+    if trusted_user_header:
+        cmd.append(f"--VoilaConfiguration.http_header_envs={[check_header_name(trusted_user_header)]!r}")
     return cmd
 
 
 def server_env(
-    *, db_url: str, host: str, token: str = "", base: dict[str, str] | None = None
+    *,
+    db_url: str,
+    host: str,
+    token: str = "",
+    base: dict[str, str] | None = None,
+    trusted_user_header: str | None = None,
 ) -> dict[str, str]:
     """Return the environment to run the dashboard server (and so its kernels) with.
 
@@ -201,6 +212,10 @@ def server_env(
         the server removes from its environment before starting any kernel.
     base : dict, optional
         The environment to start from (default: this process's).
+    trusted_user_header : str, optional
+        Passed as ``AUDIOSOUP_TRUSTED_USER_HEADER``, so kernels know which request
+        header names the reviewer (see :func:`~audiosoup_widgets.config.reviewer_identity`).
+        None leaves ``base``'s value; ``""`` removes it.
 
     Returns
     -------
@@ -208,6 +223,10 @@ def server_env(
     """
     env = dict(os.environ if base is None else base)
     env[ENV_DATABASE_URL] = db_url
+    if trusted_user_header is not None:
+        env.pop(ENV_TRUSTED_USER_HEADER, None)
+        if trusted_user_header:
+            env[ENV_TRUSTED_USER_HEADER] = check_header_name(trusted_user_header)
     env[ENV_TOKEN] = token
     # Voila finds the dashboard's page template (voila/templates/audiosoup) here.
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (template_root(), env.get("JUPYTER_PATH", "")) if p)
@@ -405,6 +424,7 @@ def serve(
     token: str | None = None,
     max_visitors: int | None = None,
     allowed_hosts: Sequence[str] = (),
+    trusted_user_header: str | None = None,
 ) -> int:
     """Run the dashboard server until interrupted; return its exit code.
 
@@ -433,6 +453,11 @@ def serve(
         Host names the server answers to besides loopback ones and ``host``
         (a proxy's public name, this machine's LAN name); ``AUDIOSOUP_ALLOWED_HOSTS``
         adds more.
+    trusted_user_header : str, optional
+        The header a trusted proxy puts the signed-in user's name in (default:
+        ``AUDIOSOUP_TRUSTED_USER_HEADER``); that name is the reviewer and cannot be
+        typed over. Declare it only if the proxy always sets the header and strips
+        it from what browsers send.
 
     Returns
     -------
@@ -450,8 +475,18 @@ def serve(
     check_port_free(host=host, port=port)
     supplied = token is not None or os.environ.get(ENV_TOKEN) is not None
     token = resolve_token(host=host, token=token)
-    env = server_env(db_url=url, host=host, token=token)
-    cmd = voila_command(port=port, host=host, max_visitors=max_visitors, allowed_hosts=names)
+    header = trusted_user_header
+    if header is None:
+        header = os.environ.get(ENV_TRUSTED_USER_HEADER, "")
+    header = check_header_name(header) if header.strip() else ""
+    env = server_env(db_url=url, host=host, token=token, trusted_user_header=header)
+    cmd = voila_command(
+        port=port,
+        host=host,
+        max_visitors=max_visitors,
+        allowed_hosts=names,
+        trusted_user_header=header or None,
+    )
     # A generated token must be printed or nobody could log in; a token the
     # operator chose stays out of the logs.
     shown = dashboard_url(host=host, port=port, token=token, show_token=not supplied)

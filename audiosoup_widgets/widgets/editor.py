@@ -65,6 +65,8 @@ class MetadataEditor(SafeTemplate):
     split_items = List(Unicode(), default_value=list(SPLITS)).tag(sync=True)
     meta_rows = List(Dict()).tag(sync=True)
     reviewer = Unicode("").tag(sync=True)
+    # Non-empty when the server names the reviewer (JupyterHub, a trusted proxy): the name field is read-only.
+    reviewer_source = Unicode("").tag(sync=True)
     history = List(Dict()).tag(sync=True)
     can_undo = Bool(False).tag(sync=True)
     message = Unicode("").tag(sync=True)
@@ -82,6 +84,7 @@ class MetadataEditor(SafeTemplate):
         self._record: SampleRecord | None = None
         self._pending_change: dict[str, Any] | None = None
         dlink((state, "reviewer"), (self, "reviewer"))
+        dlink((state, "reviewer_source"), (self, "reviewer_source"))
         state.observe(self._on_sample, names=["selected_sample_id", "dataset"])
         state.observe(self._on_revision, names=["revision"])
         self._safe_load()

@@ -246,6 +246,7 @@ def voila_server(
     allowed_hosts: tuple[str, ...] = (),
     extra_args: tuple[str, ...] = (),
     wait: bool = True,
+    trusted_user_header: str | None = None,
 ) -> Iterator[VoilaServer]:
     """Start the dashboard server with the project's command line; stop it on exit.
 
@@ -257,9 +258,20 @@ def voila_server(
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"voila-{port}.log"
     cmd = voila_command(
-        port=port, host=host, notebook=notebook, max_visitors=max_visitors, allowed_hosts=allowed_hosts
+        port=port,
+        host=host,
+        notebook=notebook,
+        max_visitors=max_visitors,
+        allowed_hosts=allowed_hosts,
+        trusted_user_header=trusted_user_header,
     ) + list(extra_args)
-    env = server_env(db_url=db_url, host=host, token=token, base=subprocess_env(db_url, **(extra_env or {})))
+    env = server_env(
+        db_url=db_url,
+        host=host,
+        token=token,
+        base=subprocess_env(db_url, **(extra_env or {})),
+        trusted_user_header=trusted_user_header or "",
+    )
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True

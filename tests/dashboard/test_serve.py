@@ -348,3 +348,32 @@ def test_preload_list_drops_what_is_not_installed_as_recorded(tmp_path):
     assert preload_resources(str(tmp_path / "missing.json")) == []
     (tmp_path / "bad.json").write_text("{not json")
     assert preload_resources(str(tmp_path / "bad.json")) == []
+
+
+def test_a_trusted_user_header_reaches_voila_and_the_kernels():
+    cmd = serve_mod.voila_command(port=9999, host="127.0.0.1", trusted_user_header="X-Forwarded-User")
+    assert "--VoilaConfiguration.http_header_envs=['X-Forwarded-User']" in cmd
+    assert not any("http_header_envs" in a for a in serve_mod.voila_command(port=9999, host="127.0.0.1"))
+    env = serve_mod.server_env(
+        db_url="sqlite:///x.sqlite3", host="127.0.0.1", base={}, trusted_user_header="X-Forwarded-User"
+    )
+    assert env["AUDIOSOUP_TRUSTED_USER_HEADER"] == "X-Forwarded-User"
+    # "" removes a value inherited from the shell; None keeps it.
+    shell = {"AUDIOSOUP_TRUSTED_USER_HEADER": "X-Old"}
+    assert "AUDIOSOUP_TRUSTED_USER_HEADER" not in serve_mod.server_env(
+        db_url="sqlite:///x.sqlite3", host="127.0.0.1", base=shell, trusted_user_header=""
+    )
+    assert (
+        serve_mod.server_env(db_url="sqlite:///x.sqlite3", host="127.0.0.1", base=shell)[
+            "AUDIOSOUP_TRUSTED_USER_HEADER"
+        ]
+        == "X-Old"
+    )
+    with pytest.raises(ConfigError, match="not an HTTP header name"):
+        serve_mod.voila_command(port=9999, host="127.0.0.1", trusted_user_header="X-User: admin")
+
+
+def test_serve_refuses_a_malformed_trusted_header_in_one_line(capsys):
+    assert main(["serve", "--no-browser", "--port", "1", "--trusted-user-header", "bad header"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not an HTTP header name" in err

@@ -169,3 +169,17 @@ def test_a_click_costs_one_read_shared_by_every_view(words, make_app, monkeypatc
     assert reads == ["sample_history"]
     assert app.review.info["id"] == app.editor.sample["id"] == sid
     assert app.explorer.title == app.grid.cards[1]["name"]
+
+
+def test_under_jupyterhub_the_app_signs_the_user_in_and_edits_record_it(words, make_app, monkeypatch):
+    store, ids = words
+    monkeypatch.setenv("JUPYTERHUB_USER", "hub-user")
+    app = make_app(store)
+    assert (app.state.reviewer, app.state.reviewer_source) == ("hub-user", "JupyterHub")
+    assert app.editor.reviewer_source == "JupyterHub"
+    app.editor.vue_set_reviewer("someone else")
+    assert app.state.reviewer == "hub-user" and "signed in as hub-user" in app.state.error
+    sid = next(iter(ids.values()))
+    app.state.open_review(sid)
+    app.editor.vue_save_text("heard by the hub user")
+    assert store.sample_history(sid)[0].reviewer == "hub-user"
