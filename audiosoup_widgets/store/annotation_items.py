@@ -83,11 +83,19 @@ def _optional_text(value: str | None, *, limit: int, what: str) -> str | None:
     return value or None
 
 
-def sample_row(sess: Session, sample_id: object) -> Sample:
-    """Return the sample's row, or raise :class:`ValidationError` / :class:`NotFoundError`."""
+def sample_row(sess: Session, sample_id: object, *, lock: bool = False) -> Sample:
+    """Return the sample's row, or raise :class:`ValidationError` / :class:`NotFoundError`.
+
+    With ``lock`` (PostgreSQL), hold the row until the transaction ends, so two writers
+    of one sample's annotations take turns (``FOR NO KEY UPDATE``: rows that merely
+    refer to the sample are still written meanwhile). SQLite has one writer anyway.
+    """
     if isinstance(sample_id, bool) or not isinstance(sample_id, int):
         raise ValidationError("sample id must be an integer")
-    s = sess.get(Sample, sample_id)
+    q = select(Sample).where(Sample.id == sample_id)
+    if lock:
+        q = q.with_for_update(key_share=True)
+    s = sess.scalars(q).first()
     if s is None:
         raise NotFoundError(f"no sample with id {sample_id}")
     return s
