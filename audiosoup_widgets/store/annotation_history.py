@@ -90,13 +90,26 @@ def json_text(dialect: str, value: str) -> Any:
     return sql_cast(param, JSONB) if dialect == "postgresql" else param
 
 
+def write_lock(sess: Session) -> None:
+    """On SQLite, take the database's write lock now, before anything is read.
+
+    The driver opens a transaction at the first write, so the reads before it would see
+    a state another writer may change before ours; a write that changes nothing, issued
+    first, makes the whole check-then-write one turn (waiting out other writers up to the
+    busy timeout). PostgreSQL locks rows instead (:func:`lock_samples`).
+    """
+    if sess.get_bind().dialect.name == "sqlite":
+        sess.execute(update(Sample).where(false()).values(version=Sample.version))
+
+
 def lock_samples(sess: Session, dialect: str, *conds: Any) -> int:
     """Count the samples matching ``conds``; on PostgreSQL, hold their rows until commit.
 
     Two changes of the same samples' annotations (a selection's tags, an undo) then take
     turns rather than interleave; ``FOR NO KEY UPDATE`` leaves rows that merely refer to
-    the samples free to be written.
+    the samples free to be written. On SQLite, the database's write lock is taken first.
     """
+    write_lock(sess)
     inner = select(Sample.id).where(*conds)
     if dialect == "postgresql":
         inner = inner.with_for_update(of=Sample, key_share=True)

@@ -275,11 +275,10 @@ def test_deleting_a_sample_deletes_its_annotations(seeded: Store):
         assert sess.scalar(select(func.count()).select_from(AnnotationEdit)) == 0
 
 
-def test_concurrent_writers_of_one_sample_take_turns(pg_store: Store):
+def test_concurrent_writers_of_one_sample_take_turns(store: Store):
     """Votes, tags and the undo of one batch from several threads: no lost or doubled history."""
     from concurrent.futures import ThreadPoolExecutor
 
-    store = pg_store
     seed_synthetic(store, dataset="d", n=6, labels=("a", "b"))
     ids = _ids(store, 6)
     sid = ids[0]
