@@ -5,9 +5,15 @@ Open a store with :func:`connect`; every method hands back plain records.
 
 from __future__ import annotations
 
+from .annotation_history import AnnotationHistoryMixin
+from .annotation_items import AnnotationItemsMixin
+from .annotations import AnnotationsMixin
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
+    AnnotationBatchRecord,
+    AnnotationEditRecord,
+    AnnotationUndoRecord,
     BatchUndoRecord,
     DatasetRecord,
     EditRecord,
@@ -15,19 +21,32 @@ from .records import (
     LabelRecord,
     LoadRunRecord,
     ModelRunRecord,
+    NoteRecord,
     ProjectionRecord,
     QcRunRecord,
+    RegionRecord,
     RelabelRecord,
+    SampleAnnotations,
     SampleRecord,
     SkippedSample,
     SuspectRecord,
+    VoteRecord,
 )
 from .relabel import RelabelMixin
 from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin):
+class Store(
+    QueryMixin,
+    RelabelMixin,
+    SummaryMixin,
+    InsightMixin,
+    RunsMixin,
+    AnnotationsMixin,
+    AnnotationItemsMixin,
+    AnnotationHistoryMixin,
+):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -91,4 +110,11 @@ __all__ = [
     "SummaryRecord",
     "ModelRunRecord",
     "SuspectRecord",
+    "AnnotationBatchRecord",
+    "AnnotationEditRecord",
+    "AnnotationUndoRecord",
+    "NoteRecord",
+    "RegionRecord",
+    "SampleAnnotations",
+    "VoteRecord",
 ]
