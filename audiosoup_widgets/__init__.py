@@ -33,6 +33,8 @@ _LAZY = {
     "load_dataset": "jobs.ingest",
     "fit_model": "jobs.model",
     "label_suspects": "jobs.model",
+    "search_text": "jobs.text",
+    "label_merge_suggestions": "jobs.text",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -61,6 +63,8 @@ __all__ = [
     "load_dataset",
     "fit_model",
     "label_suspects",
+    "search_text",
+    "label_merge_suggestions",
     "ReviewState",
     "SampleGrid",
     "MetadataEditor",
@@ -78,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features
     from .jobs.ranking import rank_features
+    from .jobs.text import label_merge_suggestions, search_text
     from .state import ReviewState
     from .store import Store, connect
     from .widgets import FeatureExplorer, MetadataEditor, SampleGrid

@@ -12,6 +12,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.relabel`: bulk relabel of a selection (preview, apply, undo of the batch);
 * :mod:`.ranking`: which features separate a dataset's labels, one feature's values per label;
 * :mod:`.model`: a classifier on chosen features, its run history, label suspects and their review;
+* :mod:`.text`: search by meaning, near-duplicate label names merged, text-label checks;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -56,6 +57,7 @@ from .samples import (
     validate_label_name,
     validate_reviewer,
 )
+from .text import MERGE_REASON, SEMANTIC_LIMIT, MergeGroup, TextCheck, TextService
 
 __all__ = [
     "ReviewServices",
@@ -74,6 +76,11 @@ __all__ = [
     "TEMPLATE_MAX_CLIPS",
     "QualityService",
     "ModelService",
+    "TextService",
+    "TextCheck",
+    "MergeGroup",
+    "MERGE_REASON",
+    "SEMANTIC_LIMIT",
     "Explanation",
     "FitReport",
     "MODELS",
@@ -146,9 +153,12 @@ class ReviewServices:
     relabel : RelabelService
     ranking : RankingService
     model : ModelService
+    text : TextService
     """
 
-    def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
+    def __init__(
+        self, store: Store, *, params: FeatureParams | None = None, text_model: str | None = None
+    ) -> None:
         self.samples = SampleService(store)
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
@@ -159,3 +169,4 @@ class ReviewServices:
         self.relabel = RelabelService(store, self.samples)
         self.ranking = RankingService(store, self.samples, params=params)
         self.model = ModelService(store, self.samples)
+        self.text = TextService(store, self.samples, self.relabel, text_model=text_model)

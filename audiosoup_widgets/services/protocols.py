@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from .model import Explanation
     from .quality import CheckOutcome, QualityOverview
     from .ranking import FeatureBar, FeatureDetail, Ranking
+    from .text import MergeGroup, TextCheck
 
 __all__ = [
     "SampleFilters",
@@ -47,6 +48,7 @@ __all__ = [
     "QualityServices",
     "RelabelServices",
     "ModelServices",
+    "TextServices",
     "Services",
 ]
 
@@ -64,6 +66,8 @@ class SampleFilters(TypedDict):
     ids: NotRequired[Sequence[int] | None]
     #: Keep only the current label suspects of the dataset's latest model run.
     suspects: NotRequired[bool]
+    #: Text searched by meaning: the closest texts first (overrides ``sort``); "" for none.
+    semantic: NotRequired[str]
 
 
 class SampleServices(Protocol):
@@ -343,6 +347,24 @@ class ModelServices(Protocol):
         """Call the clip ambiguous (recorded in its history)."""
 
 
+class TextServices(Protocol):
+    """Search by meaning, label merges and text-label checks (:class:`~.text.TextService`)."""
+
+    def search(self, dataset: str, query: str, *, k: int = 20) -> list[tuple[int, float]]:
+        """Return ``(sample_id, similarity)`` of the texts closest to ``query``, best first."""
+
+    def merge_suggestions(self, dataset: str) -> list[MergeGroup]:
+        """Return groups of label names that look like one."""
+
+    def apply_merge(
+        self, dataset: str, names: Sequence[str], *, keep: str, reviewer: str
+    ) -> RelabelRecord | None:
+        """Relabel the clips of ``names`` as ``keep`` (a bulk relabel with history)."""
+
+    def checks(self, dataset: str, ids: Iterable[object]) -> dict[int, TextCheck]:
+        """Return the text disagreements among ``ids``, by id."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -385,3 +407,7 @@ class Services(Protocol):
     @property
     def model(self) -> ModelServices:
         """The model service (label suspects)."""
+
+    @property
+    def text(self) -> TextServices:
+        """The text service (search by meaning, label merges)."""

@@ -25,9 +25,10 @@ from .records import (
 from .relabel import RelabelMixin
 from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
+from .textvectors import TextVectorMixin
 
 
-class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin):
+class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin, TextVectorMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
