@@ -361,8 +361,8 @@ class TextServices(Protocol):
     ) -> RelabelRecord | None:
         """Relabel the clips of ``names`` as ``keep`` (a bulk relabel with history)."""
 
-    def checks(self, dataset: str, ids: Iterable[object]) -> dict[int, TextCheck]:
-        """Return the text disagreements among ``ids``, by id."""
+    def checks(self, dataset: str, ids: Iterable[object], *, compute: bool = True) -> dict[int, TextCheck]:
+        """Return the text disagreements among ``ids``, by id (``compute=False``: only those known)."""
 
 
 class Services(Protocol):

@@ -187,8 +187,16 @@ class TextService:
         suspects = self._store.current_suspect_ids(dataset)
         return {sid: replace(c, strong=sid in suspects) for sid, c in cached[1].items()}
 
-    def checks(self, dataset: str, ids: Iterable[object]) -> dict[int, TextCheck]:
-        """Return the text disagreements among ``ids`` (a page of cards), by id."""
+    def checks(self, dataset: str, ids: Iterable[object], *, compute: bool = True) -> dict[int, TextCheck]:
+        """Return the text disagreements among ``ids`` (a page of cards), by id.
+
+        With ``compute=False``, only what the text model already found since the last
+        change (nothing if it has not run): a page of cards never waits for a fit.
+        """
         wanted = {as_sample_id(i) for i in ids}
+        if not compute:
+            cached = self._checks.get(dataset)
+            if cached is None or cached[0] != self._samples.generation or not wanted & set(cached[1]):
+                return {}
         every = self.consistency(dataset)
         return {sid: every[sid] for sid in wanted if sid in every}

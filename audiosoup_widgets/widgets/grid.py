@@ -283,7 +283,9 @@ class SampleGrid(SafeTemplate):
                 self.has_model = has_model
                 self.sort_items = self._sort_items()
             badges = self.services.model.suspects(s.dataset, s.page_ids) if has_model and records else {}
-            self.cards = [_card(r, self.services.audio.thumbnail(r), badges.get(r.id)) for r in records]
+            marks = self.services.text.checks(s.dataset, s.page_ids, compute=False) if records else {}
+            thumb = self.services.audio.thumbnail
+            self.cards = [_card(r, thumb(r), badges.get(r.id), marks.get(r.id)) for r in records]
 
     @contextmanager
     def _write(self) -> Iterator[None]:

@@ -50,3 +50,22 @@ def test_by_meaning_refuses_anything_but_a_boolean_and_shows_one_line(grid):
     # Without words the switch filters nothing.
     g.vue_set_by_meaning(True)
     assert g.total == 6
+
+
+def test_cards_say_where_the_text_disagrees_once_the_text_model_has_run(sqlite_store, tmp_path):
+    clips = [{"label": "dog", "name": f"d{i}", "text": "a dog barks at the gate"} for i in range(6)]
+    clips += [{"label": "cat", "name": f"c{i}", "text": "a cat meows on the sofa"} for i in range(6)]
+    clips.append({"label": "cat", "name": "odd", "text": "a dog barks at the gate"})
+    add_samples(sqlite_store, tmp_path / "audio", clips=clips)
+    st = ReviewState(dataset="words", page_size=48)
+    services = ReviewServices(sqlite_store)
+    g = SampleGrid(st, services)
+    assert all(c["text_mark"] == "" for c in g.cards)  # the cards never wait for the text model
+    checks = services.text.consistency("words")
+    odd = next(c for c in g.cards if c["name"] == "odd.wav")["id"]
+    assert set(checks) == {odd} and checks[odd].suggested == "dog" and not checks[odd].strong
+    g.refresh()
+    marked = {c["id"]: c for c in g.cards if c["text_mark"]}
+    assert set(marked) == {odd}
+    assert marked[odd]["text_mark"].startswith("text says dog · ")
+    assert "'cat'" in marked[odd]["text_title"]
