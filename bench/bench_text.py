@@ -14,7 +14,9 @@ texts repeat words but rarely whole), and times the median of several runs of:
   matrix-vector product, the best 20);
 * ``grid_ms``: the grid's work for a "by meaning" filter combined with a label filter:
   the ranking (:data:`~audiosoup_widgets.services.text.SEMANTIC_LIMIT` ids), the count
-  and the first page of 24 cards, none cached.
+  and the first page of 24 cards, none cached;
+* ``consistency_s``: the cross-validated text model over every clip (the "text
+  disagrees" marks), once.
 
 Usage::
 
@@ -128,6 +130,10 @@ def run(admin_url: str, n: int, runs: int) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
             assert total > 0 and len(page) == min(24, total)
         results["grid_ms"] = round(statistics.median(times) * 1000, 1)
+
+        t = time.perf_counter()
+        services.text.consistency("bench")
+        results["consistency_s"] = round(time.perf_counter() - t, 1)
     finally:
         store.dispose()
         with admin.connect() as conn:

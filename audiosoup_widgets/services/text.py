@@ -111,6 +111,14 @@ class TextService:
 
     def search(self, dataset: str, query: str, *, k: int = 20) -> list[tuple[int, float]]:
         """Return ``(sample_id, cosine similarity)`` of the ``k`` texts closest to ``query``, best first."""
+        ids, scores = self._top(dataset, query, k)
+        return [(sid, round(s, 6)) for sid, s in zip(ids.tolist(), scores.tolist(), strict=True)]
+
+    def ranked_ids(self, dataset: str, query: str) -> tuple[int, ...]:
+        """Return the :data:`SEMANTIC_LIMIT` clips whose text is closest to ``query``, best first."""
+        return tuple(self._top(dataset, query, SEMANTIC_LIMIT)[0].tolist())
+
+    def _top(self, dataset: str, query: str, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("a search needs some text")
         if len(query) > MAX_QUERY:
@@ -120,11 +128,7 @@ class TextService:
         m = self._matrix(dataset)
         q = self.embedder(dataset).embed([query.strip()])[0]
         rows, scores = top_matches(m.vectors, q, k=k)
-        return [(int(m.ids[r]), round(float(s), 6)) for r, s in zip(rows, scores, strict=True)]
-
-    def ranked_ids(self, dataset: str, query: str) -> tuple[int, ...]:
-        """Return the :data:`SEMANTIC_LIMIT` clips whose text is closest to ``query``, best first."""
-        return tuple(sid for sid, _ in self.search(dataset, query, k=SEMANTIC_LIMIT))
+        return m.ids[rows], scores
 
     # -- label names -------------------------------------------------------------------
 
