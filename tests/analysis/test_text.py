@@ -140,3 +140,16 @@ def test_text_model_flags_the_mislabelled_clip(wordllama):
 def test_text_hash_is_stable():
     assert text_hash("wind") == text_hash("wind") != text_hash("Wind")
     assert len(text_hash("")) == 32
+
+
+def test_the_default_falls_back_to_tfidf_when_wordllama_cannot_load(monkeypatch):
+    import wordllama
+
+    def broken(*args, **kwargs):
+        raise OSError("bundled files missing")
+
+    monkeypatch.setattr(wordllama.WordLlama, "load", broken)
+    assert isinstance(make_embedder(), TfidfLsaEmbedder)
+    with pytest.raises(ValidationError, match="WordLlama could not load its bundled model") as err:
+        make_embedder("wordllama")
+    assert "\n" not in str(err.value)
