@@ -15,6 +15,8 @@ texts repeat words but rarely whole), and times the median of several runs of:
 * ``grid_ms``: the grid's work for a "by meaning" filter combined with a label filter:
   the ranking (:data:`~audiosoup_widgets.services.text.SEMANTIC_LIMIT` ids), the count
   and the first page of 24 cards, none cached;
+* ``query_after_edit_ms``: a search right after a text edit (the texts read and hashed
+  again, the one changed text embedded into the cached matrix);
 * ``consistency_s``: the cross-validated text model over every clip (the "text
   disagrees" marks), once.
 
@@ -130,6 +132,15 @@ def run(admin_url: str, n: int, runs: int) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
             assert total > 0 and len(page) == min(24, total)
         results["grid_ms"] = round(statistics.median(times) * 1000, 1)
+
+        times = []
+        for i in range(runs):
+            rec = services.samples.get(ids[i])
+            services.samples.update(rec, reviewer="bench", text=f"strong wind noise {i}")
+            t = time.perf_counter()
+            hits = services.text.search("bench", "wind", k=20)
+            times.append(time.perf_counter() - t)
+        results["query_after_edit_ms"] = round(statistics.median(times) * 1000, 1)
 
         t = time.perf_counter()
         services.text.consistency("bench")

@@ -27,7 +27,11 @@ MIN_CONFIDENCE = 0.6
 
 
 def top_matches(
-    matrix: npt.NDArray[np.float32], query: npt.NDArray[np.float32], *, k: int
+    matrix: npt.NDArray[np.float32],
+    query: npt.NDArray[np.float32],
+    *,
+    k: int,
+    keep: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Return the rows of ``matrix`` most similar to ``query``, best first.
 
@@ -38,7 +42,9 @@ def top_matches(
     query : ndarray, shape (d,)
         A unit-length vector.
     k : int
-        How many (at most ``n``).
+        How many (at most ``n``, or the rows kept).
+    keep : ndarray of bool, shape (n,), optional
+        Only these rows may match (the others, texts without words, never do).
 
     Returns
     -------
@@ -49,10 +55,12 @@ def top_matches(
     if k < 0:
         raise ValidationError("k must be 0 or more")
     n = matrix.shape[0]
-    k = min(k, n)
+    k = min(k, n if keep is None else int(np.count_nonzero(keep)))
     if k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = matrix @ query.astype(np.float32, copy=False)
+    if keep is not None:
+        scores[~keep] = -np.inf
     best = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
     order = np.lexsort((best, -scores[best]))
     rows = best[order].astype(np.int64)

@@ -212,8 +212,7 @@ def search_text(
     emb = prepare_embedder(store, dataset, embedder)
     ids, matrix, texts = text_matrix(store, dataset, emb)
     has_text = np.array([bool(t.strip()) for t in texts], bool)
-    ids, matrix = ids[has_text], matrix[has_text]
-    rows, scores = top_matches(matrix, emb.embed([query])[0], k=k)
+    rows, scores = top_matches(matrix, emb.embed([query])[0], k=k, keep=has_text)
     return [(int(ids[r]), round(float(s), 6)) for r, s in zip(rows, scores, strict=True)]
 
 

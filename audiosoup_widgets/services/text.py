@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from ..analysis.text import Embedder, MergeGroup
+from ..analysis.text import Embedder, MergeGroup, text_hash
 from ..analysis.textmodel import top_matches
 from ..errors import ValidationError
 from ..jobs.text import (
@@ -47,11 +47,23 @@ MERGE_REASON = "merge labels"
 SEMANTIC_LIMIT = 5000
 
 
+#: Changed texts re-embedded into a cached matrix in place; more, and it is read again.
+PATCH_LIMIT = 2000
+
+
 @dataclass
 class _Matrix:
+    """A dataset's vectors as last built: every sample (by id), its text's hash, whether it has text."""
+
     generation: int
     ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]
+    hashes: list[str]
+    has_text: npt.NDArray[np.bool_]
+
+
+def _has_text(texts: list[str]) -> npt.NDArray[np.bool_]:
+    return np.fromiter((bool(t.strip()) for t in texts), bool, len(texts))
 
 
 class TextService:
@@ -99,15 +111,40 @@ class TextService:
             if cached is not None and cached.generation == gen:
                 return cached
             emb = self.embedder(dataset)
-            ids, vectors, texts = text_matrix(self._store, dataset, emb)
-            has_text = np.fromiter((bool(t.strip()) for t in texts), bool, len(texts))
-            built = _Matrix(gen, ids[has_text], np.ascontiguousarray(vectors[has_text]))
+            built = self._patched(dataset, emb, cached, gen) if cached is not None else None
+            if built is None:
+                ids, vectors, texts = text_matrix(self._store, dataset, emb)
+                built = _Matrix(gen, ids, vectors, [text_hash(t) for t in texts], _has_text(texts))
             self._matrices[dataset] = built
             return built
 
+    def _patched(self, dataset: str, emb: Embedder, old: _Matrix, gen: int) -> _Matrix | None:
+        """Bring a cached matrix up to date by re-embedding the texts that changed (None: rebuild).
+
+        After an edit, the texts are read again and hashed (cheap); only those whose hash
+        moved are embedded and stored, so a label edit costs no re-read of the vectors.
+        """
+        ids, texts = self._store.sample_texts(dataset)
+        if not np.array_equal(ids, old.ids):
+            return None  # clips added or removed: read everything again
+        hashes = [text_hash(t) for t in texts]
+        changed = [i for i, (h, o) in enumerate(zip(hashes, old.hashes, strict=True)) if h != o]
+        if not changed:
+            return replace(old, generation=gen)
+        if len(changed) > PATCH_LIMIT:
+            return None
+        try:
+            fresh = emb.embed([texts[i] for i in changed])
+        except Exception:  # noqa: BLE001 - the full path embeds text by text
+            return None
+        self._store.write_text_vectors(emb.name, ids[changed], [hashes[i] for i in changed], fresh)
+        vectors = old.vectors.copy()
+        vectors[changed] = fresh
+        return _Matrix(gen, ids, vectors, hashes, _has_text(texts))
+
     def prepare(self, dataset: str) -> int:
         """Embed what changed and cache the dataset's vectors; returns the clips with text."""
-        return len(self._matrix(dataset).ids)
+        return int(np.count_nonzero(self._matrix(dataset).has_text))
 
     def search(self, dataset: str, query: str, *, k: int = 20) -> list[tuple[int, float]]:
         """Return ``(sample_id, cosine similarity)`` of the ``k`` texts closest to ``query``, best first."""
@@ -127,7 +164,7 @@ class TextService:
             raise ValidationError("k must be a positive integer")
         m = self._matrix(dataset)
         q = self.embedder(dataset).embed([query.strip()])[0]
-        rows, scores = top_matches(m.vectors, q, k=k)
+        rows, scores = top_matches(m.vectors, q, k=k, keep=m.has_text)
         return m.ids[rows], scores
 
     # -- label names -------------------------------------------------------------------

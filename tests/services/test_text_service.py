@@ -55,8 +55,9 @@ def test_search_by_meaning_and_the_public_function_agree(notes):
         search_text("d", "wind", k=0, db=store)
 
 
-def test_vectors_are_embedded_once_and_again_after_an_edit(notes):
+def test_vectors_are_embedded_once_and_again_after_an_edit(notes, calls):
     services, store = notes
+    calls = calls(store, "text_matrix")
     first = embed_dataset("d", db=store)
     assert (first.embedded, first.current) == (20, 0)
     again = embed_dataset("d", db=store)
@@ -67,6 +68,11 @@ def test_vectors_are_embedded_once_and_again_after_an_edit(notes):
     # The service's cached matrix is dropped by the edit: the new text is found.
     assert services.text.search("d", "wind", k=1)[0][0] == sid
     assert embed_dataset("d", db=store).embedded == 0  # the service stored it already
+    # Read once; the edit re-embedded one text into it (no second read of every vector).
+    assert calls["text_matrix"] == 1
+    services.samples.update(services.samples.get(sid), reviewer="ann", label="cat")
+    assert services.text.search("d", "wind", k=1)[0][0] == sid
+    assert calls["text_matrix"] == 1
 
 
 def test_grid_filter_by_meaning_keeps_the_other_filters(notes):
