@@ -25,7 +25,7 @@ class Picky:
 
 
 def _seed(store: Store, texts: list[str]) -> None:
-    ds = store.ensure_dataset("d", root="/tmp/d", layout="flat")
+    ds = store.ensure_dataset("d", root="d-root", layout="flat")
     store.insert_samples([sample_row(ds, f"c{i}.wav", text=t) for i, t in enumerate(texts)])
 
 

@@ -24,7 +24,7 @@ def _filters(**kw):
 
 @pytest.fixture
 def notes(store: Store):
-    ds = store.ensure_dataset("d", root="/tmp/d", layout="flat")
+    ds = store.ensure_dataset("d", root="d-root", layout="flat")
     label_ids = store.ensure_labels(ds, NAMES)
     # 20 clips: dog 8, Dog 4, dogs 4, cat 4 (so "dog" is the one to keep).
     labels = ["dog", "dog", "Dog", "dogs", "cat"]

@@ -11,7 +11,7 @@ from audiosoup_widgets.testing import sample_row
 
 
 def _seed(store: Store, texts: list[str | None], labels: list[str] | None = None) -> list[int]:
-    ds = store.ensure_dataset("d", root="/tmp/d", layout="flat")
+    ds = store.ensure_dataset("d", root="d-root", layout="flat")
     names = sorted(set(labels or ["a"]))
     label_ids = store.ensure_labels(ds, names)
     rows = [
