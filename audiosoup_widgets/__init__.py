@@ -34,6 +34,8 @@ _LAZY = {
     "fit_model": "jobs.model",
     "label_suspects": "jobs.model",
     "agreement": "jobs.agreement",
+    "search_text": "jobs.text",
+    "label_merge_suggestions": "jobs.text",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -63,6 +65,8 @@ __all__ = [
     "fit_model",
     "label_suspects",
     "agreement",
+    "search_text",
+    "label_merge_suggestions",
     "ReviewState",
     "SampleGrid",
     "MetadataEditor",
@@ -81,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features
     from .jobs.ranking import rank_features
+    from .jobs.text import label_merge_suggestions, search_text
     from .state import ReviewState
     from .store import Store, connect
     from .widgets import FeatureExplorer, MetadataEditor, SampleGrid

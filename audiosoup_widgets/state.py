@@ -11,6 +11,7 @@ dataset, page, page_size  :class:`~audiosoup_widgets.widgets.SampleGrid`
 label_filter, split_...   :class:`~audiosoup_widgets.widgets.SampleGrid`
 search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
 sort, suspects_only       :class:`~audiosoup_widgets.widgets.SampleGrid`
+search_by_meaning         :class:`~audiosoup_widgets.widgets.SampleGrid`
 selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
@@ -131,6 +132,9 @@ class ReviewState(HasTraits):
     status_filter = Unicode(None, allow_none=True, help="ok/flagged or None (writer: SampleGrid).")
     sort = Unicode("id", help="Allow-listed sort column, '-' prefix descending (writer: SampleGrid).")
     suspects_only = Bool(False, help="Keep only the latest model run's label suspects (writer: SampleGrid).")
+    search_by_meaning = Bool(
+        False, help="Search texts by meaning, closest first, not by their letters (writer: SampleGrid)."
+    )
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
     )
@@ -218,11 +222,12 @@ class ReviewState(HasTraits):
             dataset=self.dataset,
             labels=tuple(self.label_filter),
             split=self.split_filter,
-            search=self.search,
+            search="" if self.search_by_meaning else self.search,
             status=self.status_filter,
             sort=self.sort,
             ids=self.id_filter,
             suspects=self.suspects_only,
+            semantic=self.search if self.search_by_meaning else "",
         )
 
     # -- the selection and the id filter ------------------------------------------

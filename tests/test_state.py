@@ -74,7 +74,11 @@ def test_filters_are_what_the_services_take():
         "sort": "-duration",
         "ids": None,
         "suspects": False,
+        "semantic": "",
     }
+    # By meaning, the words go to the semantic search instead of the letter search.
+    st.search_by_meaning = True
+    assert (st.filters()["search"], st.filters()["semantic"]) == ("", "spk")
 
 
 def test_suspects_only_is_a_filter_and_saved_bumps_the_revision():

@@ -14,6 +14,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.model`: a classifier on chosen features, its run history, label suspects and their review;
 * :mod:`.annotations`: reviewers' votes (blind or not), tags, reviewer flags, regions, notes, their
   history and undo, and the reviewers' agreement;
+* :mod:`.text`: search by meaning, near-duplicate label names merged, text-label checks;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -61,6 +62,7 @@ from .samples import (
     validate_label_name,
     validate_reviewer,
 )
+from .text import MERGE_REASON, SEMANTIC_LIMIT, MergeGroup, TextCheck, TextService
 
 __all__ = [
     "ReviewServices",
@@ -79,6 +81,11 @@ __all__ = [
     "TEMPLATE_MAX_CLIPS",
     "QualityService",
     "ModelService",
+    "TextService",
+    "TextCheck",
+    "MergeGroup",
+    "MERGE_REASON",
+    "SEMANTIC_LIMIT",
     "Explanation",
     "FitReport",
     "MODELS",
@@ -159,10 +166,16 @@ class ReviewServices:
     ranking : RankingService
     model : ModelService
     annotations : AnnotationService
+    text : TextService
     """
 
     def __init__(
-        self, store: Store, *, params: FeatureParams | None = None, flags: Sequence[str] | None = None
+        self,
+        store: Store,
+        *,
+        params: FeatureParams | None = None,
+        flags: Sequence[str] | None = None,
+        text_model: str | None = None,
     ) -> None:
         self.samples = SampleService(store)
         self.audio = AudioService(self.samples)
@@ -175,3 +188,4 @@ class ReviewServices:
         self.ranking = RankingService(store, self.samples, params=params)
         self.model = ModelService(store, self.samples)
         self.annotations = AnnotationService(store, self.samples, flags=flags)
+        self.text = TextService(store, self.samples, self.relabel, text_model=text_model)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from .model import Explanation
     from .quality import CheckOutcome, QualityOverview
     from .ranking import FeatureBar, FeatureDetail, Ranking
+    from .text import MergeGroup, TextCheck
 
 __all__ = [
     "SampleFilters",
@@ -56,6 +57,7 @@ __all__ = [
     "RelabelServices",
     "ModelServices",
     "AnnotationServices",
+    "TextServices",
     "Services",
 ]
 
@@ -79,6 +81,8 @@ class SampleFilters(TypedDict):
     tags: NotRequired[Sequence[str]]
     #: Keep clips with any of these reviewer flags (not the quality flags of ``status``).
     reviewer_flags: NotRequired[Sequence[str]]
+    #: Text searched by meaning: the closest texts first (overrides ``sort``); "" for none.
+    semantic: NotRequired[str]
 
 
 class SampleServices(Protocol):
@@ -473,6 +477,24 @@ class AnnotationServices(Protocol):
         """Return how far the dataset's reviewers agree."""
 
 
+class TextServices(Protocol):
+    """Search by meaning, label merges and text-label checks (:class:`~.text.TextService`)."""
+
+    def search(self, dataset: str, query: str, *, k: int = 20) -> list[tuple[int, float]]:
+        """Return ``(sample_id, similarity)`` of the texts closest to ``query``, best first."""
+
+    def merge_suggestions(self, dataset: str) -> list[MergeGroup]:
+        """Return groups of label names that look like one."""
+
+    def apply_merge(
+        self, dataset: str, names: Sequence[str], *, keep: str, reviewer: str
+    ) -> RelabelRecord | None:
+        """Relabel the clips of ``names`` as ``keep`` (a bulk relabel with history)."""
+
+    def checks(self, dataset: str, ids: Iterable[object], *, compute: bool = True) -> dict[int, TextCheck]:
+        """Return the text disagreements among ``ids``, by id (``compute=False``: only those known)."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -519,3 +541,7 @@ class Services(Protocol):
     @property
     def annotations(self) -> AnnotationServices:
         """The annotation service (votes, tags, reviewer flags, regions, notes)."""
+
+    @property
+    def text(self) -> TextServices:
+        """The text service (search by meaning, label merges)."""

@@ -16,6 +16,7 @@ sizes, text limits, label and reviewer checks), so no widget imports the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -73,7 +74,7 @@ def as_sample_id(value: object) -> int:
     return value
 
 
-def _query(filters: SampleFilters) -> SampleQuery:
+def _query(filters: SampleFilters, ranked: tuple[int, ...] | None = None) -> SampleQuery:
     """Build the store's validated query from plain filters (raises ValidationError)."""
     return SampleQuery(
         filters["dataset"],
@@ -87,6 +88,7 @@ def _query(filters: SampleFilters) -> SampleQuery:
         disagreement=bool(filters.get("disagreement", False)),
         tags=tuple(filters.get("tags", ())),
         reviewer_flags=tuple(filters.get("reviewer_flags", ())),
+        ranked=ranked,
     )
 
 
@@ -106,6 +108,12 @@ class SampleService:
         self._datasets: LRUCache[list[DatasetRecord]] = LRUCache(1)
         self._labels: LRUCache[list[LabelRecord]] = LRUCache(32)
         self._roots: dict[str, str] = {}
+        #: Counts the changes made through (or announced to) this service: caches of
+        #: other services (the text vectors) compare it with the one they were built at.
+        self.generation = 0
+        #: Turns ``(dataset, text)`` into sample ids ranked by meaning (set by the text
+        #: service); a filter with ``semantic`` text needs it.
+        self.ranker: Callable[[str, str], tuple[int, ...]] | None = None
 
     # -- reads ------------------------------------------------------------------------
 
@@ -155,14 +163,14 @@ class SampleService:
         """
         if page_size not in PAGE_SIZES:
             raise ValidationError(f"page size must be one of {', '.join(map(str, PAGE_SIZES))}")
-        records = self._store.page_samples(_query(filters), page=page, page_size=page_size)
+        records = self._store.page_samples(self._query(filters), page=page, page_size=page_size)
         for record in records:
             self._records.put(record.id, record)
         return records
 
     def count(self, filters: SampleFilters) -> int:
         """Return the number of samples matching ``filters`` (cached until an edit)."""
-        query = _query(filters)
+        query = self._query(filters)
         return self._counts.get(query, lambda: self._store.count_samples(query))
 
     def ids(self, filters: SampleFilters) -> list[int]:
@@ -171,7 +179,7 @@ class SampleService:
         Read from the store each time (no cache): the ids go into a selection, which
         must hold what matches now.
         """
-        return self._store.sample_ids(_query(filters))
+        return self._store.sample_ids(self._query(filters))
 
     def datasets(self) -> list[DatasetRecord]:
         """Return every dataset with its size (cached until an edit)."""
@@ -276,7 +284,16 @@ class SampleService:
             self._changed()
         return new
 
+    def _query(self, filters: SampleFilters) -> SampleQuery:
+        semantic = (filters.get("semantic") or "").strip()
+        if not semantic:
+            return _query(filters)
+        if self.ranker is None:
+            raise ValidationError("searching by meaning is not available here")
+        return _query(filters, self.ranker(filters["dataset"], semantic))
+
     def _changed(self) -> None:
+        self.generation += 1
         # Any edit can move a sample between filters and labels: every count may differ.
         self._counts.clear()
         self._datasets.clear()

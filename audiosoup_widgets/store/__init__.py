@@ -35,6 +35,7 @@ from .records import (
 from .relabel import RelabelMixin
 from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
+from .textvectors import TextVectorMixin
 
 
 class Store(
@@ -46,6 +47,7 @@ class Store(
     AnnotationsMixin,
     AnnotationItemsMixin,
     AnnotationHistoryMixin,
+    TextVectorMixin,
 ):
     """A database of audio datasets (PostgreSQL or SQLite).
 

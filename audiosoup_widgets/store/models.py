@@ -517,3 +517,22 @@ class AnnotationEdit(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
     undoes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class TextVector(Base):
+    """A sample's text (transcript and notes) as one embedder's float32 vector.
+
+    ``text_hash`` is the hash of the text it was computed from, so an edited text is
+    found stale and re-embedded; ``embedder`` is the embedder's key (its name): vectors
+    of different embedders live side by side.
+    """
+
+    __tablename__ = "text_vectors"
+
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    embedder: Mapped[str] = mapped_column(String(MAX_NAME), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    # A dataset's vectors are read embedder by embedder.
+    __table_args__ = (Index("ix_text_vectors_embedder", "embedder", "sample_id"),)

@@ -21,8 +21,9 @@ from .annotation_filters import annotation_conditions, check_annotation_filters
 from .engine import BaseStore
 from .idset import MAX_IDS, ids_condition, validate_ids
 from .models import MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
-from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
+from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord, sample_record
 from .suspects import by_suspicion, only_suspects
+from .textvectors import rank_order
 from .validation import MAX_META_KEYS, validate_label_name, validate_meta, validate_reason, validate_reviewer
 
 #: Columns a user may sort by: name -> (SQL expression builder).
@@ -80,6 +81,8 @@ class SampleQuery:
     disagreement: bool = False
     tags: tuple[str, ...] = field(default=())
     reviewer_flags: tuple[str, ...] = field(default=())
+    #: Keep only these ids, in this order (a semantic search's ranking; it overrides ``sort``).
+    ranked: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         check_annotation_filters(self)
@@ -96,13 +99,16 @@ class SampleQuery:
             object.__setattr__(self, "labels", tuple(self.labels))
         if self.ids is not None:
             object.__setattr__(self, "ids", validate_ids(self.ids))
+        if self.ranked is not None:
+            object.__setattr__(self, "ranked", validate_ids(self.ranked))
 
     def __repr__(self) -> str:
         # A lasso's 100,000 ids would make every log line and error message huge.
         keys = "dataset labels split search status sort suspects disagreement tags reviewer_flags".split()
         fields = {k: getattr(self, k) for k in keys}
         ids = "None" if self.ids is None else f"<{len(self.ids)} ids>"
-        return f"SampleQuery({', '.join(f'{k}={v!r}' for k, v in fields.items())}, ids={ids})"
+        ranked = "" if self.ranked is None else f", ranked=<{len(self.ranked)} ids>"
+        return f"SampleQuery({', '.join(f'{k}={v!r}' for k, v in fields.items())}, ids={ids}{ranked})"
 
     @functools.cached_property
     def _ids_csv(self) -> str:
@@ -146,6 +152,8 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(ids_condition(sess.get_bind().dialect.name, q.ids, csv=q._ids_csv))
     if q.suspects:
         conds.append(only_suspects(sess, ds_id))
+    if q.ranked is not None:
+        conds.append(ids_condition(sess.get_bind().dialect.name, q.ranked))
     return conds + annotation_conditions(q)
 
 
@@ -153,6 +161,8 @@ def _ordered(sess: Session, q: SampleQuery, ids_q: Any) -> Any:
     """Join what the sort needs (the label, the latest run's suspicion) and order ``ids_q``."""
     key = q.sort.lstrip("-")
     desc = q.sort.startswith("-")
+    if q.ranked is not None:
+        return rank_order(sess.get_bind().dialect.name, q.ranked, ids_q)
     if key == "label":
         ids_q = ids_q.outerjoin(Label, Label.id == Sample.label_id)
     if key == "suspicion":
@@ -162,34 +172,6 @@ def _ordered(sess: Session, q: SampleQuery, ids_q: Any) -> Any:
     if key != "id":
         cols.append(Sample.id.desc() if desc else Sample.id.asc())
     return ids_q.order_by(*cols)
-
-
-def _to_record(s: Sample, label: str | None, dataset: str) -> SampleRecord:
-    return SampleRecord(
-        id=s.id,
-        dataset=dataset,
-        path=s.path,
-        label=label,
-        split=s.split,
-        speaker=s.speaker,
-        text=s.text,
-        meta=dict(s.meta or {}),
-        format=s.format,
-        subtype=s.subtype,
-        sample_rate=s.sample_rate,
-        channels=s.channels,
-        frames=s.frames,
-        duration=s.duration,
-        status=s.status,
-        flags=tuple(s.flags or ()),
-        peaks=s.peaks,
-        peak_abs=s.peak_abs,
-        rms_db=s.rms_db,
-        content_hash=s.content_hash,
-        version=s.version,
-        updated_at=s.updated_at,
-        updated_by=s.updated_by,
-    )
 
 
 class QueryMixin(BaseStore):
@@ -282,7 +264,7 @@ class QueryMixin(BaseStore):
             .outerjoin(Label, Label.id == Sample.label_id)
             .where(Sample.id.in_(ids))
         ).all()
-        by_id = {s.id: _to_record(s, lab, ds) for s, lab, ds in rows}
+        by_id = {s.id: sample_record(s, lab, ds) for s, lab, ds in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def get_sample(self, sample_id: int, *, dataset: str | None = None) -> SampleRecord:

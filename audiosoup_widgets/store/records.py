@@ -499,3 +499,32 @@ class AnnotationUndoRecord:
     reverted: int
     already_undone: int
     conflicts: tuple[int, ...] = field(default=())
+
+
+def sample_record(s: Any, label: str | None, dataset: str) -> SampleRecord:
+    """Return the record of a sample row (its label and dataset names given)."""
+    return SampleRecord(
+        id=s.id,
+        dataset=dataset,
+        path=s.path,
+        label=label,
+        split=s.split,
+        speaker=s.speaker,
+        text=s.text,
+        meta=dict(s.meta or {}),
+        format=s.format,
+        subtype=s.subtype,
+        sample_rate=s.sample_rate,
+        channels=s.channels,
+        frames=s.frames,
+        duration=s.duration,
+        status=s.status,
+        flags=tuple(s.flags or ()),
+        peaks=s.peaks,
+        peak_abs=s.peak_abs,
+        rms_db=s.rms_db,
+        content_hash=s.content_hash,
+        version=s.version,
+        updated_at=s.updated_at,
+        updated_by=s.updated_by,
+    )

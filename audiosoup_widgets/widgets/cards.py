@@ -2,7 +2,9 @@
 
 A card of a label suspect carries a badge, "maybe <suggested> · 83%": the model's
 probability of the label it suggests (the tooltip says so, and gives the probability of
-the clip's own label).
+the clip's own label). A clip whose text a model of the texts reads as another label
+carries "text says <label> · 91%" once that model has run ("strong suspect: ..." when
+the audio model doubts the label too).
 
 Cards are plain dictionaries rendered by the grid's one template; nothing here is a
 widget. The waveform path holds only digits, spaces and two letters, so it is safe to
@@ -15,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..services import SampleRecord, SuspectRecord
+from ..services import SampleRecord, SuspectRecord, TextCheck
 from .base import fmt_db, fmt_duration, fmt_rate
 
-__all__ = ["wave_path", "suspect_badge", "MAX_TEXT_ON_CARD"]
+__all__ = ["wave_path", "suspect_badge", "text_badge", "MAX_TEXT_ON_CARD"]
 
 _WAVE_W, _WAVE_H, _WAVE_BINS = 2000, 500, 100
 #: Longest text shown on a card (the rest is cut with an ellipsis).
@@ -86,11 +88,27 @@ def suspect_badge(s: SuspectRecord | None) -> tuple[str, str]:
     return text, title
 
 
+def text_badge(c: TextCheck | None) -> tuple[str, str]:
+    """Return the badge of a clip whose text disagrees with its label, and its tooltip (or empty)."""
+    if c is None:
+        return "", ""
+    text = f"{'strong suspect: ' if c.strong else ''}text says {c.suggested} · {c.confidence:.0%}"
+    title = (
+        f"A model of the clips' texts gives {c.suggested!r} {c.confidence:.0%}, not its label {c.label!r}"
+        + (", and the audio model doubts the label too." if c.strong else ".")
+    )
+    return text, title
+
+
 def _card(
-    r: SampleRecord, thumbnail: tuple[np.ndarray, float] | None, suspect: SuspectRecord | None = None
+    r: SampleRecord,
+    thumbnail: tuple[np.ndarray, float] | None,
+    suspect: SuspectRecord | None = None,
+    text_check: TextCheck | None = None,
 ) -> dict[str, Any]:
     """Turn a sample record (its thumbnail peaks and gain, its suspicion) into what one card shows."""
     badge, badge_title = suspect_badge(suspect)
+    text_mark, text_title = text_badge(text_check)
     scaled, gain = thumbnail if thumbnail is not None else (np.zeros((2, 1)), 0.0)
     wave = wave_path(scaled)
     text = r.text or ""
@@ -114,4 +132,6 @@ def _card(
         "has_peaks": bool(r.peaks),
         "suspect": badge,
         "suspect_title": badge_title,
+        "text_mark": text_mark,
+        "text_title": text_title,
     }

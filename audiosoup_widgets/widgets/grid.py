@@ -19,6 +19,10 @@ checked at once, and the query runs :data:`SEARCH_DELAY` seconds after the last
 one (Enter searches at once). The toolbar's boxes are sized from their longest
 choice (``field_widths``), so each shows its whole value at any page width.
 
+A switch beside the search box searches by meaning instead: the clips whose text is
+closest to the words typed ("wind" finds "a light breeze"), closest first, with the
+other filters still applied (the text service ranks, the store filters and pages).
+
 Once a model has been fitted, the cards of label suspects carry a badge, the sort
 offers "Most suspicious first" and a switch keeps the suspects only (both done by the
 store, for any size); without a run both say "fit a model first".
@@ -47,27 +51,12 @@ from ..state import ReviewState
 from .background import Debouncer
 from .base import SafeTemplate, as_int, as_str, handler
 from .cards import _card, wave_path
+from .gridbar import SORT_ITEMS, clean_search
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SampleGrid", "wave_path", "SORT_ITEMS", "SEARCH_DELAY"]
 
-#: Sort choices shown to users: (value, title). Values are checked against the store's allow-list.
-SORT_ITEMS = (
-    ("id", "Order loaded"),
-    ("path", "File name (A-Z)"),
-    ("-path", "File name (Z-A)"),
-    ("label", "Label (A-Z)"),
-    ("-label", "Label (Z-A)"),
-    ("duration", "Shortest first"),
-    ("-duration", "Longest first"),
-    ("split", "Split"),
-    ("speaker", "Speaker"),
-    ("sample_rate", "Sample rate (low first)"),
-    ("-sample_rate", "Sample rate (high first)"),
-    ("-id", "Newest first"),
-    ("-suspicion", "Most suspicious first"),
-)
 #: Why the suspicion sort and filter are off.
 NO_MODEL = "fit a model first"
 _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
@@ -90,17 +79,12 @@ _MIRRORED = (
     ("n_pages", "n_pages"),
     ("filtered", "filtered"),
     ("suspects_only", "suspects_only"),
+    ("search_by_meaning", "by_meaning"),
 )
 
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
-
-
-def _search_text(data: Any) -> str:
-    """Check a search text from the browser: a string within the length limit, printable."""
-    text = as_str(data if data is not None else "", name="search text", max_len=MAX_SEARCH) or ""
-    return "".join(c for c in text if c.isprintable()).strip()
 
 
 class SampleGrid(SafeTemplate):
@@ -144,6 +128,7 @@ class SampleGrid(SafeTemplate):
     n_selected = Int(0).tag(sync=True)
     id_filter_note = Unicode("").tag(sync=True)
     suspects_only = Bool(False).tag(sync=True)
+    by_meaning = Bool(False).tag(sync=True)
     has_model = Bool(False).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
@@ -181,6 +166,7 @@ class SampleGrid(SafeTemplate):
                 "status_filter",
                 "sort",
                 "suspects_only",
+                "search_by_meaning",
                 "page",
                 "page_size",
             ],
@@ -297,7 +283,9 @@ class SampleGrid(SafeTemplate):
                 self.has_model = has_model
                 self.sort_items = self._sort_items()
             badges = self.services.model.suspects(s.dataset, s.page_ids) if has_model and records else {}
-            self.cards = [_card(r, self.services.audio.thumbnail(r), badges.get(r.id)) for r in records]
+            marks = self.services.text.checks(s.dataset, s.page_ids, compute=False) if records else {}
+            thumb = self.services.audio.thumbnail
+            self.cards = [_card(r, thumb(r), badges.get(r.id), marks.get(r.id)) for r in records]
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -509,7 +497,7 @@ class SampleGrid(SafeTemplate):
     @handler("searching")
     def vue_set_search(self, data: Any) -> None:
         """Search file names and text for ``data`` now (Enter, leaving the field, clearing it)."""
-        text = _search_text(data)
+        text = clean_search(data)
         self._drop_typed_search()
         with self._write():
             self.state.search = text
@@ -518,7 +506,7 @@ class SampleGrid(SafeTemplate):
     @handler("searching")
     def vue_type_search(self, data: Any) -> None:
         """Take the search field's text as typed; search :data:`SEARCH_DELAY` s after the last key."""
-        self._typed = _search_text(data)  # refused at once if too long, not later
+        self._typed = clean_search(data)  # refused at once if too long, not later
         self._search_later.request()
 
     def _drop_typed_search(self) -> None:
@@ -560,6 +548,15 @@ class SampleGrid(SafeTemplate):
             self._need_model()
         with self._write():
             self.state.suspects_only = data
+            self.state.page = 0
+
+    @handler("searching by meaning")
+    def vue_set_by_meaning(self, data: Any) -> None:
+        """Search texts by meaning, closest first (``data`` true), or by their letters."""
+        if not isinstance(data, bool):
+            raise ValidationError("invalid choice")
+        with self._write():
+            self.state.search_by_meaning = data
             self.state.page = 0
 
     @handler("clearing the filters")

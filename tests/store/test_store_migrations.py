@@ -39,6 +39,7 @@ NEW_TABLES = {
     "annotation_regions",
     "annotation_notes",
     "annotation_edits",
+    "text_vectors",
 }
 
 
@@ -127,7 +128,7 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert before == {"datasets": 1, "labels": 1, "samples": 3, "feature_summaries": 1, "sample_edits": 1}
 
     store.upgrade()
-    assert store.current_revision() == store.head_revision() == "0006"
+    assert store.current_revision() == store.head_revision() == "0007"
     assert _counts(store) == before
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
@@ -159,7 +160,7 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert not names & NEW_SAMPLE_COLUMNS and "rms_db" in names
     assert not NEW_TABLES & set(inspect(store.engine).get_table_names())
     store.upgrade()
-    assert store.current_revision() == "0006" and _counts(store) == before
+    assert store.current_revision() == "0007" and _counts(store) == before
 
 
 def _summaries_at_0002(store: Store) -> dict[tuple[int, str], bytes]:
