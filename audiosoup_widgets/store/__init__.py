@@ -5,6 +5,7 @@ Open a store with :func:`connect`; every method hands back plain records.
 
 from __future__ import annotations
 
+from .curation import CurationMixin
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
@@ -27,7 +28,7 @@ from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin):
+class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin, CurationMixin):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters

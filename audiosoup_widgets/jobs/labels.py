@@ -1,0 +1,219 @@
+"""Curated labels out: a dataset's labels with their provenance as a table, and its exports.
+
+:func:`labels_frame` gathers what review made of a dataset (the current labels,
+who last changed each and why, the annotations) into one pandas DataFrame;
+:func:`export_dataset` hands its rows to
+:func:`~audiosoup_widgets.layouts_export.write_dataset`, which owns the file
+formats (manifest CSV, JSON lines, Hugging Face AudioFolder, Label Studio tasks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .compute import open_store
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..layouts_export import DatasetExport
+    from ..store import Store
+
+__all__ = ["LABEL_COLUMNS", "consensus", "export_dataset", "labels_frame"]
+
+#: The columns of :func:`labels_frame`, in order.
+LABEL_COLUMNS: tuple[str, ...] = (
+    "sample_id",
+    "path",
+    "file_name",
+    "label",
+    "split",
+    "speaker",
+    "text",
+    "duration",
+    "sample_rate",
+    "label_edited_by",
+    "label_edited_at",
+    "label_edit_kind",
+    "label_edit_reason",
+    "tags",
+    "reviewer_flags",
+    "notes",
+    "regions",
+    "votes",
+    "n_votes",
+    "consensus",
+)
+_TEXT_COLUMNS = (
+    "label",
+    "split",
+    "speaker",
+    "text",
+    "label_edited_by",
+    "label_edit_kind",
+    "label_edit_reason",
+    "consensus",
+)
+#: The annotation columns and the value of a sample without annotations.
+_EMPTY_ANNOTATIONS: dict[str, Any] = {
+    "tags": [],
+    "reviewer_flags": [],
+    "notes": [],
+    "regions": [],
+    "votes": {},
+}
+
+
+def consensus(votes: Mapping[str, str]) -> str | None:
+    """Return the label most reviewers voted for, or None when none did or the top is tied.
+
+    Parameters
+    ----------
+    votes : mapping of str to str
+        Each reviewer's label.
+    """
+    counts = Counter(v for v in votes.values() if v is not None).most_common(2)
+    if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
+
+
+def annotation_columns(store: Store, dataset: str) -> dict[int, dict[str, Any]]:
+    """Return each annotated sample's tags, reviewer flags, notes, regions and votes, by id.
+
+    A sample missing from the result has no annotations. Stores without the
+    annotation tables give an empty result, so the frame still has every column.
+    """
+    read = getattr(store, "annotation_columns", None)
+    return dict(read(dataset)) if callable(read) else {}
+
+
+def labels_frame(dataset: str, *, db: Store | str | None = None) -> pd.DataFrame:
+    """Return a dataset's curated labels, their provenance and annotations, one row per sample.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    db : str or Store, optional
+        Database URL or open store (default: the configured database).
+
+    Returns
+    -------
+    pandas.DataFrame
+        By sample id, with the columns of :data:`LABEL_COLUMNS`:
+
+        ``sample_id`` (int); ``path`` (str, relative to the dataset root, ``/``
+        separators); ``file_name`` (the file's own name, the last part of
+        ``path``); ``label``, ``split``, ``speaker``, ``text`` (str or None, as
+        curated now); ``duration`` (seconds) and ``sample_rate`` (Hz);
+        ``label_edited_by``, ``label_edited_at`` (a UTC ``Timestamp``, NaT when none),
+        ``label_edit_kind`` (``edit`` or ``undo``) and ``label_edit_reason``:
+        the newest recorded change of the label (a single edit, a bulk relabel,
+        an accepted suggestion or an undo), None (NaT) for a label unchanged
+        since loading; ``tags``, ``reviewer_flags`` and ``notes`` (lists of str);
+        ``regions`` (a list of ``{"start", "end", "label", "note"}``, seconds);
+        ``votes`` (``{reviewer: label}``); ``n_votes`` (int) and ``consensus``
+        (the majority vote, None without votes or on a tie).
+
+        ``frame.attrs`` holds ``dataset`` and ``root`` (the folder ``path``
+        starts from).
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such dataset.
+    """
+    import pandas as pd
+
+    store = open_store(db)
+    rows = store.curated_samples(dataset)
+    notes = annotation_columns(store, dataset)
+    records = []
+    for row in rows:
+        ann = {**_EMPTY_ANNOTATIONS, **notes.get(row["sample_id"], {})}
+        votes = dict(ann["votes"] or {})
+        records.append(
+            {
+                **{k: row[k] for k in LABEL_COLUMNS[:2]},
+                "file_name": str(row["path"]).rsplit("/", 1)[-1],
+                **{k: row[k] for k in LABEL_COLUMNS[3:13]},
+                "tags": list(ann["tags"] or []),
+                "reviewer_flags": list(ann["reviewer_flags"] or []),
+                "notes": list(ann["notes"] or []),
+                "regions": [dict(r) for r in ann["regions"] or []],
+                "votes": votes,
+                "n_votes": len(votes),
+                "consensus": consensus(votes),
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=list(LABEL_COLUMNS))
+    frame["sample_id"] = frame["sample_id"].astype("int64")
+    frame["n_votes"] = frame["n_votes"].astype("int64")
+    frame["label_edited_at"] = pd.to_datetime(frame["label_edited_at"], utc=True)
+    # pandas fills a missing text with NaN; the documented value is None.
+    for col in _TEXT_COLUMNS:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    frame.attrs.update(dataset=dataset, root=store.dataset_root(dataset))
+    return frame
+
+
+def export_dataset(
+    dataset: str,
+    *,
+    fmt: str,
+    output: str | os.PathLike[str],
+    db: Store | str | None = None,
+    copy_audio: bool = False,
+    force: bool = False,
+    audio_prefix: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DatasetExport:
+    """Write a dataset's curated labels for training or annotation tools.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    fmt : str
+        ``manifest-csv``, ``jsonl``, ``audiofolder`` or ``label-studio`` (see
+        :mod:`audiosoup_widgets.layouts_export` for each layout).
+    output : path-like
+        A file, or a folder for ``audiofolder``. An existing output is refused
+        unless ``force``.
+    db : str or Store, optional
+        Database URL or open store.
+    copy_audio : bool
+        ``audiofolder`` only: copy the audio under the folder, one subfolder per split.
+    force : bool
+        Replace an existing file or a non-empty folder.
+    audio_prefix : str, optional
+        ``label-studio`` only: what each task's audio address starts with.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while audio is copied.
+
+    Returns
+    -------
+    DatasetExport
+        The rows written, files copied and rows left out.
+    """
+    from ..layouts_export import LABEL_STUDIO_PREFIX, check_output, write_dataset
+
+    # Checked before the database is read: a typo in the output costs nothing.
+    check_output(output, fmt, force=force, copy_audio=copy_audio)
+    frame = labels_frame(dataset, db=db)
+    plain = frame.astype(object).where(frame.notna(), None)
+    rows = [{str(k): v for k, v in row.items()} for row in plain.to_dict("records")]
+    return write_dataset(
+        rows,
+        fmt=fmt,
+        output=output,
+        root=frame.attrs["root"],
+        copy_audio=copy_audio,
+        force=force,
+        audio_prefix=audio_prefix if audio_prefix is not None else LABEL_STUDIO_PREFIX,
+        progress=progress,
+    )
