@@ -253,7 +253,9 @@ def _csv_text(rows: Sequence[Mapping[str, Any]], *, first: tuple[str, ...]) -> s
 
 def _text_writer(text: str) -> Callable[[str], None]:
     def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        # A path with bytes that are not UTF-8 (kept as surrogate escapes) is written as
+        # those bytes, the file's real name, rather than failing the whole export.
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             fh.write(text)
 
     return write
@@ -306,7 +308,7 @@ def _write_audiofolder(
             else:
                 name = _relative(source, str(path))
             located.append({"file_name": name, **{k: v for k, v in row.items() if k != "file_name"}})
-        with open(tmp / METADATA, "w", encoding="utf-8", newline="") as fh:
+        with open(tmp / METADATA, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             fh.write(_csv_text(located, first=("file_name", "label")))
         _replace_folder(tmp, path)
     except BaseException:

@@ -96,3 +96,12 @@ def test_listed_rows_share_the_deepest_root_and_carry_problems(tmp_path):
     }
     with pytest.raises(ConfigError, match="no row names an audio file"):
         listed([{"path": None}])
+
+
+def test_a_path_that_is_not_utf8_is_written_as_its_bytes(tmp_path):
+    name = "caf\udce9.wav"  # the byte 0xe9, as the loader keeps an undecodable name
+    rows = [{**ROW, "path": name, "regions": [], "tags": []}]
+    write_dataset(rows, fmt="manifest-csv", output=tmp_path / "m.csv", root=str(tmp_path))
+    write_dataset(rows, fmt="jsonl", output=tmp_path / "m.jsonl", root=str(tmp_path))
+    assert b"\ncaf\xe9.wav," in (tmp_path / "m.csv").read_bytes()
+    assert b'"path": "caf\xe9.wav"' in (tmp_path / "m.jsonl").read_bytes()

@@ -354,7 +354,8 @@ def load_frame(
     for key, col in wanted.items():
         if col not in frame.columns:
             given = "audio" if key == "path" else key
-            raise ConfigError(f"the table has no column {col!r} (given as {given}=)")
+            none = "" if key == "path" else f"; {key}=None for none"
+            raise ConfigError(f"the table has no column {col!r} (given as {given}={none})")
     table = frame[list(wanted.values())]
     table = table.astype(object).where(table.notna(), None)
     rows = [{key: values[i] for i, key in enumerate(wanted)} for values in table.itertuples(index=False)]

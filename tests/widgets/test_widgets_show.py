@@ -59,7 +59,7 @@ def test_show_loads_the_table_once_and_reports_the_missing_file(sqlite_store, ta
 def test_a_missing_column_is_one_line_naming_it(sqlite_store, table):
     with pytest.raises(ConfigError, match=r"^the table has no column 'path' \(given as audio=\)$"):
         show(table, db=sqlite_store, warm_up=False)
-    with pytest.raises(ConfigError, match="no column 'words'"):
+    with pytest.raises(ConfigError, match=r"no column 'words' \(given as text=; text=None for none\)$"):
         show(table, audio="file", text="words", db=sqlite_store, warm_up=False)
     assert sqlite_store.list_datasets() == []  # refused before anything was stored
 
