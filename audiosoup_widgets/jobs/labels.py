@@ -82,13 +82,13 @@ def consensus(votes: Mapping[str, str]) -> str | None:
 
 
 def annotation_columns(store: Store, dataset: str) -> dict[int, dict[str, Any]]:
-    """Return each annotated sample's tags, reviewer flags, notes, regions and votes, by id.
+    """Return each sample's tags, reviewer flags, notes, regions and votes, by sample id.
 
-    A sample missing from the result has no annotations. Stores without the
-    annotation tables give an empty result, so the frame still has every column.
+    Read in one pass over the annotation tables
+    (:meth:`~audiosoup_widgets.store.annotations.AnnotationsMixin.annotation_columns`);
+    a sample missing from the result counts as not annotated.
     """
-    read = getattr(store, "annotation_columns", None)
-    return dict(read(dataset)) if callable(read) else {}
+    return store.annotation_columns(dataset)
 
 
 def labels_frame(dataset: str, *, db: Store | str | None = None) -> pd.DataFrame:

@@ -5,10 +5,16 @@ Open a store with :func:`connect`; every method hands back plain records.
 
 from __future__ import annotations
 
+from .annotation_history import AnnotationHistoryMixin
+from .annotation_items import AnnotationItemsMixin
+from .annotations import AnnotationsMixin
 from .curation import CurationMixin
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
+    AnnotationBatchRecord,
+    AnnotationEditRecord,
+    AnnotationUndoRecord,
     BatchUndoRecord,
     DatasetRecord,
     EditRecord,
@@ -16,19 +22,33 @@ from .records import (
     LabelRecord,
     LoadRunRecord,
     ModelRunRecord,
+    NoteRecord,
     ProjectionRecord,
     QcRunRecord,
+    RegionRecord,
     RelabelRecord,
+    SampleAnnotations,
     SampleRecord,
     SkippedSample,
     SuspectRecord,
+    VoteRecord,
 )
 from .relabel import RelabelMixin
 from .runs import RunsMixin
 from .summaries import SummaryMixin, SummaryRecord
 
 
-class Store(QueryMixin, RelabelMixin, SummaryMixin, InsightMixin, RunsMixin, CurationMixin):
+class Store(
+    QueryMixin,
+    RelabelMixin,
+    SummaryMixin,
+    InsightMixin,
+    RunsMixin,
+    AnnotationsMixin,
+    AnnotationItemsMixin,
+    AnnotationHistoryMixin,
+    CurationMixin,
+):
     """A database of audio datasets (PostgreSQL or SQLite).
 
     Parameters
@@ -92,4 +112,11 @@ __all__ = [
     "SummaryRecord",
     "ModelRunRecord",
     "SuspectRecord",
+    "AnnotationBatchRecord",
+    "AnnotationEditRecord",
+    "AnnotationUndoRecord",
+    "NoteRecord",
+    "RegionRecord",
+    "SampleAnnotations",
+    "VoteRecord",
 ]

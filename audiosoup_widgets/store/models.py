@@ -364,6 +364,10 @@ class ModelSuspect(Base):
     is_issue: Mapped[bool] = mapped_column(Boolean, default=False)
     top3: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     nearest: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
+    #: The clip's out-of-sample probability of every class, in the order of the run's
+    #: ``scores["classes"]`` (NULL for runs recorded before they were kept). Deferred: only
+    #: the multi-annotator consensus reads them.
+    probs: Mapped[list[float] | None] = mapped_column(JSONType, nullable=True, deferred=True)
 
     __table_args__ = (Index("ix_model_suspects_sample_id", "sample_id"),)
 
@@ -390,3 +394,126 @@ class SuspectDecision(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     pcm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -- annotations: reviewers' votes, tags, flags, time regions and notes, with their history --
+#
+# The reviewer flags of ``annotation_flags`` are a reviewer's judgement (noisy, wrong word,
+# ...); they are not the quality flags ingest writes into ``samples.flags``.
+
+#: Longest tag, flag name and region label.
+MAX_TAG = 100
+
+
+class AnnotationVote(Base):
+    """A reviewer's current label vote on a sample (one per reviewer and sample)."""
+
+    __tablename__ = "annotation_votes"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "reviewer", name="uq_annotation_votes_sample_reviewer"),
+        # The disagreement filter groups votes by sample; agreement reads a dataset's votes.
+        Index("ix_annotation_votes_sample_label", "sample_id", "label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    label: Mapped[str] = mapped_column(String(MAX_NAME))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnnotationTag(Base):
+    """A free tag on a sample (the dataset's tags are its vocabulary)."""
+
+    __tablename__ = "annotation_tags"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "tag", name="uq_annotation_tags_sample_tag"),
+        # The tag filter and the vocabulary go by tag.
+        Index("ix_annotation_tags_tag_sample", "tag", "sample_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(MAX_TAG))
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnnotationFlag(Base):
+    """A reviewer flag on a sample (noisy, clipped, wrong word, ...), not an ingest quality flag."""
+
+    __tablename__ = "annotation_flags"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "flag", name="uq_annotation_flags_sample_flag"),
+        Index("ix_annotation_flags_flag_sample", "flag", "sample_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    flag: Mapped[str] = mapped_column(String(MAX_TAG))
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnnotationRegion(Base):
+    """A time region of a sample (seconds), with a label and a note.
+
+    ``version`` is its optimistic-concurrency counter: an edit holding an older
+    version is a conflict, never an overwrite.
+    """
+
+    __tablename__ = "annotation_regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(MAX_TAG), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+
+
+class AnnotationNote(Base):
+    """A free-text note on a sample by one reviewer (a sample has any number)."""
+
+    __tablename__ = "annotation_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+
+
+class AnnotationEdit(Base):
+    """One change to one annotation of a sample: its state before and after, who, when.
+
+    ``kind`` is ``vote``, ``tag``, ``flag``, ``region`` or ``note``; ``target`` names the
+    item within the sample (the voter, the tag, the flag, the region's or note's id);
+    ``before`` and ``after`` are the item's whole state as JSON (NULL: absent). ``action``
+    is what was done (``set``, ``add``, ``remove``, ``update``, ``delete``, ``undo``); an
+    undo row names the row it reverted in ``undoes``.
+    """
+
+    __tablename__ = "annotation_edits"
+    __table_args__ = (Index("ix_annotation_edits_batch_id", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(MAX_NAME))
+    before: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(MAX_NAME))
+    batch_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    undoes: Mapped[int | None] = mapped_column(Integer, nullable=True)

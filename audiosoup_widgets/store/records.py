@@ -356,3 +356,146 @@ class SuspectRecord:
     def stale(self) -> bool:
         """Whether the clip's label changed since the run (the suspicion no longer applies)."""
         return self.current_label != self.label
+
+
+# -- annotations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """A reviewer's current label vote on a sample."""
+
+    sample_id: int
+    reviewer: str
+    label: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RegionRecord:
+    """A time region of a sample: ``start`` and ``end`` in seconds, a label and a note.
+
+    ``version`` is what an edit of the region must hand back (optimistic concurrency).
+    """
+
+    id: int
+    sample_id: int
+    start: float
+    end: float
+    label: str | None
+    note: str | None
+    reviewer: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    """A free-text note on a sample by one reviewer; ``version`` guards its edits."""
+
+    id: int
+    sample_id: int
+    reviewer: str
+    text: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class SampleAnnotations:
+    """Every annotation of one sample.
+
+    Attributes
+    ----------
+    votes : tuple of VoteRecord
+        One per reviewer, by reviewer.
+    tags, flags : tuple of str
+        Sorted; ``flags`` are reviewer flags (not the ingest quality flags of the sample).
+    regions : tuple of RegionRecord
+        By start time.
+    notes : tuple of NoteRecord
+        Oldest first.
+    """
+
+    sample_id: int
+    votes: tuple[VoteRecord, ...] = field(default=())
+    tags: tuple[str, ...] = field(default=())
+    flags: tuple[str, ...] = field(default=())
+    regions: tuple[RegionRecord, ...] = field(default=())
+    notes: tuple[NoteRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AnnotationEditRecord:
+    """One recorded change of one annotation.
+
+    Attributes
+    ----------
+    kind : str
+        ``vote``, ``tag``, ``flag``, ``region`` or ``note``.
+    action : str
+        ``set``, ``clear``, ``add``, ``remove``, ``update``, ``delete`` or ``undo``.
+    target : str
+        The item within the sample: the voter, the tag, the flag, the region's or note's id.
+    before, after : object
+        The item's whole state before and after (``None``: absent), as JSON values.
+    undoes : int or None
+        For an undo, the id of the edit it reverted.
+    """
+
+    id: int
+    sample_id: int
+    kind: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+    reviewer: str
+    batch_id: str | None
+    at: dt.datetime
+    undone: bool
+    undoes: int | None = None
+
+
+@dataclass(frozen=True)
+class AnnotationBatchRecord:
+    """What a change of a selection's tags or flags did.
+
+    Attributes
+    ----------
+    batch_id : str or None
+        Shared by the change's history rows; ``None`` when nothing changed.
+    changed : int
+        (sample, tag or flag) pairs added or removed.
+    unchanged : int
+        Pairs that were already so (no history row).
+    """
+
+    batch_id: str | None
+    kind: str
+    changed: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class AnnotationUndoRecord:
+    """What the undo of a batch of annotation edits did.
+
+    Attributes
+    ----------
+    reverted : int
+        Edits reverted.
+    already_undone : int
+        Edits of the batch undone before (left alone).
+    conflicts : tuple of int
+        Ids of the samples whose item changed again since the batch (left alone).
+    """
+
+    batch_id: str
+    reverted: int
+    already_undone: int
+    conflicts: tuple[int, ...] = field(default=())

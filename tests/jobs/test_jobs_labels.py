@@ -191,3 +191,56 @@ def test_label_studio_tasks_carry_the_label_as_a_choice(curated, tmp_path):
     [result] = one["annotations"][0]["result"]
     assert result["type"] == "choices" and result["value"] == {"choices": ["dog"]}
     assert (result["from_name"], result["to_name"]) == ("label", "audio")
+
+
+@pytest.fixture
+def annotated(curated: Store) -> Store:
+    """``cur`` with annotations: one clip tagged, flagged, noted, with a region and three votes."""
+    ids = _ids(curated)
+    one, two = ids["a/one.wav"], ids["a/two.wav"]
+    curated.add_tag(one, "noisy", reviewer="ana")
+    curated.add_tag(one, "=cmd", reviewer="ana")
+    curated.add_flag(one, "check-label", reviewer="bo")
+    curated.add_note(one, "bark at the end", reviewer="ana")
+    curated.add_region(one, start=0.25, end=0.75, label="bark", note="loud", reviewer="ana")
+    for who, vote in (("ana", "dog"), ("bo", "dog"), ("cy", "cat")):
+        curated.set_vote(one, vote, reviewer=who)
+    for who, vote in (("ana", "dog"), ("bo", "cat")):  # a tie
+        curated.set_vote(two, vote, reviewer=who)
+    return curated
+
+
+def test_labels_frame_holds_the_annotations_and_the_majority_vote(annotated):
+    rows = labels_frame("cur", db=annotated).set_index("path")
+    one = rows.loc["a/one.wav"]
+    assert one["tags"] == ["=cmd", "noisy"] and one["reviewer_flags"] == ["check-label"]
+    assert one["notes"] == ["bark at the end"]
+    assert one["regions"] == [{"start": 0.25, "end": 0.75, "label": "bark", "note": "loud"}]
+    assert one["votes"] == {"ana": "dog", "bo": "dog", "cy": "cat"}
+    assert (one["n_votes"], one["consensus"]) == (3, "dog")
+    assert (rows.loc["a/two.wav", "n_votes"], rows.loc["a/two.wav", "consensus"]) == (2, None)
+    assert (rows.loc["b/three.wav", "n_votes"], rows.loc["b/three.wav", "tags"]) == (0, [])
+
+
+def test_annotations_reach_every_format(annotated, tmp_path):
+    export_dataset("cur", fmt="audiofolder", output=tmp_path / "af", db=annotated, copy_audio=True)
+    meta = pd.read_csv(tmp_path / "af" / "metadata.csv", keep_default_na=False).set_index("file_name")
+    one = meta.loc["train/a/one.wav"]
+    assert json.loads(one["tags"]) == ["=cmd", "noisy"]  # a JSON cell: exact, and never a formula
+    assert json.loads(one["regions"])[0]["label"] == "bark"
+    assert (one["n_votes"], one["consensus"]) == (3, "dog")
+    assert meta.loc["train/a/two.wav", "consensus"] == ""  # a tie: no consensus
+    export_dataset("cur", fmt="jsonl", output=tmp_path / "c.jsonl", db=annotated)
+    lines = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text(encoding="utf-8").splitlines()]
+    first = next(d for d in lines if d["n_votes"] == 3)
+    assert first["votes"] == {"ana": "dog", "bo": "dog", "cy": "cat"} and first["reviewer_flags"] == [
+        "check-label"
+    ]
+    export_dataset("cur", fmt="label-studio", output=tmp_path / "ls.json", db=annotated)
+    tasks = {t["data"]["path"]: t for t in json.loads((tmp_path / "ls.json").read_text(encoding="utf-8"))}
+    results = tasks["a/one.wav"]["annotations"][0]["result"]
+    kinds = {(r["from_name"], r["type"]): r["value"] for r in results}
+    assert kinds[("label", "choices")] == {"choices": ["dog"]}
+    assert kinds[("regions", "labels")] == {"start": 0.25, "end": 0.75, "labels": ["bark"]}
+    assert kinds[("region_note", "textarea")]["text"] == ["loud"]
+    assert kinds[("notes", "textarea")] == {"text": ["bark at the end"]}

@@ -10,7 +10,7 @@ from audiosoup_widgets.store.models import Base
 
 
 def test_migrations_match_models(store: Store):
-    assert store.current_revision() == "0005"
+    assert store.current_revision() == "0006"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -20,6 +20,6 @@ def test_upgrade_on_empty_sqlite_file(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'new.sqlite3'}")
     assert not s.has_schema()
     s.upgrade()
-    assert s.has_schema() and s.current_revision() == "0005"
+    assert s.has_schema() and s.current_revision() == "0006"
     s.upgrade()  # a second upgrade is a no-op
-    assert s.current_revision() == "0005"
+    assert s.current_revision() == "0006"

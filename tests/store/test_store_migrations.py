@@ -29,7 +29,17 @@ NEW_SAMPLE_COLUMNS = {
     "pcm_hash",
     "quality_version",
 }
-NEW_TABLES = {"qc_runs", "qc_findings", "projections"}
+NEW_TABLES = {
+    "qc_runs",
+    "qc_findings",
+    "projections",
+    "annotation_votes",
+    "annotation_tags",
+    "annotation_flags",
+    "annotation_regions",
+    "annotation_notes",
+    "annotation_edits",
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -117,7 +127,7 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert before == {"datasets": 1, "labels": 1, "samples": 3, "feature_summaries": 1, "sample_edits": 1}
 
     store.upgrade()
-    assert store.current_revision() == store.head_revision() == "0005"
+    assert store.current_revision() == store.head_revision() == "0006"
     assert _counts(store) == before
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
@@ -149,7 +159,7 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert not names & NEW_SAMPLE_COLUMNS and "rms_db" in names
     assert not NEW_TABLES & set(inspect(store.engine).get_table_names())
     store.upgrade()
-    assert store.current_revision() == "0005" and _counts(store) == before
+    assert store.current_revision() == "0006" and _counts(store) == before
 
 
 def _summaries_at_0002(store: Store) -> dict[tuple[int, str], bytes]:

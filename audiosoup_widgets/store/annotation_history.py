@@ -1,0 +1,394 @@
+"""The history of annotations: every change recorded with its state before and after, and undo.
+
+Each change of a vote, tag, reviewer flag, time region or note writes one row of
+``annotation_edits``: the item (``kind`` and ``target``), the action, the item's whole
+state before and after as JSON (``None``: absent), the reviewer, the time and, for a
+change of a selection, the batch id every row of it shares.
+
+An undo puts the item back in its ``before`` state, and only while the item is still
+in the edit's ``after`` state and no later change of it stands (changed and changed back
+counts as changed): an item changed again since, by anyone, is a conflict, never
+overwritten. Undoing the later change first makes the earlier one undoable again, as
+in an undo stack. The undo is itself a row (action ``undo``, naming the row it
+reverted in ``undoes``) and marks the reverted row undone. The undo of a batch reverts
+every row it can and reports the samples whose item changed since.
+
+The states, per kind:
+
+* vote: ``{"label": ...}`` (target: the voter);
+* tag, flag: the tag or flag itself (target: the same);
+* region: ``{"start", "end", "label", "note", "version"}`` (target: the region's id);
+* note: ``{"reviewer", "text", "version"}`` (target: the note's id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from .engine import BaseStore
+from .models import (
+    AnnotationEdit,
+    AnnotationFlag,
+    AnnotationNote,
+    AnnotationRegion,
+    AnnotationTag,
+    AnnotationVote,
+)
+from .queries import validate_reviewer
+from .records import AnnotationEditRecord, AnnotationUndoRecord
+from .relabel import validate_batch_id
+
+__all__ = ["AnnotationHistoryMixin", "KINDS", "record_edit", "region_state", "note_state", "utc"]
+
+#: What an annotation edit is about.
+KINDS: tuple[str, ...] = ("vote", "tag", "flag", "region", "note")
+#: The table (and its value column) of each kind that marks a sample with a word.
+_MARKS: dict[str, tuple[Any, Any]] = {
+    "tag": (AnnotationTag, AnnotationTag.tag),
+    "flag": (AnnotationFlag, AnnotationFlag.flag),
+}
+
+
+def utc(when: dt.datetime | None) -> dt.datetime | None:
+    """Return ``when`` timezone-aware in UTC (SQLite hands stored times back naive)."""
+    if when is None:
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def region_state(r: AnnotationRegion) -> dict[str, Any]:
+    """Return a region's state as history keeps it."""
+    return {"start": r.start, "end": r.end, "label": r.label, "note": r.note, "version": r.version}
+
+
+def note_state(n: AnnotationNote) -> dict[str, Any]:
+    """Return a note's state as history keeps it."""
+    return {"reviewer": n.reviewer, "text": n.text, "version": n.version}
+
+
+def record_edit(
+    sess: Session,
+    *,
+    sample_id: int,
+    kind: str,
+    action: str,
+    target: str,
+    before: Any,
+    after: Any,
+    reviewer: str,
+    now: dt.datetime,
+    batch_id: str | None = None,
+    undoes: int | None = None,
+) -> None:
+    """Add one history row to the session's transaction."""
+    sess.add(
+        AnnotationEdit(
+            sample_id=sample_id,
+            kind=kind,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            reviewer=reviewer,
+            batch_id=batch_id,
+            at=now,
+            undone=False,
+            undoes=undoes,
+        )
+    )
+
+
+def _edit_record(e: AnnotationEdit) -> AnnotationEditRecord:
+    at = utc(e.at)
+    assert at is not None  # NOT NULL column
+    return AnnotationEditRecord(
+        id=e.id,
+        sample_id=e.sample_id,
+        kind=e.kind,
+        action=e.action,
+        target=e.target,
+        before=e.before,
+        after=e.after,
+        reviewer=e.reviewer,
+        batch_id=e.batch_id,
+        at=at,
+        undone=bool(e.undone),
+        undoes=e.undoes,
+    )
+
+
+def _current(sess: Session, e: AnnotationEdit) -> Any:
+    """Return the current state of the item ``e`` changed."""
+    if e.kind == "vote":
+        label = sess.scalar(
+            select(AnnotationVote.label).where(
+                AnnotationVote.sample_id == e.sample_id, AnnotationVote.reviewer == e.target
+            )
+        )
+        return None if label is None else {"label": label}
+    if e.kind in _MARKS:
+        table, col = _MARKS[e.kind]
+        found = sess.scalar(select(col).where(table.sample_id == e.sample_id, col == e.target))
+        return found
+    if e.kind == "region":
+        r = sess.get(AnnotationRegion, int(e.target))
+        return None if r is None else region_state(r)
+    n = sess.get(AnnotationNote, int(e.target))
+    return None if n is None else note_state(n)
+
+
+def _restore(sess: Session, e: AnnotationEdit, *, reviewer: str, now: dt.datetime) -> Any:
+    """Put the item ``e`` changed back in its ``before`` state; return the state written."""
+    state = e.before
+    if e.kind == "vote":
+        cond = (AnnotationVote.sample_id == e.sample_id, AnnotationVote.reviewer == e.target)
+        sess.execute(delete(AnnotationVote).where(*cond))
+        if state is not None:
+            sess.execute(
+                insert(AnnotationVote).values(
+                    sample_id=e.sample_id, reviewer=e.target, label=state["label"], at=now
+                )
+            )
+        return state
+    if e.kind in _MARKS:
+        table, col = _MARKS[e.kind]
+        if state is None:
+            sess.execute(delete(table).where(table.sample_id == e.sample_id, col == e.target))
+        else:
+            sess.execute(
+                insert(table).values(
+                    {"sample_id": e.sample_id, col.key: e.target, "reviewer": reviewer, "at": now}
+                )
+            )
+        return state
+    item_id = int(e.target)
+    item: type[AnnotationRegion] | type[AnnotationNote] = (
+        AnnotationRegion if e.kind == "region" else AnnotationNote
+    )
+    current = cast("AnnotationRegion | AnnotationNote | None", sess.get(item, item_id))
+    if state is None:
+        if current is not None:
+            sess.delete(current)
+        return None
+    version = (int(state["version"]) if current is None else current.version) + 1
+    if e.kind == "region":
+        fields = {k: state[k] for k in ("start", "end", "label", "note")}
+    else:
+        fields = {"text": state["text"]}
+    if current is None:
+        # The item was deleted: bring it back under its own id, one version on (an editor
+        # still holding the version it had gets a conflict).
+        extra = {"reviewer": state.get("reviewer", reviewer)} if e.kind == "note" else {"reviewer": reviewer}
+        sess.execute(
+            insert(item).values(
+                id=item_id,
+                sample_id=e.sample_id,
+                version=version,
+                created_at=now,
+                updated_at=now,
+                updated_by=reviewer,
+                **fields,
+                **extra,
+            )
+        )
+    else:
+        sess.execute(
+            update(item)
+            .where(item.id == item_id)
+            .values(**fields, version=version, updated_at=now, updated_by=reviewer)
+            .execution_options(synchronize_session=False)
+        )
+        sess.expire(current)
+    restored = dict(state)
+    restored["version"] = version
+    return restored
+
+
+class AnnotationHistoryMixin(BaseStore):
+    """Annotation history and undo methods of :class:`audiosoup_widgets.store.Store`."""
+
+    def annotation_history(self, sample_id: int) -> list[AnnotationEditRecord]:
+        """Return every recorded change of the sample's annotations, newest first."""
+        with self.session() as sess:
+            rows = sess.scalars(
+                select(AnnotationEdit)
+                .where(AnnotationEdit.sample_id == sample_id)
+                .order_by(AnnotationEdit.id.desc())
+            ).all()
+            return [_edit_record(e) for e in rows]
+
+    def annotation_batch(self, batch_id: str) -> list[AnnotationEditRecord]:
+        """Return the rows of a change of a selection (and of its undo), oldest first."""
+        batch_id = validate_batch_id(batch_id)
+        with self.session() as sess:
+            rows = sess.scalars(
+                select(AnnotationEdit).where(AnnotationEdit.batch_id == batch_id).order_by(AnnotationEdit.id)
+            ).all()
+            return [_edit_record(e) for e in rows]
+
+    def undo_annotation(self, edit_id: int, *, reviewer: str) -> AnnotationEditRecord:
+        """Revert one annotation edit; return the undo's own history row.
+
+        Parameters
+        ----------
+        edit_id : int
+            The edit (from :meth:`annotation_history`).
+        reviewer : str
+            Who undoes it.
+
+        Raises
+        ------
+        NotFoundError
+            No such edit.
+        ValidationError
+            The edit is an undo, or was undone already.
+        ConflictError
+            The item changed since the edit (by anyone); nothing is changed.
+        """
+        who = validate_reviewer(reviewer)
+        if isinstance(edit_id, bool) or not isinstance(edit_id, int):
+            raise ValidationError("an edit id is a whole number")
+        with self.session() as sess:
+            e = sess.get(AnnotationEdit, edit_id)
+            if e is None:
+                raise NotFoundError(f"no annotation edit {edit_id}")
+            if e.action == "undo":
+                raise ValidationError("an undo cannot be undone; make the change again")
+            if e.undone:
+                raise ValidationError("this change was undone already")
+            now = dt.datetime.now(dt.UTC)
+            current = _current(sess, e)
+            if current != e.after or _later_changes(sess, [e]).get(_key(e), 0) > e.id:
+                raise ConflictError(
+                    f"this {e.kind} changed since; nothing was undone",
+                    field=e.kind,
+                    mine=e.before,
+                    theirs=current,
+                )
+            restored = _restore(sess, e, reviewer=who, now=now)
+            e.undone = True
+            undo = AnnotationEdit(
+                sample_id=e.sample_id,
+                kind=e.kind,
+                action="undo",
+                target=e.target,
+                before=current,
+                after=restored,
+                reviewer=who,
+                batch_id=None,
+                at=now,
+                undone=False,
+                undoes=e.id,
+            )
+            sess.add(undo)
+            sess.flush()
+            return _edit_record(undo)
+
+    def undo_annotation_batch(self, batch_id: str, *, reviewer: str) -> AnnotationUndoRecord:
+        """Revert a change of a selection's tags or flags as one step.
+
+        Every row of the batch whose item is still as the batch left it is reverted (an
+        undo row each, with the same batch id); a row whose item changed since is left
+        alone and its sample reported.
+
+        Raises
+        ------
+        NotFoundError
+            No change with this batch id.
+        """
+        batch_id = validate_batch_id(batch_id)
+        who = validate_reviewer(reviewer)
+        now = dt.datetime.now(dt.UTC)
+        with self.session() as sess:
+            rows = sess.scalars(
+                select(AnnotationEdit)
+                .where(AnnotationEdit.batch_id == batch_id, AnnotationEdit.action != "undo")
+                .order_by(AnnotationEdit.id.desc())
+            ).all()
+            if not rows:
+                raise NotFoundError("no annotation change with this batch id")
+            live = [e for e in rows if not e.undone]
+            present = _present_marks(sess, live)
+            later = _later_changes(sess, live)
+            reverted, conflicts = 0, set()
+            undo_rows: list[dict[str, Any]] = []
+            for e in live:
+                if e.kind in _MARKS:
+                    now_state = e.target if (e.sample_id, e.kind, e.target) in present else None
+                else:
+                    now_state = _current(sess, e)
+                if now_state != e.after or later.get(_key(e), 0) > e.id:
+                    conflicts.add(e.sample_id)
+                    continue
+                restored = _restore(sess, e, reviewer=who, now=now)
+                e.undone = True
+                reverted += 1
+                undo_rows.append(
+                    {
+                        "sample_id": e.sample_id,
+                        "kind": e.kind,
+                        "action": "undo",
+                        "target": e.target,
+                        "before": now_state,
+                        "after": restored,
+                        "reviewer": who,
+                        "batch_id": batch_id,
+                        "at": now,
+                        "undone": False,
+                        "undoes": e.id,
+                    }
+                )
+            sess.flush()
+            if undo_rows:
+                sess.execute(insert(AnnotationEdit), undo_rows)
+            return AnnotationUndoRecord(
+                batch_id=batch_id,
+                reverted=reverted,
+                already_undone=len(rows) - len(live),
+                conflicts=tuple(sorted(conflicts)),
+            )
+
+
+def _present_marks(sess: Session, edits: Sequence[AnnotationEdit]) -> set[tuple[int, str, str]]:
+    """Return which (sample, kind, word) of the tag and flag edits are present now (one read each)."""
+    out: set[tuple[int, str, str]] = set()
+    for kind, (table, col) in _MARKS.items():
+        words = {e.target for e in edits if e.kind == kind}
+        if not words:
+            continue
+        samples = {e.sample_id for e in edits if e.kind == kind}
+        q = select(table.sample_id, col).where(col.in_(sorted(words)))
+        if len(samples) <= 1000:
+            q = q.where(table.sample_id.in_(sorted(samples)))
+        out.update((sid, kind, w) for sid, w in sess.execute(q))
+    return out
+
+
+def _key(e: AnnotationEdit) -> tuple[int, str, str]:
+    return (e.sample_id, e.kind, e.target)
+
+
+def _later_changes(sess: Session, edits: Sequence[AnnotationEdit]) -> dict[tuple[int, str, str], int]:
+    """Return, per item of ``edits``, the id of its newest standing change (not an undo, not undone)."""
+    if not edits:
+        return {}
+    samples = {e.sample_id for e in edits}
+    q = select(
+        AnnotationEdit.sample_id, AnnotationEdit.kind, AnnotationEdit.target, func.max(AnnotationEdit.id)
+    ).where(
+        AnnotationEdit.id > min(e.id for e in edits),
+        AnnotationEdit.action != "undo",
+        AnnotationEdit.undone.is_(False),
+        AnnotationEdit.kind.in_(sorted({e.kind for e in edits})),
+        AnnotationEdit.target.in_(sorted({e.target for e in edits})),
+    )
+    if len(samples) <= 1000:
+        q = q.where(AnnotationEdit.sample_id.in_(sorted(samples)))
+    q = q.group_by(AnnotationEdit.sample_id, AnnotationEdit.kind, AnnotationEdit.target)
+    return {(int(s), str(k), str(t)): int(i) for s, k, t, i in sess.execute(q)}
