@@ -13,16 +13,21 @@ Where each format points at the audio (the *locator*):
   back. Lists and dicts (tags, regions, votes) are JSON text in their cell.
 * ``jsonl``: one JSON object per line, the same columns with the same ``path``;
   lists and dicts stay JSON values, times are ISO-8601 text.
-* ``audiofolder``: a folder holding ``metadata.csv``, the layout Hugging Face's
-  ``AudioFolder`` builder reads: ``file_name`` first (relative to the folder),
-  then ``label`` and the other columns, ``path`` being the file relative to the
-  dataset root. With ``copy_audio`` each file is copied to
-  ``<split>/<path>`` under the folder (``unsplit/`` for a clip without a split),
-  so the folder is self-contained and the builder finds the splits by their
-  folder names. Without it ``file_name`` leads to the original file by a
-  relative path (``../...``); pandas and your own loaders follow it, but the
-  Hugging Face builder only reads files inside the folder, so use
-  ``copy_audio`` for it.
+* ``audiofolder``: a folder holding ``metadata.csv``: ``file_name`` first
+  (relative to the folder), then ``label`` and the other columns, ``path`` being
+  the file relative to the dataset root. With ``copy_audio`` each file is copied
+  to ``<split>/<path>`` under the folder (``unsplit/`` for a clip without a
+  split) and each split folder gets a ``metadata.parquet`` of its clips
+  (``file_name`` relative to the split folder, one column schema for every
+  split): the layout Hugging Face's ``AudioFolder`` builder reads, each split
+  from its folder, the curated ``label`` column as it is (checked with
+  ``datasets`` 5.2). That builder only reads metadata inside a split's folder,
+  and types a CSV column per file (a column empty in one split would make the
+  splits disagree), hence the Parquet files. Clips without a split are read by
+  it only when no clip has one; otherwise ``unsplit/`` is left to pandas and
+  ``metadata.csv``. Without ``copy_audio``, ``file_name`` leads to the original
+  file by a relative path (``../...``), which pandas and your own loaders
+  follow; the Hugging Face builder does not (it reads inside the folder).
 * ``label-studio``: a JSON list of Label Studio tasks. ``data.audio`` is
   ``audio_prefix`` followed by the URL-quoted path relative to the dataset
   root (by default Label Studio's local-files address, ``/data/local-files/?d=``,
@@ -308,13 +313,66 @@ def _write_audiofolder(
             else:
                 name = _relative(source, str(path))
             located.append({"file_name": name, **{k: v for k, v in row.items() if k != "file_name"}})
-        with open(tmp / METADATA, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            fh.write(_csv_text(located, first=("file_name", "label")))
+        _write_metadata(tmp, located)
+        if copy_audio:
+            _write_split_metadata(tmp, located)
         _replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return len(located)
+
+
+def _write_metadata(folder: Path, rows: list[dict[str, Any]]) -> None:
+    with open(folder / METADATA, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        fh.write(_csv_text(rows, first=("file_name", "label")))
+
+
+def _arrow_kind(values: list[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return "bool"
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "int"
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return "float"
+    return "str"
+
+
+def _write_split_metadata(folder: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``<split>/metadata.parquet`` for each split folder, one schema for all.
+
+    Hugging Face's builder reads, for a split, only the files under the split's
+    folder, so the shared ``metadata.csv`` is not among them; and it infers a CSV
+    column's type per file, so a column empty in one split would make the splits
+    disagree. Parquet files written with one schema (the whole table's) cannot.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    plain = [{k: _json_value(v) for k, v in row.items()} for row in rows]
+    columns = list(plain[0]) if plain else []
+    kinds = {c: _arrow_kind([row.get(c) for row in plain]) for c in columns}
+    types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+    by_split: dict[str, list[dict[str, Any]]] = {}
+    for row in plain:
+        split, name = str(row["file_name"]).split("/", 1)
+        if split != UNSPLIT:  # not a split the builder knows: read through metadata.csv alone
+            by_split.setdefault(split, []).append({**row, "file_name": name})
+    for split, split_rows in by_split.items():
+        arrays = []
+        for c in columns:
+            cells = [row.get(c) for row in split_rows]
+            if kinds[c] == "str":
+                cells = [_text(v) for v in cells]
+            arrays.append(pa.array(cells, type=types[kinds[c]]))
+        pq.write_table(pa.Table.from_arrays(arrays, names=columns), folder / split / "metadata.parquet")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _replace_folder(new: Path, path: Path) -> None:

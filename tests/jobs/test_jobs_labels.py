@@ -143,6 +143,16 @@ def test_audiofolder_with_copied_audio_reads_back_with_pandas(curated, tmp_path)
     }
     labels = dict(zip(meta["file_name"], meta["label"], strict=True))
     assert labels["train/a/one.wav"] == "dog" and labels["train/a/two.wav"] == "'=HYPERLINK(1)"
+    # Each split's own metadata (what Hugging Face's builder reads), one schema for all.
+    train = pd.read_parquet(out / "train" / "metadata.parquet")
+    test = pd.read_parquet(out / "test" / "metadata.parquet")
+    assert dict(zip(train["file_name"], train["label"], strict=True)) == {
+        "a/one.wav": "dog",
+        "a/two.wav": "=HYPERLINK(1)",  # Parquet is not a spreadsheet: exact
+    }
+    assert list(test["file_name"]) == ["b/three.wav"] and test["label_edited_by"].isna().all()
+    assert dict(train.dtypes) == dict(test.dtypes)
+    assert not (out / "unsplit" / "metadata.parquet").exists()
     src = labels_frame("cur", db=curated).attrs["root"]
     for rel, name in files.items():
         assert (out / name).read_bytes() == open(os.path.join(src, rel.removeprefix("./")), "rb").read()
