@@ -195,15 +195,17 @@ def write_dataset(
     else:
         here = str(path.parent)
         if fmt == "manifest-csv":
-            text = _csv_text([_located(row, "path", root, here) for row in rows], first=_FIRST)
+            text = _csv_text(_located(rows, "path", root, here), first=_FIRST)
         elif fmt == "jsonl":
             text = "".join(
-                json.dumps(_json_value(_located(row, "path", root, here)), ensure_ascii=False) + "\n"
-                for row in rows
+                json.dumps(_json_value(row), ensure_ascii=False) + "\n"
+                for row in _located(rows, "path", root, here)
             )
         else:
             tasks = [_label_studio_task(row, audio_prefix) for row in rows]
-            text = json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"
+            # One task per line: readable, and the C encoder (``indent`` would take
+            # Python's, several times slower on a large dataset).
+            text = "[\n" + ",\n".join(json.dumps(t, ensure_ascii=False) for t in tasks) + "\n]\n"
         atomic_write((path, _text_writer(text)))
         kept = len(rows)
     result.rows = kept
@@ -231,6 +233,18 @@ def _safe_path(path: str) -> str:
 
 
 def _cell(key: str, value: Any, path_columns: tuple[str, ...]) -> str:
+    # The common cells first, by exact type: a large export spends its time here.
+    kind = type(value)
+    if value is None:
+        return ""
+    if kind is str:
+        return _safe_path(value) if key in path_columns else spreadsheet_text(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else ""
+    if (kind is list or kind is dict) and not value:
+        return "[]" if kind is list else "{}"
     value = _json_value(value)
     if value is None:
         return ""
@@ -270,11 +284,23 @@ def _relative(target: str, start: str) -> str:
     return os.path.relpath(target, start).replace(os.sep, "/")
 
 
-def _located(row: Mapping[str, Any], key: str, root: str, here: str) -> dict[str, Any]:
-    """Return the row with ``key`` leading to its audio from folder ``here``, first."""
-    out = {key: _relative(os.path.join(root, *str(row["path"]).split("/")), here)}
-    out.update({k: v for k, v in row.items() if k not in (key, "file_name")})
-    return out
+def _locator(root: str, here: str) -> Callable[[str], str]:
+    """Return ``locate(path)``: a root-relative path made relative to folder ``here``.
+
+    Stored paths are normalised (no ``..``), so the way from ``here`` to the root
+    is found once and prefixed.
+    """
+    base = _relative(root, here)
+    return (lambda rel: rel) if base == "." else (lambda rel: f"{base}/{rel}")
+
+
+def _located(rows: Sequence[Mapping[str, Any]], key: str, root: str, here: str) -> list[dict[str, Any]]:
+    """Return the rows with ``key`` leading to their audio from folder ``here``, first."""
+    locate = _locator(root, here)
+    return [
+        {key: locate(str(row["path"])), **{k: v for k, v in row.items() if k not in (key, "file_name")}}
+        for row in rows
+    ]
 
 
 # -- AudioFolder ----------------------------------------------------------------------------
@@ -292,6 +318,7 @@ def _write_audiofolder(
     tmp.mkdir()
     try:
         located: list[dict[str, Any]] = []
+        locate = _locator(root, str(path))
         for done, row in enumerate(rows, 1):
             rel = str(row["path"])
             source = os.path.join(root, *rel.split("/"))
@@ -311,7 +338,7 @@ def _write_audiofolder(
                 if progress is not None:
                     progress(done, len(rows))
             else:
-                name = _relative(source, str(path))
+                name = locate(rel)
             located.append({"file_name": name, **{k: v for k, v in row.items() if k != "file_name"}})
         _write_metadata(tmp, located)
         if copy_audio:

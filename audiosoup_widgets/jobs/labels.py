@@ -47,16 +47,6 @@ LABEL_COLUMNS: tuple[str, ...] = (
     "n_votes",
     "consensus",
 )
-_TEXT_COLUMNS = (
-    "label",
-    "split",
-    "speaker",
-    "text",
-    "label_edited_by",
-    "label_edit_kind",
-    "label_edit_reason",
-    "consensus",
-)
 #: The annotation columns and the value of a sample without annotations.
 _EMPTY_ANNOTATIONS: dict[str, Any] = {
     "tags": [],
@@ -132,31 +122,24 @@ def labels_frame(dataset: str, *, db: Store | str | None = None) -> pd.DataFrame
     store = open_store(db)
     rows = store.curated_samples(dataset)
     notes = annotation_columns(store, dataset)
-    records = []
-    for row in rows:
-        ann = {**_EMPTY_ANNOTATIONS, **notes.get(row["sample_id"], {})}
-        votes = dict(ann["votes"] or {})
-        records.append(
-            {
-                **{k: row[k] for k in LABEL_COLUMNS[:2]},
-                "file_name": str(row["path"]).rsplit("/", 1)[-1],
-                **{k: row[k] for k in LABEL_COLUMNS[3:13]},
-                "tags": list(ann["tags"] or []),
-                "reviewer_flags": list(ann["reviewer_flags"] or []),
-                "notes": list(ann["notes"] or []),
-                "regions": [dict(r) for r in ann["regions"] or []],
-                "votes": votes,
-                "n_votes": len(votes),
-                "consensus": consensus(votes),
-            }
-        )
-    frame = pd.DataFrame.from_records(records, columns=list(LABEL_COLUMNS))
+    # Built column by column: a dict per row costs seconds at 100,000 clips.
+    empty = dict(_EMPTY_ANNOTATIONS)
+    ann = [notes.get(row["sample_id"], empty) for row in rows]
+    votes = [dict(a.get("votes") or {}) for a in ann]
+    data: dict[str, Any] = {k: [row[k] for row in rows] for k in LABEL_COLUMNS[:13] if k != "file_name"}
+    data["file_name"] = [str(p).rsplit("/", 1)[-1] for p in data["path"]]
+    for key in ("tags", "reviewer_flags", "notes"):
+        data[key] = [list(a.get(key) or []) for a in ann]
+    data["regions"] = [[dict(r) for r in a.get("regions") or []] for a in ann]
+    data["votes"] = votes
+    data["n_votes"] = [len(v) for v in votes]
+    data["consensus"] = [consensus(v) if v else None for v in votes]
+    frame = pd.DataFrame({k: pd.Series(data[k], dtype=object) for k in LABEL_COLUMNS})
     frame["sample_id"] = frame["sample_id"].astype("int64")
     frame["n_votes"] = frame["n_votes"].astype("int64")
+    frame["duration"] = frame["duration"].astype("float64")
+    frame["sample_rate"] = frame["sample_rate"].astype("int64")
     frame["label_edited_at"] = pd.to_datetime(frame["label_edited_at"], utc=True)
-    # pandas fills a missing text with NaN; the documented value is None.
-    for col in _TEXT_COLUMNS:
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame.attrs.update(dataset=dataset, root=store.dataset_root(dataset))
     return frame
 

@@ -2,7 +2,7 @@
 
 :meth:`CurationMixin.curated_samples` reads, in two statements whatever the
 dataset's size, what an export of curated data needs: each sample's stored
-values (label, split, speaker, text, metadata, audio facts) and the provenance of
+values (label, split, speaker, text, length and rate) and the provenance of
 its label, the newest recorded change of the ``label`` field (an edit, a bulk
 relabel or an undo) with its reviewer, time and reason.
 """
@@ -30,12 +30,6 @@ CURATED_FIELDS: tuple[str, ...] = (
     "text",
     "duration",
     "sample_rate",
-    "channels",
-    "format",
-    "content_hash",
-    "status",
-    "flags",
-    "meta",
     "label_edited_by",
     "label_edited_at",
     "label_edit_kind",
@@ -80,12 +74,6 @@ class CurationMixin(BaseStore):
                     Sample.text,
                     Sample.duration,
                     Sample.sample_rate,
-                    Sample.channels,
-                    Sample.format,
-                    Sample.content_hash,
-                    Sample.status,
-                    Sample.flags,
-                    Sample.meta,
                 )
                 .outerjoin(Label, Label.id == Sample.label_id)
                 .where(Sample.dataset_id == ds_id)
@@ -123,12 +111,6 @@ class CurationMixin(BaseStore):
                     "text": r.text,
                     "duration": r.duration,
                     "sample_rate": r.sample_rate,
-                    "channels": r.channels,
-                    "format": r.format,
-                    "content_hash": r.content_hash,
-                    "status": r.status,
-                    "flags": list(r.flags or ()),
-                    "meta": dict(r.meta or {}),
                     "label_edited_by": edit.reviewer if edit else None,
                     "label_edited_at": edit.at if edit else None,
                     "label_edit_kind": edit.kind if edit else None,

@@ -254,3 +254,12 @@ def test_annotations_reach_every_format(annotated, tmp_path):
     assert kinds[("regions", "labels")] == {"start": 0.25, "end": 0.75, "labels": ["bark"]}
     assert kinds[("region_note", "textarea")]["text"] == ["loud"]
     assert kinds[("notes", "textarea")] == {"text": ["bark at the end"]}
+
+
+def test_an_empty_dataset_gives_the_columns_and_a_header(store, tmp_path):
+    store.ensure_dataset("none", root=str(tmp_path), layout="folders")
+    frame = labels_frame("none", db=store)
+    assert list(frame.columns) == list(LABEL_COLUMNS) and len(frame) == 0
+    result = export_dataset("none", fmt="audiofolder", output=tmp_path / "af", db=store, copy_audio=True)
+    assert (result.rows, result.copied) == (0, 0)
+    assert (tmp_path / "af" / "metadata.csv").read_text().startswith("file_name,label")
