@@ -33,6 +33,7 @@ _LAZY = {
     "load_dataset": "jobs.ingest",
     "fit_model": "jobs.model",
     "label_suspects": "jobs.model",
+    "agreement": "jobs.agreement",
     "ReviewState": "state",
     "SampleGrid": "widgets",
     "MetadataEditor": "widgets",
@@ -64,6 +65,7 @@ __all__ = [
     "load_dataset",
     "fit_model",
     "label_suspects",
+    "agreement",
     "ReviewState",
     "SampleGrid",
     "MetadataEditor",
@@ -77,6 +79,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .app import build_review_app, show
     from .features import FEATURES, compute_features
+    from .jobs.agreement import agreement
     from .jobs.compute import compute_dataset
     from .jobs.export import export_features
     from .jobs.frames import feature_frame

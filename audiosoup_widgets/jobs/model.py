@@ -328,6 +328,8 @@ def fit_model(
             "is_issue": result.is_issue.tolist(),
             "top3": result.top(),
             "nearest": nearest,
+            # Every judged clip's class probabilities: the reviewers' consensus weighs them.
+            "probs": result.probabilities.tolist(),
         },
     )
     report("saving", 1, 1)

@@ -12,6 +12,8 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.relabel`: bulk relabel of a selection (preview, apply, undo of the batch);
 * :mod:`.ranking`: which features separate a dataset's labels, one feature's values per label;
 * :mod:`.model`: a classifier on chosen features, its run history, label suspects and their review;
+* :mod:`.annotations`: reviewers' votes (blind or not), tags, reviewer flags, regions, notes, their
+  history and undo, and the reviewers' agreement;
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -30,6 +32,7 @@ from ..features import FeatureParams
 from ..jobs.model import FitReport
 from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord, SuspectRecord
+from .annotations import DEFAULT_FLAGS, AgreementReport, AnnotationService, VotesView
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
 from .cache import LRUCache
 from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
@@ -82,6 +85,10 @@ __all__ = [
     "ClassBalance",
     "MEASURES",
     "RelabelService",
+    "AnnotationService",
+    "AgreementReport",
+    "VotesView",
+    "DEFAULT_FLAGS",
     "RelabelRecord",
     "BatchUndoRecord",
     "SkippedSample",
@@ -146,6 +153,7 @@ class ReviewServices:
     relabel : RelabelService
     ranking : RankingService
     model : ModelService
+    annotations : AnnotationService
     """
 
     def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
@@ -159,3 +167,4 @@ class ReviewServices:
         self.relabel = RelabelService(store, self.samples)
         self.ranking = RankingService(store, self.samples, params=params)
         self.model = ModelService(store, self.samples)
+        self.annotations = AnnotationService(store, self.samples)

@@ -19,15 +19,23 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
     from ..features import FeatureParams
     from ..jobs.model import FitReport
     from ..store.records import (
+        AnnotationBatchRecord,
+        AnnotationEditRecord,
+        AnnotationUndoRecord,
         BatchUndoRecord,
         DatasetRecord,
         EditRecord,
         LabelRecord,
         ModelRunRecord,
+        NoteRecord,
+        RegionRecord,
         RelabelRecord,
+        SampleAnnotations,
         SampleRecord,
         SuspectRecord,
+        VoteRecord,
     )
+    from .annotations import AgreementReport, VotesView
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
@@ -47,6 +55,7 @@ __all__ = [
     "QualityServices",
     "RelabelServices",
     "ModelServices",
+    "AnnotationServices",
     "Services",
 ]
 
@@ -64,6 +73,12 @@ class SampleFilters(TypedDict):
     ids: NotRequired[Sequence[int] | None]
     #: Keep only the current label suspects of the dataset's latest model run.
     suspects: NotRequired[bool]
+    #: Keep only clips whose reviewers' current votes disagree (two or more labels).
+    disagreement: NotRequired[bool]
+    #: Keep clips with any of these tags.
+    tags: NotRequired[Sequence[str]]
+    #: Keep clips with any of these reviewer flags (not the quality flags of ``status``).
+    reviewer_flags: NotRequired[Sequence[str]]
 
 
 class SampleServices(Protocol):
@@ -343,6 +358,121 @@ class ModelServices(Protocol):
         """Call the clip ambiguous (recorded in its history)."""
 
 
+class AnnotationServices(Protocol):
+    """Votes, tags, reviewer flags, regions, notes, agreement (:class:`~.annotations.AnnotationService`)."""
+
+    flags: tuple[str, ...]
+
+    def vote(self, sample_id: object, label: str, *, reviewer: str) -> VoteRecord:
+        """Record the reviewer's label vote on a clip."""
+
+    def clear_vote(self, sample_id: object, *, reviewer: str) -> bool:
+        """Withdraw the reviewer's vote on a clip."""
+
+    def votes_view(self, sample_id: object, *, reviewer: str, blind: bool) -> VotesView:
+        """Return what the reviewer may see of a clip's votes (blind: nothing of others' before voting)."""
+
+    def tag(self, sample_id: object, tag: str, *, reviewer: str) -> bool:
+        """Tag a clip."""
+
+    def untag(self, sample_id: object, tag: str, *, reviewer: str) -> bool:
+        """Remove a tag from a clip."""
+
+    def tag_vocabulary(
+        self, dataset: str, prefix: str = "", *, contains: bool = False, limit: int | None = ...
+    ) -> list[tuple[str, int]]:
+        """Return the dataset's tags matching what was typed, with counts (autocomplete)."""
+
+    def flag(self, sample_id: object, flag: str, *, reviewer: str) -> bool:
+        """Give a clip a reviewer flag."""
+
+    def unflag(self, sample_id: object, flag: str, *, reviewer: str) -> bool:
+        """Remove a reviewer flag from a clip."""
+
+    def flag_counts(self, dataset: str) -> list[tuple[str, int]]:
+        """Return the dataset's reviewer flags with counts."""
+
+    def bulk_tag(
+        self,
+        ids: Iterable[int],
+        tags: Sequence[str],
+        *,
+        reviewer: str,
+        dataset: str | None = None,
+        remove: bool = False,
+    ) -> AnnotationBatchRecord:
+        """Tag (or untag) a selection in one step."""
+
+    def bulk_flag(
+        self,
+        ids: Iterable[int],
+        flags: Sequence[str],
+        *,
+        reviewer: str,
+        dataset: str | None = None,
+        remove: bool = False,
+    ) -> AnnotationBatchRecord:
+        """Flag (or unflag) a selection in one step."""
+
+    def add_region(
+        self,
+        sample_id: object,
+        *,
+        start: float,
+        end: float,
+        reviewer: str,
+        label: str | None = None,
+        note: str | None = None,
+    ) -> RegionRecord:
+        """Add a time region to a clip."""
+
+    def update_region(
+        self,
+        region_id: object,
+        *,
+        version: int,
+        reviewer: str,
+        start: float | None = None,
+        end: float | None = None,
+        label: str | None = None,
+        note: str | None = None,
+    ) -> RegionRecord:
+        """Change a region read at ``version``."""
+
+    def delete_region(self, region_id: object, *, version: int, reviewer: str) -> None:
+        """Delete a region read at ``version``."""
+
+    def regions(self, sample_id: object) -> list[RegionRecord]:
+        """Return a clip's regions by start time."""
+
+    def add_note(self, sample_id: object, text: str, *, reviewer: str) -> NoteRecord:
+        """Add a note to a clip."""
+
+    def update_note(self, note_id: object, text: str, *, version: int, reviewer: str) -> NoteRecord:
+        """Change a note read at ``version``."""
+
+    def delete_note(self, note_id: object, *, version: int, reviewer: str) -> None:
+        """Delete a note read at ``version``."""
+
+    def notes(self, sample_id: object) -> list[NoteRecord]:
+        """Return a clip's notes, oldest first."""
+
+    def annotations(self, sample_id: object, *, reviewer: str, blind: bool) -> SampleAnnotations:
+        """Return every annotation of a clip (others' votes hidden when blind, before voting)."""
+
+    def history(self, sample_id: object) -> list[AnnotationEditRecord]:
+        """Return every change of a clip's annotations, newest first."""
+
+    def undo(self, edit_id: object, *, reviewer: str) -> AnnotationEditRecord:
+        """Revert one change."""
+
+    def undo_batch(self, batch_id: str, *, reviewer: str) -> AnnotationUndoRecord:
+        """Revert a selection's change as one step."""
+
+    def agreement(self, dataset: str) -> AgreementReport:
+        """Return how far the dataset's reviewers agree."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -385,3 +515,7 @@ class Services(Protocol):
     @property
     def model(self) -> ModelServices:
         """The model service (label suspects)."""
+
+    @property
+    def annotations(self) -> AnnotationServices:
+        """The annotation service (votes, tags, reviewer flags, regions, notes)."""

@@ -84,6 +84,9 @@ def _query(filters: SampleFilters) -> SampleQuery:
         sort=filters.get("sort", "id"),
         ids=None if filters.get("ids") is None else tuple(filters.get("ids") or ()),
         suspects=bool(filters.get("suspects", False)),
+        disagreement=bool(filters.get("disagreement", False)),
+        tags=tuple(filters.get("tags", ())),
+        reviewer_flags=tuple(filters.get("reviewer_flags", ())),
     )
 
 

@@ -17,18 +17,19 @@ from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..vocabulary import SPLITS
+from .annotation_filters import annotation_conditions, check_annotation_filters
 from .engine import BaseStore
 from .idset import MAX_IDS, ids_condition, validate_ids
-from .models import MAX_NAME, MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
+from .models import MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord
 from .suspects import by_suspicion, only_suspects
+from .validation import MAX_META_KEYS, validate_label_name, validate_meta, validate_reason, validate_reviewer
 
 #: Columns a user may sort by: name -> (SQL expression builder).
 SORTS = ("id", "path", "label", "duration", "split", "speaker", "sample_rate", "suspicion")
 STATUSES = ("ok", "flagged")
 MAX_PAGE_SIZE = 200
 MAX_SEARCH = 200
-MAX_META_KEYS = 50
 EDITABLE = ("label", "text", "split", "meta")
 #: The columns of a history row, in the order of :class:`EditRecord`'s fields.
 _EDIT_FIELDS = tuple("id sample_id reviewer at field old new version undone kind batch_id reason".split())
@@ -61,6 +62,11 @@ class SampleQuery:
         Keep only the current label suspects of the dataset's latest model run with
         suspects (none when there is no run). Sorting by ``suspicion`` (``-suspicion``:
         most suspicious first) orders by that run's score, clips it does not suspect last.
+    disagreement : bool
+        Keep only samples whose reviewers' current votes hold two or more labels.
+    tags, reviewer_flags : tuple of str
+        Keep samples with any of these tags, and with any of these reviewer flags (not
+        the quality flags of ``status``); empty: all.
     """
 
     dataset: str
@@ -71,8 +77,12 @@ class SampleQuery:
     sort: str = "id"
     ids: tuple[int, ...] | None = None
     suspects: bool = False
+    disagreement: bool = False
+    tags: tuple[str, ...] = field(default=())
+    reviewer_flags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        check_annotation_filters(self)
         key = self.sort.lstrip("-")
         if key not in SORTS:
             raise ValidationError(f"cannot sort by {self.sort!r}; choose one of {', '.join(SORTS)}")
@@ -89,7 +99,7 @@ class SampleQuery:
 
     def __repr__(self) -> str:
         # A lasso's 100,000 ids would make every log line and error message huge.
-        keys = ("dataset", "labels", "split", "search", "status", "sort", "suspects")
+        keys = "dataset labels split search status sort suspects disagreement tags reviewer_flags".split()
         fields = {k: getattr(self, k) for k in keys}
         ids = "None" if self.ids is None else f"<{len(self.ids)} ids>"
         return f"SampleQuery({', '.join(f'{k}={v!r}' for k, v in fields.items())}, ids={ids})"
@@ -136,7 +146,7 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(ids_condition(sess.get_bind().dialect.name, q.ids, csv=q._ids_csv))
     if q.suspects:
         conds.append(only_suspects(sess, ds_id))
-    return conds
+    return conds + annotation_conditions(q)
 
 
 def _ordered(sess: Session, q: SampleQuery, ids_q: Any) -> Any:
@@ -547,53 +557,5 @@ class QueryMixin(BaseStore):
             return out
 
 
-def validate_reviewer(name: str) -> str:
-    """Return a cleaned reviewer name or raise :class:`ValidationError`."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError("enter your name before editing")
-    name = name.strip()
-    if len(name) > 100:
-        raise ValidationError("reviewer name longer than 100 characters")
-    return name
-
-
-def validate_reason(reason: str | None) -> str | None:
-    """Return a cleaned reason for an edit (None when empty) or raise :class:`ValidationError`."""
-    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_TEXT):
-        raise ValidationError(f"a reason must be text of at most {MAX_TEXT} characters")
-    return (reason.strip() or None) if reason else None
-
-
-def validate_label_name(name: str) -> str:
-    """Return a cleaned label name or raise :class:`ValidationError`."""
-    if not isinstance(name, str):
-        raise ValidationError("label must be text")
-    name = name.strip()
-    if not name:
-        raise ValidationError("label cannot be empty")
-    if len(name) > MAX_NAME:
-        raise ValidationError(f"label longer than {MAX_NAME} characters")
-    if any(ord(c) < 32 for c in name):
-        raise ValidationError("label cannot contain control characters")
-    return name
-
-
-def validate_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Check custom metadata: a flat mapping of short keys to short scalar values."""
-    if not isinstance(meta, dict):
-        raise ValidationError("metadata must be key/value pairs")
-    if len(meta) > MAX_META_KEYS:
-        raise ValidationError(f"at most {MAX_META_KEYS} metadata keys")
-    out: dict[str, Any] = {}
-    for k, v in meta.items():
-        if not isinstance(k, str) or not k.strip() or len(k) > 100:
-            raise ValidationError("metadata keys must be 1 to 100 characters")
-        if v is not None and not isinstance(v, (str, int, float, bool)):
-            raise ValidationError(f"metadata value for {k!r} must be text or a number")
-        if isinstance(v, str) and len(v) > 1000:
-            raise ValidationError(f"metadata value for {k!r} longer than 1000 characters")
-        out[k.strip()] = v
-    return out
-
-
 __all__ = ["SampleQuery", "QueryMixin", "SORTS", "SPLITS", "MAX_IDS", "ids_condition", "validate_ids"]
+__all__ += ["MAX_META_KEYS", "validate_label_name", "validate_meta", "validate_reason", "validate_reviewer"]

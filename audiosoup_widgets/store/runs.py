@@ -161,7 +161,9 @@ class RunsMixin(BaseStore):
             Who ran it.
         suspects : mapping, optional
             The columns of :data:`SUSPECT_COLUMNS`, one value per judged clip: ``top3`` a list
-            of ``[label, probability]``, ``nearest`` a list of ids or None.
+            of ``[label, probability]``, ``nearest`` a list of ids or None; optionally
+            ``probs``, each clip's probability of every class in the order of
+            ``scores["classes"]`` (what the multi-annotator consensus needs).
         """
         if not isinstance(model, str) or not model or len(model) > 16:
             raise ValidationError("a model kind must be text of 1 to 16 characters")
@@ -231,6 +233,27 @@ class RunsMixin(BaseStore):
                 q = q.where(select(ModelSuspect.run_id).where(ModelSuspect.run_id == ModelRun.id).exists())
             run = sess.scalars(q.order_by(ModelRun.id.desc()).limit(1)).first()
             return None if run is None else _run_record(run, dataset)
+
+    def run_probabilities(self, run_id: int) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+        """Return the class probabilities a run stored: (sample ids, classes, probabilities).
+
+        ``None`` when the run kept none (recorded before they were kept, or its suspects
+        were dropped as an old run's). The probabilities are one row per id, one column
+        per class (the order of the run's ``scores["classes"]``).
+        """
+        run = self.get_model_run(run_id)
+        classes = [str(c) for c in run.scores.get("classes", [])]
+        with self.session() as sess:
+            rows = sess.execute(
+                select(ModelSuspect.sample_id, ModelSuspect.probs)
+                .where(ModelSuspect.run_id == run_id, ModelSuspect.probs.is_not(None))
+                .order_by(ModelSuspect.sample_id)
+            ).all()
+        rows = [r for r in rows if r[1] is not None]  # a JSON null is not SQL NULL
+        if not rows or not classes:
+            return None
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        return ids, classes, np.asarray([r[1] for r in rows], dtype=np.float64)
 
     def save_test_scores(
         self, run_id: int, *, scores: Mapping[str, Any], reviewer: str | None = None
@@ -425,7 +448,8 @@ def _copy_suspects(sess: Any, run_id: int, rows: Sequence[dict[str, Any]]) -> No
     lines = [
         f"{run_id},{r['sample_id']},{_csv(r['label'])},{_csv(r['suggested'])},{r['score']!r},{r['rank']},"
         f"{'t' if r['is_issue'] else 'f'},{_csv(json.dumps(r['top3']))},"
-        f"{'' if r['nearest'] is None else _csv(json.dumps(r['nearest']))}\n"
+        f"{'' if r['nearest'] is None else _csv(json.dumps(r['nearest']))},"
+        f"{'' if r['probs'] is None else _csv(json.dumps(r['probs']))}\n"
         for r in rows
     ]
     raw = sess.connection().connection.dbapi_connection
@@ -433,8 +457,8 @@ def _copy_suspects(sess: Any, run_id: int, rows: Sequence[dict[str, Any]]) -> No
     cur = raw.cursor()
     try:
         cur.copy_expert(
-            "COPY model_suspects (run_id, sample_id, label, suggested, score, rank, is_issue, top3, nearest) "
-            "FROM STDIN WITH (FORMAT csv)",
+            "COPY model_suspects (run_id, sample_id, label, suggested, score, rank, is_issue, top3, nearest, "
+            "probs) FROM STDIN WITH (FORMAT csv)",
             io.StringIO("".join(lines)),
         )
     finally:
@@ -454,6 +478,13 @@ def _suspect_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     score = np.asarray(columns["score"], dtype=np.float64)
     if not np.isfinite(score).all():
         raise ValidationError("suspect scores must be finite")
+    probs: Sequence[Any] = [None] * n
+    if columns.get("probs") is not None:
+        matrix = np.asarray(columns["probs"], dtype=np.float64)
+        if matrix.ndim != 2 or len(matrix) != n or not np.isfinite(matrix).all():
+            raise ValidationError("suspect probabilities need one finite row per clip")
+        # Four decimals: the consensus needs no more, and a row of JSON stays short.
+        probs = np.round(matrix, 4).tolist()
     return [
         {
             "sample_id": sid,
@@ -464,8 +495,9 @@ def _suspect_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
             "is_issue": bool(iss),
             "top3": [[str(a), float(b)] for a, b in top],
             "nearest": None if near is None else [int(i) for i in near],
+            "probs": prob,
         }
-        for sid, lab, sug, sc, rk, iss, top, near in zip(
+        for sid, lab, sug, sc, rk, iss, top, near, prob in zip(
             ids,
             columns["label"],
             columns["suggested"],
@@ -474,6 +506,7 @@ def _suspect_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
             columns["is_issue"],
             columns["top3"],
             columns["nearest"],
+            probs,
             strict=True,
         )
     ]

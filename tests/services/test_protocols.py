@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 from audiosoup_widgets.services import (
+    AnnotationService,
     AudioService,
     ExportService,
     FeatureService,
@@ -15,6 +16,7 @@ from audiosoup_widgets.services import (
     SampleService,
 )
 from audiosoup_widgets.services.protocols import (
+    AnnotationServices,
     AudioServices,
     ExportServices,
     FeatureServices,
@@ -31,6 +33,7 @@ from audiosoup_widgets.services.protocols import (
         (FeatureServices, FeatureService),
         (ExportServices, ExportService),
         (RelabelServices, RelabelService),
+        (AnnotationServices, AnnotationService),
     ],
 )
 def test_each_protocol_method_matches_the_service(protocol, concrete):

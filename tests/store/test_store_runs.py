@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from audiosoup_widgets.errors import NotFoundError, ValidationError
@@ -111,5 +112,58 @@ def test_a_decision_goes_to_the_history_and_is_refused_when_bad(ds):
                 "is_issue": [True],
                 "top3": [[]],
                 "nearest": [None],
+            },
+        )
+
+
+def test_class_probabilities_are_kept_with_the_run_when_given(ds):
+    store, ids = ds
+    without = _save(store, ids)
+    assert store.run_probabilities(without) is None  # none given: none kept
+    probs = [[0.25 + 0.1 * i, 0.75 - 0.1 * i] for i in range(len(ids))]
+    run = store.save_model_run(
+        "d",
+        model="logreg",
+        params={},
+        features=["mfcc"],
+        scores={"classes": ["a", ODD]},
+        n_train=len(ids),
+        n_validation=0,
+        duration=0.1,
+        suspects={
+            "sample_id": ids[::-1],
+            "label": ["a"] * len(ids),
+            "suggested": ["a"] * len(ids),
+            "score": [0.1] * len(ids),
+            "rank": list(range(1, len(ids) + 1)),
+            "is_issue": [False] * len(ids),
+            "top3": [[["a", 0.5]]] * len(ids),
+            "nearest": [None] * len(ids),
+            "probs": probs[::-1],
+        },
+    )
+    got_ids, classes, got = store.run_probabilities(run)
+    assert got_ids.tolist() == ids and classes == ["a", ODD]
+    assert np.allclose(got, probs, atol=1e-4)
+    with pytest.raises(ValidationError, match="one finite row per clip"):
+        store.save_model_run(
+            "d",
+            model="logreg",
+            params={},
+            features=[],
+            scores={},
+            n_train=1,
+            n_validation=0,
+            duration=0.0,
+            suspects={
+                "sample_id": ids[:1],
+                "label": ["a"],
+                "suggested": ["a"],
+                "score": [0.1],
+                "rank": [1],
+                "is_issue": [False],
+                "top3": [[]],
+                "nearest": [None],
+                "probs": [[float("nan"), 1.0]],
             },
         )
