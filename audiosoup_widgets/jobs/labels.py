@@ -10,10 +10,10 @@ formats (manifest CSV, JSON lines, Hugging Face AudioFolder, Label Studio tasks)
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.agreement import majority_label
 from .compute import open_store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,10 +65,8 @@ def consensus(votes: Mapping[str, str]) -> str | None:
     votes : mapping of str to str
         Each reviewer's label.
     """
-    counts = Counter(v for v in votes.values() if v is not None).most_common(2)
-    if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
-        return None
-    return counts[0][0]
+    # The one majority rule of the package, the agreement analysis's.
+    return majority_label([v for v in votes.values() if v is not None])
 
 
 def annotation_columns(store: Store, dataset: str) -> dict[int, dict[str, Any]]:
