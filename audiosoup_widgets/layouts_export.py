@@ -38,6 +38,9 @@ Where each format points at the audio (the *locator*):
   per region (``regions``, value ``start``, ``end`` in seconds and ``labels``)
   with its note as a ``textarea`` of the same id (``region_note``), and the notes
   as one ``textarea`` (``notes``); every result's ``to_name`` is ``audio``.
+  Beside it, ``<file>.config.xml`` is the labeling configuration those names
+  need (see :func:`label_studio_config`): paste it into the project's settings
+  before importing the tasks.
 
 The CSV files are safe to open in a spreadsheet, by the rule of the feature
 exports (:func:`audiosoup_widgets.features.export.spreadsheet_text`): a text
@@ -66,11 +69,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from .errors import ConfigError
 from .features.export import atomic_write, spreadsheet_text
 
-__all__ = ["FORMATS", "LABEL_STUDIO_PREFIX", "DatasetExport", "check_output", "write_dataset"]
+__all__ = [
+    "FORMATS",
+    "LABEL_STUDIO_PREFIX",
+    "DatasetExport",
+    "check_output",
+    "config_path",
+    "label_studio_config",
+    "write_dataset",
+]
 
 FORMATS: tuple[str, ...] = ("manifest-csv", "jsonl", "audiofolder", "label-studio")
 #: Label Studio's address of a file under its local-files document root.
@@ -145,9 +157,44 @@ def check_output(
     else:
         if path.is_dir():
             raise ConfigError(f"{path} is a folder; give a file name")
-        if path.exists() and not force:
-            raise ConfigError(f"{path} exists; replace it with --force")
+        for target in (path, config_path(path)) if fmt == "label-studio" else (path,):
+            if target.exists() and not force:
+                raise ConfigError(f"{target} exists; replace it with --force")
     return path
+
+
+def config_path(path: str | os.PathLike[str]) -> Path:
+    """Return the file beside a Label Studio export that holds its labeling configuration."""
+    target = Path(path)
+    return target.with_name(target.name + ".config.xml")
+
+
+def label_studio_config(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Return the Label Studio labeling configuration that the exported tasks' results need.
+
+    An ``Audio`` tag named ``audio``, then the controls the results name: ``label``
+    (one choice among the labels), ``tags`` (several choices), ``regions`` (the
+    region labels), ``region_note`` (a text per region) and ``notes``, each listing
+    the values found in ``rows``. Every value is an escaped XML attribute, never markup.
+    """
+    labels = sorted({str(r["label"]) for r in rows if r.get("label") is not None})
+    tags = sorted({str(t) for r in rows for t in r.get("tags") or []})
+    spans = [g for r in rows for g in r.get("regions") or []]
+    region_labels = sorted({str(g["label"]) for g in spans if g.get("label")})
+
+    def options(tag: str, values: list[str]) -> list[str]:
+        return [f"    <{tag} value={quoteattr(v)}/>" for v in values]
+
+    lines = ["<View>", '  <Audio name="audio" value="$audio"/>']
+    lines += ['  <Choices name="label" toName="audio" choice="single-radio">']
+    lines += [*options("Choice", labels), "  </Choices>"]
+    if tags:
+        lines += ['  <Choices name="tags" toName="audio" choice="multiple">', *options("Choice", tags)]
+        lines += ["  </Choices>"]
+    lines += ['  <Labels name="regions" toName="audio">', *options("Label", region_labels), "  </Labels>"]
+    lines += ['  <TextArea name="region_note" toName="audio" perRegion="true"/>']
+    lines += ['  <TextArea name="notes" toName="audio"/>', "</View>", ""]
+    return "\n".join(lines)
 
 
 def write_dataset(
@@ -206,6 +253,10 @@ def write_dataset(
             # One task per line: readable, and the C encoder (``indent`` would take
             # Python's, several times slower on a large dataset).
             text = "[\n" + ",\n".join(json.dumps(t, ensure_ascii=False) for t in tasks) + "\n]\n"
+            config = label_studio_config(rows)
+            atomic_write((path, _text_writer(text)), (config_path(path), _text_writer(config)))
+            result.rows = len(rows)
+            return result
         atomic_write((path, _text_writer(text)))
         kept = len(rows)
     result.rows = kept

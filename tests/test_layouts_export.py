@@ -105,3 +105,23 @@ def test_a_path_that_is_not_utf8_is_written_as_its_bytes(tmp_path):
     write_dataset(rows, fmt="jsonl", output=tmp_path / "m.jsonl", root=str(tmp_path))
     assert b"\ncaf\xe9.wav," in (tmp_path / "m.csv").read_bytes()
     assert b'"path": "caf\xe9.wav"' in (tmp_path / "m.jsonl").read_bytes()
+
+
+def test_label_studio_config_names_every_control_and_escapes_values(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "tasks.json"
+    rows = [ROW, {**ROW, "sample_id": 8, "label": 'a "quoted" <b>', "tags": [], "regions": []}]
+    write_dataset(rows, fmt="label-studio", output=out, root=str(tmp_path))
+    view = ET.fromstring((tmp_path / "tasks.json.config.xml").read_text(encoding="utf-8"))
+    names = {el.get("name"): el for el in view}
+    assert set(names) == {"audio", "label", "tags", "regions", "region_note", "notes"}
+    assert [c.get("value") for c in names["label"]] == ['a "quoted" <b>', "wren"]  # text, not markup
+    assert [c.get("value") for c in names["tags"]] == ["=cmd", "noisy"]
+    assert [c.get("value") for c in names["regions"]] == ["song"]
+    # Every result's from_name is a control of the config.
+    [task, _] = json.loads(out.read_text(encoding="utf-8"))
+    assert {r["from_name"] for r in task["annotations"][0]["result"]} <= set(names)
+    with pytest.raises(ConfigError, match="config.xml exists"):
+        (tmp_path / "other.json.config.xml").write_text("x")
+        write_dataset(rows, fmt="label-studio", output=tmp_path / "other.json", root=str(tmp_path))
