@@ -41,6 +41,9 @@ _LAZY = {
     "MetadataEditor": "widgets",
     "FeatureExplorer": "widgets",
     "build_review_app": "app",
+    "show": "app",
+    "labels_frame": "jobs.labels",
+    "export_dataset": "jobs.labels",
 }
 
 __all__ = [
@@ -72,16 +75,20 @@ __all__ = [
     "MetadataEditor",
     "FeatureExplorer",
     "build_review_app",
+    "show",
+    "labels_frame",
+    "export_dataset",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import build_review_app
+    from .app import build_review_app, show
     from .features import FEATURES, compute_features
     from .jobs.agreement import agreement
     from .jobs.compute import compute_dataset
     from .jobs.export import export_features
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
+    from .jobs.labels import export_dataset, labels_frame
     from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features
     from .jobs.ranking import rank_features

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipyvuetify.Html import Html
 
@@ -39,9 +39,12 @@ from .widgets import (
     ViewTabs,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .jobs.ingest import LoadReport
+
 log = logging.getLogger(__name__)
 
-__all__ = ["ReviewApp", "build_review_app"]
+__all__ = ["ReviewApp", "build_review_app", "show"]
 
 _TITLE = "Audio Soup · review"
 _INTRO = (
@@ -108,6 +111,8 @@ class ReviewApp:
     widget: Html
     suspect: SuspectPanel
     _warm: threading.Thread | None = field(default=None, repr=False)
+    #: What :func:`show` loaded (None for an app built on stored datasets).
+    load_report: LoadReport | None = field(default=None, repr=False)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -261,3 +266,74 @@ def _show_one(state: ReviewState, views: dict[str, Html]) -> None:
 
     update()
     state.observe(update, names=["view"])
+
+
+def show(
+    df: Any,
+    *,
+    audio: str = "path",
+    label: str | None = "label",
+    split: str | None = None,
+    text: str | None = None,
+    speaker: str | None = None,
+    dataset: str | None = None,
+    db: str | Store | None = None,
+    workers: int | None = None,
+    warm_up: bool = True,
+) -> ReviewApp:
+    """Load a pandas DataFrame of audio files into a store and return the review app on it.
+
+    The last expression of a notebook cell, ``show(df)`` displays the app inline.
+    Running it again with the same table finds the dataset it made: nothing is
+    duplicated and edits made in the app are kept.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per clip.
+    audio : str
+        The column of file paths (absolute, or relative to the working folder).
+    label, split, text, speaker : str, optional
+        The columns holding them (None for none); ``label`` defaults to ``"label"``.
+    dataset : str, optional
+        Dataset name (default: derived from the folder holding every file).
+    db : str or Store, optional
+        Database URL or open store (default: ``AUDIOSOUP_DATABASE_URL``, then the
+        embedded SQLite file in the data folder).
+    workers : int, optional
+        Decoder processes.
+    warm_up : bool
+        Compile the feature engine in the background (see :func:`build_review_app`).
+
+    Returns
+    -------
+    ReviewApp
+        Showing the dataset; ``app.load_report`` says what was loaded and which
+        rows were skipped (a missing or broken file costs its row alone).
+
+    Raises
+    ------
+    ConfigError
+        If a named column is missing (one line naming it) or no row names a file.
+    """
+    from .jobs.ingest import load_frame
+    from .store import connect
+
+    store = db if isinstance(db, Store) else connect(db)
+    report = load_frame(
+        store,
+        df,
+        audio=audio,
+        label=label,
+        split=split,
+        text=text,
+        speaker=speaker,
+        dataset=dataset,
+        workers=workers,
+    )
+    if report.skipped:
+        # Said under the cell, where the table was given: each skipped row, one line each.
+        print(report.summary())
+    app = build_review_app(store, report.dataset, warm_up=warm_up)
+    app.load_report = report
+    return app

@@ -19,6 +19,7 @@ import functools
 import os
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,3 +290,57 @@ def _manifest(csv_path: Path, *, roots: tuple[str, ...]) -> list[Candidate]:
         raise ConfigError(f"{csv_path.name}: bad CSV ({exc})") from exc
     # Stable: a path's rows keep their manifest order, so the one used comes first.
     return sorted(cands, key=lambda c: c.relpath)
+
+
+def listed(rows: Iterable[Mapping[str, object]]) -> tuple[str, list[Candidate]]:
+    """Turn rows naming audio files (a table's ``path``, ``label``, ...) into candidates.
+
+    The rows come from a table in memory rather than a manifest file: each has
+    ``path`` (absolute, or relative to the working folder) and optionally
+    ``label``, ``split``, ``speaker`` and ``text``; a missing value is None, NaN
+    or an empty text. The root is the deepest folder holding every file, so the
+    same files always give the same root (and a reload the same dataset).
+
+    Returns
+    -------
+    root : str
+        The absolute folder the candidates' paths start from.
+    candidates : list of Candidate
+        One per row, sorted by relative path; a row without a path, a path listed
+        twice or an unknown split carries a ``problem``, as in a manifest.
+    """
+    rows = list(rows)
+    paths = [_text_value(row.get("path")) for row in rows]
+    found = [os.path.abspath(os.path.expanduser(p)) for p in paths if p]
+    if not found:
+        raise ConfigError("no row names an audio file")
+    root = os.path.commonpath([os.path.dirname(p) for p in found])
+    cands: list[Candidate] = []
+    first_row: dict[str, int] = {}
+    for n, (row, raw) in enumerate(zip(rows, paths, strict=True), 1):
+        if not raw:
+            cands.append(Candidate(f"row {n}", problem=("missing_path", f"row {n} has no path")))
+            continue
+        rel = os.path.relpath(os.path.abspath(os.path.expanduser(raw)), root).replace(os.sep, "/")
+        split, problem = _manifest_split(_text_value(row.get("split")) or "")
+        if rel in first_row:
+            problem = ("listed_twice", f"the same file as row {first_row[rel]}; only that first row counts")
+        first_row.setdefault(rel, n)
+        cands.append(
+            Candidate(
+                rel,
+                label=_text_value(row.get("label")),
+                split=split,
+                speaker=_text_value(row.get("speaker")),
+                text=_text_value(row.get("text")),
+                problem=problem,
+            )
+        )
+    return root, sorted(cands, key=lambda c: c.relpath)
+
+
+def _text_value(value: object) -> str | None:
+    """Return a table cell as stripped text, None when missing (None, NaN, empty)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None

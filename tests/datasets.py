@@ -32,3 +32,31 @@ def make_speech_commands(root: Path) -> None:
     (root / "testing_list.txt").write_text(
         "\n".join(f"{w}/9f8e7d6c_nohash_{n}.wav" for w in ("yes", "no", "up") for n in range(2))
     )
+
+
+#: The rows of :func:`make_curation_manifest`: path, label, split, speaker, text.
+CURATION_ROWS = (
+    ("a/one.wav", "cat", "train", "spk1", "hello"),
+    ("a/two.wav", "cat", "train", "spk2", "=1+2"),
+    ("b/three.wav", "dog", "test", "spk1", ""),
+    ("-dash.wav", "dog", "", "", "@note"),
+)
+
+
+def make_curation_manifest(root: Path) -> Path:
+    """Four real clips and their manifest, with cells a spreadsheet would run as formulas.
+
+    One path starts with ``-``, one text with ``=`` and one with ``@``; one clip has
+    no split. Returns the manifest's path.
+    """
+    import csv
+
+    for n, (path, *_rest) in enumerate(CURATION_ROWS):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / path, tone(freq=300 + 60 * n, level=0.3), 16000, subtype="PCM_16")
+    manifest = root / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "split", "speaker", "text"])
+        writer.writerows(CURATION_ROWS)
+    return manifest

@@ -56,7 +56,16 @@ import numpy as np
 from ..errors import FeatureError
 from .summaries import full_to_record
 
-__all__ = ["FORMATS", "METADATA_FIELDS", "make_provenance", "provenance_path", "write_export", "read_export"]
+__all__ = [
+    "FORMATS",
+    "METADATA_FIELDS",
+    "atomic_write",
+    "make_provenance",
+    "provenance_path",
+    "read_export",
+    "spreadsheet_text",
+    "write_export",
+]
 
 FORMATS: tuple[str, ...] = ("csv", "yaml", "json", "txt", "parquet")  # the menus' order
 METADATA_FIELDS: tuple[str, ...] = ("sample_id", "path", "label", "split")
@@ -232,6 +241,24 @@ def _is_formula(text: str) -> bool:
 def _neutralise(text: str) -> str:
     """Prefix a formula-like text cell with a single quote (undone by :func:`_restore_text`)."""
     return "'" + text if _is_formula(text) else text
+
+
+def spreadsheet_text(text: str) -> str:
+    """Return a text cell as this module writes it: a formula-like text gets one more quote.
+
+    The one rule of every spreadsheet-safe export of the package (see the module
+    docstring); other text exports call it rather than keep their own list.
+    """
+    return _neutralise(text)
+
+
+def atomic_write(*targets: tuple[Path, object]) -> None:
+    """Write each ``(path, write(tmp))`` to a temporary file beside it, then rename them all.
+
+    ``write`` is called with the temporary file's name; if any write fails, no
+    target changes and no temporary file is left behind.
+    """
+    _atomic_write(*targets)
 
 
 def _restore_text(text: str) -> str:

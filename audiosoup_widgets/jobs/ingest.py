@@ -162,12 +162,51 @@ def load_dataset(
     LoadReport
     """
     t0 = time.perf_counter()
+    dataset = _dataset_name(dataset)
+    root, layout, cands = discover(path, layout)
+    return load_candidates(
+        store,
+        root,
+        cands,
+        dataset=dataset,
+        layout=layout,
+        source_url=source_url,
+        workers=workers,
+        limits=limits,
+        progress=progress,
+        started=t0,
+    )
+
+
+def _dataset_name(dataset: str) -> str:
     dataset = (dataset or "").strip()
     if not dataset or len(dataset) > MAX_NAME:
         raise ConfigError(f"dataset name must be 1 to {MAX_NAME} characters")
     if any(ord(c) < 32 for c in dataset):
         raise ConfigError("dataset name cannot contain control characters")
-    root, layout, cands = discover(path, layout)
+    return dataset
+
+
+def load_candidates(
+    store: Store,
+    root: str,
+    cands: list[Candidate],
+    *,
+    dataset: str,
+    layout: str,
+    source_url: str | None = None,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    started: float | None = None,
+) -> LoadReport:
+    """Load candidates found under ``root`` (by a layout, or listed in a table) as ``dataset``.
+
+    :func:`load_dataset` after discovery; the parameters are its own, with the
+    ``root`` and the ``layout`` name the candidates came from.
+    """
+    t0 = time.perf_counter() if started is None else started
+    dataset = _dataset_name(dataset)
     limits = limits or Limits()
     ds_id = store.ensure_dataset(dataset, root=root, layout=layout, source_url=source_url)
     stored_root = store.dataset_root(dataset)
@@ -256,3 +295,74 @@ def _row(
         **quality_values(a.quality.as_row()),
         "quality_version": QUALITY_VERSION,
     }
+
+
+def load_frame(
+    store: Store,
+    frame: Any,
+    *,
+    audio: str = "path",
+    label: str | None = "label",
+    split: str | None = None,
+    text: str | None = None,
+    speaker: str | None = None,
+    dataset: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadReport:
+    """Load the audio files a pandas DataFrame lists, with their labels, as one dataset.
+
+    Parameters
+    ----------
+    store : Store
+        The target store.
+    frame : pandas.DataFrame
+        One row per clip.
+    audio : str
+        The column of file paths (absolute, or relative to the working folder).
+    label, split, text, speaker : str, optional
+        The columns holding them; None for none. A missing value (NaN, None, an
+        empty text) is no value; a split is ``train``, ``validation`` (or ``val``)
+        or ``test``.
+    dataset : str, optional
+        Dataset name; by default one derived from the folder holding every file,
+        so loading the same table again finds the dataset it made.
+    workers : int, optional
+        Decoder processes (default: one per core).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each file.
+
+    Returns
+    -------
+    LoadReport
+        As :func:`load_dataset`'s: a file that is missing or cannot be decoded, a
+        row without a path or a path listed twice costs its row, reported in
+        ``skipped``. Rows already stored are not read again (a reload keeps what
+        review changed since).
+
+    Raises
+    ------
+    ConfigError
+        If a named column is missing from ``frame`` or no row names a file.
+    """
+    import hashlib
+
+    from ..layouts import listed
+
+    columns = {"path": audio, "label": label, "split": split, "text": text, "speaker": speaker}
+    wanted = {key: col for key, col in columns.items() if col is not None}
+    for key, col in wanted.items():
+        if col not in frame.columns:
+            given = "audio" if key == "path" else key
+            none = "" if key == "path" else f"; {key}=None for none"
+            raise ConfigError(f"the table has no column {col!r} (given as {given}={none})")
+    table = frame[list(wanted.values())]
+    table = table.astype(object).where(table.notna(), None)
+    rows = [{key: values[i] for i, key in enumerate(wanted)} for values in table.itertuples(index=False)]
+    root, cands = listed(rows)
+    if dataset is None:
+        digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:8]
+        dataset = f"{os.path.basename(root)[:40] or 'clips'}-{digest}"
+    return load_candidates(
+        store, root, cands, dataset=dataset, layout="table", workers=workers, progress=progress
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .annotation_history import AnnotationHistoryMixin
 from .annotation_items import AnnotationItemsMixin
 from .annotations import AnnotationsMixin
+from .curation import CurationMixin
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
@@ -48,6 +49,7 @@ class Store(
     AnnotationItemsMixin,
     AnnotationHistoryMixin,
     TextVectorMixin,
+    CurationMixin,
 ):
     """A database of audio datasets (PostgreSQL or SQLite).
 
