@@ -37,6 +37,7 @@ from .widgets import (
     SimilarityMap,
     SuspectPanel,
     ViewTabs,
+    VocabularyPanel,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +80,8 @@ class ReviewApp:
         The similarity map view (reads nothing until it is first shown).
     quality : QualityPanel
         The quality view: distributions, class balance, findings.
+    vocabulary : VocabularyPanel
+        Below it: label names that look alike (merged in one step), texts against labels.
     comparison : ComparisonView
         The compare view: the clips of ``state.compare_ids`` side by side.
     ranking : FeatureRanking
@@ -110,6 +113,7 @@ class ReviewApp:
     views: dict[str, Html]
     widget: Html
     suspect: SuspectPanel
+    vocabulary: VocabularyPanel
     _warm: threading.Thread | None = field(default=None, repr=False)
     #: What :func:`show` loaded (None for an app built on stored datasets).
     load_report: LoadReport | None = field(default=None, repr=False)
@@ -133,6 +137,7 @@ class ReviewApp:
             self.explorer,
             self.selection,
             self.quality,
+            self.vocabulary,
             self.grid,
             self.similarity_map,
         ]
@@ -207,13 +212,14 @@ def build_review_app(
     )
     tabs = ViewTabs(state, services)
     quality = QualityPanel(state, services)
+    vocabulary = VocabularyPanel(state, services)
     comparison = ComparisonView(state, services)
     similarity_map = SimilarityMap(state, services)
     ranking = FeatureRanking(state, services)
     model_panel = ModelPanel(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
-        "quality": [quality],
+        "quality": [quality, vocabulary],
         "map": [similarity_map],
         "compare": [comparison],
         # A column: the ranking, then the model panel below it.
@@ -253,6 +259,7 @@ def build_review_app(
         views=views,
         widget=page,
         suspect=suspect,
+        vocabulary=vocabulary,
         _warm=warm,
     )
 

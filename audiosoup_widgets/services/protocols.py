@@ -491,6 +491,9 @@ class TextServices(Protocol):
     ) -> RelabelRecord | None:
         """Relabel the clips of ``names`` as ``keep`` (a bulk relabel with history)."""
 
+    def consistency(self, dataset: str) -> dict[int, TextCheck]:
+        """Return every clip whose text disagrees with its label (fits the text model if needed)."""
+
     def checks(self, dataset: str, ids: Iterable[object], *, compute: bool = True) -> dict[int, TextCheck]:
         """Return the text disagreements among ``ids``, by id (``compute=False``: only those known)."""
 

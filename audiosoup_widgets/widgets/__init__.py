@@ -20,12 +20,14 @@ from .selection import SelectionBar
 from .simmap import SimilarityMap
 from .suspects import SuspectPanel
 from .views import ViewTabs
+from .vocabulary import VocabularyPanel
 
 __all__ = [
     "SampleGrid",
     "SelectionBar",
     "SimilarityMap",
     "QualityPanel",
+    "VocabularyPanel",
     "FeatureRanking",
     "ModelPanel",
     "ViewTabs",
