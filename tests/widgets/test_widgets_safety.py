@@ -44,6 +44,7 @@ DATA_TRAITS = {
     ("MetadataEditor", "conflict"),
     ("MetadataEditor", "reviewer"),
     ("SelectionBar", "reviewer"),
+    ("VocabularyPanel", "reviewer"),
     ("SelectionBar", "label_items"),
     ("SelectionBar", "relabel_preview"),
     ("SelectionBar", "relabel_error"),
