@@ -7,6 +7,8 @@ composes them.
 
 from __future__ import annotations
 
+from .agreement import AgreementCard
+from .annotate import AnnotatePanel
 from .banner import ErrorBanner
 from .compare import ComparisonView
 from .editor import MetadataEditor
@@ -22,6 +24,8 @@ from .suspects import SuspectPanel
 from .views import ViewTabs
 
 __all__ = [
+    "AnnotatePanel",
+    "AgreementCard",
     "SampleGrid",
     "SelectionBar",
     "SimilarityMap",

@@ -47,29 +47,12 @@ from ..state import ReviewState
 from .background import Debouncer
 from .base import SafeTemplate, as_int, as_str, handler
 from .cards import _card, wave_path
+from .gridfilters import NO_MODEL, SORT_ITEMS, AnnotationFilters
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SampleGrid", "wave_path", "SORT_ITEMS", "SEARCH_DELAY"]
 
-#: Sort choices shown to users: (value, title). Values are checked against the store's allow-list.
-SORT_ITEMS = (
-    ("id", "Order loaded"),
-    ("path", "File name (A-Z)"),
-    ("-path", "File name (Z-A)"),
-    ("label", "Label (A-Z)"),
-    ("-label", "Label (Z-A)"),
-    ("duration", "Shortest first"),
-    ("-duration", "Longest first"),
-    ("split", "Split"),
-    ("speaker", "Speaker"),
-    ("sample_rate", "Sample rate (low first)"),
-    ("-sample_rate", "Sample rate (high first)"),
-    ("-id", "Newest first"),
-    ("-suspicion", "Most suspicious first"),
-)
-#: Why the suspicion sort and filter are off.
-NO_MODEL = "fit a model first"
 _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
 #: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
 MAX_BOX_CHARS = 48
@@ -90,6 +73,9 @@ _MIRRORED = (
     ("n_pages", "n_pages"),
     ("filtered", "filtered"),
     ("suspects_only", "suspects_only"),
+    ("disagreements_only", "disagreements_only"),
+    ("tag_filter", "tag_filter"),
+    ("flag_filter", "flag_filter"),
 )
 
 
@@ -103,7 +89,7 @@ def _search_text(data: Any) -> str:
     return "".join(c for c in text if c.isprintable()).strip()
 
 
-class SampleGrid(SafeTemplate):
+class SampleGrid(AnnotationFilters, SafeTemplate):
     """Paginated cards of one dataset's samples, with filters, sort and playback.
 
     Parameters
@@ -145,6 +131,11 @@ class SampleGrid(SafeTemplate):
     id_filter_note = Unicode("").tag(sync=True)
     suspects_only = Bool(False).tag(sync=True)
     has_model = Bool(False).tag(sync=True)
+    disagreements_only = Bool(False).tag(sync=True)
+    tag_filter = List(Unicode()).tag(sync=True)
+    flag_filter = List(Unicode()).tag(sync=True)
+    tag_items = List(Unicode()).tag(sync=True)
+    flag_items = List(Unicode()).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -181,6 +172,9 @@ class SampleGrid(SafeTemplate):
                 "status_filter",
                 "sort",
                 "suspects_only",
+                "disagreements_only",
+                "tag_filter",
+                "flag_filter",
                 "page",
                 "page_size",
             ],
@@ -293,6 +287,8 @@ class SampleGrid(SafeTemplate):
                 {"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name} for lab in labels
             ]
             self.message = message
+            for name, items in self._annotation_items(s.dataset):
+                setattr(self, name, items)
             if has_model != self.has_model:
                 self.has_model = has_model
                 self.sort_items = self._sort_items()
@@ -470,6 +466,7 @@ class SampleGrid(SafeTemplate):
             s.split_filter = None
             s.status_filter = None
             s.suspects_only = False
+            self._clear_annotation_filters()
             s.page = 0
             s.selected_sample_id = None
 
@@ -572,6 +569,7 @@ class SampleGrid(SafeTemplate):
             s.split_filter = None
             s.status_filter = None
             s.suspects_only = False
+            self._clear_annotation_filters()
             s.search = ""
             s.page = 0
             s.clear_id_filter()
