@@ -133,11 +133,13 @@ class ReviewState(HasTraits):
     sort = Unicode("id", help="Allow-listed sort column, '-' prefix descending (writer: SampleGrid).")
     suspects_only = Bool(False, help="Keep only the latest model run's label suspects (writer: SampleGrid).")
     disagreements_only = Bool(
-        False, help="Keep only clips whose reviewers' votes disagree (writer: SampleGrid)."
+        False,
+        help="Keep only clips whose reviewers' votes disagree (writer: SampleGrid).",
     )
     tag_filter = List(Unicode(), help="Keep clips carrying any of these tags (writer: SampleGrid).")
     flag_filter = List(
-        Unicode(), help="Keep clips a reviewer flagged so (any of these) (writer: SampleGrid)."
+        Unicode(),
+        help="Keep clips a reviewer flagged so, any of these (writer: SampleGrid).",
     )
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."

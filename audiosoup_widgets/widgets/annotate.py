@@ -49,7 +49,7 @@ MIN_REGION = 0.01
 MARGIN = {"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12}
 _KINDS = {"vote": "Vote", "tag": "Tag", "flag": "Flag", "region": "Region", "note": "Note"}
 _ACTIONS = {
-    "set": "set",
+    "set": "cast",
     "clear": "cleared",
     "add": "added",
     "remove": "removed",
@@ -230,7 +230,7 @@ class AnnotatePanel(SafeTemplate):
                 }
                 for n in items.notes
             ]
-            self.history = [self._edit(e) for e in history[:MAX_HISTORY]]
+            self.history = [self._edit(e, s.reviewer) for e in history[:MAX_HISTORY]]
             self.generation += 1
         self._figure(record)
 
@@ -273,10 +273,10 @@ class AnnotatePanel(SafeTemplate):
         }
 
     @staticmethod
-    def _edit(e: Any) -> dict[str, Any]:
+    def _edit(e: Any, reviewer: str) -> dict[str, Any]:
         kind, action = str(e.kind), str(e.action)
         what = _KINDS.get(kind, kind.capitalize())
-        if kind == "vote":
+        if kind == "vote" and e.target != e.reviewer:  # an undo of someone's vote names them
             what += f" of {e.target}"
         return {
             "id": e.id,
@@ -288,6 +288,8 @@ class AnnotatePanel(SafeTemplate):
             "new": _state_text(kind, e.after),
             "undone": bool(e.undone),
             "is_undo": action == "undo",
+            # A vote is its voter's own: only they undo it; any other change anyone may.
+            "can_undo": action != "undo" and not e.undone and (kind != "vote" or e.target == reviewer),
         }
 
     def _figure(self, record: SampleRecord) -> None:
@@ -525,8 +527,10 @@ class AnnotatePanel(SafeTemplate):
     def vue_undo(self, data: Any) -> None:
         """Undo the history entry ``data`` (itself recorded in the history)."""
         eid = as_int(data, name="history entry", lo=1)
-        if eid not in {h["id"] for h in self.history if not h["undone"] and not h["is_undo"]}:
-            raise ValidationError("That change cannot be undone (it is not listed, or was undone already).")
+        if eid not in {h["id"] for h in self.history if h["can_undo"]}:
+            raise ValidationError(
+                "That change cannot be undone here (not listed, undone already, or someone else's vote)."
+            )
         _, reviewer = self._need()
         try:
             self.services.annotations.undo(eid, reviewer=reviewer)

@@ -30,8 +30,8 @@ def _votes(store, url: str, votes: dict[str, dict[int, str]], make_app) -> None:
             assert app.state.error == "", app.state.error
 
 
-def test_selection_is_tagged_and_flagged_in_one_step_and_undone_as_one(words, make_app):
-    store, _ = words
+def test_selection_is_tagged_and_flagged_in_one_step_and_undone_as_one(words_any, make_app):
+    store, _ = words_any
     app = make_app(store)
     bar = app.selection
     ids = _select(app, 3)
@@ -74,8 +74,8 @@ def test_selection_is_tagged_and_flagged_in_one_step_and_undone_as_one(words, ma
     assert bar.mark_error != "" and bar.mark_kind == "flag"
 
 
-def test_grid_filters_disagreements_tags_and_flags(words, make_app):
-    store, _ = words
+def test_grid_filters_disagreements_tags_and_flags(words_any, make_app):
+    store, _ = words_any
     app = make_app(store)
     ids = [c["id"] for c in app.grid.cards]
     _votes(

@@ -26,8 +26,8 @@ def _ids(app) -> list[int]:
     return [c["id"] for c in app.grid.cards]
 
 
-def test_blind_mode_sends_nothing_of_the_others_votes_until_mine(words, make_app):
-    store, _ = words
+def test_blind_mode_sends_nothing_of_the_others_votes_until_mine(words_any, make_app):
+    store, _ = words_any
     ana_app = make_app(store)
     sid = _ids(ana_app)[0]
     ana = _open(ana_app, sid, "ana")
@@ -53,6 +53,15 @@ def test_blind_mode_sends_nothing_of_the_others_votes_until_mine(words, make_app
     # A second vote replaces the first.
     bob.vue_vote("no")
     assert [(d["label"], d["n"]) for d in bob.votes["distribution"]] == [("no", 2)]
+    # A vote is undone by its voter only: bob's last vote can be, ana's cannot.
+    (anas,) = [h for h in bob.history if h["who"] == "ana"]
+    assert (anas["what"], anas["action"], anas["new"], anas["can_undo"]) == ("Vote", "cast", "no", False)
+    bob.vue_undo(anas["id"])
+    assert "someone else's vote" in bob_app.state.error
+    assert bob.history[0]["can_undo"] and bob.history[0]["old"] == "yes"
+    bob.vue_undo(bob.history[0]["id"])
+    assert bob.message == "Undone." and bob.votes["mine"] == "yes"
+    bob.vue_vote("no")
 
     # Blind mode off: a third reviewer sees the distribution before voting.
     cy_app = make_app(Store(store.url))
@@ -127,8 +136,8 @@ def test_flags_come_from_the_list(words, make_app):
     assert app.state.error == "invalid flag"
 
 
-def test_regions_drawn_edited_conflicting_deleted_undone_and_played(words, make_app, sent):
-    store, _ = words
+def test_regions_drawn_edited_conflicting_deleted_undone_and_played(words_any, make_app, sent):
+    store, _ = words_any
     app = make_app(store)
     sid = _ids(app)[0]
     panel = _open(app, sid, "ana")
