@@ -6,9 +6,10 @@ this reviewer has voted on the clip; with blind mode off they are always shown.
 
 Tags come with suggestions from the dataset's tag vocabulary (asked as the user
 types); flags come from the service's fixed list. Time regions (start, end, label,
-note) are drawn by dragging across the clip's waveform: the template draws the
+note) are drawn by dragging across the clip's waveform or spectrogram: the template draws the
 rubber band over the plot area and sends the two ends as fractions of it, checked
-and turned into seconds here. Each region is listed, editable (its label, note and
+and turned into seconds here. The mel spectrogram below the waveform shares its time
+axis and takes a drag the same way. Each region is listed, editable (its label, note and
 bounds, against the version shown: a change made by someone else in between is a
 conflict, not an overwrite), deletable and playable alone (the service cuts its WAV).
 Free-text notes are added, edited and deleted the same way.
@@ -29,11 +30,11 @@ from ipywidgets import DOMWidget, widget_serialization
 from traitlets import Bool, Dict, Float, Instance, Int, List, Unicode, dlink
 
 from ..errors import ConflictError, ValidationError
-from ..features.display import PLOT_BOTTOM, PLOT_TOP
-from ..services import SampleRecord, Services
+from ..features.display import PLOT_BOTTOM, PLOT_TOP, prepare
+from ..services import FEATURES, SampleRecord, Services
 from ..state import ReviewState
 from .base import REVIEWER_NEEDED, SafeTemplate, as_int, as_str, fmt_duration, fmt_value, fmt_when, handler
-from .plots import WaveformPlot
+from .plots import FeaturePlot, WaveformPlot
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,11 @@ MAX_TAG, MAX_REGION_LABEL, MAX_NOTE = 64, 120, 2000
 MAX_SUGGESTIONS, MAX_HISTORY = 20, 100
 #: Shortest region, in seconds (a click without a drag is no region).
 MIN_REGION = 0.01
-#: The annotation waveform's plot margins, in pixels (the template's overlay covers the rest).
+#: The annotation plots' margins, in pixels (the template's overlay covers the rest; the
+#: left one grows to the spectrogram's tick labels).
 MARGIN = {"top": PLOT_TOP, "bottom": PLOT_BOTTOM, "left": 78, "right": 12}
+#: The spectrogram's height, in pixels.
+SPEC_HEIGHT = 180
 _KINDS = {"vote": "Vote", "tag": "Tag", "flag": "Flag", "region": "Region", "note": "Note"}
 _ACTIONS = {
     "set": "cast",
@@ -133,6 +137,7 @@ class AnnotatePanel(SafeTemplate):
     # Bumped on every (re)load so the browser drops its unsaved drafts.
     generation = Int(0).tag(sync=True)
     wave_fig = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
+    spec_fig = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -140,6 +145,7 @@ class AnnotatePanel(SafeTemplate):
         self.services = services
         self._record: SampleRecord | None = None
         self._wave: WaveformPlot | None = None
+        self._spec: FeaturePlot | None = None
         self._shown: tuple[int, str] | None = None
         #: Region and note versions as last shown (what an edit is checked against).
         self._versions: dict[tuple[str, int], int] = {}
@@ -297,15 +303,33 @@ class AnnotatePanel(SafeTemplate):
         if key == self._shown:
             return
         peaks, duration = self.services.audio.waveform(record)
-        if self._wave is None:
+        if self._wave is None or self._spec is None:
             self._wave = WaveformPlot(height=150)
-            # The template's overlay takes the pointer: a drag draws a region, not a pan.
-            self._wave.figure.interaction = None
-            self._wave.figure.fig_margin = dict(MARGIN)
+            self._spec = FeaturePlot(FEATURES["mel_spectrogram"], height=SPEC_HEIGHT)
+            for fig in (self._wave.figure, self._spec.figure):
+                # The template's overlay takes the pointer: a drag draws a region, not a pan.
+                fig.interaction = None
         self._wave.show(peaks, duration)
+        fs = self.services.features.compute(record, "spectral", names=["mel_spectrogram"])
+        display = prepare(
+            FEATURES["mel_spectrogram"],
+            fs.values["mel_spectrogram"],
+            sr=fs.sr,
+            params=self.services.features.params,
+        )
+        self._spec.show(display)
+        # Both plots on one time axis, 0 .. duration, with the same plot area left and right,
+        # so a drag across either marks the same seconds.
+        left = max(MARGIN["left"], self._spec.left)
+        end = float(max(duration, 1e-3))
+        for fig, x in ((self._wave.figure, self._wave.x_scale), (self._spec.figure, self._spec.x_scale)):
+            fig.fig_margin = {**fig.fig_margin, "left": left, "right": MARGIN["right"]}
+            x.min, x.max = 0.0, end
         with self.hold_sync():
             self.duration = float(duration)
+            self.margin = {**MARGIN, "left": left}
             self.wave_fig = self._wave.figure
+            self.spec_fig = self._spec.figure
             self.regions = [{**r, **self._place(r["start"], r["end"])} for r in self.regions]
         self._shown = key
 

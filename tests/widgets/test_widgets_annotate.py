@@ -141,7 +141,15 @@ def test_regions_drawn_edited_conflicting_deleted_undone_and_played(words_any, m
     app = make_app(store)
     sid = _ids(app)[0]
     panel = _open(app, sid, "ana")
-    assert panel.wave_fig is not None and panel.duration == 1.0
+    assert panel.wave_fig is not None and panel.spec_fig is not None and panel.duration == 1.0
+    # Waveform and spectrogram: one time axis (0 .. 1 s) over the same plot area.
+    wave, spec = panel.wave_fig, panel.spec_fig
+    assert wave.fig_margin["left"] == spec.fig_margin["left"] == panel.margin["left"]
+    assert wave.fig_margin["right"] == spec.fig_margin["right"] == panel.margin["right"]
+    assert wave.interaction is None and spec.interaction is None
+    for fig in (wave, spec):
+        x = fig.axes[0].scale
+        assert (x.min, x.max) == (0.0, 1.0)
     # A drag from 50 % back to 25 % of the plot width: the region 0.25 .. 0.5 s.
     panel.vue_draw_region({"fx0": 0.5, "fx1": 0.25})
     assert app.state.error == ""
