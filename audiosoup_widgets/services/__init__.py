@@ -28,6 +28,8 @@ Every public method validates its inputs and raises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..features import FeatureParams
 from ..jobs.model import FitReport
 from ..store import Store
@@ -140,6 +142,9 @@ class ReviewServices:
         The open store.
     params : FeatureParams, optional
         Feature engine parameters (librosa's defaults by default).
+    flags : sequence of str, optional
+        The reviewer flags offered (default: ``AUDIOSOUP_FLAGS``, comma-separated, else
+        :data:`DEFAULT_FLAGS`).
 
     Attributes
     ----------
@@ -156,7 +161,9 @@ class ReviewServices:
     annotations : AnnotationService
     """
 
-    def __init__(self, store: Store, *, params: FeatureParams | None = None) -> None:
+    def __init__(
+        self, store: Store, *, params: FeatureParams | None = None, flags: Sequence[str] | None = None
+    ) -> None:
         self.samples = SampleService(store)
         self.audio = AudioService(self.samples)
         self.features = FeatureService(self.audio, params=params)
@@ -167,4 +174,4 @@ class ReviewServices:
         self.relabel = RelabelService(store, self.samples)
         self.ranking = RankingService(store, self.samples, params=params)
         self.model = ModelService(store, self.samples)
-        self.annotations = AnnotationService(store, self.samples)
+        self.annotations = AnnotationService(store, self.samples, flags=flags)

@@ -24,11 +24,14 @@ The states, per kind:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, and_, delete, false, func, insert, literal, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, aliased
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from .engine import BaseStore
@@ -39,12 +42,21 @@ from .models import (
     AnnotationRegion,
     AnnotationTag,
     AnnotationVote,
+    Sample,
 )
 from .queries import validate_reviewer
 from .records import AnnotationEditRecord, AnnotationUndoRecord
 from .relabel import validate_batch_id
 
-__all__ = ["AnnotationHistoryMixin", "KINDS", "record_edit", "region_state", "note_state", "utc"]
+__all__ = [
+    "AnnotationHistoryMixin",
+    "KINDS",
+    "lock_samples",
+    "record_edit",
+    "region_state",
+    "note_state",
+    "utc",
+]
 
 #: What an annotation edit is about.
 KINDS: tuple[str, ...] = ("vote", "tag", "flag", "region", "note")
@@ -70,6 +82,38 @@ def region_state(r: AnnotationRegion) -> dict[str, Any]:
 def note_state(n: AnnotationNote) -> dict[str, Any]:
     """Return a note's state as history keeps it."""
     return {"reviewer": n.reviewer, "text": n.text, "version": n.version}
+
+
+def json_text(dialect: str, value: str) -> Any:
+    """Return a JSON string constant for an ``INSERT ... SELECT`` into a JSON column."""
+    param = literal(json.dumps(value))
+    return sql_cast(param, JSONB) if dialect == "postgresql" else param
+
+
+def write_lock(sess: Session) -> None:
+    """On SQLite, take the database's write lock now, before anything is read.
+
+    The driver opens a transaction at the first write, so the reads before it would see
+    a state another writer may change before ours; a write that changes nothing, issued
+    first, makes the whole check-then-write one turn (waiting out other writers up to the
+    busy timeout). PostgreSQL locks rows instead (:func:`lock_samples`).
+    """
+    if sess.get_bind().dialect.name == "sqlite":
+        sess.execute(update(Sample).where(false()).values(version=Sample.version))
+
+
+def lock_samples(sess: Session, dialect: str, *conds: Any) -> int:
+    """Count the samples matching ``conds``; on PostgreSQL, hold their rows until commit.
+
+    Two changes of the same samples' annotations (a selection's tags, an undo) then take
+    turns rather than interleave; ``FOR NO KEY UPDATE`` leaves rows that merely refer to
+    the samples free to be written. On SQLite, the database's write lock is taken first.
+    """
+    write_lock(sess)
+    inner = select(Sample.id).where(*conds)
+    if dialect == "postgresql":
+        inner = inner.with_for_update(of=Sample, key_share=True)
+    return sess.scalar(select(func.count()).select_from(inner.subquery())) or 0
 
 
 def record_edit(
@@ -260,6 +304,8 @@ class AnnotationHistoryMixin(BaseStore):
                 raise NotFoundError(f"no annotation edit {edit_id}")
             if e.action == "undo":
                 raise ValidationError("an undo cannot be undone; make the change again")
+            lock_samples(sess, self.dialect, Sample.id == e.sample_id)
+            sess.refresh(e)  # as it is now that no other writer of the sample can move it
             if e.undone:
                 raise ValidationError("this change was undone already")
             now = dt.datetime.now(dt.UTC)
@@ -293,9 +339,10 @@ class AnnotationHistoryMixin(BaseStore):
     def undo_annotation_batch(self, batch_id: str, *, reviewer: str) -> AnnotationUndoRecord:
         """Revert a change of a selection's tags or flags as one step.
 
-        Every row of the batch whose item is still as the batch left it is reverted (an
-        undo row each, with the same batch id); a row whose item changed since is left
-        alone and its sample reported.
+        Every row of the batch whose item is still as the batch left it (and not changed
+        since by a standing edit) is reverted, with an undo row each carrying the same batch
+        id; a row whose item changed since is left alone and its sample reported. A few
+        set-based statements per tag or flag, whatever the selection's size.
 
         Raises
         ------
@@ -305,69 +352,119 @@ class AnnotationHistoryMixin(BaseStore):
         batch_id = validate_batch_id(batch_id)
         who = validate_reviewer(reviewer)
         now = dt.datetime.now(dt.UTC)
+        edit, later, mine = AnnotationEdit, aliased(AnnotationEdit), aliased(AnnotationEdit)
+        in_batch = and_(edit.batch_id == batch_id, edit.action != "undo")
         with self.session() as sess:
-            rows = sess.scalars(
-                select(AnnotationEdit)
-                .where(AnnotationEdit.batch_id == batch_id, AnnotationEdit.action != "undo")
-                .order_by(AnnotationEdit.id.desc())
+            lock_samples(
+                sess, self.dialect, Sample.id.in_(select(edit.sample_id).where(edit.batch_id == batch_id))
+            )
+            groups = sess.execute(
+                select(edit.kind, edit.target, edit.action).where(in_batch).distinct()
             ).all()
-            if not rows:
+            if not groups:
                 raise NotFoundError("no annotation change with this batch id")
-            live = [e for e in rows if not e.undone]
-            present = _present_marks(sess, live)
-            later = _later_changes(sess, live)
-            reverted, conflicts = 0, set()
-            undo_rows: list[dict[str, Any]] = []
-            for e in live:
-                if e.kind in _MARKS:
-                    now_state = e.target if (e.sample_id, e.kind, e.target) in present else None
-                else:
-                    now_state = _current(sess, e)
-                if now_state != e.after or later.get(_key(e), 0) > e.id:
-                    conflicts.add(e.sample_id)
-                    continue
-                restored = _restore(sess, e, reviewer=who, now=now)
-                e.undone = True
-                reverted += 1
-                undo_rows.append(
-                    {
-                        "sample_id": e.sample_id,
-                        "kind": e.kind,
-                        "action": "undo",
-                        "target": e.target,
-                        "before": now_state,
-                        "after": restored,
-                        "reviewer": who,
-                        "batch_id": batch_id,
-                        "at": now,
-                        "undone": False,
-                        "undoes": e.id,
-                    }
+            if any(kind not in _MARKS for kind, _, _ in groups):
+                raise ValidationError("only a change of tags or flags is undone as a batch")
+            already = sess.scalar(select(func.count()).where(in_batch, edit.undone.is_(True))) or 0
+            start = sess.scalar(select(func.max(edit.id))) or 0
+            columns = ["sample_id", "kind", "action", "target", "before", "after", "reviewer"]
+            columns += ["batch_id", "at", "undone", "undoes"]
+            reverted = 0
+            for kind, word, action in groups:
+                table, col = _MARKS[kind]
+                present = select(table.id).where(table.sample_id == edit.sample_id, col == word).exists()
+                standing_since = (
+                    select(later.id)
+                    .where(
+                        later.sample_id == edit.sample_id,
+                        later.kind == edit.kind,
+                        later.target == edit.target,
+                        later.id > edit.id,
+                        later.action != "undo",
+                        later.undone.is_(False),
+                    )
+                    .exists()
                 )
-            sess.flush()
-            if undo_rows:
-                sess.execute(insert(AnnotationEdit), undo_rows)
+                live = and_(
+                    in_batch,
+                    edit.kind == kind,
+                    edit.target == word,
+                    edit.action == action,
+                    edit.undone.is_(False),
+                    ~standing_since,
+                    present if action == "add" else ~present,
+                )
+                res = sess.execute(
+                    insert(AnnotationEdit).from_select(
+                        columns,
+                        select(
+                            edit.sample_id,
+                            edit.kind,
+                            literal("undo"),
+                            edit.target,
+                            edit.after,
+                            edit.before,
+                            literal(who),
+                            literal(batch_id),
+                            literal(now, AnnotationEdit.at.type),
+                            false(),
+                            edit.id,
+                        ).where(live),
+                    )
+                )
+                reverted += cast("CursorResult[Any]", res).rowcount
+                # The samples this step reverts: its own undo rows (ids after ``start``).
+                undone_now = select(mine.sample_id).where(
+                    mine.batch_id == batch_id,
+                    mine.action == "undo",
+                    mine.id > start,
+                    mine.kind == kind,
+                    mine.target == word,
+                )
+                if action == "add":
+                    sess.execute(delete(table).where(col == word, table.sample_id.in_(undone_now)))
+                else:
+                    sess.execute(
+                        insert(table).from_select(
+                            ["sample_id", col.key, "reviewer", "at"],
+                            select(
+                                mine.sample_id,
+                                literal(word),
+                                literal(who),
+                                literal(now, AnnotationEdit.at.type),
+                            ).where(
+                                mine.batch_id == batch_id,
+                                mine.action == "undo",
+                                mine.id > start,
+                                mine.kind == kind,
+                                mine.target == word,
+                            ),
+                        )
+                    )
+            sess.execute(
+                update(AnnotationEdit)
+                .where(
+                    AnnotationEdit.id.in_(
+                        select(mine.undoes).where(
+                            mine.batch_id == batch_id, mine.action == "undo", mine.id > start
+                        )
+                    )
+                )
+                .values(undone=True)
+                .execution_options(synchronize_session=False)
+            )
+            conflicts = sess.scalars(
+                select(edit.sample_id)
+                .where(in_batch, edit.undone.is_(False))
+                .distinct()
+                .order_by(edit.sample_id)
+            ).all()
             return AnnotationUndoRecord(
                 batch_id=batch_id,
                 reverted=reverted,
-                already_undone=len(rows) - len(live),
-                conflicts=tuple(sorted(conflicts)),
+                already_undone=already,
+                conflicts=tuple(int(c) for c in conflicts),
             )
-
-
-def _present_marks(sess: Session, edits: Sequence[AnnotationEdit]) -> set[tuple[int, str, str]]:
-    """Return which (sample, kind, word) of the tag and flag edits are present now (one read each)."""
-    out: set[tuple[int, str, str]] = set()
-    for kind, (table, col) in _MARKS.items():
-        words = {e.target for e in edits if e.kind == kind}
-        if not words:
-            continue
-        samples = {e.sample_id for e in edits if e.kind == kind}
-        q = select(table.sample_id, col).where(col.in_(sorted(words)))
-        if len(samples) <= 1000:
-            q = q.where(table.sample_id.in_(sorted(samples)))
-        out.update((sid, kind, w) for sid, w in sess.execute(q))
-    return out
 
 
 def _key(e: AnnotationEdit) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
-from .annotation_history import note_state, record_edit, region_state, utc
+from .annotation_history import note_state, record_edit, region_state, utc, write_lock
 from .engine import BaseStore
 from .models import MAX_TAG, MAX_TEXT, AnnotationNote, AnnotationRegion, Sample
 from .queries import validate_reviewer
@@ -83,11 +83,20 @@ def _optional_text(value: str | None, *, limit: int, what: str) -> str | None:
     return value or None
 
 
-def sample_row(sess: Session, sample_id: object) -> Sample:
-    """Return the sample's row, or raise :class:`ValidationError` / :class:`NotFoundError`."""
+def sample_row(sess: Session, sample_id: object, *, lock: bool = False) -> Sample:
+    """Return the sample's row, or raise :class:`ValidationError` / :class:`NotFoundError`.
+
+    With ``lock``, hold the row until the transaction ends, so two writers of one
+    sample's annotations take turns: ``FOR NO KEY UPDATE`` on PostgreSQL (rows that merely
+    refer to the sample are still written meanwhile), the database's write lock on SQLite.
+    """
     if isinstance(sample_id, bool) or not isinstance(sample_id, int):
         raise ValidationError("sample id must be an integer")
-    s = sess.get(Sample, sample_id)
+    q = select(Sample).where(Sample.id == sample_id)
+    if lock:
+        write_lock(sess)
+        q = q.with_for_update(key_share=True)
+    s = sess.scalars(q).first()
     if s is None:
         raise NotFoundError(f"no sample with id {sample_id}")
     return s

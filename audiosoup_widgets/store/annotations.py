@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import CursorResult, and_, delete, false, func, insert, literal, null, select
 
 from ..errors import ValidationError
-from .annotation_history import record_edit, utc
+from .annotation_history import json_text, lock_samples, record_edit, utc
 from .annotation_items import note_record, region_record, sample_row
 from .engine import BaseStore
 from .idset import ids_condition, validate_ids
@@ -100,7 +100,7 @@ class AnnotationsMixin(BaseStore):
         label = validate_label_name(label)
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            sample_row(sess, sample_id)
+            sample_row(sess, sample_id, lock=True)
             v = sess.scalar(
                 select(AnnotationVote).where(
                     AnnotationVote.sample_id == sample_id, AnnotationVote.reviewer == who
@@ -133,7 +133,7 @@ class AnnotationsMixin(BaseStore):
         who = validate_reviewer(reviewer)
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            sample_row(sess, sample_id)
+            sample_row(sess, sample_id, lock=True)
             v = sess.scalar(
                 select(AnnotationVote).where(
                     AnnotationVote.sample_id == sample_id, AnnotationVote.reviewer == who
@@ -186,7 +186,7 @@ class AnnotationsMixin(BaseStore):
         table, col = _MARKS[kind]
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            sample_row(sess, sample_id)
+            sample_row(sess, sample_id, lock=True)
             there = sess.scalar(select(table.id).where(table.sample_id == sample_id, col == word))
             if (there is not None) == present:
                 return False
@@ -282,57 +282,71 @@ class AnnotationsMixin(BaseStore):
             conds = [ids_condition(dialect, checked, csv=csv)]
             if dataset is not None:
                 conds.append(Sample.dataset_id == dataset_id(sess, dataset))
-            found = sess.scalar(select(func.count(Sample.id)).where(*conds)) or 0
+            found = lock_samples(sess, dialect, *conds)
             if found != len(checked):
                 where = f" in dataset {dataset!r}" if dataset is not None else ""
                 raise ValidationError(
                     f"{len(checked) - found:,} selected clips are not clips{where}; nothing was changed"
                 )
-            there = set(
-                sess.execute(
-                    select(table.sample_id, col).where(
-                        ids_condition(dialect, checked, csv=csv, column=table.sample_id), col.in_(clean)
+            changed = 0
+            for w in clean:
+                # One history row per sample that changes, written before the change (it reads
+                # whether the sample has the word now), then the change itself: two set-based
+                # statements per word, whatever the selection's size.
+                in_set = ids_condition(dialect, checked, csv=csv)
+                has = select(table.id).where(table.sample_id == Sample.id, col == w).exists()
+                to_change = and_(in_set, has if remove else ~has)
+                word = json_text(dialect, w)
+                history = select(
+                    Sample.id,
+                    literal(kind),
+                    literal("remove" if remove else "add"),
+                    literal(w),
+                    word if remove else null(),
+                    null() if remove else word,
+                    literal(who),
+                    literal(batch_id),
+                    literal(now, AnnotationEdit.at.type),
+                    false(),
+                ).where(to_change)
+                res = sess.execute(
+                    insert(AnnotationEdit).from_select(
+                        [
+                            "sample_id",
+                            "kind",
+                            "action",
+                            "target",
+                            "before",
+                            "after",
+                            "reviewer",
+                            "batch_id",
+                            "at",
+                            "undone",
+                        ],
+                        history,
                     )
-                ).all()
-            )
-            pairs = [(s, w) for s in checked for w in clean if ((s, w) in there) == remove]
-            if pairs and not remove:
-                sess.execute(
-                    insert(table),
-                    [{"sample_id": s, col.key: w, "reviewer": who, "at": now} for s, w in pairs],
                 )
-            elif pairs:
-                for w in clean:
+                changed += cast("CursorResult[Any]", res).rowcount
+                if remove:
                     sess.execute(
                         delete(table).where(
                             col == w, ids_condition(dialect, checked, csv=csv, column=table.sample_id)
                         )
                     )
-            if pairs:
-                sess.execute(
-                    insert(AnnotationEdit),
-                    [
-                        {
-                            "sample_id": s,
-                            "kind": kind,
-                            "action": "remove" if remove else "add",
-                            "target": w,
-                            "before": w if remove else None,
-                            "after": None if remove else w,
-                            "reviewer": who,
-                            "batch_id": batch_id,
-                            "at": now,
-                            "undone": False,
-                            "undoes": None,
-                        }
-                        for s, w in pairs
-                    ],
-                )
+                else:
+                    sess.execute(
+                        insert(table).from_select(
+                            ["sample_id", col.key, "reviewer", "at"],
+                            select(
+                                Sample.id, literal(w), literal(who), literal(now, AnnotationEdit.at.type)
+                            ).where(to_change),
+                        )
+                    )
             return AnnotationBatchRecord(
-                batch_id=batch_id if pairs else None,
+                batch_id=batch_id if changed else None,
                 kind=kind,
-                changed=len(pairs),
-                unchanged=len(checked) * len(clean) - len(pairs),
+                changed=changed,
+                unchanged=len(checked) * len(clean) - changed,
             )
 
     def word_counts(

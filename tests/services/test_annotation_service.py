@@ -98,6 +98,7 @@ def test_flags_come_from_the_argument_the_environment_or_the_defaults(words, mon
     assert flags_from_env({"AUDIOSOUP_FLAGS": " , "}) == DEFAULT_FLAGS
     monkeypatch.setenv("AUDIOSOUP_FLAGS", "hum,dropout")
     assert ReviewServices(store).annotations.flags == ("hum", "dropout")
+    assert ReviewServices(store, flags=["Buzz "]).annotations.flags == ("Buzz",)
     custom = AnnotationService(store, services.samples, flags=["buzz"])
     sid = sorted(ids.values())[0]
     assert custom.flag(sid, "buzz", reviewer="ana") is True

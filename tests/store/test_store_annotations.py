@@ -118,7 +118,12 @@ def test_a_selection_is_tagged_in_one_batch_and_undone_as_one_step(seeded: Store
     assert [cols[i]["tags"] for i in ids] == [["loud", "music"]] * 4
     rows = store.annotation_batch(res.batch_id or "")
     assert len(rows) == 7 and {r.batch_id for r in rows} == {res.batch_id}
-    assert all(r.reviewer == "bo" and r.action == "add" for r in rows)
+    assert all(
+        r.reviewer == "bo" and r.action == "add" and (r.before, r.after) == (None, r.target) for r in rows
+    )
+    assert {(r.sample_id, r.target) for r in rows} == {(i, w) for i in ids for w in ("loud", "music")} - {
+        (ids[0], "music")
+    }
     # a tag removed by hand since: not as the batch left it, so that sample is reported
     store.remove_tag(ids[1], "loud", reviewer="cy")
     undo = store.undo_annotation_batch(res.batch_id or "", reviewer="bo")
@@ -127,7 +132,11 @@ def test_a_selection_is_tagged_in_one_batch_and_undone_as_one_step(seeded: Store
     assert [cols[i]["tags"] for i in ids] == [["music"], [], [], []]
     again = store.undo_annotation_batch(res.batch_id or "", reviewer="bo")
     assert again.reverted == 0 and again.already_undone == 6 and again.conflicts == (ids[1],)
-    assert len(store.annotation_batch(res.batch_id or "")) == 13  # 7 changes, 6 undos
+    undos = [r for r in store.annotation_batch(res.batch_id or "") if r.action == "undo"]
+    assert len(undos) == 6 and all(
+        (u.before, u.after) == (u.target, None) and u.reviewer == "bo" for u in undos
+    )
+    assert {u.undoes for u in undos} == {r.id for r in rows if r.sample_id != ids[1] or r.target != "loud"}
     # removing from a selection is a batch too
     flagged = store.mark_samples("flag", ids[:2], "clipped", reviewer="ana")
     removed = store.mark_samples("flag", ids, ["clipped"], reviewer="ana", remove=True)
@@ -264,3 +273,40 @@ def test_deleting_a_sample_deletes_its_annotations(seeded: Store):
     with store.session() as sess:
         assert sess.scalar(select(func.count()).select_from(AnnotationTag)) == 0
         assert sess.scalar(select(func.count()).select_from(AnnotationEdit)) == 0
+
+
+def test_concurrent_writers_of_one_sample_take_turns(store: Store):
+    """Votes, tags and the undo of one batch from several threads: no lost or doubled history."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seed_synthetic(store, dataset="d", n=6, labels=("a", "b"))
+    ids = _ids(store, 6)
+    sid = ids[0]
+
+    def work(k: int) -> None:
+        for i in range(10):
+            store.set_vote(sid, "ab"[(i + k) % 2], reviewer="ana")
+            if (i + k) % 2:
+                store.add_tag(sid, "x", reviewer=f"r{k}")
+            else:
+                store.remove_tag(sid, "x", reviewer=f"r{k}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    hist = store.annotation_history(sid)[::-1]  # oldest first
+    votes = [h for h in hist if h.kind == "vote"]
+    # each recorded change starts from the state the previous one left
+    assert all(b.before == a.after for a, b in zip(votes, votes[1:], strict=False))
+    assert [(v.reviewer, v.label) for v in store.sample_votes(sid)] == [("ana", votes[-1].after["label"])]
+    tags = [h for h in hist if h.kind == "tag"]
+    assert all(b.before == a.after for a, b in zip(tags, tags[1:], strict=False))
+    assert store.sample_annotations(sid).tags == (("x",) if tags[-1].after else ())
+
+    batch = store.mark_samples("flag", ids, ["noisy"], reviewer="ana")
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(lambda _: store.undo_annotation_batch(batch.batch_id or "", reviewer="bo"), range(3))
+        )
+    assert sum(r.reverted for r in results) == 6
+    assert len(store.annotation_batch(batch.batch_id or "")) == 12  # 6 changes, 6 undos
+    assert store.word_counts("flag", "d") == []
