@@ -5,8 +5,9 @@ store, builds :class:`~audiosoup_widgets.services.ReviewServices` on it, picks t
 dataset, builds :class:`~audiosoup_widgets.state.ReviewState`, hands both (and
 nothing else) to each widget, and lays them out: error banner, title, the view tabs,
 one container per view (the clips view holds the selection bar and the sample grid),
-and the review dialog whose "Edit" and "Features" tabs show the metadata editor and
-the feature explorer. No widget builds services of its own.
+and the review dialog whose "Edit", "Annotate" and "Features" tabs show the metadata
+editor, the annotation panel and the feature explorer; the quality view opens with the
+reviewers' agreement card. No widget builds services of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .services import ReviewServices
 from .state import VIEWS, ReviewState
 from .store import Store
 from .widgets import (
+    AgreementCard,
+    AnnotatePanel,
     ComparisonView,
     ErrorBanner,
     FeatureExplorer,
@@ -71,6 +74,10 @@ class ReviewApp:
         The modal review of the selected sample (tabs: overview, edit, features).
     suspect : SuspectPanel
         In the review's overview: why the model doubts the clip's label, and the answers.
+    annotate : AnnotatePanel
+        The review's "Annotate" tab: votes (blind), tags, flags, time regions, notes.
+    agreement : AgreementCard
+        At the top of the quality view: the reviewers' agreement on the dataset's labels.
     editor : MetadataEditor
     explorer : FeatureExplorer
     banner : ErrorBanner
@@ -114,6 +121,8 @@ class ReviewApp:
     widget: Html
     suspect: SuspectPanel
     vocabulary: VocabularyPanel
+    annotate: AnnotatePanel
+    agreement: AgreementCard
     _warm: threading.Thread | None = field(default=None, repr=False)
     #: What :func:`show` loaded (None for an app built on stored datasets).
     load_report: LoadReport | None = field(default=None, repr=False)
@@ -133,6 +142,8 @@ class ReviewApp:
             self.banner,
             self.review,
             self.suspect,
+            self.annotate,
+            self.agreement,
             self.editor,
             self.explorer,
             self.selection,
@@ -200,6 +211,8 @@ def build_review_app(
     review.edit_view, review.features_view = editor, explorer
     suspect = SuspectPanel(state, services)
     review.why_view = suspect
+    annotate = AnnotatePanel(state, services)
+    review.annotate_view = annotate
     banner = ErrorBanner(state)
     header = Html(
         tag="div",
@@ -213,13 +226,15 @@ def build_review_app(
     tabs = ViewTabs(state, services)
     quality = QualityPanel(state, services)
     vocabulary = VocabularyPanel(state, services)
+    # Agreement is a dataset-wide measure of the labels' quality: it heads the quality view.
+    agreement = AgreementCard(state, services)
     comparison = ComparisonView(state, services)
     similarity_map = SimilarityMap(state, services)
     ranking = FeatureRanking(state, services)
     model_panel = ModelPanel(state, services)
     contents: dict[str, list[Any]] = {
         "clips": [selection, grid],
-        "quality": [quality, vocabulary],
+        "quality": [agreement, quality, vocabulary],
         "map": [similarity_map],
         "compare": [comparison],
         # A column: the ranking, then the model panel below it.
@@ -260,6 +275,8 @@ def build_review_app(
         widget=page,
         suspect=suspect,
         vocabulary=vocabulary,
+        annotate=annotate,
+        agreement=agreement,
         _warm=warm,
     )
 

@@ -12,6 +12,7 @@ label_filter, split_...   :class:`~audiosoup_widgets.widgets.SampleGrid`
 search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
 sort, suspects_only       :class:`~audiosoup_widgets.widgets.SampleGrid`
 search_by_meaning         :class:`~audiosoup_widgets.widgets.SampleGrid`
+disagreements_only, tag_. :class:`~audiosoup_widgets.widgets.SampleGrid` (and ``flag_filter``)
 selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
@@ -78,8 +79,9 @@ __all__ = [
     "plain_message",
 ]
 
-#: What the review dialog shows: nothing (closed), the overview, the editor, the features.
-PANELS = ("", "review", "edit", "features")
+#: What the review dialog shows: nothing (closed), the overview, the editor, the annotations,
+#: the features.
+PANELS = ("", "review", "edit", "annotate", "features")
 #: The message shown for an unexpected exception (details go to the log).
 GENERIC_ERROR = "Something went wrong; details are in the log."
 MAX_ERROR = 500
@@ -134,6 +136,15 @@ class ReviewState(HasTraits):
     suspects_only = Bool(False, help="Keep only the latest model run's label suspects (writer: SampleGrid).")
     search_by_meaning = Bool(
         False, help="Search texts by meaning, closest first, not by their letters (writer: SampleGrid)."
+    )
+    disagreements_only = Bool(
+        False,
+        help="Keep only clips whose reviewers' votes disagree (writer: SampleGrid).",
+    )
+    tag_filter = List(Unicode(), help="Keep clips carrying any of these tags (writer: SampleGrid).")
+    flag_filter = List(
+        Unicode(),
+        help="Keep clips a reviewer flagged so, any of these (writer: SampleGrid).",
     )
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
@@ -194,7 +205,17 @@ class ReviewState(HasTraits):
     def _on_paging(self, change: dict[str, Any]) -> None:
         self._derive_paging()
 
-    @observe("label_filter", "split_filter", "search", "status_filter", "id_filter", "suspects_only")
+    @observe(
+        "label_filter",
+        "split_filter",
+        "search",
+        "status_filter",
+        "id_filter",
+        "suspects_only",
+        "disagreements_only",
+        "tag_filter",
+        "flag_filter",
+    )
     def _on_filters(self, change: dict[str, Any]) -> None:
         self._derive_filtered()
 
@@ -209,6 +230,9 @@ class ReviewState(HasTraits):
             or self.status_filter
             or self.id_filter is not None
             or self.suspects_only
+            or self.disagreements_only
+            or self.tag_filter
+            or self.flag_filter
         )
 
     @property
@@ -228,6 +252,9 @@ class ReviewState(HasTraits):
             ids=self.id_filter,
             suspects=self.suspects_only,
             semantic=self.search if self.search_by_meaning else "",
+            disagreement=self.disagreements_only,
+            tags=tuple(self.tag_filter),
+            reviewer_flags=tuple(self.flag_filter),
         )
 
     # -- the selection and the id filter ------------------------------------------

@@ -8,12 +8,13 @@ the metadata never invalidates it); playback travels as a 16-bit WAV, at most
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
 from ..audio import decode, decode_peaks, normalised
 from ..audio.peaks import waveform_peaks
-from ..errors import DecodeError
+from ..errors import DecodeError, ValidationError
 from ..features.params import MAX_FEATURE_SECONDS
 from ..store.records import SampleRecord
 from .cache import LRUCache
@@ -99,6 +100,42 @@ class AudioService:
         buf = io.BytesIO()
         y = np.clip(np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
         sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+        return buf.getvalue()
+
+    def segment_wav(self, record: SampleRecord, *, start: float, end: float) -> bytes:
+        """Return the stretch ``start`` .. ``end`` seconds of a sample as a 16-bit mono WAV.
+
+        A time region plays alone from its own WAV: the browser then needs no seeking
+        or timers to stop at its end.
+
+        Parameters
+        ----------
+        record : SampleRecord
+        start, end : float
+            Seconds from the clip's start; ``end`` is cut at the decoded length.
+
+        Returns
+        -------
+        bytes
+
+        Raises
+        ------
+        ValidationError
+            For bounds that are not finite, negative, reversed, or past the audio.
+        """
+        import soundfile as sf
+
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+            raise ValidationError("A region needs 0 <= start < end, in seconds.")
+        if start >= MAX_PLAY_SECONDS:
+            raise ValidationError(f"Only the first {MAX_PLAY_SECONDS:.0f} s of a clip can be played here.")
+        y, sr = self.decode(record, max_seconds=MAX_PLAY_SECONDS)
+        i0, i1 = int(round(start * sr)), min(len(y), int(round(end * sr)))
+        if i0 >= len(y) or i1 <= i0:
+            raise ValidationError("That region lies past the end of the audio.")
+        seg = np.clip(np.nan_to_num(y[i0:i1], nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+        buf = io.BytesIO()
+        sf.write(buf, seg, sr, format="WAV", subtype="PCM_16")
         return buf.getvalue()
 
     def waveform(self, record: SampleRecord, *, n_bins: int = 1200) -> tuple[np.ndarray, float]:

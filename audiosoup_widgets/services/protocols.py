@@ -142,6 +142,9 @@ class AudioServices(Protocol):
     def wav_bytes(self, record: SampleRecord, *, max_seconds: float = ...) -> bytes:
         """Return a 16-bit WAV of (the start of) the sample."""
 
+    def segment_wav(self, record: SampleRecord, *, start: float, end: float) -> bytes:
+        """Return the stretch ``start`` .. ``end`` seconds as a 16-bit WAV (a region played alone)."""
+
     def play_truncated(self, record: SampleRecord) -> bool:
         """Whether playback is cut short."""
 

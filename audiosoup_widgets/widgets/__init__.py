@@ -7,6 +7,8 @@ composes them.
 
 from __future__ import annotations
 
+from .agreement import AgreementCard
+from .annotate import AnnotatePanel
 from .banner import ErrorBanner
 from .compare import ComparisonView
 from .editor import MetadataEditor
@@ -23,6 +25,8 @@ from .views import ViewTabs
 from .vocabulary import VocabularyPanel
 
 __all__ = [
+    "AnnotatePanel",
+    "AgreementCard",
     "SampleGrid",
     "SelectionBar",
     "SimilarityMap",

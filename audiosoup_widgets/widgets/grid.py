@@ -52,13 +52,12 @@ from .background import Debouncer
 from .base import SafeTemplate, as_int, as_str, handler
 from .cards import _card, wave_path
 from .gridbar import SORT_ITEMS, clean_search
+from .gridfilters import NO_MODEL, AnnotationFilters
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SampleGrid", "wave_path", "SORT_ITEMS", "SEARCH_DELAY"]
 
-#: Why the suspicion sort and filter are off.
-NO_MODEL = "fit a model first"
 _KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " ", "Enter")
 #: Widest toolbar box, in characters (a longer dataset name is cut with an ellipsis).
 MAX_BOX_CHARS = 48
@@ -80,6 +79,9 @@ _MIRRORED = (
     ("filtered", "filtered"),
     ("suspects_only", "suspects_only"),
     ("search_by_meaning", "by_meaning"),
+    ("disagreements_only", "disagreements_only"),
+    ("tag_filter", "tag_filter"),
+    ("flag_filter", "flag_filter"),
 )
 
 
@@ -87,7 +89,7 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-class SampleGrid(SafeTemplate):
+class SampleGrid(AnnotationFilters, SafeTemplate):
     """Paginated cards of one dataset's samples, with filters, sort and playback.
 
     Parameters
@@ -130,6 +132,11 @@ class SampleGrid(SafeTemplate):
     suspects_only = Bool(False).tag(sync=True)
     by_meaning = Bool(False).tag(sync=True)
     has_model = Bool(False).tag(sync=True)
+    disagreements_only = Bool(False).tag(sync=True)
+    tag_filter = List(Unicode()).tag(sync=True)
+    flag_filter = List(Unicode()).tag(sync=True)
+    tag_items = List(Unicode()).tag(sync=True)
+    flag_items = List(Unicode()).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -167,6 +174,9 @@ class SampleGrid(SafeTemplate):
                 "sort",
                 "suspects_only",
                 "search_by_meaning",
+                "disagreements_only",
+                "tag_filter",
+                "flag_filter",
                 "page",
                 "page_size",
             ],
@@ -279,6 +289,8 @@ class SampleGrid(SafeTemplate):
                 {"title": f"{lab.name} ({lab.n_samples:,})", "value": lab.name} for lab in labels
             ]
             self.message = message
+            for name, items in self._annotation_items(s.dataset):
+                setattr(self, name, items)
             if has_model != self.has_model:
                 self.has_model = has_model
                 self.sort_items = self._sort_items()
@@ -458,6 +470,7 @@ class SampleGrid(SafeTemplate):
             s.split_filter = None
             s.status_filter = None
             s.suspects_only = False
+            self._clear_annotation_filters()
             s.page = 0
             s.selected_sample_id = None
 
@@ -569,6 +582,7 @@ class SampleGrid(SafeTemplate):
             s.split_filter = None
             s.status_filter = None
             s.suspects_only = False
+            self._clear_annotation_filters()
             s.search = ""
             s.page = 0
             s.clear_id_filter()

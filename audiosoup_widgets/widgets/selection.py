@@ -3,8 +3,12 @@
 It shows the size of the state's ``selection`` and its actions: compare (2 to
 :data:`MAX_COMPARE` clips side by side: it writes ``state.compare_ids``), show only the
 selection in the grid (an id filter), download the selection's feature summaries,
-relabel, and clear. It appears only while something is selected. Later actions (tag,
-augment) join here.
+relabel, tag, flag, and clear. It appears only while something is selected.
+
+"Tag…" and "Flag…" open one small dialog: a tag (suggested from the dataset's tag
+vocabulary as the user types) or a flag (from the annotation service's list) given to
+every selected clip in one step, as one batch of the clips' annotation histories; the
+outcome says how many clips changed and offers an Undo of the batch.
 
 Relabel opens a small dialog: how many selected clips carry each label now, the new
 label (one of the dataset's, or a new one when asked, as in the editor), an optional
@@ -31,8 +35,11 @@ __all__ = ["SelectionBar", "MIN_COMPARE", "MAX_COMPARE", "MAX_LISTED"]
 
 #: Fewest and most clips a comparison shows side by side.
 MIN_COMPARE, MAX_COMPARE = 2, 6
-#: Most skipped clips a relabel's outcome lists by name (the count says how many in all).
+#: Most skipped clips a relabel's outcome lists by name (the count says how many in all),
+#: and most tag suggestions sent.
 MAX_LISTED = 50
+#: Longest tag or flag typed in the dialog (the annotation service checks again).
+MAX_MARK = 64
 
 
 def _clips(n: int) -> str:
@@ -82,6 +89,10 @@ class SelectionBar(SafeTemplate):
     reviewer = Unicode("").tag(sync=True)
     max_reason = Int(MAX_REASON).tag(sync=True)
     outcome = Dict().tag(sync=True)
+    # The tag / flag dialog: which of the two, the suggestions and the flag list.
+    mark_kind = Unicode("").tag(sync=True)
+    mark_items = List(Unicode()).tag(sync=True)
+    mark_error = Unicode("").tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -91,6 +102,8 @@ class SelectionBar(SafeTemplate):
         self.last_download: tuple[str, str, bytes] | None = None
         #: The last bulk relabel's batch id (what "Undo" reverts); never sent to the browser.
         self.last_batch: str | None = None
+        #: The last bulk tag or flag's batch id, the same way.
+        self.last_mark_batch: str | None = None
         dlink((state, "reviewer"), (self, "reviewer"))
         state.observe(self._on_selection, names=["selection"])
         state.observe(self._on_dataset, names=["dataset"])
@@ -106,10 +119,14 @@ class SelectionBar(SafeTemplate):
             self.relabel_open = False
             self.outcome = {}
         self.last_batch = None
+        self.last_mark_batch = None
+        self.mark_kind = ""
 
     def _on_handler_error(self, message: str) -> None:
         if self.relabel_open:
             self.relabel_error = message
+        if self.mark_kind:
+            self.mark_error = message
 
     def _ordered(self) -> list[int]:
         return sorted(self.state.selection)
@@ -223,7 +240,12 @@ class SelectionBar(SafeTemplate):
 
     @handler("undoing the relabel")
     def vue_undo_relabel(self, data: Any = None) -> None:
-        """Undo the last bulk relabel as one step (clips edited since are left alone)."""
+        """Undo the last bulk relabel, tag or flag as one step (clips edited since are left alone)."""
+        if self.last_mark_batch is not None:
+            if not self.state.reviewer:
+                raise ValidationError("Enter your name before undoing: the undo is recorded with it.")
+            self._undo_mark()
+            return
         if self.last_batch is None:
             raise ValidationError("There is no relabel to undo.")
         if not self.state.reviewer:
@@ -251,3 +273,86 @@ class SelectionBar(SafeTemplate):
         """Hide the relabel outcome (the batch can no longer be undone from here)."""
         self.outcome = {}
         self.last_batch = None
+        self.last_mark_batch = None
+
+    # -- tag and flag a selection ------------------------------------------------------
+
+    @handler("opening the tag or flag dialog")
+    def vue_open_mark(self, data: Any) -> None:
+        """Open the dialog that tags (``"tag"``) or flags (``"flag"``) every selected clip."""
+        if data not in ("tag", "flag"):
+            raise ValidationError("choose tag or flag")
+        if not self.state.selection:
+            raise ValidationError("Nothing is selected.")
+        ann = self.services.annotations
+        items = list(ann.flags) if data == "flag" else [t for t, _ in ann.tag_vocabulary(self.state.dataset)]
+        with self.hold_sync():
+            self.mark_items = items[:MAX_LISTED]
+            self.mark_error = ""
+            self.mark_kind = data
+
+    @handler("suggesting tags")
+    def vue_suggest_mark(self, data: Any) -> None:
+        """Offer the dataset's tags that start with (then contain) the typed text ``data``."""
+        prefix = (as_str(data if data is not None else "", name="tag", max_len=MAX_MARK) or "").strip()
+        if self.mark_kind == "tag":
+            found = self.services.annotations.tag_vocabulary(self.state.dataset, prefix=prefix, contains=True)
+            self.mark_items = [t for t, _ in found][:MAX_LISTED]
+
+    @handler("closing the tag or flag dialog")
+    def vue_close_mark(self, data: Any = None) -> None:
+        """Close the dialog without changing anything."""
+        with self.hold_sync():
+            self.mark_kind = ""
+            self.mark_error = ""
+
+    @handler("tagging or flagging the selection")
+    def vue_mark(self, data: Any) -> None:
+        """Give every selected clip the tag or flag ``{"value", "reviewer"}`` as one batch."""
+        kind = self.mark_kind
+        if kind not in ("tag", "flag") or not isinstance(data, dict):
+            raise ValidationError("Open the tag or flag dialog first.")
+        value = (as_str(data.get("value"), name=kind, max_len=MAX_MARK) or "").strip()
+        if not value:
+            raise ValidationError(f"Choose a {kind} first.")
+        name = as_str(data.get("reviewer") or self.state.reviewer, name="name", max_len=100) or ""
+        if name.strip() != self.state.reviewer:
+            self.state.sign(name)
+        ids = self._ordered()
+        ann = self.services.annotations
+        if kind == "flag" and value not in ann.flags:
+            raise ValidationError(f"unknown flag; choose one of {', '.join(ann.flags)}")
+        dataset = self.state.dataset
+        if kind == "tag":
+            result = ann.bulk_tag(ids, [value], reviewer=self.state.reviewer, dataset=dataset)
+        else:
+            result = ann.bulk_flag(ids, [value], reviewer=self.state.reviewer, dataset=dataset)
+        verb = "Tagged" if kind == "tag" else "Flagged"
+        text = f"{verb} {_clips(result.changed)} “{value}”"
+        if result.unchanged:
+            text += f"; {_clips(result.unchanged)} already had it"
+        self.last_mark_batch = result.batch_id
+        self.last_batch = None
+        with self.hold_sync():
+            self.mark_kind = ""
+            self.mark_error = ""
+            self.outcome = {
+                "kind": kind,
+                "text": text + ".",
+                "skipped": [],
+                "n_skipped": 0,
+                "can_undo": result.batch_id is not None,
+            }
+        if result.changed:
+            self.state.saved()
+
+    def _undo_mark(self) -> None:
+        assert self.last_mark_batch is not None  # the caller checked
+        result = self.services.annotations.undo_batch(self.last_mark_batch, reviewer=self.state.reviewer)
+        self.last_mark_batch = None
+        text = f"Undid it: {result.reverted:,} {'change' if result.reverted == 1 else 'changes'} reverted"
+        if result.conflicts:
+            text += f" ({_clips(len(result.conflicts))} left alone: changed again since)"
+        self.outcome = {"kind": "undo", "text": text + ".", "skipped": [], "n_skipped": 0, "can_undo": False}
+        if result.reverted:
+            self.state.saved()

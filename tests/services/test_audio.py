@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from widgettest_helpers import add_samples
 
-from audiosoup_widgets.errors import DecodeError
+from audiosoup_widgets.errors import DecodeError, ValidationError
 from audiosoup_widgets.services import MAX_PLAY_SECONDS, ReviewServices
 
 FIRST = "yes/spk00_nohash_0.wav"
@@ -60,3 +60,22 @@ def test_thumbnails_raise_quiet_clips_and_say_by_how_much(words):
     peaks, gain = services.audio.thumbnail(quiet)
     assert peaks.shape[0] == 2 and np.abs(peaks).max() <= 1.0 and gain >= 30
     assert services.audio.thumbnail(loud)[1] == pytest.approx(6.02, abs=0.05)
+
+
+def test_a_region_plays_alone_as_exactly_its_samples(words):
+    services, _, ids = words
+    record = services.samples.get(ids[FIRST])
+    y, sr = services.audio.decode(record, max_seconds=MAX_PLAY_SECONDS)
+    seg, seg_sr = sf.read(
+        io.BytesIO(services.audio.segment_wav(record, start=0.25, end=0.5)), dtype="float32"
+    )
+    assert seg_sr == sr and len(seg) == round(0.25 * sr)
+    # The same samples as the whole clip's WAV from 0.25 s on (both 16-bit).
+    whole, _ = sf.read(io.BytesIO(services.audio.wav_bytes(record)), dtype="float32")
+    np.testing.assert_array_equal(seg, whole[4000:8000])
+    # An end past the audio is cut at it.
+    tail, _ = sf.read(io.BytesIO(services.audio.segment_wav(record, start=0.9, end=5.0)))
+    assert len(tail) == len(y) - round(0.9 * sr)
+    for start, end in ((0.5, 0.25), (-0.1, 0.2), (float("nan"), 0.3), (1.5, 2.0), (MAX_PLAY_SECONDS, 70.0)):
+        with pytest.raises(ValidationError):
+            services.audio.segment_wav(record, start=start, end=end)

@@ -61,6 +61,18 @@ DATA_TRAITS = {
     ("ComparisonView", "template_label"),
     ("ComparisonView", "template_note"),
     ("ComparisonView", "profile_legend"),
+    ("AnnotatePanel", "reviewer"),
+    ("AnnotatePanel", "sample"),
+    ("AnnotatePanel", "label_items"),
+    ("AnnotatePanel", "votes"),
+    ("AnnotatePanel", "tags"),
+    ("AnnotatePanel", "regions"),
+    ("AnnotatePanel", "notes"),
+    ("AnnotatePanel", "history"),
+    ("AnnotatePanel", "message"),
+    ("SampleGrid", "tag_items"),
+    ("AgreementCard", "classes"),
+    ("AgreementCard", "report"),
 }
 
 
@@ -81,6 +93,14 @@ def hostile(sqlite_store, tmp_path, make_app):
     app.grid.vue_open_sample(sid)
     app.editor.vue_set_reviewer(XSS_TEXT[:90])
     app.editor.vue_save_text(XSS_TEXT + " edited")
+    app.review.vue_set_panel("annotate")
+    app.annotate.vue_set_blind(False)
+    app.annotate.vue_vote(XSS_LABEL)
+    app.annotate.vue_add_tag(XSS_LABEL)
+    app.annotate.vue_draw_region({"fx0": 0.1, "fx1": 0.5})
+    region = app.annotate.regions[0]
+    app.annotate.vue_update_region({**region, "label": XSS_LABEL, "note": XSS_META_VALUE})
+    app.annotate.vue_add_note(XSS_TEXT)
     app.review.vue_set_panel("features")
     app.explorer.vue_set_visible(True)
     app.explorer.vue_toggle_feature({"id": "mfcc", "selected": True})
@@ -88,6 +108,7 @@ def hostile(sqlite_store, tmp_path, make_app):
     app.state.compare_ids = sorted(ids.values())
     app.state.show("compare")
     app.comparison.vue_set_template(XSS_LABEL)
+    app.agreement.load()  # the per-class agreement lists the labels
     app.state.show("clips")
     app.state.select(ids.values())
     app.selection.vue_open_relabel()  # the preview shows the labels
