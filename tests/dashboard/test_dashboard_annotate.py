@@ -20,6 +20,7 @@ from test_dashboard_journeys import CARD, no_script_ran, open_dashboard, open_re
 from test_jupyterlab import _shot as lab_shot
 from test_jupyterlab import lab  # noqa: F401 - the JupyterLab server fixture
 
+from audiosoup_widgets import agreement
 from audiosoup_widgets.store import Store
 
 pytestmark = pytest.mark.browser
@@ -206,6 +207,16 @@ def test_two_reviewers_blind_votes_regions_tags_and_agreement(browser, dashboard
         two.locator(".audiosoup-views .as-view-quality").click()
         card = two.locator(".audiosoup-agreement")
         expect(card.locator(".as-ag-value")).to_have_text(f"{expected:.3f}")
+        # Consensus: two clips agreed (a, then b), the third is a tie and stays unresolved.
+        counts = card.locator(".as-ag-counts")
+        expect(counts).to_contain_text("Consensus: 2 clips with a majority label, 1 tied")
+        report = agreement(DEMO, db=dashboard_db)
+        assert {str(k): v for k, v in report.consensus.items() if str(k) in ids} == {
+            ids[0]: a,
+            ids[1]: b,
+            ids[2]: None,
+        }
+        assert report.distribution[int(ids[2])] == {a: 1, b: 1}
         shot(two, "agreement-card", full_page=False)
 
         # The grid's "Disagreements" keeps the one disputed clip; the toolbar stays whole.
