@@ -12,9 +12,12 @@ texts repeat words but rarely whole), and times the median of several runs of:
   embedding), once;
 * ``query_ms``: one search by meaning over the cached matrix (the query embedded, one
   matrix-vector product, the best 20);
+* ``tfidf_lsa_s``: the fallback embedder (character n-gram TF-IDF + LSA) fitted on and
+  applied to the same notes, once;
 * ``grid_ms``: the grid's work for a "by meaning" filter combined with a label filter:
   the ranking (:data:`~audiosoup_widgets.services.text.SEMANTIC_LIMIT` ids), the count
-  and the first page of 24 cards, none cached;
+  and the first page of 24 cards, none cached; ``grid_letters_ms`` the same with a search
+  by letters (the baseline), and ``grid_vs_letters`` their ratio;
 * ``query_after_edit_ms``: a search right after a text edit (the texts read and hashed
   again, the one changed text embedded into the cached matrix);
 * ``consistency_s``: the cross-validated text model over every clip (the "text
@@ -99,6 +102,12 @@ def run(admin_url: str, n: int, runs: int) -> dict[str, Any]:
             emb.embed(notes)
             times.append(time.perf_counter() - t)
         results["embed_100k_s" if n == 100_000 else f"embed_{n}_s"] = round(statistics.median(times), 2)
+        # The fallback embedder on the same notes (fit and transform), for comparison.
+        from audiosoup_widgets.analysis.text import TfidfLsaEmbedder
+
+        t = time.perf_counter()
+        TfidfLsaEmbedder().fit(notes).embed(notes)
+        results["tfidf_lsa_s"] = round(time.perf_counter() - t, 2)
 
         t = time.perf_counter()
         report = embed_dataset("bench", db=store, embedder=emb)
@@ -132,6 +141,18 @@ def run(admin_url: str, n: int, runs: int) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
             assert total > 0 and len(page) == min(24, total)
         results["grid_ms"] = round(statistics.median(times) * 1000, 1)
+
+        # The baseline, in the same run: the grid's search by letters (ILIKE) with the same
+        # label filter, the count and the first page.
+        times = []
+        for i in range(max(runs, 10)):
+            t = time.perf_counter()
+            q = SampleQuery("bench", labels=("up",), search=queries[i % len(queries)].split()[-1])
+            store.count_samples(q)
+            store.page_samples(q, page=0, page_size=24)
+            times.append(time.perf_counter() - t)
+        results["grid_letters_ms"] = round(statistics.median(times) * 1000, 1)
+        results["grid_vs_letters"] = round(results["grid_ms"] / results["grid_letters_ms"], 2)
 
         times = []
         for i in range(runs):

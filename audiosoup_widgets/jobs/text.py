@@ -46,6 +46,7 @@ __all__ = [
     "label_merge_suggestions",
     "prepare_embedder",
     "search_text",
+    "tag_merge_suggestions",
     "text_label_check",
     "text_matrix",
 ]
@@ -241,6 +242,23 @@ def label_merge_suggestions(
     return merge_groups(
         [lab.name for lab in labels], [lab.n_samples for lab in labels], emb, threshold=threshold
     )
+
+
+def tag_merge_suggestions(
+    dataset: str,
+    *,
+    db: Store | str | None = None,
+    embedder: Embedder | str | None = None,
+    threshold: float = MERGE_THRESHOLD,
+) -> list[MergeGroup]:
+    """Return groups of a dataset's tags that look like one ("noisy", "Noisy", "noise"), with counts.
+
+    The same rule as :func:`label_merge_suggestions`; the counts are clips carrying each tag.
+    """
+    store = open_store(db)
+    words = store.word_counts("tag", dataset)
+    emb = embedder if embedder is not None and not isinstance(embedder, str) else make_embedder(embedder)
+    return merge_groups([w for w, _ in words], [c for _, c in words], emb, threshold=threshold)
 
 
 @dataclass(frozen=True)

@@ -494,6 +494,14 @@ class TextServices(Protocol):
     ) -> RelabelRecord | None:
         """Relabel the clips of ``names`` as ``keep`` (a bulk relabel with history)."""
 
+    def tag_merge_suggestions(self, dataset: str) -> list[MergeGroup]:
+        """Return groups of tags that look like one."""
+
+    def apply_tag_merge(
+        self, dataset: str, names: Sequence[str], *, keep: str, reviewer: str
+    ) -> AnnotationBatchRecord | None:
+        """Give the clips of ``names`` the tag ``keep`` instead (one batch, undone as one)."""
+
     def consistency(self, dataset: str) -> dict[int, TextCheck]:
         """Return every clip whose text disagrees with its label (fits the text model if needed)."""
 

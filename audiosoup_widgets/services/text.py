@@ -31,11 +31,12 @@ from ..jobs.text import (
     TextCheck,
     label_merge_suggestions,
     prepare_embedder,
+    tag_merge_suggestions,
     text_label_check,
     text_matrix,
 )
 from ..store import SampleQuery, Store
-from ..store.records import RelabelRecord
+from ..store.records import AnnotationBatchRecord, RelabelRecord
 from .relabel import RelabelService
 from .samples import SampleService, as_sample_id
 
@@ -209,6 +210,51 @@ class TextService:
             return None
         return self._relabel.relabel(
             dataset, ids, keep, reviewer=reviewer, seen_at=seen_at, reason=MERGE_REASON
+        )
+
+    def tag_merge_suggestions(self, dataset: str) -> list[MergeGroup]:
+        """Return groups of the dataset's tags that look like one (cached until a change)."""
+        with self._lock:
+            key = f"tags\x00{dataset}"
+            gen = self._samples.generation
+            cached = self._merges.get(key)
+            if cached is not None and cached[0] == gen:
+                return cached[1]
+            groups = tag_merge_suggestions(dataset, db=self._store, embedder=self.embedder(dataset))
+            self._merges[key] = (gen, groups)
+            return groups
+
+    def apply_tag_merge(
+        self, dataset: str, names: Sequence[str], *, keep: str, reviewer: str
+    ) -> AnnotationBatchRecord | None:
+        """Give every clip tagged with one of ``names`` the tag ``keep`` instead, as one batch.
+
+        The additions and removals share a batch id, so the annotation service's
+        ``undo_batch`` reverts the merge in one step. Returns None when no clip carries
+        the other tags.
+
+        Raises
+        ------
+        ValidationError
+            ``keep`` not among ``names``.
+        """
+        names = list(dict.fromkeys(names))
+        if keep not in names:
+            raise ValidationError("the tag to keep must be one of the merged tags")
+        others = tuple(n for n in names if n != keep)
+        ids = self._store.sample_ids(SampleQuery(dataset, tags=others)) if others else []
+        if not ids:
+            return None
+        added = self._store.mark_samples("tag", ids, [keep], reviewer=reviewer, dataset=dataset)
+        removed = self._store.mark_samples(
+            "tag", ids, others, reviewer=reviewer, dataset=dataset, remove=True, batch_id=added.batch_id
+        )
+        self._samples.forget()  # the tag filter's counts and the texts changed
+        return AnnotationBatchRecord(
+            batch_id=removed.batch_id,
+            kind="tag",
+            changed=added.changed + removed.changed,
+            unchanged=added.unchanged + removed.unchanged,
         )
 
     # -- text against labels -----------------------------------------------------------

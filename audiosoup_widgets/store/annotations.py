@@ -234,6 +234,7 @@ class AnnotationsMixin(BaseStore):
         reviewer: str,
         remove: bool = False,
         dataset: str | None = None,
+        batch_id: str | None = None,
     ) -> AnnotationBatchRecord:
         """Add (or remove) tags or reviewer flags on a selection in one step, with one batch id.
 
@@ -248,6 +249,9 @@ class AnnotationsMixin(BaseStore):
         remove : bool
             Remove them instead.
         dataset : str, optional
+        batch_id : str, optional
+            Join this batch (a tag merge adds one tag and removes others as one step,
+            undone as one); default: a new one.
 
         Returns
         -------
@@ -277,7 +281,10 @@ class AnnotationsMixin(BaseStore):
         dialect = self.dialect
         csv = ",".join(map(str, checked))
         now = dt.datetime.now(dt.UTC)
-        batch_id = uuid.uuid4().hex
+        if batch_id is None:
+            batch_id = uuid.uuid4().hex
+        elif not (isinstance(batch_id, str) and batch_id.isalnum() and len(batch_id) <= 32):
+            raise ValidationError("invalid batch id")
         with self.session() as sess:
             conds = [ids_condition(dialect, checked, csv=csv)]
             if dataset is not None:

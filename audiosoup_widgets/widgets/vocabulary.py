@@ -2,11 +2,12 @@
 
 Shown in the quality view. Two cards:
 
-* **Label names that look alike**: the text service's merge groups ("dog", "Dog",
-  "dogs"), each name with its count; the reviewer picks the name to keep and merges.
-  A merge is one bulk relabel with the reason "merge labels": every clip gets its own
-  history entry under a shared batch id, and "Undo" reverts the batch as one step
-  (clips edited again since are reported and left alone).
+* **Names that look alike**: the text service's merge groups of labels ("dog", "Dog",
+  "dogs") and of tags, each name with its count; the reviewer picks the name to keep and
+  merges. A label merge is one bulk relabel with the reason "merge labels": every clip
+  gets its own history entry under a shared batch id. A tag merge adds the kept tag and
+  removes the others under one batch id. "Undo" reverts either as one step (clips
+  edited again since are reported and left alone).
 * **Texts against labels**: a cross-validated text model (transcripts, notes, tags)
   run in the background on demand; the clips whose text points at another label get a
   mark on their cards ("strong" where the audio model suspects them too), and "Show
@@ -93,22 +94,26 @@ class VocabularyPanel(SafeTemplate):
         dataset = self.state.dataset
         self._shown = (dataset, self.state.revision)
         self.merge_busy = "Looking for label names that look alike…"
+        text = self.services.text
         self._merges.submit(
-            lambda job: self.services.text.merge_suggestions(dataset),
+            lambda job: (text.merge_suggestions(dataset), text.tag_merge_suggestions(dataset)),
             on_done=self._show_groups,
             on_error=functools.partial(self._fail, "finding label names that look alike"),
         )
 
-    def _show_groups(self, groups: Any) -> None:
+    def _show_groups(self, found: Any) -> None:
+        labels, tags = found
         with self.hold_sync():
             self.merge_busy = ""
             self.groups = [
                 {
+                    "kind": kind,
                     "names": [{"name": n, "n": int(c)} for n, c in zip(g.names, g.counts, strict=True)],
                     "keep": g.keep,
                     "total": int(g.total),
                     "similarity": round(float(g.similarity), 2),
                 }
+                for kind, groups in (("label", labels), ("tag", tags))
                 for g in groups
             ]
 
@@ -133,16 +138,32 @@ class VocabularyPanel(SafeTemplate):
             return
         group = self.groups[i]
         names = [n["name"] for n in group["names"]]
-        done = self.services.text.apply_merge(self.state.dataset, names, keep=keep, reviewer=reviewer)
-        if done is None:
-            self.outcome = {"text": f"No clip carries {', '.join(n for n in names if n != keep)} any more."}
+        others = ", ".join(f"“{n}”" for n in names if n != keep)
+        text = self.services.text
+        if group["kind"] == "tag":
+            tagged = text.apply_tag_merge(self.state.dataset, names, keep=keep, reviewer=reviewer)
+            self.outcome = (
+                {"text": f"No clip carries {others} any more."}
+                if tagged is None
+                else {
+                    "text": f"Tagged “{keep}” instead of {others}.",
+                    "batch": tagged.batch_id,
+                    "kind": "tag",
+                }
+            )
         else:
-            skipped = f"; {len(done.skipped)} changed by someone else were left alone" if done.skipped else ""
-            others = ", ".join(f"“{n}”" for n in names if n != keep)
-            self.outcome = {
-                "text": f"Relabelled {done.changed:,} clips from {others} to “{keep}”{skipped}.",
-                "batch": done.batch_id,
-            }
+            done = text.apply_merge(self.state.dataset, names, keep=keep, reviewer=reviewer)
+            if done is None:
+                self.outcome = {"text": f"No clip carries {others} any more."}
+            else:
+                skipped = (
+                    f"; {len(done.skipped)} changed by someone else were left alone" if done.skipped else ""
+                )
+                self.outcome = {
+                    "text": f"Relabelled {done.changed:,} clips from {others} to “{keep}”{skipped}.",
+                    "batch": done.batch_id,
+                    "kind": "label",
+                }
         self.message = ""
         self.state.saved()
 
@@ -151,6 +172,12 @@ class VocabularyPanel(SafeTemplate):
         """Undo the last merge as one step."""
         batch = self.outcome.get("batch")
         if not batch or not self.state.reviewer:
+            return
+        if self.outcome.get("kind") == "tag":
+            tags = self.services.annotations.undo_batch(batch, reviewer=self.state.reviewer)
+            left = f"; {len(tags.conflicts)} changed since were left alone" if tags.conflicts else ""
+            self.outcome = {"text": f"Undid the tag merge{left}."}
+            self.state.saved()
             return
         undone = self.services.relabel.undo_batch(batch, reviewer=self.state.reviewer)
         left = f"; {len(undone.skipped)} edited since were left alone" if undone.skipped else ""

@@ -79,3 +79,29 @@ def test_the_text_check_counts_disagreements_and_filters_the_grid_to_them(sqlite
     panel.vue_show_checked()
     assert odd in st.id_filter and st.view == "clips"
     assert "disagree" in st.id_filter_source
+
+
+def test_look_alike_tags_merge_into_the_kept_one_and_undo_in_one_step(sqlite_store, tmp_path):
+    clips = [{"label": "a", "name": f"a{i}"} for i in range(5)]
+    st, panel = _panel(sqlite_store, tmp_path, clips)
+    ids = [r.id for r in sqlite_store.page_samples(_query(), page_size=10)]
+    tags = ["wind noise", "wind noise", "Wind-Noise", "birdsong", "wind noise"]
+    for sid, tag in zip(ids, tags, strict=True):
+        panel.services.annotations.tag(sid, tag, reviewer="ann")
+    panel.services.annotations.tag(ids[2], "birdsong", reviewer="ann")
+    st.saved()  # as the Annotate tab does after a tag
+    tag_groups = [g for g in panel.groups if g["kind"] == "tag"]
+    assert [[n["name"] for n in g["names"]] for g in tag_groups] == [["wind noise", "Wind-Noise"]]
+    st.sign("Ann")
+    panel.vue_merge({"index": panel.groups.index(tag_groups[0]), "keep": "wind noise"})
+    assert "Tagged “wind noise” instead of “Wind-Noise”" in panel.outcome["text"]
+    tags = sqlite_store.annotation_columns("words")
+    assert tags[ids[2]]["tags"] == ["birdsong", "wind noise"]
+    assert sum("Wind-Noise" in v["tags"] for v in tags.values()) == 0
+    assert not [g for g in panel.groups if g["kind"] == "tag"]
+    # The addition and the removal are one batch: one undo brings the old tag back.
+    history = sqlite_store.annotation_history(ids[2])
+    assert len({e.batch_id for e in history[:2]}) == 1 and history[0].batch_id
+    panel.vue_undo_merge()
+    assert "Undid the tag merge" in panel.outcome["text"]
+    assert sqlite_store.annotation_columns("words")[ids[2]]["tags"] == ["Wind-Noise", "birdsong"]
