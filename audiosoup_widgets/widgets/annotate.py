@@ -118,6 +118,8 @@ class AnnotatePanel(SafeTemplate):
 
     sample = Dict().tag(sync=True)
     reviewer = Unicode("").tag(sync=True)
+    # Non-empty when the server names the reviewer (JupyterHub, a trusted proxy): read-only name.
+    reviewer_source = Unicode("").tag(sync=True)
     blind = Bool(True).tag(sync=True)
     label_items = List(Unicode()).tag(sync=True)
     votes = Dict().tag(sync=True)
@@ -150,6 +152,7 @@ class AnnotatePanel(SafeTemplate):
         #: Region and note versions as last shown (what an edit is checked against).
         self._versions: dict[tuple[str, int], int] = {}
         dlink((state, "reviewer"), (self, "reviewer"))
+        dlink((state, "reviewer_source"), (self, "reviewer_source"))
         state.observe(
             self._on_change, names=["selected_sample_id", "dataset", "panel", "reviewer", "revision"]
         )

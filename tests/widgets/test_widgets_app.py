@@ -176,7 +176,9 @@ def test_under_jupyterhub_the_app_signs_the_user_in_and_edits_record_it(words, m
     monkeypatch.setenv("JUPYTERHUB_USER", "hub-user")
     app = make_app(store)
     assert (app.state.reviewer, app.state.reviewer_source) == ("hub-user", "JupyterHub")
-    assert app.editor.reviewer_source == "JupyterHub"
+    assert app.editor.reviewer_source == app.annotate.reviewer_source == "JupyterHub"
+    app.annotate.vue_set_reviewer("someone else")
+    assert app.state.reviewer == "hub-user"
     app.editor.vue_set_reviewer("someone else")
     assert app.state.reviewer == "hub-user" and "signed in as hub-user" in app.state.error
     sid = next(iter(ids.values()))
