@@ -5,9 +5,9 @@ store, builds :class:`~audiosoup_widgets.services.ReviewServices` on it, picks t
 dataset, builds :class:`~audiosoup_widgets.state.ReviewState`, hands both (and
 nothing else) to each widget, and lays them out: error banner, title, the view tabs,
 one container per view (the clips view holds the selection bar and the sample grid),
-and the review dialog whose "Edit", "Annotate" and "Features" tabs show the metadata
-editor, the annotation panel and the feature explorer; the quality view opens with the
-reviewers' agreement card. No widget builds services of its own.
+and the review dialog whose "Edit", "Annotate", "Augment" and "Features" tabs show the
+metadata editor, the annotation panel, the augmentation panel and the feature explorer;
+the quality view opens with the reviewers' agreement card. No widget builds services of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .store import Store
 from .widgets import (
     AgreementCard,
     AnnotatePanel,
+    AugmentPanel,
     ComparisonView,
     ErrorBanner,
     FeatureExplorer,
@@ -76,6 +77,8 @@ class ReviewApp:
         In the review's overview: why the model doubts the clip's label, and the answers.
     annotate : AnnotatePanel
         The review's "Annotate" tab: votes (blind), tags, flags, time regions, notes.
+    augment : AugmentPanel
+        The review's "Augment" tab: a chain of transforms heard, seen and applied.
     agreement : AgreementCard
         At the top of the quality view: the reviewers' agreement on the dataset's labels.
     editor : MetadataEditor
@@ -122,6 +125,7 @@ class ReviewApp:
     suspect: SuspectPanel
     vocabulary: VocabularyPanel
     annotate: AnnotatePanel
+    augment: AugmentPanel
     agreement: AgreementCard
     _warm: threading.Thread | None = field(default=None, repr=False)
     #: What :func:`show` loaded (None for an app built on stored datasets).
@@ -143,6 +147,7 @@ class ReviewApp:
             self.review,
             self.suspect,
             self.annotate,
+            self.augment,
             self.agreement,
             self.editor,
             self.explorer,
@@ -213,6 +218,8 @@ def build_review_app(
     review.why_view = suspect
     annotate = AnnotatePanel(state, services)
     review.annotate_view = annotate
+    augment = AugmentPanel(state, services)
+    review.augment_view = augment
     banner = ErrorBanner(state)
     header = Html(
         tag="div",
@@ -276,6 +283,7 @@ def build_review_app(
         suspect=suspect,
         vocabulary=vocabulary,
         annotate=annotate,
+        augment=augment,
         agreement=agreement,
         _warm=warm,
     )

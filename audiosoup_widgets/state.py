@@ -13,6 +13,7 @@ search, status_filter     :class:`~audiosoup_widgets.widgets.SampleGrid`
 sort, suspects_only       :class:`~audiosoup_widgets.widgets.SampleGrid`
 search_by_meaning         :class:`~audiosoup_widgets.widgets.SampleGrid`
 disagreements_only, tag_. :class:`~audiosoup_widgets.widgets.SampleGrid` (and ``flag_filter``)
+origin_filter             :class:`~audiosoup_widgets.widgets.SampleGrid`
 selected_sample_id        :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 open_request              :class:`~audiosoup_widgets.widgets.SampleGrid`, :meth:`ReviewState.open_review`
 total, page_ids           :class:`~audiosoup_widgets.widgets.SampleGrid` (from the services)
@@ -81,7 +82,7 @@ __all__ = [
 
 #: What the review dialog shows: nothing (closed), the overview, the editor, the annotations,
 #: the features.
-PANELS = ("", "review", "edit", "annotate", "features")
+PANELS = ("", "review", "edit", "annotate", "augment", "features")
 #: The message shown for an unexpected exception (details go to the log).
 GENERIC_ERROR = "Something went wrong; details are in the log."
 MAX_ERROR = 500
@@ -145,6 +146,12 @@ class ReviewState(HasTraits):
     flag_filter = List(
         Unicode(),
         help="Keep clips a reviewer flagged so, any of these (writer: SampleGrid).",
+    )
+    origin_filter = Enum(
+        ("original", "derived"),
+        default_value=None,
+        allow_none=True,
+        help="Keep 'original' clips, 'derived' ones (augmented) or None for both (writer: SampleGrid).",
     )
     selected_sample_id = Int(
         None, allow_none=True, help="The selected sample (writer: SampleGrid, open_review)."
@@ -215,6 +222,7 @@ class ReviewState(HasTraits):
         "disagreements_only",
         "tag_filter",
         "flag_filter",
+        "origin_filter",
     )
     def _on_filters(self, change: dict[str, Any]) -> None:
         self._derive_filtered()
@@ -233,6 +241,7 @@ class ReviewState(HasTraits):
             or self.disagreements_only
             or self.tag_filter
             or self.flag_filter
+            or self.origin_filter
         )
 
     @property
@@ -255,6 +264,7 @@ class ReviewState(HasTraits):
             disagreement=self.disagreements_only,
             tags=tuple(self.tag_filter),
             reviewer_flags=tuple(self.flag_filter),
+            origin=self.origin_filter,
         )
 
     # -- the selection and the id filter ------------------------------------------

@@ -15,6 +15,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.annotations`: reviewers' votes (blind or not), tags, reviewer flags, regions, notes, their
   history and undo, and the reviewers' agreement;
 * :mod:`.text`: search by meaning, near-duplicate label names merged, text-label checks;
+* :mod:`.augview`: an augmentation preview drawn (both versions on one scale, their difference);
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
 :class:`ReviewServices` bundles one of each over one store; the composition root
@@ -37,6 +38,7 @@ from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord, SuspectRecord
 from .annotations import DEFAULT_FLAGS, AgreementReport, AnnotationService, VotesView
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
+from .augview import AugmentView, AugmentViews
 from .cache import LRUCache
 from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
 from .export import EXPORT_FORMATS, Download, ExportService
@@ -95,6 +97,8 @@ __all__ = [
     "MEASURES",
     "RelabelService",
     "AnnotationService",
+    "AugmentViews",
+    "AugmentView",
     "AgreementReport",
     "VotesView",
     "DEFAULT_FLAGS",
@@ -167,6 +171,7 @@ class ReviewServices:
     model : ModelService
     annotations : AnnotationService
     text : TextService
+    augment_views : AugmentViews
     """
 
     def __init__(
@@ -189,3 +194,4 @@ class ReviewServices:
         self.model = ModelService(store, self.samples)
         self.annotations = AnnotationService(store, self.samples, flags=flags)
         self.text = TextService(store, self.samples, self.relabel, text_model=text_model)
+        self.augment_views = AugmentViews(self.features)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the records and results, for the annotations only
         VoteRecord,
     )
     from .annotations import AgreementReport, VotesView
+    from .augview import AugmentView
     from .compare import Comparison, Difference, Distributions, EffectSizes, Group, Template
     from .export import Download
     from .features import FeatureSet
@@ -58,6 +59,7 @@ __all__ = [
     "ModelServices",
     "AnnotationServices",
     "TextServices",
+    "AugmentViewServices",
     "Services",
 ]
 
@@ -81,6 +83,8 @@ class SampleFilters(TypedDict):
     tags: NotRequired[Sequence[str]]
     #: Keep clips with any of these reviewer flags (not the quality flags of ``status``).
     reviewer_flags: NotRequired[Sequence[str]]
+    #: Keep "original" clips, "derived" ones (augmented copies of others), or None for both.
+    origin: NotRequired[str | None]
     #: Text searched by meaning: the closest texts first (overrides ``sort``); "" for none.
     semantic: NotRequired[str]
 
@@ -509,6 +513,16 @@ class TextServices(Protocol):
         """Return the text disagreements among ``ids``, by id (``compute=False``: only those known)."""
 
 
+class AugmentViewServices(Protocol):
+    """An augmentation preview drawn (:class:`~.augview.AugmentViews`)."""
+
+    def views(self, original: np.ndarray, augmented: np.ndarray, sr: int, feature: str) -> AugmentView:
+        """Return both versions' feature on one scale, their difference and their waveforms."""
+
+    def wav(self, y: np.ndarray, sr: int) -> bytes:
+        """Return audio in memory as a WAV for the browser's player."""
+
+
 class Services(Protocol):
     """Everything a review widget receives besides the state."""
 
@@ -559,3 +573,7 @@ class Services(Protocol):
     @property
     def text(self) -> TextServices:
         """The text service (search by meaning, label merges)."""
+
+    @property
+    def augment_views(self) -> AugmentViewServices:
+        """The augmentation preview's pictures, waveforms and WAVs."""

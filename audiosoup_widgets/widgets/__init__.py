@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .agreement import AgreementCard
 from .annotate import AnnotatePanel
+from .augment import AugmentPanel
 from .banner import ErrorBanner
 from .compare import ComparisonView
 from .editor import MetadataEditor
@@ -26,6 +27,7 @@ from .vocabulary import VocabularyPanel
 
 __all__ = [
     "AnnotatePanel",
+    "AugmentPanel",
     "AgreementCard",
     "SampleGrid",
     "SelectionBar",

@@ -53,6 +53,7 @@ from .base import SafeTemplate, as_int, as_str, handler
 from .cards import _card, wave_path
 from .gridbar import SORT_ITEMS, clean_search
 from .gridfilters import NO_MODEL, AnnotationFilters
+from .gridorigin import ORIGIN_ITEMS, OriginFilter
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,17 @@ _MIRRORED = (
     ("disagreements_only", "disagreements_only"),
     ("tag_filter", "tag_filter"),
     ("flag_filter", "flag_filter"),
+    ("origin_filter", "origin"),
 )
+#: The state traits that change the query (the grid re-reads when one does).
+_QUERY = [s for s, _ in _MIRRORED if s not in ("selected_sample_id", "total", "n_pages", "filtered")]
 
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-class SampleGrid(AnnotationFilters, SafeTemplate):
+class SampleGrid(OriginFilter, AnnotationFilters, SafeTemplate):
     """Paginated cards of one dataset's samples, with filters, sort and playback.
 
     Parameters
@@ -137,6 +141,8 @@ class SampleGrid(AnnotationFilters, SafeTemplate):
     flag_filter = List(Unicode()).tag(sync=True)
     tag_items = List(Unicode()).tag(sync=True)
     flag_items = List(Unicode()).tag(sync=True)
+    origin = Unicode(None, allow_none=True).tag(sync=True)
+    origin_items = List(Dict(), default_value=list(ORIGIN_ITEMS)).tag(sync=True)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
         super().__init__()
@@ -163,24 +169,7 @@ class SampleGrid(AnnotationFilters, SafeTemplate):
         # What the toolbar and pager show is the state itself, kept in step by links.
         for source, target in _MIRRORED:
             dlink((state, source), (self, target), transform=_copy)
-        state.observe(
-            self._on_query,
-            names=[
-                "dataset",
-                "label_filter",
-                "split_filter",
-                "search",
-                "status_filter",
-                "sort",
-                "suspects_only",
-                "search_by_meaning",
-                "disagreements_only",
-                "tag_filter",
-                "flag_filter",
-                "page",
-                "page_size",
-            ],
-        )
+        state.observe(self._on_query, names=_QUERY)
         state.observe(self._on_revision, names=["revision"])
         state.observe(self._on_selection, names=["selection", "page_ids"])
         state.observe(self._on_id_filter, names=["id_filter", "id_filter_source"])
@@ -297,7 +286,8 @@ class SampleGrid(AnnotationFilters, SafeTemplate):
             badges = self.services.model.suspects(s.dataset, s.page_ids) if has_model and records else {}
             marks = self.services.text.checks(s.dataset, s.page_ids, compute=False) if records else {}
             thumb = self.services.audio.thumbnail
-            self.cards = [_card(r, thumb(r), badges.get(r.id), marks.get(r.id)) for r in records]
+            cards = [_card(r, thumb(r), badges.get(r.id), marks.get(r.id)) for r in records]
+            self.cards = self._mark_derived(cards, records)
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -583,6 +573,7 @@ class SampleGrid(AnnotationFilters, SafeTemplate):
             s.status_filter = None
             s.suspects_only = False
             self._clear_annotation_filters()
+            s.origin_filter = None
             s.search = ""
             s.page = 0
             s.clear_id_filter()

@@ -4,9 +4,9 @@ It opens when the grid asks (``state.open_request``) and shows the selected samp
 a large waveform and a mel spectrogram (bqplot), a player that loads the audio only
 when asked, the sample's metadata, and "Edit" and "View features" buttons. It is the
 only writer of ``state.panel``: the dialog's tabs switch between this overview and
-the three pages the composition root puts in its ``edit_view``, ``annotate_view`` and
-``features_view`` slots (the editor, the annotations and the feature explorer); it
-shows them but never calls them. Its
+the pages the composition root puts in its ``edit_view``, ``annotate_view``,
+``augment_view`` and ``features_view`` slots (the editor, the annotations, the
+augmentation and the feature explorer); it shows them but never calls them. Its
 ``why_view`` slot, above the figures, shows why the model doubts the clip's label.
 """
 
@@ -43,9 +43,9 @@ class ReviewDialog(SafeTemplate):
 
     Attributes
     ----------
-    edit_view, annotate_view, features_view : DOMWidget or None
-        What the "Edit", "Annotate" and "Features" tabs show (the composition root sets
-        its editor, annotation panel and explorer here).
+    edit_view, annotate_view, augment_view, features_view : DOMWidget or None
+        What the "Edit", "Annotate", "Augment" and "Features" tabs show (the composition
+        root sets its editor, annotation panel, augmentation panel and explorer here).
     why_view : DOMWidget or None
         Shown in the overview above the figures (the composition root sets its
         suspect panel here).
@@ -66,6 +66,7 @@ class ReviewDialog(SafeTemplate):
     edit_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     features_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     annotate_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
+    augment_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
     why_view = Instance(DOMWidget, allow_none=True).tag(sync=True, **widget_serialization)
 
     def __init__(self, state: ReviewState, services: Services) -> None:
@@ -194,8 +195,8 @@ class ReviewDialog(SafeTemplate):
 
     @handler("switching the review tab")
     def vue_set_panel(self, data: Any) -> None:
-        """Show ``review``, ``edit``, ``annotate`` or ``features``."""
-        if data not in ("review", "edit", "annotate", "features"):
+        """Show ``review``, ``edit``, ``annotate``, ``augment`` or ``features``."""
+        if data not in ("review", "edit", "annotate", "augment", "features"):
             raise ValidationError("unknown panel")
         if self.state.selected_sample_id is None:
             raise ValidationError("Select a sample first.")
