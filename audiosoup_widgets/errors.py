@@ -80,3 +80,9 @@ class FeatureError(AudiosoupError):
     """A feature that cannot be computed for this input."""
 
     code = "feature"
+
+
+class RecipeError(ValidationError):
+    """An augmentation recipe or transform step that is refused (one line, why)."""
+
+    code = "recipe"

@@ -9,7 +9,9 @@ messages); ``reader`` (a checked, open file read in bounded chunks, :class:`Audi
 (per-clip quality measures of decoded audio, one-shot or in chunks, and
 :data:`QUALITY_VERSION`); ``analysis`` (:func:`analyse_file`: hash, peaks, levels,
 quality :data:`FLAGS` and measures in one pass; :func:`measure_file`, the measures alone);
-``peaks`` (the thumbnail peaks and their stored bytes). Running :func:`analyse_file`
+``peaks`` (the thumbnail peaks and their stored bytes); ``transforms`` and ``recipes``
+(augmentation: the curated audiomentations transforms, recipes and applying them; imported
+by name, not here, so audiomentations loads only when used). Running :func:`analyse_file`
 over many files in worker processes is the jobs layer's
 (:func:`audiosoup_widgets.jobs.decodepool.analyse_many`). Nothing here imports a
 database or UI library, or starts a process.
