@@ -15,6 +15,7 @@ Nothing is stored: a preview is a question about audio in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 
@@ -131,6 +132,8 @@ class AugmentViews:
         a, b = _mono(original)[:limit], _mono(augmented)[:limit]
         va, vb = self._matrix(a, sr, spec), self._matrix(b, sr, spec)
         scale, (sa, sb), _, _ = CompareService._scale(spec, [va, vb], [])
+        if spec.db:
+            scale = dataclasses.replace(scale, value_label="dB below the loudest point of the two")
         params = self._features.params
         da = prepare(spec, sa, sr=sr, params=params, scale=scale)
         db = prepare(spec, sb, sr=sr, params=params, scale=scale)

@@ -28,7 +28,7 @@ import math
 from typing import Any
 
 from ipywidgets import DOMWidget, widget_serialization
-from traitlets import Bool, Dict, Instance, Int, List, Unicode
+from traitlets import Bool, Dict, Instance, Int, List, Unicode, dlink
 
 from ..errors import ValidationError
 from ..features.display import colour_bar
@@ -74,6 +74,9 @@ class AugmentPanel(SafeTemplate):
     template_file = (__file__, "augment.vue")
 
     sample = Dict().tag(sync=True)
+    reviewer = Unicode("").tag(sync=True)
+    # Non-empty when the server names the reviewer (JupyterHub, a trusted proxy): read-only name.
+    reviewer_source = Unicode("").tag(sync=True)
     transforms = List(Dict()).tag(sync=True)
     steps = List(Dict()).tag(sync=True)
     seed = Int(0).tag(sync=True)
@@ -114,6 +117,8 @@ class AugmentPanel(SafeTemplate):
         self._plots: list[ComparePlot] = []
         self._links: list[Any] = []
         self._loaded = False
+        dlink((state, "reviewer"), (self, "reviewer"))
+        dlink((state, "reviewer_source"), (self, "reviewer_source"))
         state.observe(self._on_change, names=["selected_sample_id", "dataset", "panel"])
         state.observe(self._on_selection, names=["selection"])
         self._on_selection({})
@@ -232,15 +237,11 @@ class AugmentPanel(SafeTemplate):
             return
         view, wavs = out
         self._wavs = wavs
-        while len(self._plots) < 3:
-            plot = ComparePlot(view.spec, height=_PANEL_HEIGHT)
-            if self._plots:
-                self._links += link_axes(self._plots[0], plot) if len(self._plots) < 2 else []
-            self._plots.append(plot)
-        if self._plots[0].spec.id != view.spec.id:
+        if not self._plots or self._plots[0].spec.id != view.spec.id:
             for link in self._links:
                 link.close()
             self._plots = [ComparePlot(view.spec, height=_PANEL_HEIGHT) for _ in range(3)]
+            # Zooming the original zooms the result (the difference spans its own range).
             self._links = link_axes(self._plots[0], self._plots[1])
         shared = (view.x_extent, view.y_extent)
         for plot, display in zip(self._plots, (view.original, view.augmented, view.difference), strict=True):
@@ -251,11 +252,11 @@ class AugmentPanel(SafeTemplate):
             plot.align_left(left)
         (pa, sa), (pb, sb) = view.waves
         top = max(float(abs(pa).max()) if pa.size else 0.0, float(abs(pb).max()) if pb.size else 0.0)
-        for plot, peaks in zip(self._waves, (pa, pb), strict=True):
-            plot.show(peaks, max(sa, sb))
+        for wave, peaks in zip(self._waves, (pa, pb), strict=True):
+            wave.show(peaks, max(sa, sb))
             lim = max(top * 1.05, 1e-4)  # one amplitude scale: a louder result looks louder
-            plot.y_scale.min, plot.y_scale.max = -lim, lim
-            plot.figure.fig_margin = {**plot.figure.fig_margin, "left": left}
+            wave.y_scale.min, wave.y_scale.max = -lim, lim
+            wave.figure.fig_margin = {**wave.figure.fig_margin, "left": left}
         with self.hold_sync():
             self.busy = ""
             if self.message_kind == "error":
@@ -313,8 +314,8 @@ class AugmentPanel(SafeTemplate):
         index = as_int(data.get("index"), name="step", lo=0)
         name = as_str(data.get("name"), name="parameter", max_len=100) or ""
         before = self.chain.copy()
-        self.chain.set(index, name, data.get("value"))
         try:
+            self.chain.set(index, name, data.get("value"))
             self._recipe()
         except Exception:
             self.chain = before
@@ -337,6 +338,12 @@ class AugmentPanel(SafeTemplate):
             raise ValidationError("Unknown feature; choose one from the list.")
         self.feature = data
         self._changed()
+
+    @handler("setting your name")
+    def vue_set_reviewer(self, data: Any) -> None:
+        """Remember the reviewer's name (recorded with the clips and recipes made)."""
+        name = self.state.sign(as_str(data, name="name", max_len=100) or "")
+        self._say(f"Clips and recipes will be recorded as {name}.", "success")
 
     # -- events: listening -------------------------------------------------------------------
 

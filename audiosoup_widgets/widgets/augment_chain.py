@@ -43,6 +43,15 @@ def _slider_step(kind: str, lo: float, hi: float, multiple: int | None) -> float
     return float(f"{raw:.1g}")
 
 
+def _label(name: str) -> str:
+    """Return a parameter's name as words: ``min_gain_db`` -> ``Min gain``, ``p`` -> ``Chance``."""
+    if name == "p":
+        return "Chance"
+    words = [w for w in name.split("_") if w not in ("db", "freq")]
+    text = " ".join(words) or name
+    return text[:1].upper() + text[1:]
+
+
 def _param(name: str, p: Any) -> dict[str, Any]:
     kind = str(_get(p, "kind", "float") or "float")
     lo, hi = float(_get(p, "min", 0.0)), float(_get(p, "max", 1.0))
@@ -50,7 +59,7 @@ def _param(name: str, p: Any) -> dict[str, Any]:
     default = _get(p, "default", lo)
     return {
         "name": name,
-        "label": name.replace("_", " "),
+        "label": _label(name),
         "kind": kind,
         "min": lo,
         "max": hi,

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["OriginFilter", "ORIGIN_ITEMS", "derived_note"]
 
 #: The origin box's choices (``None``: every clip).
-ORIGIN_ITEMS = (
+ORIGIN_ITEMS: tuple[dict[str, Any], ...] = (
     {"title": "Originals and derived", "value": None},
     {"title": "Originals", "value": "original"},
     {"title": "Derived", "value": "derived"},

@@ -38,9 +38,8 @@ def _six_db(aug) -> None:
 
 
 def _derived(app) -> int:
-    return app.services.samples.count(
-        SampleFilters(dataset="words", labels=(), split=None, search="", status=None, sort="id", origin="derived")
-    )
+    query = SampleFilters(dataset="words", labels=(), split=None, search="", status=None, sort="id")
+    return app.services.samples.count({**query, "origin": "derived"})
 
 
 def test_a_chain_is_built_checked_and_previewed(words, make_app):
