@@ -8,8 +8,10 @@ from __future__ import annotations
 from .annotation_history import AnnotationHistoryMixin
 from .annotation_items import AnnotationItemsMixin
 from .annotations import AnnotationsMixin
+from .augment import AugmentMixin
 from .curation import CurationMixin
 from .insight import MEASURE_COLUMNS, QUALITY_COLUMNS, InsightMixin, quality_values
+from .origin import ORIGINS
 from .queries import MAX_IDS, SORTS, SPLITS, QueryMixin, SampleQuery
 from .records import (
     AnnotationBatchRecord,
@@ -25,6 +27,7 @@ from .records import (
     NoteRecord,
     ProjectionRecord,
     QcRunRecord,
+    RecipeRecord,
     RegionRecord,
     RelabelRecord,
     SampleAnnotations,
@@ -50,6 +53,7 @@ class Store(
     AnnotationHistoryMixin,
     TextVectorMixin,
     CurationMixin,
+    AugmentMixin,
 ):
     """A database of audio datasets (PostgreSQL or SQLite).
 
@@ -97,6 +101,7 @@ __all__ = [
     "SORTS",
     "SPLITS",
     "MAX_IDS",
+    "ORIGINS",
     "QUALITY_COLUMNS",
     "MEASURE_COLUMNS",
     "quality_values",
@@ -107,6 +112,7 @@ __all__ = [
     "LabelRecord",
     "LoadRunRecord",
     "ProjectionRecord",
+    "RecipeRecord",
     "QcRunRecord",
     "RelabelRecord",
     "SampleRecord",

@@ -62,6 +62,8 @@ SAMPLE_COLUMNS = (
     "pcm_hash",
     "quality_version",
 )
+#: The columns of a derived (augmented) clip, written with the others by ``insert_derived``.
+DERIVED_COLUMNS = ("parent_id", "recipe_id", "aug_variant", "aug_seed")
 
 
 class BulkMixin(BaseStore):
@@ -174,12 +176,22 @@ class BulkMixin(BaseStore):
         int
             The number of rows actually added.
         """
+        return self._insert_sample_rows(rows, SAMPLE_COLUMNS, conflict=("dataset_id", "path"))
+
+    def _insert_sample_rows(
+        self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, conflict: Sequence[str] | None
+    ) -> int:
+        """Insert rows of ``columns``, skipping those that hit the unique key ``conflict``.
+
+        ``conflict`` None skips a row that hits any unique key (a derived clip's path or
+        its (parent, recipe, variant)).
+        """
         if not rows:
             return 0
         now = dt.datetime.now(dt.UTC)
         full = [
             {
-                **{c: None for c in SAMPLE_COLUMNS},
+                **{c: None for c in columns},
                 "version": 1,
                 "created_at": now,
                 "status": "ok",
@@ -190,25 +202,23 @@ class BulkMixin(BaseStore):
             for r in rows
         ]
         if self.dialect == "postgresql":
-            return self._copy_samples(full)
+            target = f"({', '.join(conflict)}) " if conflict else ""
+            return self._copy_upsert(
+                "samples",
+                columns,
+                ([_pg_csv(r[c], c) for c in columns] for r in full),
+                f"ON CONFLICT {target}DO NOTHING",
+            )
         with self.session() as sess:
             # RETURNING yields only the rows this statement inserted: right even
             # while another process loads into the same file.
             added = sess.execute(
                 sqlite_insert(Sample)
-                .on_conflict_do_nothing(index_elements=["dataset_id", "path"])
+                .on_conflict_do_nothing(index_elements=list(conflict) if conflict else None)
                 .returning(Sample.id),
                 full,
             ).all()
             return len(added)
-
-    def _copy_samples(self, rows: Sequence[dict[str, Any]]) -> int:
-        return self._copy_upsert(
-            "samples",
-            SAMPLE_COLUMNS,
-            ([_pg_csv(r[c], c) for c in SAMPLE_COLUMNS] for r in rows),
-            "ON CONFLICT (dataset_id, path) DO NOTHING",
-        )
 
     def _copy_upsert(
         self, table: str, columns: Sequence[str], rows: Iterable[list[Any]], on_conflict: str

@@ -109,6 +109,10 @@ class Sample(Base):
         Index("ix_samples_hash", "content_hash"),
         # Exact duplicates of decoded audio within a dataset.
         Index("ix_samples_dataset_pcm_hash", "dataset_id", "pcm_hash"),
+        # One derived clip per (parent, recipe, variant), so a rerun cannot duplicate it;
+        # a unique index (not a constraint) so SQLite adds it without copying the table.
+        Index("uq_samples_parent_recipe_variant", "parent_id", "recipe_id", "aug_variant", unique=True),
+        Index("ix_samples_recipe_id", "recipe_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -151,6 +155,14 @@ class Sample(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
+    #: A derived (augmented) clip: its parent, the recipe, the variant number and the seed
+    #: the recipe drew from; all NULL for an original clip.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), nullable=True)
+    recipe_id: Mapped[int | None] = mapped_column(
+        ForeignKey("aug_recipes.id", ondelete="CASCADE"), nullable=True
+    )
+    aug_variant: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    aug_seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -536,3 +548,27 @@ class TextVector(Base):
 
     # A dataset's vectors are read embedder by embedder.
     __table_args__ = (Index("ix_text_vectors_embedder", "embedder", "sample_id"),)
+
+
+class AugRecipe(Base):
+    """One version of a named augmentation recipe of a dataset.
+
+    ``spec`` is the recipe's dict form (:func:`audiosoup_widgets.audio.recipes.recipe_to_dict`)
+    and ``key`` its :func:`~audiosoup_widgets.audio.recipes.recipe_key`. A changed recipe
+    saved under the same name gets the next ``version``; derived clips point at the version
+    that made them.
+    """
+
+    __tablename__ = "aug_recipes"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "name", "version", name="uq_aug_recipes_dataset_name_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(MAX_NAME))

@@ -21,6 +21,7 @@ from .annotation_filters import annotation_conditions, check_annotation_filters
 from .engine import BaseStore
 from .idset import MAX_IDS, ids_condition, validate_ids
 from .models import MAX_TEXT, Dataset, Label, LoadFailure, LoadRun, Sample, SampleEdit
+from .origin import check_origin, origin_conditions
 from .records import DatasetRecord, EditRecord, LabelRecord, LoadRunRecord, SampleRecord, sample_record
 from .suspects import by_suspicion, only_suspects
 from .textvectors import rank_order
@@ -68,6 +69,9 @@ class SampleQuery:
     tags, reviewer_flags : tuple of str
         Keep samples with any of these tags, and with any of these reviewer flags (not
         the quality flags of ``status``); empty: all.
+    origin : {'original', 'derived'}, optional
+        Keep only clips loaded from disk, or only clips derived from them by an
+        augmentation recipe; None keeps both.
     """
 
     dataset: str
@@ -83,9 +87,11 @@ class SampleQuery:
     reviewer_flags: tuple[str, ...] = field(default=())
     #: Keep only these ids, in this order (a semantic search's ranking; it overrides ``sort``).
     ranked: tuple[int, ...] | None = None
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         check_annotation_filters(self)
+        check_origin(self)
         key = self.sort.lstrip("-")
         if key not in SORTS:
             raise ValidationError(f"cannot sort by {self.sort!r}; choose one of {', '.join(SORTS)}")
@@ -104,7 +110,9 @@ class SampleQuery:
 
     def __repr__(self) -> str:
         # A lasso's 100,000 ids would make every log line and error message huge.
-        keys = "dataset labels split search status sort suspects disagreement tags reviewer_flags".split()
+        keys = (
+            "dataset labels split search status sort suspects disagreement tags reviewer_flags origin".split()
+        )
         fields = {k: getattr(self, k) for k in keys}
         ids = "None" if self.ids is None else f"<{len(self.ids)} ids>"
         ranked = "" if self.ranked is None else f", ranked=<{len(self.ranked)} ids>"
@@ -154,7 +162,7 @@ def _where(sess: Session, q: SampleQuery) -> list[Any]:
         conds.append(only_suspects(sess, ds_id))
     if q.ranked is not None:
         conds.append(ids_condition(sess.get_bind().dialect.name, q.ranked))
-    return conds + annotation_conditions(q)
+    return conds + annotation_conditions(q) + origin_conditions(q)
 
 
 def _ordered(sess: Session, q: SampleQuery, ids_q: Any) -> Any:

@@ -56,11 +56,28 @@ class SampleRecord:
     version: int
     updated_at: dt.datetime | None = None
     updated_by: str | None = None
+    #: A derived (augmented) clip's parent sample and recipe version; None for an original.
+    parent_id: int | None = None
+    recipe_id: int | None = None
 
     @property
     def file_name(self) -> str:
         """The last part of the relative path."""
         return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RecipeRecord:
+    """One stored version of a dataset's augmentation recipe (``spec``: its dict form)."""
+
+    id: int
+    dataset: str
+    name: str
+    version: int
+    spec: dict[str, Any]
+    key: str
+    created_at: dt.datetime
+    created_by: str
 
 
 @dataclass(frozen=True)
@@ -527,4 +544,6 @@ def sample_record(s: Any, label: str | None, dataset: str) -> SampleRecord:
         version=s.version,
         updated_at=s.updated_at,
         updated_by=s.updated_by,
+        parent_id=getattr(s, "parent_id", None),
+        recipe_id=getattr(s, "recipe_id", None),
     )

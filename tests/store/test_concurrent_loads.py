@@ -132,7 +132,7 @@ def test_loads_started_together_on_an_empty_database(backend, tmp_path, request)
             )
             store = Store(url)
             try:
-                assert store.current_revision() == "0007"
+                assert store.current_revision() == "0008"
                 assert loaded[0] + loaded[1] == store.count_samples(SampleQuery("one")) == 60
                 assert loaded[2] == store.count_samples(SampleQuery("two")) == 40
             finally:

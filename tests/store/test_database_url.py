@@ -19,7 +19,7 @@ def test_postgresql_url_without_a_driver_works(pg_url, capsys):
     bare = _without_driver(pg_url)
     assert bare.startswith("postgresql://")
     assert main(["db", "current", "--db", bare]) == 0
-    assert capsys.readouterr().out.strip() == "0007"
+    assert capsys.readouterr().out.strip() == "0008"
     heroku = "postgres://" + bare.removeprefix("postgresql://")
     assert main(["db", "current", "--db", heroku]) == 0
     assert resolve_database_url(bare).startswith("postgresql+psycopg2://")

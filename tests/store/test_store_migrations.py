@@ -8,14 +8,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from backends import BACKENDS, PG_ADMIN_URL
+from backends import BACKENDS, PG_ADMIN_URL, schema_diff
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from audiosoup_widgets.store import SampleQuery, Store
-from audiosoup_widgets.store.models import Base
+from audiosoup_widgets.testing import sample_row
 
 NEW_SAMPLE_COLUMNS = {
     "peak_dbfs",
@@ -40,7 +38,10 @@ NEW_TABLES = {
     "annotation_notes",
     "annotation_edits",
     "text_vectors",
+    "aug_recipes",
 }
+#: Columns of ``samples`` after 0002 (derived clips, 0008).
+DERIVED_SAMPLE_COLUMNS = {"parent_id", "recipe_id", "aug_variant", "aug_seed"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -128,10 +129,9 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     assert before == {"datasets": 1, "labels": 1, "samples": 3, "feature_summaries": 1, "sample_edits": 1}
 
     store.upgrade()
-    assert store.current_revision() == store.head_revision() == "0007"
+    assert store.current_revision() == store.head_revision() == "0008"
     assert _counts(store) == before
-    with store.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert schema_diff(store) == []
     assert NEW_TABLES <= set(inspect(store.engine).get_table_names())
     cols = store.quality_columns("d")
     assert cols["sample_id"].tolist() == [1, 2, 3] and cols["label"] == ["yes"] * 3
@@ -150,6 +150,11 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     store.save_projection(
         "d", family="all", method="pca", input_key="k", sample_ids=np.array([1, 2]), xy=np.zeros((2, 2))
     )
+    # a derived clip (0008): the downgrade removes it with its columns, the originals stay
+    recipe = store.save_recipe("d", "r", {"seed": 1, "steps": [{"Gain": {}}]}, reviewer="ana")
+    derived = sample_row(1, "_aug/1_v0.wav", parent_id=1, recipe_id=recipe.id, aug_variant=0, aug_seed=5)
+    assert store.insert_derived([derived]) == 1
+    assert store.count_samples(SampleQuery("d", origin="derived")) == 1
 
     store.downgrade("0001")
     assert store.current_revision() == "0001"
@@ -157,10 +162,10 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns(empty_store: Store):
     # would have deleted the summaries and edits through their ON DELETE CASCADE
     assert _counts(store) == before
     names = {c["name"] for c in inspect(store.engine).get_columns("samples")}
-    assert not names & NEW_SAMPLE_COLUMNS and "rms_db" in names
+    assert not names & (NEW_SAMPLE_COLUMNS | DERIVED_SAMPLE_COLUMNS) and "rms_db" in names
     assert not NEW_TABLES & set(inspect(store.engine).get_table_names())
     store.upgrade()
-    assert store.current_revision() == "0007" and _counts(store) == before
+    assert store.current_revision() == "0008" and _counts(store) == before
 
 
 def _summaries_at_0002(store: Store) -> dict[tuple[int, str], bytes]:
@@ -224,8 +229,8 @@ def test_upgrade_from_0002_moves_summaries_into_vectors_and_back(empty_store: St
 
     store.upgrade()
     assert store.current_revision() == store.head_revision()
+    assert schema_diff(store) == []
     with store.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert conn.execute(text("SELECT count(*) FROM summary_vectors")).scalar_one() == 3
     frame = feature_frame("d", ["mfcc", "chroma"], db=store).set_index("sample_id")
     for sid in (1, 2, 3):
