@@ -78,6 +78,7 @@ def test_filters_are_what_the_services_take():
         "disagreement": False,
         "tags": (),
         "reviewer_flags": (),
+        "origin": None,
     }
     # By meaning, the words go to the semantic search instead of the letter search.
     st.search_by_meaning = True

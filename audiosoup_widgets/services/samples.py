@@ -88,6 +88,7 @@ def _query(filters: SampleFilters, ranked: tuple[int, ...] | None = None) -> Sam
         disagreement=bool(filters.get("disagreement", False)),
         tags=tuple(filters.get("tags", ())),
         reviewer_flags=tuple(filters.get("reviewer_flags", ())),
+        origin=filters.get("origin"),
         ranked=ranked,
     )
 

@@ -34,7 +34,7 @@ from ..errors import ValidationError
 from ..features.display import colour_bar
 from ..services import FEATURES, SampleRecord, Services
 from ..state import ReviewState
-from .augment_chain import MAX_STEPS, MAX_VARIANTS, Chain, recipe_items, transform_items
+from .augment_chain import MAX_STEPS, MAX_VARIANTS, Chain, latest_recipes, recipe_items, transform_items
 from .background import Debouncer, Job, LatestJob
 from .base import REVIEWER_NEEDED, SafeTemplate, as_int, as_str, fmt_duration, handler
 from .compare_plots import ComparePlot, link_axes
@@ -117,6 +117,7 @@ class AugmentPanel(SafeTemplate):
         self._plots: list[ComparePlot] = []
         self._links: list[Any] = []
         self._loaded = False
+        self._saved: dict[str, Any] = {}
         dlink((state, "reviewer"), (self, "reviewer"))
         dlink((state, "reviewer_source"), (self, "reviewer_source"))
         state.observe(self._on_change, names=["selected_sample_id", "dataset", "panel"])
@@ -176,7 +177,8 @@ class AugmentPanel(SafeTemplate):
         self._changed()
 
     def _recipes(self) -> None:
-        self.recipes = recipe_items(self.services.augment.recipes(self.state.dataset))
+        self._saved = latest_recipes(self.services.augment.recipes(self.state.dataset))
+        self.recipes = recipe_items(self._saved)
 
     def _show_chain(self) -> None:
         with self.hold_sync():
@@ -390,10 +392,13 @@ class AugmentPanel(SafeTemplate):
     def vue_load_recipe(self, data: Any) -> None:
         """Load the saved recipe named ``data`` into the chain."""
         name = as_str(data, name="recipe", max_len=MAX_RECIPE_NAME) or ""
-        item = next((r for r in self.recipes if r["name"] == name), None)
-        if item is None:
+        record = self._saved.get(name)
+        if record is None:
             raise ValidationError("That recipe is not one of this dataset's.")
-        recipe = self.services.augment.load(self.state.dataset, name)
+        spec = dict(record.spec)
+        recipe = self.services.augment.validate_chain(
+            list(spec.get("steps", [])), seed=int(spec.get("seed", 0))
+        )
         self.chain = Chain.from_recipe(self.transforms, recipe)
         self.recipe_name = name
         self._changed()

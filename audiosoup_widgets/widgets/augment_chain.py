@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ValidationError
 
-__all__ = ["Chain", "transform_items", "recipe_items", "MAX_STEPS", "MAX_VARIANTS"]
+__all__ = ["Chain", "transform_items", "latest_recipes", "recipe_items", "MAX_STEPS", "MAX_VARIANTS"]
 
 #: Most steps in one chain, and most variants made of each clip at once.
 MAX_STEPS, MAX_VARIANTS = 8, 10
@@ -92,13 +92,23 @@ def transform_items(raw: Iterable[Any]) -> list[dict[str, Any]]:
     return items
 
 
-def recipe_items(raw: Iterable[Any]) -> list[dict[str, Any]]:
-    """Return a dataset's saved recipes as the template lists them."""
-    out = []
+def latest_recipes(raw: Iterable[Any]) -> dict[str, Any]:
+    """Return each recipe name's latest stored version (records listed oldest first), by name."""
+    latest: dict[str, Any] = {}
     for r in raw:
-        n = _get(r, "n_clips", _get(r, "n_derived", _get(r, "n_samples", 0))) or 0
-        steps = _get(r, "steps", ()) or ()
-        out.append({"name": str(_get(r, "name", "")), "n_clips": int(n), "n_steps": len(list(steps))})
+        name = str(_get(r, "name", ""))
+        if name not in latest or _get(r, "version", 0) >= _get(latest[name], "version", 0):
+            latest[name] = r
+    return latest
+
+
+def recipe_items(latest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return a dataset's saved recipes (their latest versions) as the template lists them."""
+    out = []
+    for name, r in sorted(latest.items()):
+        spec = _get(r, "spec", {}) or {}
+        steps = spec.get("steps", ()) if isinstance(spec, Mapping) else ()
+        out.append({"name": name, "version": int(_get(r, "version", 1) or 1), "n_steps": len(list(steps))})
     return out
 
 

@@ -107,7 +107,7 @@ def test_error_banner_shows_and_dismisses(words, make_app):
 def test_state_rules():
     st = ReviewState()
     assert (st.page, st.page_size, st.label_filter, st.selected_sample_id, st.panel) == (0, 24, [], None, "")
-    assert PANELS == ("", "review", "edit", "annotate", "features")
+    assert PANELS == ("", "review", "edit", "annotate", "augment", "features")
     st.page = -5
     assert st.page == 0
     with pytest.raises(TraitError):

@@ -62,6 +62,8 @@ DATA_TRAITS = {
     ("ComparisonView", "template_note"),
     ("ComparisonView", "profile_legend"),
     ("AnnotatePanel", "reviewer"),
+    ("AugmentPanel", "reviewer"),
+    ("AugmentPanel", "sample"),
     ("AnnotatePanel", "sample"),
     ("AnnotatePanel", "label_items"),
     ("AnnotatePanel", "votes"),
