@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
+from .augment_protocol import AugmentServices
+
 if TYPE_CHECKING:  # the records and results, for the annotations only
     import datetime as dt
 
@@ -58,6 +60,7 @@ __all__ = [
     "ModelServices",
     "AnnotationServices",
     "TextServices",
+    "AugmentServices",
     "Services",
 ]
 
@@ -559,3 +562,7 @@ class Services(Protocol):
     @property
     def text(self) -> TextServices:
         """The text service (search by meaning, label merges)."""
+
+    @property
+    def augment(self) -> AugmentServices:
+        """The augmentation lab."""
