@@ -45,6 +45,9 @@ _LAZY = {
     "show": "app",
     "labels_frame": "jobs.labels",
     "export_dataset": "jobs.labels",
+    "augment": "jobs.augment",
+    "delete_augmented": "jobs.augment",
+    "invariance_check": "jobs.invariance",
 }
 
 __all__ = [
@@ -80,16 +83,21 @@ __all__ = [
     "show",
     "labels_frame",
     "export_dataset",
+    "augment",
+    "delete_augmented",
+    "invariance_check",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import build_review_app, show
     from .features import FEATURES, compute_features
     from .jobs.agreement import agreement
+    from .jobs.augment import augment, delete_augmented
     from .jobs.compute import compute_dataset
     from .jobs.export import export_features
     from .jobs.frames import feature_frame
     from .jobs.ingest import load_dataset
+    from .jobs.invariance import invariance_check
     from .jobs.labels import export_dataset, labels_frame
     from .jobs.model import fit_model, label_suspects
     from .jobs.projection import project_features

@@ -49,6 +49,26 @@ def data_dir() -> Path:
     return path
 
 
+def augmented_dir() -> Path:
+    """Return the folder of augmented clips (FLAC files) inside the data folder."""
+    return data_dir() / "augmented"
+
+
+def clip_root(path: str | os.PathLike[str], dataset_root: str) -> str:
+    """Return the folder a clip's file must stay inside: its dataset's, or the augmented one.
+
+    A derived clip's stored path is absolute and inside :func:`augmented_dir`; every
+    other clip's lies inside its dataset folder. The check itself is the decoder's.
+    """
+    aug = os.path.abspath(augmented_dir())
+    here = os.path.abspath(os.fspath(path))
+    try:
+        inside = os.path.commonpath([aug, here]) == aug
+    except ValueError:  # different drives (Windows)
+        inside = False
+    return aug if inside else dataset_root
+
+
 def default_database_url() -> str:
     """Return the embedded SQLite URL used when no other URL is given."""
     return f"sqlite:///{data_dir() / 'audiosoup.sqlite3'}"

@@ -4,7 +4,7 @@ This package's root builds the parser and runs a command. Each command group
 lives in its own module (:mod:`.load`, :mod:`.db`, :mod:`.serve` for ``serve``
 and ``demo``, :mod:`.doctor`, :mod:`.features` for ``features compute`` and
 ``export``, :mod:`.export_dataset`, :mod:`.qc`, :mod:`.model` for ``model`` and
-``suspects``), which registers its sub-commands through a ``register(subparsers)``
+``suspects``, :mod:`.augment`), which registers its sub-commands through a ``register(subparsers)``
 function; the root imports them, never the other way round. :mod:`.common`
 holds what they share.
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from ..errors import AudiosoupError
 from ..terminal import one_line
-from . import db, doctor, export_dataset, features, load, model, qc, serve
+from . import augment, db, doctor, export_dataset, features, load, model, qc, serve
 
 __all__ = ["build_parser", "main"]
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     # The order here is the order of the sub-commands in ``audiosoup --help``.
-    for group in (load, db, serve, doctor, features, export_dataset, qc, model):
+    for group in (load, db, serve, doctor, features, augment, export_dataset, qc, model):
         group.register(sub)
     return parser
 

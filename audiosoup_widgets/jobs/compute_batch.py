@@ -128,10 +128,13 @@ class _Batch:
     # -- one file ---------------------------------------------------------------------
     def add_file(self, sid: int, path: str) -> None:
         from ..audio import decode_segments
+        from ..config import clip_root
         from ..errors import DecodeError
 
         try:
-            segments = decode_segments(path, self.plan, root=self.root)
+            # A derived (augmented) clip lives in the data folder, not the dataset's.
+            root = clip_root(path, self.root) if self.root is not None else None
+            segments = decode_segments(path, self.plan, root=root)
             first = next(segments)
             if first.last:
                 y = first.samples

@@ -15,6 +15,7 @@ One module per concern, each owning its caches and their invalidation:
 * :mod:`.annotations`: reviewers' votes (blind or not), tags, reviewer flags, regions, notes, their
   history and undo, and the reviewers' agreement;
 * :mod:`.text`: search by meaning, near-duplicate label names merged, text-label checks;
+* :mod:`.augment`: the augmentation lab: transforms, recipes checked, previews, derived clips;
 * :mod:`.augview`: an augmentation preview drawn (both versions on one scale, their difference);
 * :mod:`.cache`: the LRU cache they share; :mod:`.protocols`: the typed seam widgets see.
 
@@ -38,6 +39,7 @@ from ..store import Store
 from ..store.records import DatasetRecord, EditRecord, LabelRecord, SampleRecord, SuspectRecord
 from .annotations import DEFAULT_FLAGS, AgreementReport, AnnotationService, VotesView
 from .audio import MAX_FEATURE_SECONDS, MAX_PLAY_SECONDS, AudioService
+from .augment import AugmentService
 from .augview import AugmentView, AugmentViews
 from .cache import LRUCache
 from .compare import MAX_CLIPS, MIN_CLIPS, TEMPLATE_MAX_CLIPS, CompareService
@@ -70,6 +72,7 @@ __all__ = [
     "ReviewServices",
     "SampleService",
     "AudioService",
+    "AugmentService",
     "FeatureService",
     "ExportService",
     "MapService",
@@ -171,6 +174,7 @@ class ReviewServices:
     model : ModelService
     annotations : AnnotationService
     text : TextService
+    augment : AugmentService
     augment_views : AugmentViews
     """
 
@@ -194,4 +198,5 @@ class ReviewServices:
         self.model = ModelService(store, self.samples)
         self.annotations = AnnotationService(store, self.samples, flags=flags)
         self.text = TextService(store, self.samples, self.relabel, text_model=text_model)
+        self.augment = AugmentService(store, self.samples, self.audio)
         self.augment_views = AugmentViews(self.features)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..audio import decode, decode_peaks, normalised
 from ..audio.peaks import waveform_peaks
+from ..config import clip_root
 from ..errors import DecodeError, ValidationError
 from ..features.params import MAX_FEATURE_SECONDS
 from ..store.records import SampleRecord
@@ -65,7 +66,7 @@ class AudioService:
 
         def load() -> tuple[np.ndarray, int]:
             path = self._samples.sample_file(record.id)
-            root = self._samples.dataset_root(record.dataset)
+            root = clip_root(path, self._samples.dataset_root(record.dataset))
             try:
                 y, sr = decode(path, sr=None, mono=True, duration=max_seconds, root=root)
             except DecodeError as exc:

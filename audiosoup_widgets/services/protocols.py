@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
+from .augment_protocol import AugmentServices
+
 if TYPE_CHECKING:  # the records and results, for the annotations only
     import datetime as dt
 
@@ -59,6 +61,7 @@ __all__ = [
     "ModelServices",
     "AnnotationServices",
     "TextServices",
+    "AugmentServices",
     "AugmentViewServices",
     "Services",
 ]
@@ -575,5 +578,8 @@ class Services(Protocol):
         """The text service (search by meaning, label merges)."""
 
     @property
+    def augment(self) -> AugmentServices:
+        """The augmentation lab."""
+
     def augment_views(self) -> AugmentViewServices:
         """The augmentation preview's pictures, waveforms and WAVs."""
