@@ -170,6 +170,10 @@ class AugmentService:
         """Return the recipes stored for a dataset."""
         return self._store.list_recipes(dataset)
 
+    def save(self, dataset: str, recipe: Recipe, *, name: str, reviewer: str) -> RecipeRecord:
+        """Store ``recipe`` under ``name`` without making clips (a new version, or the latest if equal)."""
+        return self._store.save_recipe(dataset, name, recipe, reviewer=reviewer)
+
     def delete(self, dataset: str, recipe: str | int) -> int:
         """Delete a recipe's derived clips (rows and files); return how many."""
         n = delete_augmented(dataset, recipe, db=self._store)

@@ -47,5 +47,8 @@ class AugmentServices(Protocol):
     def recipes(self, dataset: str) -> list[RecipeRecord]:
         """Return the recipes stored for a dataset."""
 
+    def save(self, dataset: str, recipe: Recipe, *, name: str, reviewer: str) -> RecipeRecord:
+        """Store a recipe under a name without making clips."""
+
     def delete(self, dataset: str, recipe: str | int) -> int:
         """Delete a recipe's derived clips (rows and files); return how many."""

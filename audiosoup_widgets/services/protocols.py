@@ -581,5 +581,6 @@ class Services(Protocol):
     def augment(self) -> AugmentServices:
         """The augmentation lab."""
 
+    @property
     def augment_views(self) -> AugmentViewServices:
         """The augmentation preview's pictures, waveforms and WAVs."""

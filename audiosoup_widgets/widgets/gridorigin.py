@@ -33,14 +33,10 @@ ORIGIN_ITEMS: tuple[dict[str, Any], ...] = (
 )
 
 
-def derived_note(parent: str, recipe: str, variant: int | None) -> str:
+def derived_note(parent: str, recipe: str) -> str:
     """Return what a derived clip's card says about where it comes from."""
     text = f"derived from {parent}" if parent else "derived"
-    if recipe:
-        text += f" · {recipe}"
-    if variant is not None:
-        text += f" #{variant + 1}"
-    return text
+    return f"{text} · {recipe}" if recipe else text
 
 
 class OriginFilter:
@@ -65,29 +61,21 @@ class OriginFilter:
         self, cards: list[dict[str, Any]], records: Sequence[SampleRecord]
     ) -> list[dict[str, Any]]:
         """Add ``derived`` (a plain sentence, or "") to each card of ``records``."""
-        derived = [r for r in records if getattr(r, "parent_id", None) is not None]
+        derived = [r for r in records if r.parent_id is not None]
         if not derived:
             return cards
-        recipes: dict[Any, str] = {}
         try:
-            for rec in self.services.augment.recipes(self.state.dataset):
-                recipes[getattr(rec, "id", None)] = str(getattr(rec, "name", ""))
+            recipes = {rec.id: rec.name for rec in self.services.augment.recipes(self.state.dataset)}
         except AudiosoupError:
-            pass  # the card still says it is derived
+            recipes = {}  # the cards still say they are derived
         parents: dict[int, str] = {}
+        notes: dict[int, str] = {}
         for r in derived:
-            pid = int(r.parent_id)  # type: ignore[attr-defined]
+            pid = int(r.parent_id or 0)
             if pid not in parents:
                 try:
                     parents[pid] = self.services.samples.get(pid).file_name
                 except AudiosoupError:
                     parents[pid] = ""  # the parent was deleted: the clip is still derived
-        notes = {
-            r.id: derived_note(
-                parents.get(int(r.parent_id), ""),  # type: ignore[attr-defined]
-                recipes.get(getattr(r, "recipe_id", None), ""),
-                getattr(r, "variant", None),
-            )
-            for r in derived
-        }
+            notes[r.id] = derived_note(parents[pid], recipes.get(r.recipe_id or 0, ""))
         return [{**c, "derived": notes.get(c["id"], "")} for c in cards]
