@@ -120,7 +120,9 @@ def test_build_listen_apply_and_see_the_derived_clips(browser, dashboard, dashbo
         assert derived == 6
 
         # The grid's origin filter shows the six, each card saying where it comes from.
-        choose(page, ".audiosoup-grid .as-f-origin", "Derived")
+        page.locator(".audiosoup-grid .as-f-origin .v-field").click()
+        menu = page.locator(".v-overlay-container .v-overlay--active .v-list-item")
+        menu.filter(has=page.get_by_text("Derived", exact=True)).click()
         expect(cards).to_have_count(6)
         notes = page.locator(f"{CARD} .as-derived")
         expect(notes).to_have_count(6)
