@@ -76,6 +76,10 @@ def test_build_listen_apply_and_see_the_derived_clips(browser, dashboard, dashbo
         expect(page.locator(f"{AUG} .as-ag-msg.as-ag-error")).to_contain_text("outside its safe range")
         expect(page.locator(f"{AUG} [data-param='max_gain_db'] input.as-ag-value")).to_have_value("6")
         assert "Traceback" not in page.locator(".audiosoup-review").inner_text()
+        banner = page.locator(".audiosoup-error")
+        expect(banner).to_contain_text("outside its safe range")
+        banner.locator("button").click()
+        expect(banner).to_be_hidden()
 
         # The preview: both waveforms, the mel spectrogram of both and their difference.
         page.wait_for_function(
