@@ -122,8 +122,8 @@ def test_ab_switch_sends_the_original_then_the_result(words, make_app, sent):
     assert "choose A" in aug.message
 
 
-def test_apply_to_the_selection_then_the_grid_and_the_group_deletion(words, make_app, env):
-    store, ids = words
+def test_apply_to_the_selection_then_the_grid_and_the_group_deletion(words_any, make_app, env):
+    store, ids = words_any
     app = make_app(store)
     aug, grid, state = app.augment, app.grid, app.state
     chosen = sorted(ids.values())[:3]
