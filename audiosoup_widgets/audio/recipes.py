@@ -83,8 +83,10 @@ class Step:
         The audiomentations class name (a key of
         :data:`~audiosoup_widgets.audio.transforms.TRANSFORMS`).
     params : tuple of (str, value)
-        The parameters as written, in order; those left out take their default. Use
-        :meth:`of` to build a step from a mapping. Checked on construction.
+        The parameters as written; those left out take their default. Use :meth:`of` to
+        build a step from a mapping. Checked on construction, and kept in the
+        transform's display order (so the order they were written in, or a database's
+        JSON reordering, never makes two steps differ).
     """
 
     transform: str
@@ -94,6 +96,8 @@ class Step:
         if not isinstance(self.params, tuple):
             raise RecipeError(f"{self.transform}: parameters must be a tuple of (name, value) pairs")
         validate_step(self.transform, dict(self.params))
+        order = list(get_transform(self.transform).params)
+        object.__setattr__(self, "params", tuple(sorted(self.params, key=lambda kv: order.index(kv[0]))))
 
     @classmethod
     def of(cls, transform: str, params: Mapping[str, ParamValue] | None = None) -> Step:
@@ -103,7 +107,7 @@ class Step:
         return cls(transform, tuple((params or {}).items()))
 
     def given(self) -> dict[str, ParamValue]:
-        """Return the parameters as written."""
+        """Return the parameters as written (in the transform's display order)."""
         return dict(self.params)
 
     def kwargs(self) -> dict[str, ParamValue]:

@@ -87,6 +87,20 @@ def test_yaml_round_trip_of_every_transform_and_switches():
     assert recipe_from_yaml(text) == with_switch
 
 
+def test_parameters_keep_the_transforms_order_whatever_the_input():
+    a = Step.of("Gain", {"p": 1.0, "max_gain_db": 6, "min_gain_db": -6})
+    b = Step.of("Gain", {"min_gain_db": -6, "max_gain_db": 6, "p": 1.0})
+    assert a == b and list(a.given()) == ["min_gain_db", "max_gain_db", "p"]
+    shuffled = recipe_from_yaml("seed: 7\nsteps:\n  - Gain: {p: 1.0, max_gain_db: 6, min_gain_db: -6}\n")
+    assert (
+        recipe_to_yaml(shuffled) == "seed: 7\nsteps:\n  - Gain: {min_gain_db: -6, max_gain_db: 6, p: 1.0}\n"
+    )
+    # Keys in another order (as PostgreSQL's JSONB hands them back) read to an equal recipe.
+    assert recipe_from_dict(
+        {"steps": [{"Gain": {"p": 1.0, "min_gain_db": -6, "max_gain_db": 6}}], "seed": 7}
+    ) == (shuffled)
+
+
 def test_a_step_without_parameters_reads_as_defaults():
     recipe = recipe_from_yaml("seed: 1\nsteps:\n  - Gain:\n  - PitchShift: {}\n")
     assert recipe.steps[0].kwargs() == {"min_gain_db": -6.0, "max_gain_db": 6.0, "p": 1.0}
@@ -220,6 +234,22 @@ def test_same_inputs_give_bit_identical_audio_in_any_order():
     assert not np.array_equal(first[("clip0", 0)], other_parent)
     other_seed = apply_recipe(clips["clip0"], SR, Recipe(seed=4, steps=FULL.steps), parent_key="clip0")
     assert not np.array_equal(first[("clip0", 0)], other_seed)
+
+
+def test_threads_applying_at_once_get_the_same_bytes():
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = {f"c{i}": speech_like(SR, seconds=0.3, seed=i) for i in range(4)}
+    jobs = [(k, v) for k in clips for v in range(3)]
+    alone = {job: apply_recipe(clips[job[0]], SR, FULL, parent_key=job[0], variant=job[1]) for job in jobs}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(
+            pool.map(
+                lambda job: apply_recipe(clips[job[0]], SR, FULL, parent_key=job[0], variant=job[1]), jobs
+            )
+        )
+    for job, out in zip(jobs, together, strict=True):
+        assert out.tobytes() == alone[job].tobytes(), job
 
 
 def test_the_callers_random_state_is_restored():

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from audiosoup_widgets.audio.recipes import recipe_from_yaml, recipe_key, variant_seed
+from audiosoup_widgets.audio.recipes import (
+    recipe_from_dict,
+    recipe_from_yaml,
+    recipe_key,
+    recipe_to_yaml,
+    variant_seed,
+)
 from audiosoup_widgets.errors import NotFoundError, RecipeError, ValidationError
 from audiosoup_widgets.store import SampleQuery, Store
 from audiosoup_widgets.testing import sample_row, seed_synthetic
@@ -47,6 +53,9 @@ def test_save_recipe_versions_and_returns_the_same_spec(ds):
         "  - Shift: {min_shift: -0.1, max_shift: 0.1}\n"
     )
     assert first.spec == SPEC and first.key == recipe_key(written)
+    # Read back (JSONB reorders keys on PostgreSQL): the same recipe and the same YAML.
+    assert recipe_from_dict(store.get_recipe(first.id).spec) == written
+    assert recipe_to_yaml(recipe_from_dict(store.get_recipe(first.id).spec)) == recipe_to_yaml(written)
     # The same recipe however written (defaults spelt out, floats): the stored version.
     same = {"seed": 7, "steps": [{"Gain": {}}, {"Shift": {"min_shift": -0.1, "max_shift": 0.1, "p": 1}}]}
     assert store.save_recipe("d", "noisy", same, reviewer="bo") == first
