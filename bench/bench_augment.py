@@ -72,13 +72,16 @@ def bench_batch(store, n: int, workers: int) -> tuple[float, float]:
     return n / dt, n / cpu
 
 
-def bench_preview(store, repeats: int) -> tuple[float, float]:
+PITCH = "seed: 0\nsteps:\n  - PitchShift: {min_semitones: -4.0, max_semitones: 4.0}\n"
+
+
+def bench_preview(store, repeats: int, text: str = RECIPE) -> tuple[float, float]:
     from audiosoup_widgets.audio.recipes import recipe_from_yaml
     from audiosoup_widgets.services import ReviewServices
     from audiosoup_widgets.store import SampleQuery
 
     services = ReviewServices(store)
-    recipe = recipe_from_yaml(RECIPE)
+    recipe = recipe_from_yaml(text)
     sid = store.sample_ids(SampleQuery("bench"), limit=1)[0]
     record = services.samples.get(sid)
     services.augment.preview(record, recipe)  # warm: imports, decode cached
@@ -113,6 +116,7 @@ def main() -> None:
         store.upgrade()
         load_dataset(store, root, dataset="bench", layout="speech-commands", workers=args.workers)
         warm_ms, cold_ms = bench_preview(store, args.repeats)
+        pitch_ms, _ = bench_preview(store, args.repeats, PITCH)
         pool, one = [], []
         for _ in range(args.repeats):
             pool.append(bench_batch(store, args.n, args.workers))
@@ -123,6 +127,7 @@ def main() -> None:
             "load_average_1min": round(os.getloadavg()[0], 2),
             "preview_warm_ms": round(warm_ms, 2),
             "preview_cold_ms (baseline)": round(cold_ms, 2),
+            "preview_pitch_shift_warm_ms": round(pitch_ms, 2),
             "batch_clips_per_s": round(statistics.median(r[0] for r in pool), 1),
             "batch_one_process_clips_per_s (baseline)": round(statistics.median(r[0] for r in one), 1),
             "batch_clips_per_cpu_s": round(statistics.median(r[1] for r in pool), 1),

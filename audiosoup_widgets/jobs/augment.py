@@ -25,6 +25,7 @@ stored clips:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -425,6 +426,28 @@ def _row(
     }
 
 
+def _warm(job: _Job) -> Callable[[], None]:
+    """Return the pool's warm-up: the recipe applied once here, before the workers fork.
+
+    Importing audiomentations and librosa takes a second or more; done in the parent,
+    every forked worker inherits it instead of paying it again.
+    """
+
+    def warm() -> None:
+        from ..audio.recipes import apply_recipe
+
+        with contextlib.suppress(AudiosoupError):
+            apply_recipe(
+                np.zeros(1600, np.float32),
+                16000,
+                job.recipe,
+                parent_key="warm-up",
+                background_paths=job.background_paths,
+            )
+
+    return warm
+
+
 def _run(
     batches: list[list[Item]],
     job: _Job,
@@ -438,14 +461,22 @@ def _run(
     if dask is not None:
         from .dask import run_dask
 
-        run_dask(augment_batch, batches, args=(job,), workers=workers, scheduler=dask, on_result=on_result)
+        run_dask(
+            augment_batch,
+            batches,
+            args=(job,),
+            workers=workers,
+            scheduler=dask,
+            on_result=on_result,
+            warm=_warm(job),
+        )
     elif workers == 1:
         for b in batches:
             on_result(augment_batch(b, job), b)
     else:
         from .pool import run_local
 
-        run_local(augment_batch, batches, args=(job,), workers=workers, on_result=on_result)
+        run_local(augment_batch, batches, args=(job,), workers=workers, on_result=on_result, warm=_warm(job))
 
 
 #: The public name of :func:`augment_dataset` (``audiosoup_widgets.augment``).
