@@ -190,6 +190,8 @@ class AugmentPanel(SafeTemplate):
         """Show the changed chain (or clip) and preview it a moment later."""
         self._show_chain()
         self._wavs = None
+        if self.message_kind == "error":  # an accepted change answers an earlier refusal
+            self._say("")
         if not self.chain.steps or self._record is None:
             self._preview_job.cancel()
             with self.hold_sync():
@@ -261,8 +263,6 @@ class AugmentPanel(SafeTemplate):
             wave.figure.fig_margin = {**wave.figure.fig_margin, "left": left}
         with self.hold_sync():
             self.busy = ""
-            if self.message_kind == "error":
-                self.message = ""
             self.preview = {
                 "feature": view.spec.title,
                 "seconds": [round(sa, 3), round(sb, 3)],
