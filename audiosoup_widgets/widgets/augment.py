@@ -49,7 +49,14 @@ PREVIEW_DELAY = 0.35
 #: Longest recipe name.
 MAX_RECIPE_NAME = 80
 #: Features offered for the side-by-side pictures (the spectral ones that read at a glance).
-PREVIEW_FEATURES = ("mel_spectrogram", "stft_db", "mfcc", "chroma_stft", "spectral_contrast", "rms")
+PREVIEW_FEATURES = (
+    "mel_spectrogram",
+    "power_spectrogram",
+    "mfcc",
+    "chroma",
+    "spectral_contrast",
+    "onset_strength",
+)
 _PANEL_HEIGHT = 190
 _WAVE_HEIGHT = 120
 

@@ -69,6 +69,15 @@ def test_a_chain_is_built_checked_and_previewed(words, make_app):
     assert np.median(diff.values[loud]) == pytest.approx(20 * np.log10(2.0), abs=0.1)
     assert finite.size
     assert aug.preview["feature"] == "Mel spectrogram"
+    # Another feature: the same gain reads +6 dB on the power spectrogram too.
+    aug.vue_set_feature("power_spectrogram")
+    assert aug.feature == "power_spectrogram" and aug._plots[0].spec.id == "power_spectrogram"
+    diff = aug._plots[2].display
+    loud = aug._plots[0].display.values > aug._plots[0].display.vmin + 20
+    assert np.median(diff.values[loud]) == pytest.approx(20 * np.log10(2.0), abs=0.1)
+    aug.vue_set_feature("tempogram")
+    assert "Unknown feature" in aug.message
+    aug.vue_set_feature("mel_spectrogram")
 
     # A value outside the safe range is refused with a message; the chain stays as it was.
     before = aug.steps
