@@ -235,14 +235,14 @@ def _parents(
         sort="id",
         origin="original",
     )
+    # The matching ids in one query, then their records a page of ids at a time: no
+    # page has to skip the ones before it, however large the dataset.
+    matching = store.sample_ids(query)
     out: list[Any] = []
-    page = 0
-    while True:
-        rows = store.page_samples(query, page=page, page_size=_PAGE)
-        out += rows
-        if len(rows) < _PAGE:
-            return out
-        page += 1
+    for start in range(0, len(matching), _PAGE):
+        chunk = SampleQuery(dataset=dataset, ids=tuple(matching[start : start + _PAGE]), sort="id")
+        out += store.page_samples(chunk, page_size=_PAGE)
+    return out
 
 
 def _recipe(recipe: Recipe | str | os.PathLike[str]) -> Recipe:

@@ -35,13 +35,14 @@ import contextlib
 import os
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..audio.analysis import measure_file
 from ..audio.limits import Limits
 from ..audio.quality import QUALITY_VERSION, QualityMeasures
+from ..config import clip_root
 from ..errors import ConfigError, DecodeError, ValidationError
 from ..terminal import one_line
 from .compute import open_store
@@ -186,7 +187,7 @@ def backfill_quality(
         rows: list[dict[str, Any]] = []
         done = 0
         files = [abspath for _sid, _path, abspath in todo]
-        outcomes = map_files(measure_file, files, root=root, limits=limits or Limits(), workers=workers)
+        outcomes = _measure(files, root=root, limits=limits or Limits(), workers=workers)
         try:
             with contextlib.closing(outcomes):  # stops every worker, whatever happens here
                 for abspath, outcome in outcomes:
@@ -210,6 +211,23 @@ def backfill_quality(
     finally:
         if store is not db:
             store.dispose()
+
+
+def _measure(
+    files: list[str], *, root: str, limits: Limits, workers: int | None
+) -> Generator[tuple[str, Any]]:
+    """Measure files in the decode pool, each group inside its own folder.
+
+    A dataset's clips stay inside its folder, derived (augmented) clips inside theirs
+    (:func:`~audiosoup_widgets.config.clip_root`).
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for f in files:
+        groups[clip_root(f, root)].append(f)
+    for group_root, group in groups.items():
+        outcomes = map_files(measure_file, group, root=group_root, limits=limits, workers=workers)
+        with contextlib.closing(outcomes):  # stops every worker, whatever happens to the caller
+            yield from outcomes
 
 
 def _pending(store: Store, dataset: str, *, root: str, page: int) -> list[tuple[int, str, str]]:

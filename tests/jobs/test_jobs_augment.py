@@ -200,3 +200,32 @@ def test_bad_input_is_refused_in_one_line(sc, tmp_path):
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(RECIPE)
     assert augment_dataset("sc", recipe_file, name="file", label="up", db=sc, workers=1).created == 8
+
+
+def test_the_quality_backfill_measures_derived_clips_in_their_folder(sc):
+    from audiosoup_widgets.jobs.quality import backfill_quality
+
+    augment_dataset("sc", RECIPE, name="q", label="up", db=sc, workers=1)
+    with sc.engine.begin() as conn:
+        measured = (
+            conn.execute(text("SELECT pcm_hash FROM samples WHERE parent_id IS NOT NULL")).scalars().all()
+        )
+        conn.execute(
+            text("UPDATE samples SET quality_version = NULL, pcm_hash = NULL WHERE parent_id IS NOT NULL")
+        )
+    report = backfill_quality("sc", db=sc, workers=1)
+    assert report.todo == 8 and not report.failed
+    with sc.engine.connect() as conn:
+        again = conn.execute(text("SELECT pcm_hash FROM samples WHERE parent_id IS NOT NULL")).scalars().all()
+    assert sorted(again) == sorted(measured) and all(again)
+
+
+@pytest.mark.slow
+def test_a_dask_local_cluster_makes_the_same_bytes(sc, tmp_path, monkeypatch):
+    one = augment_dataset("sc", RECIPE, name="d", label="yes", db=sc, workers=1)
+    want = {os.path.basename(d.path): open(d.path, "rb").read() for d in _derived(sc)}
+    delete_augmented("sc", "d", db=sc)
+    monkeypatch.setenv("AUDIOSOUP_DATA_DIR", str(tmp_path / "data3"))
+    rep = augment_dataset("sc", RECIPE, name="d", label="yes", db=sc, workers=2, dask="local", batch_size=3)
+    assert rep.created == one.created == 8 and rep.scheduler == "dask:local"
+    assert {os.path.basename(d.path): open(d.path, "rb").read() for d in _derived(sc)} == want

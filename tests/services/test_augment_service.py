@@ -86,6 +86,9 @@ def test_a_preview_is_what_would_be_stored_and_decodes_once(words, monkeypatch):
     assert report.created == 1
     (derived,) = store.page_samples(SampleQuery("words", origin="derived"))
     np.testing.assert_array_equal(sf.read(derived.path, dtype="int16")[0], want)
+    # A derived clip plays like any other, from the data folder.
+    played, _ = sf.read(io.BytesIO(services.audio.wav_bytes(services.samples.get(derived.id))), dtype="int16")
+    np.testing.assert_array_equal(played, want)
     with pytest.raises(ValidationError):
         services.augment.preview(record, recipe, variant=-1)
 
