@@ -208,7 +208,7 @@ class _BalancePlot:
             stroke_width=0.5,
         )  # fmt: skip
         self.bars.on_element_click(lambda _mark, content: on_click(content))
-        self.label_axis = bq.Axis(scale=self.labels, side="left", grid_lines="none", tick_style=_TICK_STYLE)
+        self.label_axis = self._label_axis()
         self.count_axis = bq.Axis(
             scale=self.counts, grid_lines="dashed", label="clips", tick_format=",d", label_offset="30px",
             tick_style=_TICK_STYLE,
@@ -218,6 +218,9 @@ class _BalancePlot:
             fig_margin={"top": 6, "bottom": 40, "left": 80, "right": 18}, padding_x=0.0, padding_y=0.0,
             animation_duration=0, layout=ipw.Layout(width="100%", height="200px"),
         )  # fmt: skip
+
+    def _label_axis(self, **ticks: Any) -> bq.Axis:
+        return bq.Axis(scale=self.labels, side="left", grid_lines="none", tick_style=_TICK_STYLE, **ticks)
 
     def show(self, balance: ClassBalance) -> None:
         """Draw ``balance``: one row per label (at most :data:`MAX_BALANCE_LABELS`)."""
@@ -236,8 +239,10 @@ class _BalancePlot:
             self.bars.y = np.hstack([pad, counts.astype(float), pad])
             self.bars.colors = [_SPLIT_COLOURS.get(s, _OTHER_SPLIT) for s in balance.splits] or [_BAR]
             self.count_axis.tick_values = ticks
-            self.label_axis.tick_values = np.arange(n, dtype=float)
-            self.label_axis.tick_labels = {js_key(i): t for i, t in enumerate(names)}
+            # A new axis: bqplot may keep drawing an axis's old tick labels (a relabelled row kept its name).
+            rows = {js_key(i): t for i, t in enumerate(names)}
+            self.label_axis = self._label_axis(tick_values=np.arange(n, dtype=float), tick_labels=rows)
+            self.figure.axes = [self.label_axis, self.count_axis]
             self.figure.fig_margin = {**self.figure.fig_margin, "left": left}
             self.figure.layout.height = f"{60 + 22 * max(n, 1)}px"
 
