@@ -18,7 +18,10 @@ from layout_checks import assert_toolbar_whole
 from playwright.sync_api import expect
 from test_dashboard_journeys import CARD, no_script_ran, open_dashboard, open_review
 from test_jupyterlab import _shot as lab_shot
-from test_jupyterlab import lab  # noqa: F401 - the JupyterLab server fixture
+from test_jupyterlab import (
+    lab,  # noqa: F401 - the JupyterLab server fixture
+    open_lab_app,
+)
 
 from audiosoup_widgets import agreement
 from audiosoup_widgets.store import Store
@@ -239,21 +242,7 @@ def test_two_reviewers_blind_votes_regions_tags_and_agreement(browser, dashboard
 def test_annotate_tab_in_a_jupyterlab_cell(page, lab):  # noqa: F811 - the imported fixture
     """The Annotate tab inside a JupyterLab cell (Lab's styles, a narrower page): a screenshot."""
     url, _ = lab
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(url, timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _ in range(3):  # a run asked for while the kernel still connects can be dropped
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            page.wait_for_function(
-                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
-            )
-            break
-        except Exception:  # noqa: BLE001 - retried below
-            continue
-    page.wait_for_selector(".jp-OutputArea .audiosoup-card", timeout=90_000)
+    open_lab_app(page, url)
     page.locator(".audiosoup-card .as-actions button").first.click()
     page.locator(".audiosoup-review [data-panel=annotate]").click()
     page.locator(ANN).wait_for(state="visible")

@@ -18,7 +18,10 @@ from layout_checks import assert_toolbar_whole
 from playwright.sync_api import expect
 from test_dashboard_journeys import CARD, choose, no_script_ran, open_dashboard, open_review
 from test_jupyterlab import _shot as lab_shot
-from test_jupyterlab import lab  # noqa: F401 - the JupyterLab server fixture
+from test_jupyterlab import (
+    lab,  # noqa: F401 - the JupyterLab server fixture
+    open_lab_app,
+)
 
 from audiosoup_widgets.store import SampleQuery, Store
 
@@ -145,21 +148,7 @@ def test_build_listen_apply_and_see_the_derived_clips(browser, dashboard, dashbo
 def test_augment_tab_in_a_jupyterlab_cell(page, lab):  # noqa: F811 - the imported fixture
     """The Augment tab inside a JupyterLab cell, with a step previewed: a screenshot."""
     url, _ = lab
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(url, timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _ in range(3):  # a run asked for while the kernel still connects can be dropped
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            page.wait_for_function(
-                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
-            )
-            break
-        except Exception:  # noqa: BLE001 - retried below
-            continue
-    page.wait_for_selector(".jp-OutputArea .audiosoup-card", timeout=90_000)
+    open_lab_app(page, url)
     page.locator(".audiosoup-card .as-actions button").first.click()
     page.locator(".audiosoup-review [data-panel=augment]").click()
     page.locator(AUG).wait_for(state="visible")

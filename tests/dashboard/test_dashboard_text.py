@@ -20,7 +20,10 @@ from signals import speech_like
 from test_dashboard_journeys import CARD, close_menus, open_dashboard
 from test_dashboard_journeys import choose as choose_many
 from test_jupyterlab import _shot as lab_shot
-from test_jupyterlab import lab  # noqa: F401 - the JupyterLab server fixture
+from test_jupyterlab import (
+    lab,  # noqa: F401 - the JupyterLab server fixture
+    open_lab_app,
+)
 
 from audiosoup_widgets.store import SampleQuery, Store
 
@@ -141,21 +144,7 @@ def test_wind_by_meaning_finds_the_breeze_and_a_merge_of_dog_names_undoes(
 
 def test_search_by_meaning_in_a_jupyterlab_cell(page, lab, notes_dataset):  # noqa: F811 - the fixture
     url, _ = lab
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(url, timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _ in range(3):  # a run asked for while the kernel still connects can be dropped
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            page.wait_for_function(
-                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
-            )
-            break
-        except Exception:  # noqa: BLE001 - retried below
-            continue
-    page.wait_for_selector(".jp-OutputArea .audiosoup-card", timeout=90_000)
+    open_lab_app(page, url)
     choose(page, ".as-f-dataset", notes_dataset)
     search = page.locator(".audiosoup-grid .as-f-search input")
     search.fill("a windy day")

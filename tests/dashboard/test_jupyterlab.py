@@ -119,6 +119,26 @@ def lab(dashboard_db, tmp_path_factory) -> Iterator[tuple[str, str]]:
             proc.wait(timeout=10)
 
 
+def open_lab_app(page, url: str) -> None:
+    """Open the notebook at 1400 px, run its one cell and wait for the app's cards."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(url, timeout=90_000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
+    for _ in range(3):  # a run asked for while the kernel still connects can be dropped
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Control+Enter")
+        try:
+            page.wait_for_function(
+                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
+            )
+            break
+        except Exception:  # noqa: BLE001 - retried below
+            continue
+    page.wait_for_selector(".jp-OutputArea .audiosoup-card", timeout=90_000)
+
+
 def _shot(page, locator, name: str, pad: int = 14) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     locator.scroll_into_view_if_needed()
@@ -138,22 +158,7 @@ def test_review_app_in_a_jupyterlab_cell(page, lab):
     url, log_path = lab
     messages: list[str] = []
     page.on("console", lambda m: messages.append(m.text))
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(url, timeout=90_000)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _ in range(3):  # a run asked for while the kernel still connects can be dropped
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            page.wait_for_function(
-                "p => !/\\[ \\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=5_000
-            )
-            break
-        except Exception:  # noqa: BLE001 - retried below
-            continue
-    page.wait_for_selector(".jp-OutputArea .audiosoup-card", timeout=90_000)
+    open_lab_app(page, url)
 
     cell = page.locator(".jp-OutputArea-output").first
     toolbar = page.locator(".audiosoup-grid .as-toolbar")
