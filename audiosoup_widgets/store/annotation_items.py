@@ -146,6 +146,76 @@ def _stale(what: str, current: Any, by: str | None) -> ConflictError:
     )
 
 
+def _items() -> dict[str, tuple[Any, Any, Any]]:
+    """Per kind of versioned item: its table, its record and its history state."""
+    return {
+        "region": (AnnotationRegion, region_record, region_state),
+        "note": (AnnotationNote, note_record, note_state),
+    }
+
+
+def _current(sess: Session, kind: str, item_id: int, version: int) -> Any:
+    """Return the region or note ``item_id`` if it is still at ``version``."""
+    model, to_record, _ = _items()[kind]
+    row = sess.get(model, item_id)
+    if row is None:
+        raise NotFoundError(f"no {kind} {item_id}")
+    if row.version != version:
+        raise _stale(kind, to_record(row), row.updated_by or row.reviewer)
+    return row
+
+
+def _save_version(
+    sess: Session, kind: str, row: Any, version: int, values: dict[str, Any], *, who: str, now: dt.datetime
+) -> Any:
+    """Write ``values`` over ``row`` read at ``version``, with its history row; return its record."""
+    model, to_record, state = _items()[kind]
+    item_id, before = row.id, state(row)
+    # Compare-and-set: a writer that read the same version at the same moment loses.
+    res = sess.execute(
+        update(model)
+        .where(model.id == item_id, model.version == version)
+        .values(**values, version=version + 1, updated_at=now, updated_by=who)
+        .execution_options(synchronize_session=False)
+    )
+    if cast("CursorResult[Any]", res).rowcount != 1:
+        raise _stale(kind, None, None)
+    sess.expire(row)
+    row = sess.get(model, item_id)
+    assert row is not None  # updated just now
+    record_edit(
+        sess,
+        sample_id=row.sample_id,
+        kind=kind,
+        action="update",
+        target=str(item_id),
+        before=before,
+        after=state(row),
+        reviewer=who,
+        now=now,
+    )
+    return to_record(row)
+
+
+def _delete_version(sess: Session, kind: str, row: Any, version: int, *, who: str, now: dt.datetime) -> None:
+    """Delete ``row`` read at ``version``, with its history row."""
+    model, _, state = _items()[kind]
+    record_edit(
+        sess,
+        sample_id=row.sample_id,
+        kind=kind,
+        action="delete",
+        target=str(row.id),
+        before=state(row),
+        after=None,
+        reviewer=who,
+        now=now,
+    )
+    res = sess.execute(delete(model).where(model.id == row.id, model.version == version))
+    if cast("CursorResult[Any]", res).rowcount != 1:
+        raise _stale(kind, None, None)
+
+
 class AnnotationItemsMixin(BaseStore):
     """Region and note methods of :class:`audiosoup_widgets.store.Store`."""
 
@@ -220,11 +290,7 @@ class AnnotationItemsMixin(BaseStore):
         new_note = None if note is None else _optional_text(note, limit=MAX_TEXT, what="note")
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            r = sess.get(AnnotationRegion, region_id)
-            if r is None:
-                raise NotFoundError(f"no region {region_id}")
-            if r.version != version:
-                raise _stale("region", region_record(r), r.updated_by or r.reviewer)
+            r = _current(sess, "region", region_id, version)
             duration = sess.scalar(select(Sample.duration).where(Sample.id == r.sample_id))
             lo, hi = validate_span(
                 r.start if start is None else start, r.end if end is None else end, duration
@@ -238,30 +304,7 @@ class AnnotationItemsMixin(BaseStore):
             }
             if all(before[k] == v for k, v in values.items()):
                 return region_record(r)
-            # Compare-and-set: a writer that read the same version at the same moment loses.
-            res = sess.execute(
-                update(AnnotationRegion)
-                .where(AnnotationRegion.id == region_id, AnnotationRegion.version == version)
-                .values(**values, version=version + 1, updated_at=now, updated_by=who)
-                .execution_options(synchronize_session=False)
-            )
-            if cast("CursorResult[Any]", res).rowcount != 1:
-                raise _stale("region", None, None)
-            sess.expire(r)
-            r = sess.get(AnnotationRegion, region_id)
-            assert r is not None  # updated just now
-            record_edit(
-                sess,
-                sample_id=r.sample_id,
-                kind="region",
-                action="update",
-                target=str(region_id),
-                before=before,
-                after=region_state(r),
-                reviewer=who,
-                now=now,
-            )
-            return region_record(r)
+            return cast(RegionRecord, _save_version(sess, "region", r, version, values, who=who, now=now))
 
     def delete_region(self, region_id: int, *, version: int, reviewer: str) -> None:
         """Delete a region (undoable); a stale ``version`` raises :class:`ConflictError`."""
@@ -269,29 +312,8 @@ class AnnotationItemsMixin(BaseStore):
         region_id = _item_id(region_id, "region")
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            r = sess.get(AnnotationRegion, region_id)
-            if r is None:
-                raise NotFoundError(f"no region {region_id}")
-            if r.version != version:
-                raise _stale("region", region_record(r), r.updated_by or r.reviewer)
-            record_edit(
-                sess,
-                sample_id=r.sample_id,
-                kind="region",
-                action="delete",
-                target=str(region_id),
-                before=region_state(r),
-                after=None,
-                reviewer=who,
-                now=now,
-            )
-            res = sess.execute(
-                delete(AnnotationRegion).where(
-                    AnnotationRegion.id == region_id, AnnotationRegion.version == version
-                )
-            )
-            if cast("CursorResult[Any]", res).rowcount != 1:
-                raise _stale("region", None, None)
+            r = _current(sess, "region", region_id, version)
+            _delete_version(sess, "region", r, version, who=who, now=now)
 
     def sample_regions(self, sample_id: int) -> list[RegionRecord]:
         """Return a sample's regions by start time."""
@@ -336,37 +358,10 @@ class AnnotationItemsMixin(BaseStore):
         text = validate_note_text(text)
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            n = sess.get(AnnotationNote, note_id)
-            if n is None:
-                raise NotFoundError(f"no note {note_id}")
-            if n.version != version:
-                raise _stale("note", note_record(n), n.updated_by or n.reviewer)
+            n = _current(sess, "note", note_id, version)
             if n.text == text:
                 return note_record(n)
-            before = note_state(n)
-            res = sess.execute(
-                update(AnnotationNote)
-                .where(AnnotationNote.id == note_id, AnnotationNote.version == version)
-                .values(text=text, version=version + 1, updated_at=now, updated_by=who)
-                .execution_options(synchronize_session=False)
-            )
-            if cast("CursorResult[Any]", res).rowcount != 1:
-                raise _stale("note", None, None)
-            sess.expire(n)
-            n = sess.get(AnnotationNote, note_id)
-            assert n is not None  # updated just now
-            record_edit(
-                sess,
-                sample_id=n.sample_id,
-                kind="note",
-                action="update",
-                target=str(note_id),
-                before=before,
-                after=note_state(n),
-                reviewer=who,
-                now=now,
-            )
-            return note_record(n)
+            return cast(NoteRecord, _save_version(sess, "note", n, version, {"text": text}, who=who, now=now))
 
     def delete_note(self, note_id: int, *, version: int, reviewer: str) -> None:
         """Delete a note (undoable); a stale ``version`` raises :class:`ConflictError`."""
@@ -374,27 +369,8 @@ class AnnotationItemsMixin(BaseStore):
         note_id = _item_id(note_id, "note")
         now = dt.datetime.now(dt.UTC)
         with self.session() as sess:
-            n = sess.get(AnnotationNote, note_id)
-            if n is None:
-                raise NotFoundError(f"no note {note_id}")
-            if n.version != version:
-                raise _stale("note", note_record(n), n.updated_by or n.reviewer)
-            record_edit(
-                sess,
-                sample_id=n.sample_id,
-                kind="note",
-                action="delete",
-                target=str(note_id),
-                before=note_state(n),
-                after=None,
-                reviewer=who,
-                now=now,
-            )
-            res = sess.execute(
-                delete(AnnotationNote).where(AnnotationNote.id == note_id, AnnotationNote.version == version)
-            )
-            if cast("CursorResult[Any]", res).rowcount != 1:
-                raise _stale("note", None, None)
+            n = _current(sess, "note", note_id, version)
+            _delete_version(sess, "note", n, version, who=who, now=now)
 
     def sample_notes(self, sample_id: int) -> list[NoteRecord]:
         """Return a sample's notes, oldest first."""
